@@ -1,0 +1,89 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Oni",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "oni", targets: ["oni"]),
+        .executable(name: "oni-learner", targets: ["oni-learner"]),
+        .executable(name: "oni-worker", targets: ["oni-worker"]),
+        .executable(name: "oni-annotator", targets: ["oni-annotator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+    ],
+    targets: [
+        // C shims over Debian's system libraries.
+        .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+
+        // Libraries, from the inside out.
+        .target(name: "OniCore"),
+        .target(
+            name: "OniWire",
+            dependencies: ["OniCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Generated/README.md"]
+        ),
+        .target(
+            name: "OniTransport",
+            dependencies: ["CZeroMQ", "OniCore", "OniWire", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(name: "OniEnvironments", dependencies: ["OniCore"]),
+        .target(
+            name: "OniAnnotation",
+            dependencies: ["OniCore", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "OniStorage",
+            dependencies: ["CSQLite", "OniCore", "OniWire", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "OniTelemetry",
+            dependencies: ["OniCore", "OniWire", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "OniRuntime",
+            dependencies: [
+                "CBLAS", "OniCore", "OniWire", "OniTransport", "OniEnvironments", "OniAnnotation",
+                "OniStorage", "OniTelemetry",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Thin executables.
+        .executableTarget(
+            name: "oni",
+            dependencies: ["OniRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "oni-learner",
+            dependencies: ["OniRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "oni-worker",
+            dependencies: ["OniRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "oni-annotator",
+            dependencies: ["OniRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        // Tests.
+        .target(name: "OniTestSupport", dependencies: ["OniCore"], path: "Tests/OniTestSupport"),
+        .testTarget(name: "OniCoreTests", dependencies: ["OniCore"]),
+        .testTarget(name: "OniWireTests", dependencies: ["OniWire", "OniCore", "OniTestSupport"]),
+        .testTarget(name: "OniTransportTests", dependencies: ["OniTransport", "OniWire", "OniCore", "OniTestSupport"]),
+        .testTarget(name: "OniEnvironmentsTests", dependencies: ["OniEnvironments", "OniCore"]),
+        .testTarget(name: "OniAnnotationTests", dependencies: ["OniAnnotation", "OniCore", "OniTestSupport"]),
+        .testTarget(name: "OniStorageTests", dependencies: ["OniStorage", "OniWire", "OniCore"]),
+        .testTarget(
+            name: "OniIntegrationTests",
+            dependencies: ["OniRuntime", "OniWire", "OniTransport", "OniTestSupport", "oni", "oni-learner", "oni-worker", "oni-annotator"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

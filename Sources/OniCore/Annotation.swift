@@ -1,0 +1,42 @@
+/// A game message the learner wants labelled.
+public struct AnnotationItem: Sendable, Hashable {
+    /// The learner's interned id of the message.
+    public var messageID: UInt64
+    /// The message text.
+    public var text: String
+
+    public init(messageID: UInt64, text: String) {
+        self.messageID = messageID
+        self.text = text
+    }
+}
+
+/// How labelling one message ended.
+public enum LabelOutcome: Sendable, Hashable {
+    /// The model answered; `value` is 1 (progress) or 0 (no progress), `confidence` in [0, 1].
+    case labelled(value: Float, confidence: Float)
+    /// The model replied without a recognisable label. No label is guessed.
+    case unparseable(reason: String)
+    /// The LLM server could not be used (HTTP error, timeout, refused connection).
+    case backendError(reason: String)
+}
+
+/// The annotator's answer for one message.
+public struct AnnotationResult: Sendable, Hashable {
+    public var messageID: UInt64
+    public var outcome: LabelOutcome
+    /// Model that produced the reply.
+    public var model: String
+    /// Hash of the prompt template the reply answers.
+    public var promptHash: String
+    /// The raw reply, truncated, for audit.
+    public var reply: String
+
+    public init(messageID: UInt64, outcome: LabelOutcome, model: String, promptHash: String, reply: String) {
+        self.messageID = messageID
+        self.outcome = outcome
+        self.model = model
+        self.promptHash = promptHash
+        self.reply = reply
+    }
+}

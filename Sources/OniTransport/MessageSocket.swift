@@ -1,0 +1,111 @@
+import Foundation
+import Logging
+import OniWire
+
+/// A ZeroMQ socket that speaks Oni frames: encodes on send, and on receive
+/// refuses malformed frames (typed `FrameError`), logs and counts them and
+/// goes on, so a bad peer can never crash or stall its receiver.
+public final class MessageSocket {
+    public let socket: ZMQSocket
+    public let codec: FrameCodec
+    public let counters: FrameCounters
+    /// Message kinds this socket accepts; others are refused as `unexpectedKind`.
+    public let accepts: Set<MessageKind>
+    private let logger: Logger
+    private let name: String
+
+    /// A frame received from a ROUTER socket, with the sender's routing id.
+    public struct Routed {
+        public var peer: Data
+        public var message: WireMessage
+    }
+
+    public init(
+        context: ZMQContext, type: SocketType, name: String, accepts: Set<MessageKind>,
+        codec: FrameCodec = FrameCodec(), counters: FrameCounters = FrameCounters(), logger: Logger
+    ) throws(TransportError) {
+        self.socket = try ZMQSocket(context: context, type: type)
+        self.codec = codec
+        self.counters = counters
+        self.accepts = accepts
+        self.logger = logger
+        self.name = name
+        // A memory cap well above the refusal limit: frames between the two are
+        // refused and counted by us; larger ones libzmq drops with the connection.
+        try socket.setMaxMessageSize(Int64(codec.maxFrameBytes) * 2 + 1024)
+        if type == .sub { try socket.subscribe() }
+    }
+
+    /// Sends `message`; false if it could not be queued without waiting (`dontWait`) or within the send timeout.
+    @discardableResult
+    public func send(_ message: WireMessage, dontWait: Bool = false) throws(TransportError) -> Bool {
+        let sent = try socket.send(codec.encode(message), dontWait: dontWait)
+        if sent { counters.countSent() }
+        return sent
+    }
+
+    /// ROUTER: sends `message` to the peer with routing id `peer`.
+    @discardableResult
+    public func send(_ message: WireMessage, to peer: Data, dontWait: Bool = false) throws(TransportError) -> Bool {
+        let sent = try socket.send(multipart: [peer, codec.encode(message)], dontWait: dontWait)
+        if sent { counters.countSent() }
+        return sent
+    }
+
+    /// Receives the next valid message, skipping (and counting) refused frames.
+    /// Returns nil when nothing valid arrives within `timeoutMilliseconds`.
+    public func receive(timeoutMilliseconds: Int) throws(TransportError) -> WireMessage? {
+        try receiveRouted(timeoutMilliseconds: timeoutMilliseconds)?.message
+    }
+
+    /// Like `receive`, keeping the routing id on ROUTER sockets (empty elsewhere).
+    public func receiveRouted(timeoutMilliseconds: Int) throws(TransportError) -> Routed? {
+        let deadline = ContinuousClock.now + .milliseconds(timeoutMilliseconds)
+        while true {
+            while let parts = try socket.receiveMultipart(dontWait: true) {
+                if let routed = accept(parts) { return routed }
+            }
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            let milliseconds = Int(remaining / .milliseconds(1))
+            if milliseconds <= 0 { return nil }
+            _ = try socket.waitReadable(timeoutMilliseconds: milliseconds)
+        }
+    }
+
+    /// Decodes one received message; nil (after counting and logging) when refused.
+    public func accept(_ parts: [Data]) -> Routed? {
+        let routed = socket.type == .router
+        let expectedParts = routed ? 2 : 1
+        guard parts.count == expectedParts else {
+            refuse(.truncated(size: parts.last?.count ?? 0), detail: "\(parts.count) parts, expected \(expectedParts)")
+            return nil
+        }
+        do {
+            let message = try codec.decode(parts[expectedParts - 1])
+            guard accepts.contains(message.kind) else { throw FrameError.unexpectedKind(message.kind) }
+            counters.countReceived()
+            return Routed(peer: routed ? parts[0] : Data(), message: message)
+        } catch let error as FrameError {
+            refuse(error, detail: nil)
+            return nil
+        } catch {
+            return nil
+        }
+    }
+
+    /// Counts and logs a frame refused after decoding (e.g. a Rollout whose tensors lie about their sizes).
+    public func refuse(_ error: FrameError, detail: String?) {
+        let n = counters.countRefused(error.counterName)
+        // Log the first few of each kind, then one in a thousand: a flood must not flood the log.
+        if n <= 5 || n % 1000 == 0 {
+            logger.warning(
+                "refused frame",
+                metadata: [
+                    "socket": "\(name)", "reason": "\(error)", "count": "\(n)",
+                    "detail": "\(detail ?? "")",
+                ])
+        }
+    }
+
+    public func close() { socket.close() }
+}

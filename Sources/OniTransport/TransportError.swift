@@ -1,0 +1,25 @@
+import CZeroMQ
+
+/// Errors from the ZeroMQ layer. Each case says which operation failed.
+public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A libzmq call failed; `operation` names it (e.g. "bind tcp://*:5555").
+    case zmq(operation: String, errno: Int32, message: String)
+    /// The socket was used after `close()`.
+    case closed
+    /// The context was terminated while the call was blocked.
+    case contextTerminated
+
+    static func last(_ operation: String) -> TransportError {
+        let code = zmq_errno()
+        if code == ETERM { return .contextTerminated }
+        return .zmq(operation: operation, errno: code, message: String(cString: zmq_strerror(code)))
+    }
+
+    public var description: String {
+        switch self {
+        case let .zmq(operation, errno, message): "\(operation) failed: \(message) (errno \(errno))"
+        case .closed: "socket used after close"
+        case .contextTerminated: "ZeroMQ context terminated"
+        }
+    }
+}
