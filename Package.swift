@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "OniTransportTests", dependencies: ["OniTransport", "OniWire", "OniCore", "OniTestSupport"]),
         .testTarget(name: "OniEnvironmentsTests", dependencies: ["OniEnvironments", "OniCore"]),
         .testTarget(name: "OniAnnotationTests", dependencies: ["OniAnnotation", "OniCore", "OniTestSupport"]),
-        .testTarget(name: "OniStorageTests", dependencies: ["OniStorage", "OniWire", "OniCore"]),
+        .testTarget(name: "OniStorageTests", dependencies: ["OniStorage", "OniWire", "OniCore", "OniTestSupport"]),
         .testTarget(
             name: "OniIntegrationTests",
             dependencies: ["OniRuntime", "OniWire", "OniTransport", "OniTestSupport", "oni", "oni-learner", "oni-worker", "oni-annotator"]

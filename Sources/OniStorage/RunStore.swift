@@ -1,1 +1,254 @@
 import Foundation
+import OniCore
+
+/// The run's SQLite store (`RUN_DIR/oni.sqlite`, WAL mode): rollouts as
+/// replayable protobuf blobs, episodes, interned messages with counts,
+/// labels and metrics. Open one `RunStore` per thread.
+public final class RunStore {
+    /// The schema version this build writes.
+    public static let schemaVersion = 1
+    /// File name inside a run directory.
+    public static let fileName = "oni.sqlite"
+
+    public let database: SQLiteDatabase
+    private var insertRollout: Statement?
+    private var insertEpisode: Statement?
+    private var upsertMessage: Statement?
+    private var insertLabel: Statement?
+    private var insertMetric: Statement?
+
+    /// Opens or creates the store at `path`, creating or migrating the schema
+    /// unless `readOnly`.
+    public init(path: String, readOnly: Bool = false) throws(StorageError) {
+        database = try SQLiteDatabase(path: path, readOnly: readOnly)
+        do {
+            if readOnly {
+                try checkSchema()
+            } else {
+                try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+                try migrate()
+            }
+        } catch let error {
+            if case let .statement(_, code, message) = error, code == 26 || code == 11 {  // SQLITE_NOTADB, SQLITE_CORRUPT
+                throw .corrupt(path: path, message: message)
+            }
+            throw error
+        }
+    }
+
+    /// Opens the store of a run directory.
+    public convenience init(runDirectory: URL, readOnly: Bool = false) throws(StorageError) {
+        try self.init(path: runDirectory.appendingPathComponent(Self.fileName).path, readOnly: readOnly)
+    }
+
+    private func checkSchema() throws(StorageError) {
+        let version = try database.scalarInt("PRAGMA user_version") ?? 0
+        if version > Self.schemaVersion { throw .schemaTooNew(found: Int(version), supported: Self.schemaVersion) }
+    }
+
+    private func migrate() throws(StorageError) {
+        try checkSchema()
+        let version = try database.scalarInt("PRAGMA user_version") ?? 0
+        if version < 1 {
+            try database.transaction { () throws(StorageError) in
+                try database.execute(
+                    """
+                    CREATE TABLE rollouts (
+                        id INTEGER PRIMARY KEY,
+                        worker_id TEXT NOT NULL,
+                        sequence INTEGER NOT NULL,
+                        policy_version INTEGER NOT NULL,
+                        steps INTEGER NOT NULL,
+                        learner_env_steps INTEGER NOT NULL,
+                        replay INTEGER NOT NULL,
+                        received_unix_ms INTEGER NOT NULL,
+                        protobuf BLOB NOT NULL
+                    );
+                    CREATE TABLE episodes (
+                        id INTEGER PRIMARY KEY,
+                        rollout_id INTEGER NOT NULL REFERENCES rollouts(id),
+                        worker_id TEXT NOT NULL,
+                        env_index INTEGER NOT NULL,
+                        worker_episode INTEGER NOT NULL,
+                        seed INTEGER NOT NULL,
+                        episode_return REAL NOT NULL,
+                        length INTEGER NOT NULL,
+                        success INTEGER NOT NULL,
+                        end_step INTEGER NOT NULL,
+                        learner_env_steps INTEGER NOT NULL
+                    );
+                    CREATE TABLE messages (
+                        id INTEGER PRIMARY KEY,
+                        text TEXT NOT NULL UNIQUE,
+                        count INTEGER NOT NULL,
+                        first_seen_env_steps INTEGER NOT NULL
+                    );
+                    CREATE TABLE labels (
+                        id INTEGER PRIMARY KEY,
+                        message_id INTEGER NOT NULL REFERENCES messages(id),
+                        status TEXT NOT NULL,
+                        label REAL,
+                        confidence REAL,
+                        model TEXT NOT NULL,
+                        prompt_hash TEXT NOT NULL,
+                        reply TEXT NOT NULL,
+                        error TEXT,
+                        created_unix_ms INTEGER NOT NULL
+                    );
+                    CREATE INDEX labels_by_message ON labels(message_id);
+                    CREATE TABLE metrics (
+                        unix_ms INTEGER NOT NULL,
+                        env_steps INTEGER NOT NULL,
+                        name TEXT NOT NULL,
+                        value REAL NOT NULL
+                    );
+                    CREATE INDEX metrics_by_name ON metrics(name, env_steps);
+                    CREATE VIEW message_labels AS
+                        SELECT m.id, m.text, m.count, l.label, l.confidence, l.model, l.prompt_hash
+                        FROM messages m LEFT JOIN labels l ON l.id = (
+                            SELECT id FROM labels WHERE message_id = m.id AND status = 'labelled' ORDER BY id DESC LIMIT 1);
+                    PRAGMA user_version = 1;
+                    """)
+            }
+        }
+    }
+
+    // MARK: Writing
+
+    /// Writes `records` in one transaction.
+    public func write(_ records: [StoreRecord]) throws(StorageError) {
+        guard !records.isEmpty else { return }
+        try database.transaction { () throws(StorageError) in
+            for record in records { try write(record) }
+        }
+    }
+
+    private func write(_ record: StoreRecord) throws(StorageError) {
+        switch record {
+        case let .rollout(r):
+            let insertRolloutStatement = try cached(&insertRollout, 
+                "INSERT INTO rollouts (worker_id, sequence, policy_version, steps, learner_env_steps, replay, received_unix_ms, protobuf) VALUES (?,?,?,?,?,?,?,?)")
+            try insertRolloutStatement.bind(
+                .text(r.workerID), .int(Int64(bitPattern: r.sequence)), .int(r.policyVersion), .int(Int64(r.steps)),
+                .int(Int64(r.learnerEnvSteps)), .int(r.replay ? 1 : 0), .int(r.receivedUnixMilliseconds), .blob(r.protobuf)
+            ).run()
+            let rolloutID = database.lastInsertRowID
+            let insertEpisodeStatement = try cached(&insertEpisode, 
+                "INSERT INTO episodes (rollout_id, worker_id, env_index, worker_episode, seed, episode_return, length, success, end_step, learner_env_steps) VALUES (?,?,?,?,?,?,?,?,?,?)")
+            for e in r.episodes {
+                try insertEpisodeStatement.bind(
+                    .int(rolloutID), .text(r.workerID), .int(Int64(e.envIndex)), .int(Int64(bitPattern: e.episodeID)),
+                    .int(Int64(bitPattern: e.seed)), .double(e.episodeReturn), .int(Int64(e.length)), .int(e.success ? 1 : 0),
+                    .int(Int64(e.endStep)), .int(Int64(r.learnerEnvSteps))
+                ).run()
+            }
+        case let .message(id, text, count, firstSeen):
+            let upsertMessageStatement = try cached(&upsertMessage, 
+                "INSERT INTO messages (id, text, count, first_seen_env_steps) VALUES (?,?,?,?) ON CONFLICT(id) DO UPDATE SET count = excluded.count")
+            try upsertMessageStatement.bind(.int(Int64(id)), .text(text), .int(count), .int(Int64(firstSeen))).run()
+        case let .label(result, unixMilliseconds):
+            let insertLabelStatement = try cached(&insertLabel, 
+                "INSERT INTO labels (message_id, status, label, confidence, model, prompt_hash, reply, error, created_unix_ms) VALUES (?,?,?,?,?,?,?,?,?)")
+            let status: String, label: SQLiteValue, confidence: SQLiteValue, error: SQLiteValue
+            switch result.outcome {
+            case let .labelled(value, c): (status, label, confidence, error) = ("labelled", .double(Double(value)), .double(Double(c)), .null)
+            case let .unparseable(reason): (status, label, confidence, error) = ("unparseable", .null, .null, .text(reason))
+            case let .backendError(reason): (status, label, confidence, error) = ("backend_error", .null, .null, .text(reason))
+            }
+            try insertLabelStatement.bind(
+                .int(Int64(result.messageID)), .text(status), label, confidence, .text(result.model), .text(result.promptHash),
+                .text(result.reply), error, .int(unixMilliseconds)
+            ).run()
+        case let .metrics(unixMilliseconds, envSteps, values):
+            let insertMetricStatement = try cached(&insertMetric, "INSERT INTO metrics (unix_ms, env_steps, name, value) VALUES (?,?,?,?)")
+            for (name, value) in values.sorted(by: { $0.key < $1.key }) where value.isFinite {
+                try insertMetricStatement.bind(.int(unixMilliseconds), .int(Int64(envSteps)), .text(name), .double(value)).run()
+            }
+        }
+    }
+
+    private func cached(_ slot: inout Statement?, _ sql: String) throws(StorageError) -> Statement {
+        if let statement = slot { return statement }
+        let statement = try database.prepare(sql)
+        slot = statement
+        return statement
+    }
+
+    // MARK: Reading
+
+    /// A stored message with its count and latest label.
+    public struct MessageRow: Sendable, Hashable {
+        public var id: UInt64
+        public var text: String
+        public var count: Int64
+        public var firstSeenEnvSteps: UInt64
+        /// The latest successful label, if any.
+        public var label: Float?
+    }
+
+    /// Every stored message, by id, with its latest label.
+    public func messages() throws(StorageError) -> [MessageRow] {
+        let s = try database.prepare(
+            "SELECT m.id, m.text, m.count, m.first_seen_env_steps, ml.label FROM messages m JOIN message_labels ml ON ml.id = m.id ORDER BY m.id")
+        var rows: [MessageRow] = []
+        while try s.step() {
+            rows.append(
+                MessageRow(
+                    id: UInt64(s.int(0)), text: s.text(1), count: s.int(2), firstSeenEnvSteps: UInt64(s.int(3)),
+                    label: s.isNull(4) ? nil : Float(s.double(4))))
+        }
+        return rows
+    }
+
+    /// Number of rows in `table` (one of the store's tables).
+    public func count(_ table: Table) throws(StorageError) -> Int {
+        Int(try database.scalarInt("SELECT count(*) FROM \(table.rawValue)") ?? 0)
+    }
+
+    /// The store's tables.
+    public enum Table: String, Sendable, CaseIterable {
+        case rollouts, episodes, messages, labels, metrics
+    }
+
+    /// Stored rollouts with id greater than `afterID`, oldest first, at most `limit`: (id, protobuf bytes).
+    public func rollouts(afterID: Int64, limit: Int) throws(StorageError) -> [(id: Int64, protobuf: Data)] {
+        let s = try database.prepare("SELECT id, protobuf FROM rollouts WHERE id > ? ORDER BY id LIMIT ?")
+        try s.bind(.int(afterID), .int(Int64(limit)))
+        var rows: [(Int64, Data)] = []
+        while try s.step() { rows.append((s.int(0), s.blob(1))) }
+        return rows
+    }
+
+    /// The largest environment-step counter recorded with a rollout (0 if none).
+    public func lastLearnerEnvSteps() throws(StorageError) -> UInt64 {
+        UInt64(try database.scalarInt("SELECT coalesce(max(learner_env_steps), 0) FROM rollouts") ?? 0)
+    }
+
+    /// A stored metric value.
+    public struct MetricPoint: Sendable, Hashable {
+        public var unixMilliseconds: Int64
+        public var envSteps: UInt64
+        public var name: String
+        public var value: Double
+    }
+
+    /// Metric points, oldest first; only `names` if given.
+    public func metrics(names: [String] = [], limit: Int = 100_000) throws(StorageError) -> [MetricPoint] {
+        let filter = names.isEmpty ? "" : "WHERE name IN (\(names.map { _ in "?" }.joined(separator: ",")))"
+        let s = try database.prepare("SELECT unix_ms, env_steps, name, value FROM metrics \(filter) ORDER BY rowid LIMIT \(limit)")
+        if !names.isEmpty { try s.bind(values: names.map { .text($0) }) }
+        var rows: [MetricPoint] = []
+        while try s.step() {
+            rows.append(MetricPoint(unixMilliseconds: s.int(0), envSteps: UInt64(s.int(1)), name: s.text(2), value: s.double(3)))
+        }
+        return rows
+    }
+
+    /// Runs SQLite's integrity check; returns its findings (["ok"] when sound).
+    public func integrityCheck() throws(StorageError) -> [String] {
+        let s = try database.prepare("PRAGMA integrity_check")
+        var rows: [String] = []
+        while try s.step() { rows.append(s.text(0)) }
+        return rows
+    }
+}

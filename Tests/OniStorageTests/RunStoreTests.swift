@@ -1,1 +1,106 @@
 import Foundation
+import Logging
+import OniCore
+import OniStorage
+import OniTestSupport
+import OniWire
+import Testing
+
+func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("oni-store-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+@Suite struct RunStoreTests {
+    let logger = Logger(label: "oni.test.store")
+
+    func records() throws -> [StoreRecord] {
+        let rollout = sampleRollout()
+        return [
+            .message(id: 1, text: "You find a key.", count: 3, firstSeenEnvSteps: 10),
+            .message(id: 2, text: "It's a wall.", count: 9, firstSeenEnvSteps: 12),
+            .rollout(
+                StoredRollout(
+                    workerID: rollout.workerID, sequence: 0, policyVersion: -1, steps: rollout.stepCount, learnerEnvSteps: 12,
+                    replay: false, receivedUnixMilliseconds: 1000, protobuf: try rollout.wire.serializedData(), episodes: rollout.episodes)),
+            .label(AnnotationResult(messageID: 1, outcome: .labelled(value: 1, confidence: 1), model: "m", promptHash: "p", reply: "<label>yes</label>"), unixMilliseconds: 2000),
+            .label(AnnotationResult(messageID: 2, outcome: .unparseable(reason: "no tag"), model: "m", promptHash: "p", reply: "hmm"), unixMilliseconds: 2001),
+            .message(id: 1, text: "You find a key.", count: 5, firstSeenEnvSteps: 10),
+            .metrics(unixMilliseconds: 3000, envSteps: 12, values: ["env/fps": 100, "env/episodes": 1]),
+        ]
+    }
+
+    @Test func writeReadReopen() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        do {
+            let store = try RunStore(runDirectory: dir)
+            try store.write(try records())
+        }
+        let store = try RunStore(runDirectory: dir, readOnly: true)
+        #expect(try store.database.scalarInt("PRAGMA user_version") == Int64(RunStore.schemaVersion))
+        let messages = try store.messages()
+        #expect(messages.map(\.text) == ["You find a key.", "It's a wall."])
+        #expect(messages.map(\.count) == [5, 9])
+        #expect(messages[0].label == 1)
+        #expect(messages[1].label == nil)  // unparseable is stored, but is no label
+        #expect(try store.count(.labels) == 2)
+        #expect(try store.count(.episodes) == 1)
+        let stored = try store.rollouts(afterID: 0, limit: 10)
+        #expect(stored.count == 1)
+        #expect(try Rollout(wire: Oni_V1_Rollout(serializedBytes: stored[0].protobuf)) == sampleRollout())
+        #expect(try store.metrics(names: ["env/fps"]).map(\.value) == [100])
+        #expect(try store.integrityCheck() == ["ok"])
+        #expect(try store.lastLearnerEnvSteps() == 12)
+    }
+
+    @Test func writerBatchesInTheBackgroundAndFlushesOnClose() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent(RunStore.fileName).path
+        let writer = try StoreWriter(path: path, maxBatch: 100, flushInterval: 0.05, maxPending: 500, logger: logger)
+        for i in 0..<2500 {
+            writer.submit(.metrics(unixMilliseconds: Int64(i), envSteps: UInt64(i), values: ["x": Double(i)]))
+        }
+        writer.close()
+        let stats = writer.currentStats
+        #expect(stats.written == 2500)
+        #expect(stats.transactions >= 25)
+        #expect(stats.pending == 0)
+        let store = try RunStore(path: path, readOnly: true)
+        #expect(try store.metrics(names: ["x"]).map(\.value) == (0..<2500).map(Double.init))
+        // WAL mode persists in the file.
+        let mode = try store.database.prepare("PRAGMA journal_mode")
+        #expect(try mode.step())
+        #expect(mode.text(0) == "wal")
+    }
+
+    @Test func garbageFileIsReportedAsCorrupt() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent(RunStore.fileName).path
+        try Data(repeating: 0xAB, count: 8192).write(to: URL(fileURLWithPath: path))
+        #expect {
+            _ = try RunStore(path: path)
+        } throws: { error in
+            guard case .corrupt? = error as? StorageError else { return false }
+            return true
+        }
+    }
+
+    @Test func newerSchemaIsRefused() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent(RunStore.fileName).path
+        do {
+            let db = try SQLiteDatabase(path: path)
+            try db.execute("PRAGMA user_version = 99")
+        }
+        #expect(throws: StorageError.schemaTooNew(found: 99, supported: RunStore.schemaVersion)) { _ = try RunStore(path: path) }
+    }
+
+    @Test func unopenablePathIsATypedError() {
+        #expect(throws: StorageError.self) { _ = try RunStore(path: "/nonexistent-dir/sub/oni.sqlite") }
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import OniCore
+
+/// One thing for the run store to keep. Records are written in batches by `StoreWriter`.
+public enum StoreRecord: Sendable {
+    /// A received rollout: its protobuf bytes (replayable) and the episodes that ended in it.
+    case rollout(StoredRollout)
+    /// A message's id, text and global occurrence count (inserted or updated).
+    case message(id: UInt64, text: String, count: Int64, firstSeenEnvSteps: UInt64)
+    /// An annotator's answer for a message.
+    case label(AnnotationResult, unixMilliseconds: Int64)
+    /// A metrics snapshot.
+    case metrics(unixMilliseconds: Int64, envSteps: UInt64, values: [String: Double])
+}
+
+/// A rollout as stored: header fields for queries plus the exact protobuf body.
+public struct StoredRollout: Sendable {
+    public var workerID: String
+    public var sequence: UInt64
+    public var policyVersion: Int64
+    /// Environment steps in the rollout (T × B).
+    public var steps: Int
+    /// The learner's environment-step counter after this rollout.
+    public var learnerEnvSteps: UInt64
+    public var replay: Bool
+    public var receivedUnixMilliseconds: Int64
+    /// The protobuf encoding of `oni.v1.Rollout`.
+    public var protobuf: Data
+    public var episodes: [EpisodeSummary]
+
+    public init(
+        workerID: String, sequence: UInt64, policyVersion: Int64, steps: Int, learnerEnvSteps: UInt64, replay: Bool,
+        receivedUnixMilliseconds: Int64, protobuf: Data, episodes: [EpisodeSummary]
+    ) {
+        self.workerID = workerID
+        self.sequence = sequence
+        self.policyVersion = policyVersion
+        self.steps = steps
+        self.learnerEnvSteps = learnerEnvSteps
+        self.replay = replay
+        self.receivedUnixMilliseconds = receivedUnixMilliseconds
+        self.protobuf = protobuf
+        self.episodes = episodes
+    }
+}
