@@ -244,6 +244,33 @@ public final class RunStore {
         return rows
     }
 
+    /// One stored metrics snapshot.
+    public struct MetricSnapshot: Sendable, Hashable {
+        public var unixMilliseconds: Int64
+        public var envSteps: UInt64
+        public var values: [String: Double]
+    }
+
+    /// The newest `last` snapshots, oldest first.
+    public func metricSnapshots(last: Int) throws(StorageError) -> [MetricSnapshot] {
+        let s = try database.prepare(
+            """
+            SELECT unix_ms, env_steps, name, value FROM metrics
+            WHERE unix_ms >= coalesce((SELECT min(unix_ms) FROM (SELECT DISTINCT unix_ms FROM metrics ORDER BY unix_ms DESC LIMIT ?)), 0)
+            ORDER BY unix_ms, name
+            """)
+        try s.bind(.int(Int64(last)))
+        var snapshots: [MetricSnapshot] = []
+        while try s.step() {
+            let stamp = s.int(0)
+            if snapshots.last?.unixMilliseconds != stamp {
+                snapshots.append(MetricSnapshot(unixMilliseconds: stamp, envSteps: UInt64(s.int(1)), values: [:]))
+            }
+            snapshots[snapshots.count - 1].values[s.text(2)] = s.double(3)
+        }
+        return snapshots
+    }
+
     /// Runs SQLite's integrity check; returns its findings (["ok"] when sound).
     public func integrityCheck() throws(StorageError) -> [String] {
         let s = try database.prepare("PRAGMA integrity_check")

@@ -1,1 +1,55 @@
+import ArgumentParser
 import Foundation
+import Logging
+import OniAnnotation
+import OniRuntime
+import OniTransport
+
+@main
+struct AnnotatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "oni-annotator",
+        abstract: "Label game messages with an LLM for the learner.",
+        discussion: """
+            Serves AnnotationRequests on a ROUTER socket and asks an OpenAI-compatible server \
+            (vLLM, llama.cpp's llama-server, Ollama, FastChat) whether each message shows progress \
+            toward the goal. The API key is read from ONI_LLM_API_KEY (or OPENAI_API_KEY), never \
+            from the command line. Stops on SIGINT/SIGTERM.
+            """)
+
+    @Option(help: "Request socket (learners connect here).") var bind = "tcp://*:5560"
+    @Option(help: "LLM server base URL, e.g. http://127.0.0.1:8080/v1 (default: ONI_LLM_BASE_URL).") var llmUrl: String?
+    @Option(help: "Model name sent to the server (default: ONI_LLM_MODEL or 'default').") var llmModel: String?
+    @Option(help: "Seconds before an LLM request times out.") var llmTimeout = 60.0
+    @Option(help: "Retries of a failed LLM request (with backoff and jitter).") var llmRetries = 3
+    @Option(help: "LLM requests in flight at once.") var llmConcurrency = 4
+    @Option(help: "Most tokens the LLM may answer with.") var llmMaxTokens = 16
+    @Option(help: "Requests waiting beyond this are dropped, oldest first.") var maxQueuedRequests = 256
+    @Option(help: "Id reported in replies.") var id = "annotator-0"
+    @Option(help: "Largest frame accepted, in bytes.") var maxFrameBytes = 64 << 20
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+
+    func run() throws {
+        _ = RoleLogging.bootstrap(level: logLevel)
+        var environment = ProcessInfo.processInfo.environment
+        if let llmUrl { environment["ONI_LLM_BASE_URL"] = llmUrl }
+        if let llmModel { environment["ONI_LLM_MODEL"] = llmModel }
+        guard var llm = LLMServerConfig.fromEnvironment(environment) else {
+            throw ValidationError("no LLM server: give --llm-url http://HOST:PORT/v1 or set ONI_LLM_BASE_URL")
+        }
+        llm.timeoutSeconds = llmTimeout
+        llm.maxRetries = llmRetries
+        llm.maxConcurrentRequests = llmConcurrency
+        llm.maxTokens = llmMaxTokens
+        var config = AnnotatorConfig(llm: llm)
+        config.bind = bind
+        config.id = id
+        config.maxQueuedRequests = maxQueuedRequests
+        config.maxConcurrentRequests = llmConcurrency
+        config.maxFrameBytes = maxFrameBytes
+        let stop = StopSignal()
+        let sources = stop.installSignalHandlers()
+        defer { sources.forEach { $0.cancel() } }
+        try AnnotatorServer(config: config, context: ZMQContext(), stop: stop, logger: Logger(label: "oni.annotator")).run()
+    }
+}

@@ -1,1 +1,63 @@
+import ArgumentParser
 import Foundation
+import Logging
+import OniRuntime
+import OniTransport
+
+@main
+struct LearnerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "oni-learner",
+        abstract: "Receive rollouts, store them, get messages labelled, publish metrics.",
+        discussion: """
+            Binds the experience (PULL), params (PUB), metrics (PUB) and control (REP) sockets. \
+            Everything it receives goes to RUN_DIR/oni.sqlite; metrics also to RUN_DIR/metrics.jsonl. \
+            Started again on the same --run-dir it resumes its messages, labels and counters. \
+            Stops on SIGINT/SIGTERM or after --max-env-steps, flushing the store first.
+            """)
+
+    @Option(help: "Run directory (created if missing, resumed if present).") var runDir = LearnerConfig().runDirectory
+    @Option(help: "Experience socket (workers connect here).") var experienceBind = LearnerConfig().experienceBind
+    @Option(help: "Params socket.") var paramsBind = LearnerConfig().paramsBind
+    @Option(help: "Metrics socket (oni metrics --follow connects here).") var metricsBind = LearnerConfig().metricsBind
+    @Option(help: "Control socket (status requests).") var controlBind = LearnerConfig().controlBind
+    @Option(help: "Annotator endpoint, e.g. tcp://127.0.0.1:5560; omit to run without annotation.") var annotator: String?
+    @Option(help: "Goal the messages are judged against: default, combat, gold, stairs or free text.") var goal = LearnerConfig().goal
+    @Option(name: [.customLong("llm-batch-size"), .customLong("llm_batch_size")], help: "Messages per annotation request.")
+    var llmBatchSize = LearnerConfig().llmBatchSize
+    @Option(help: "Annotation requests in flight at once.") var maxAnnotationRequests = LearnerConfig().maxAnnotationRequestsInFlight
+    @Option(help: "Seconds before an unanswered annotation request is re-sent.") var annotationTimeout = LearnerConfig().annotationTimeoutSeconds
+    @Option(help: "Seconds between metrics snapshots.") var metricsInterval = LearnerConfig().metricsIntervalSeconds
+    @Option(help: "Seconds of silence before a worker counts as dead.") var livenessTimeout = LearnerConfig().livenessTimeoutSeconds
+    @Option(help: "Stop after this many env steps (0 = until stopped).") var maxEnvSteps = LearnerConfig().maxEnvSteps
+    @Flag(inversion: .prefixedNo, help: "Keep every rollout in the store (replayable).") var storeRollouts = true
+    @Option(help: "Largest frame accepted, in bytes.") var maxFrameBytes = LearnerConfig().maxFrameBytes
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+
+    func run() throws {
+        _ = RoleLogging.bootstrap(level: logLevel)
+        var config = LearnerConfig()
+        config.runDirectory = runDir
+        config.experienceBind = experienceBind
+        config.paramsBind = paramsBind
+        config.metricsBind = metricsBind
+        config.controlBind = controlBind
+        config.annotatorEndpoint = annotator
+        config.goal = goal
+        config.llmBatchSize = llmBatchSize
+        config.maxAnnotationRequestsInFlight = maxAnnotationRequests
+        config.annotationTimeoutSeconds = annotationTimeout
+        config.metricsIntervalSeconds = metricsInterval
+        config.livenessTimeoutSeconds = livenessTimeout
+        config.maxEnvSteps = maxEnvSteps
+        config.storeRollouts = storeRollouts
+        config.maxFrameBytes = maxFrameBytes
+        guard config.llmBatchSize > 0, config.maxAnnotationRequestsInFlight > 0 else {
+            throw ValidationError("--llm-batch-size and --max-annotation-requests must be positive")
+        }
+        let stop = StopSignal()
+        let sources = stop.installSignalHandlers()
+        defer { sources.forEach { $0.cancel() } }
+        try Learner(config: config, context: ZMQContext(), stop: stop, logger: Logger(label: "oni.learner")).run()
+    }
+}

@@ -1,1 +1,49 @@
+import ArgumentParser
 import Foundation
+import Logging
+import OniRuntime
+import OniTransport
+
+@main
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "oni-worker",
+        abstract: "Play environments and send rollouts to the learner.",
+        discussion: """
+            Steps --num-envs environments together and sends one Rollout every --rollout-length \
+            steps to the learner's experience socket. Acts uniformly at random until it has a \
+            policy. Reconnects by itself when the learner restarts. Stops on SIGINT/SIGTERM.
+            """)
+
+    @Option(help: "Stable id of this worker within the run.") var id = WorkerConfig().id
+    @Option(help: "Environment to play: grid:keyroom, grid:stairs, grid:gold, grid:rats.") var env = WorkerConfig().env
+    @Option(help: "Environments stepped together (B).") var numEnvs = WorkerConfig().numEnvs
+    @Option(help: "Steps per environment in one rollout (T).") var rolloutLength = WorkerConfig().rolloutLength
+    @Option(help: "Base seed of the episodes.") var seed = WorkerConfig().seed
+    @Option(help: "The learner's experience endpoint.") var experience = WorkerConfig().experienceEndpoint
+    @Option(help: "The learner's params endpoint.") var params = WorkerConfig().paramsEndpoint
+    @Option(help: "Seconds between heartbeats.") var heartbeatSeconds = WorkerConfig().heartbeatSeconds
+    @Option(help: "Stop after this many env steps (0 = until stopped).") var maxEnvSteps = WorkerConfig().maxEnvSteps
+    @Option(help: "Largest frame accepted, in bytes.") var maxFrameBytes = WorkerConfig().maxFrameBytes
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+
+    func run() throws {
+        _ = RoleLogging.bootstrap(level: logLevel)
+        var config = WorkerConfig()
+        config.id = id
+        config.env = env
+        config.numEnvs = numEnvs
+        config.rolloutLength = rolloutLength
+        config.seed = seed
+        config.experienceEndpoint = experience
+        config.paramsEndpoint = params
+        config.heartbeatSeconds = heartbeatSeconds
+        config.maxEnvSteps = maxEnvSteps
+        config.maxFrameBytes = maxFrameBytes
+        let logger = Logger(label: "oni.worker.\(id)")
+        let stop = StopSignal()
+        let sources = stop.installSignalHandlers()
+        defer { sources.forEach { $0.cancel() } }
+        try Worker(config: config, context: ZMQContext(), stop: stop, logger: logger).run()
+    }
+}

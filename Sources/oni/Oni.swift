@@ -1,1 +1,9 @@
-import Foundation
+import ArgumentParser
+
+@main
+struct Oni: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "oni",
+        abstract: "Online intrinsic rewards from LLM feedback: run, watch and measure Oni.",
+        subcommands: [RunCommand.self, MetricsCommand.self, BenchCommand.self])
+}

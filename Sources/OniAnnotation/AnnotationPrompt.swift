@@ -1,0 +1,96 @@
+import Foundation
+import OniCore
+
+/// The chat prompt that asks a model whether one game message shows progress
+/// toward a `Goal`.
+///
+/// The system text and the few-shot examples depend only on the goal and are
+/// byte-identical on every call, so a server can keep that prefix in its KV
+/// cache; only the final user message changes from one game message to the next.
+public struct AnnotationPrompt: Sendable {
+    /// The template version; part of `templateHash`.
+    public let version = "oni-label-v1"
+    /// The goal the prompt asks about.
+    public let goal: Goal
+    /// The system message.
+    public let systemText: String
+    /// The few-shot block: alternating user and assistant messages, one pair per example.
+    public let examples: [ChatMessage]
+
+    private let hash: String
+
+    /// Example game messages with their answer for each goal. Custom goals are
+    /// answered like the default scoring goal.
+    private static let exampleTable: [(message: String, answer: @Sendable (Goal) -> Bool)] = [
+        ("You kill the newt!", { goal in
+            switch goal {
+            case .default, .combat, .custom: true
+            case .gold, .stairs: false
+            }
+        }),
+        ("It's a wall.", { _ in false }),
+        ("You find a key.", { goal in
+            switch goal {
+            case .default, .stairs, .custom: true
+            case .combat, .gold: false
+            }
+        }),
+        ("You hear some noises in the distance.", { _ in false }),
+        ("There is a staircase down here.", { goal in
+            switch goal {
+            case .default, .stairs, .custom: true
+            case .combat, .gold: false
+            }
+        }),
+        ("You see here 5 gold pieces.", { goal in
+            switch goal {
+            case .default, .gold, .custom: true
+            case .combat, .stairs: false
+            }
+        }),
+    ]
+
+    /// Builds the prompt for `goal`.
+    public init(goal: Goal) {
+        self.goal = goal
+        systemText = """
+            You judge messages from a dungeon-crawling game in the style of NetHack. \
+            The player's goal: \(goal.text)
+            For each game message you are shown, decide whether it shows that the player has just made \
+            progress toward this goal, or has clearly moved closer to achieving it. Messages that are \
+            neutral, purely descriptive, or unrelated to the goal do not count as progress.
+            Reply with exactly <label>yes</label> if the message shows progress, or exactly \
+            <label>no</label> if it does not. Do not write anything else.
+            """
+        examples = Self.exampleTable.flatMap { example in
+            [ChatMessage.user(Self.question(example.message)), ChatMessage.assistant(Self.answer(example.answer(goal)))]
+        }
+        var material = version + "\n" + systemText
+        for message in examples {
+            material += "\n" + message.role + "\n" + message.content
+        }
+        hash = String(SHA256.hex(material).prefix(16))
+    }
+
+    /// The first 16 hex digits of the SHA-256 of the version, system text and
+    /// examples: identifies the exact template a label answers.
+    public var templateHash: String { hash }
+
+    /// The full conversation for one game message: the system message, the
+    /// few-shot examples, then a user message asking about `gameMessage`.
+    public func messages(for gameMessage: String) -> [ChatMessage] {
+        var messages = [ChatMessage.system(systemText)]
+        messages.reserveCapacity(examples.count + 2)
+        messages.append(contentsOf: examples)
+        messages.append(.user(Self.question(gameMessage.trimmingCharacters(in: .whitespacesAndNewlines))))
+        return messages
+    }
+
+    private static func question(_ gameMessage: String) -> String {
+        "Game message: \(gameMessage)"
+    }
+
+    private static func answer(_ progress: Bool) -> String {
+        progress ? "<label>yes</label>" : "<label>no</label>"
+    }
+}

@@ -1,0 +1,260 @@
+import Foundation
+import Logging
+import Synchronization
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// An `LLMBackend` that talks to any server implementing the OpenAI
+/// chat-completions API (vLLM, llama.cpp's `llama-server`, Ollama, FastChat).
+///
+/// Each completion is a `POST <baseURL>/chat/completions` with
+/// `{model, messages, max_tokens, temperature}`. At most
+/// `maxConcurrentRequests` requests are in flight at once; retryable failures
+/// are retried with capped exponential backoff and full jitter.
+public final class OpenAICompatibleBackend: LLMBackend {
+    /// The configuration this backend was created with.
+    public let config: LLMServerConfig
+    /// The chat-completions endpoint every request is sent to.
+    public let endpoint: URL
+
+    private let session: URLSession
+    private let slots: AsyncSemaphore
+    private let logger: Logger
+    private let counters = Mutex(LLMBackendStats())
+    /// The per-attempt deadline in seconds, `config.timeoutSeconds` made safe to sleep on.
+    private let timeout: Double
+
+    /// The model name sent with each request.
+    public var model: String { config.model }
+
+    /// The request counters so far.
+    public var stats: LLMBackendStats { counters.withLock { $0 } }
+
+    /// Creates a backend with its own ephemeral `URLSession`.
+    ///
+    /// - Parameters:
+    ///   - config: where the server is and how hard to push it.
+    ///   - logger: receives a warning for every retried failure.
+    public init(config: LLMServerConfig, logger: Logger = Logger(label: "oni.annotation.llm")) {
+        self.config = config
+        self.endpoint = config.baseURL.appendingPathComponent("chat/completions")
+        self.logger = logger
+        self.slots = AsyncSemaphore(permits: max(1, config.maxConcurrentRequests))
+
+        self.timeout = Self.effectiveTimeout(config.timeoutSeconds)
+
+        let sessionConfig = URLSessionConfiguration.ephemeral
+        // swift-corelibs-foundation truncates request timeouts to whole
+        // seconds (0.5 s becomes an immediate timeout), so the session gets a
+        // rounded-up backstop and `send` enforces the exact deadline itself.
+        sessionConfig.timeoutIntervalForRequest = Self.sessionTimeout(timeout)
+        sessionConfig.requestCachePolicy = .reloadIgnoringLocalCacheData
+        sessionConfig.urlCache = nil
+        sessionConfig.httpMaximumConnectionsPerHost = max(1, config.maxConcurrentRequests)
+        self.session = URLSession(configuration: sessionConfig)
+    }
+
+    deinit {
+        session.finishTasksAndInvalidate()
+    }
+
+    /// Sends `messages` and returns `choices[0].message.content`.
+    ///
+    /// Retryable errors (see `LLMError.isRetryable`) are retried up to
+    /// `config.maxRetries` times; others are thrown at once.
+    public func complete(_ messages: [ChatMessage]) async throws(LLMError) -> String {
+        let body: Data
+        do {
+            body = try JSONEncoder().encode(
+                RequestBody(model: config.model, messages: messages, maxTokens: config.maxTokens, temperature: config.temperature))
+        } catch {
+            counters.withLock { $0.failures += 1 }
+            throw .badResponse("request could not be encoded: \(error)")
+        }
+
+        var retry = 0
+        while true {
+            do throws(LLMError) {
+                return try await attempt(body)
+            } catch let failure {
+                guard failure.isRetryable, retry < max(0, config.maxRetries), !Task.isCancelled else {
+                    counters.withLock { $0.failures += 1 }
+                    throw failure
+                }
+                retry += 1
+                let delay = backoffDelay(forRetry: retry)
+                logger.warning(
+                    "LLM request failed; retrying",
+                    metadata: [
+                        "error": "\(failure)",
+                        "retry": "\(retry)/\(config.maxRetries)",
+                        "delay_s": "\(String(format: "%.3f", delay))",
+                        "endpoint": "\(endpoint.absoluteString)",
+                    ])
+                do {
+                    try await Task.sleep(for: .seconds(delay))
+                } catch {
+                    // Cancelled while backing off: report the failure that caused the wait.
+                    counters.withLock { $0.failures += 1 }
+                    throw failure
+                }
+                counters.withLock { $0.retries += 1 }
+            }
+        }
+    }
+
+    /// A random delay in `0...min(maxRetryDelaySeconds, base * 2^(retry-1))`.
+    private func backoffDelay(forRetry retry: Int) -> Double {
+        let base = max(0, config.retryBaseDelaySeconds)
+        let ceiling = min(LLMServerConfig.maxRetryDelaySeconds, base * pow(2, Double(retry - 1)))
+        return ceiling > 0 ? Double.random(in: 0...ceiling) : 0
+    }
+
+    /// One HTTP exchange, holding a request slot for its duration.
+    private func attempt(_ body: Data) async throws(LLMError) -> String {
+        do {
+            try await slots.acquire()
+        } catch {
+            throw .unreachable("cancelled while waiting for a free request slot")
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let result = await send(body)
+        let elapsed = start.duration(to: clock.now)
+        await slots.release()
+
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        counters.withLock {
+            $0.requests += 1
+            $0.cumulativeLatencyMilliseconds += milliseconds
+        }
+        return try result.get()
+    }
+
+    /// `seconds` clamped to a positive, finite deadline; 60 s when it is not a number.
+    private static func effectiveTimeout(_ seconds: Double) -> Double {
+        seconds.isNaN ? 60 : min(max(seconds, 0.001), 1_000_000)
+    }
+
+    /// The URLSession's own timeout: whole seconds, later than the exact deadline.
+    private static func sessionTimeout(_ seconds: Double) -> Double {
+        seconds.rounded(.up) + 1
+    }
+
+    /// One HTTP exchange raced against the deadline; the loser is cancelled.
+    private func send(_ body: Data) async -> Result<String, LLMError> {
+        let deadline = timeout
+        return await withTaskGroup(of: Result<String, LLMError>?.self, returning: Result<String, LLMError>.self) { group in
+            group.addTask { await self.exchange(body) }
+            group.addTask {
+                do {
+                    try await Task.sleep(for: .seconds(deadline))
+                } catch {
+                    return nil  // The exchange finished first.
+                }
+                return .failure(.timeout(seconds: self.config.timeoutSeconds))
+            }
+            while let finished = await group.next() {
+                if let result = finished {
+                    group.cancelAll()
+                    return result
+                }
+            }
+            return .failure(.unreachable("request cancelled"))
+        }
+    }
+
+    private func exchange(_ body: Data) async -> Result<String, LLMError> {
+        var request = URLRequest(
+            url: endpoint, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: Self.sessionTimeout(timeout))
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        if let key = config.apiKey, !key.isEmpty {
+            request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
+        }
+        request.httpBody = body
+
+        let data: Data
+        let response: URLResponse
+        do {
+            (data, response) = try await session.data(for: request)
+        } catch let error as URLError {
+            return .failure(map(error))
+        } catch is CancellationError {
+            return .failure(.unreachable("request cancelled"))
+        } catch {
+            return .failure(.unreachable(String(describing: error)))
+        }
+
+        guard let http = response as? HTTPURLResponse else {
+            return .failure(.badResponse("not an HTTP response"))
+        }
+        guard (200...299).contains(http.statusCode) else {
+            return .failure(.http(status: http.statusCode, truncating: String(decoding: data, as: UTF8.self)))
+        }
+        return Self.content(of: data)
+    }
+
+    private func map(_ error: URLError) -> LLMError {
+        switch error.code {
+        case .timedOut:
+            return .timeout(seconds: config.timeoutSeconds)
+        case .cannotConnectToHost, .cannotFindHost, .networkConnectionLost, .notConnectedToInternet, .dnsLookupFailed:
+            return .unreachable("\(endpoint.absoluteString): \(Self.describe(error))")
+        case .badServerResponse, .cannotParseResponse, .cannotDecodeRawData, .cannotDecodeContentData:
+            return .badResponse(Self.describe(error))
+        case .cancelled:
+            return .unreachable("request cancelled")
+        default:
+            return .unreachable("\(endpoint.absoluteString): \(Self.describe(error))")
+        }
+    }
+
+    private static func describe(_ error: URLError) -> String {
+        "\(error.localizedDescription) (URLError \(error.code.rawValue))"
+    }
+
+    /// Extracts `choices[0].message.content` from a chat-completions body.
+    static func content(of data: Data) -> Result<String, LLMError> {
+        let decoded: ResponseBody
+        do {
+            decoded = try JSONDecoder().decode(ResponseBody.self, from: data)
+        } catch {
+            let preview = String(decoding: data.prefix(120), as: UTF8.self)
+            return .failure(.badResponse("body is not a chat-completions object: \(preview)"))
+        }
+        guard let first = decoded.choices.first else {
+            return .failure(.badResponse("response has no choices"))
+        }
+        guard let content = first.message?.content else {
+            return .failure(.badResponse("choices[0].message.content is missing"))
+        }
+        return .success(content)
+    }
+
+    /// The JSON body of a chat-completions request.
+    private struct RequestBody: Encodable {
+        let model: String
+        let messages: [ChatMessage]
+        let maxTokens: Int
+        let temperature: Double
+
+        enum CodingKeys: String, CodingKey {
+            case model, messages, temperature
+            case maxTokens = "max_tokens"
+        }
+    }
+
+    /// The part of a chat-completions response this backend reads.
+    private struct ResponseBody: Decodable {
+        struct Choice: Decodable {
+            struct Message: Decodable {
+                let content: String?
+            }
+            let message: Message?
+        }
+        let choices: [Choice]
+    }
+}

@@ -1,0 +1,82 @@
+/// Which messages to send to the annotator, and when. Messages without a
+/// label wait newest first; each is in at most one request at a time; a
+/// request unanswered after `timeout` seconds puts its messages back.
+public struct AnnotationQueue: Sendable {
+    /// Messages per request.
+    public var batchSize: Int
+    /// Requests in flight at most.
+    public var maxInFlight: Int
+    /// Seconds before an unanswered request is given up and its messages requeued.
+    public var timeout: Double
+
+    private var waiting: [UInt64] = []  // a stack: newest on top
+    private var waitingSet: Set<UInt64> = []
+    private var inFlight: [UInt64: (ids: [UInt64], sentAt: Double)] = [:]
+    private var pendingSet: Set<UInt64> = []
+    private var nextRequestID: UInt64 = 1
+
+    /// Requests given up after the timeout, so far.
+    public private(set) var timedOutRequests = 0
+
+    public init(batchSize: Int, maxInFlight: Int, timeout: Double) {
+        self.batchSize = batchSize
+        self.maxInFlight = maxInFlight
+        self.timeout = timeout
+    }
+
+    /// Messages waiting to be sent.
+    public var waitingCount: Int { waiting.count }
+    /// Messages in requests not yet answered.
+    public var pendingCount: Int { pendingSet.count }
+    /// Requests not yet answered.
+    public var inFlightCount: Int { inFlight.count }
+
+    /// Adds a message that needs a label (ignored if already waiting or pending).
+    public mutating func enqueue(_ id: UInt64) {
+        guard !waitingSet.contains(id), !pendingSet.contains(id) else { return }
+        waiting.append(id)
+        waitingSet.insert(id)
+    }
+
+    /// The next request to send, if a slot is free: (request id, message ids newest first).
+    public mutating func nextRequest(now: Double) -> (requestID: UInt64, ids: [UInt64])? {
+        guard inFlight.count < maxInFlight, !waiting.isEmpty else { return nil }
+        var ids: [UInt64] = []
+        while ids.count < batchSize, let id = waiting.popLast() {
+            waitingSet.remove(id)
+            ids.append(id)
+        }
+        let requestID = nextRequestID
+        nextRequestID += 1
+        inFlight[requestID] = (ids, now)
+        pendingSet.formUnion(ids)
+        return (requestID, ids)
+    }
+
+    /// Gives back a request that could not be sent (its messages wait again, on top).
+    public mutating func unsent(_ requestID: UInt64) {
+        guard let request = inFlight.removeValue(forKey: requestID) else { return }
+        pendingSet.subtract(request.ids)
+        for id in request.ids.reversed() where !waitingSet.contains(id) {
+            waiting.append(id)
+            waitingSet.insert(id)
+        }
+    }
+
+    /// Marks a request answered. Returns false for an unknown or timed-out request.
+    @discardableResult
+    public mutating func answered(_ requestID: UInt64) -> Bool {
+        guard let request = inFlight.removeValue(forKey: requestID) else { return false }
+        pendingSet.subtract(request.ids)
+        return true
+    }
+
+    /// Requeues the messages of requests older than `timeout`; returns how many requests expired.
+    @discardableResult
+    public mutating func expire(now: Double) -> Int {
+        let expired = inFlight.filter { now - $0.value.sentAt > timeout }.keys.sorted()
+        for requestID in expired { unsent(requestID) }
+        timedOutRequests += expired.count
+        return expired.count
+    }
+}

@@ -1,0 +1,25 @@
+import Foundation
+import OniAnnotation
+import OniWire
+
+/// Everything the annotator needs. The `oni-annotator` flags map onto these fields.
+public struct AnnotatorConfig: Sendable {
+    /// Id reported in replies and logs.
+    public var id = "annotator-0"
+    /// Where learners send AnnotationRequests (ROUTER).
+    public var bind = "tcp://*:5560"
+    /// The OpenAI-compatible LLM server.
+    public var llm: LLMServerConfig
+    /// Requests waiting beyond this are dropped, oldest first (learners re-send after their timeout).
+    public var maxQueuedRequests = 256
+    /// Requests labelled at once; the LLM server's own limit is `llm.maxConcurrentRequests`.
+    public var maxConcurrentRequests = 4
+    /// Frames larger than this are refused.
+    public var maxFrameBytes = WireProtocol.defaultMaxFrameBytes
+    /// Seconds between statistics lines in the log.
+    public var statsIntervalSeconds = 10.0
+
+    public init(llm: LLMServerConfig) {
+        self.llm = llm
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import Logging
+import OniAnnotation
+import OniCore
+import OniTransport
+import OniWire
+import Synchronization
+
+/// The annotation server: takes AnnotationRequests on a ROUTER socket, labels
+/// their messages with an LLM (several requests at once, newest first) and
+/// sends each learner its AnnotationReply. It never blocks on the LLM: the
+/// socket loop runs on its own thread, labelling runs in tasks.
+public final class AnnotatorServer {
+    public let config: AnnotatorConfig
+    private let logger: Logger
+    private let stop: StopSignal
+    private let context: ZMQContext
+    private let backend: any LLMBackend
+    private var labelers: [String: MessageLabeler] = [:]
+
+    private struct Queued {
+        var peer: Data
+        var request: Oni_V1_AnnotationRequest
+    }
+
+    private var queue: [Queued] = []
+    private let outbox = Outbox()
+    private var inFlight = 0
+
+    /// Counts for the log and tests.
+    public struct Stats: Sendable, Equatable {
+        public var requests = 0
+        public var items = 0
+        public var labelled = 0
+        public var unparseable = 0
+        public var backendErrors = 0
+        public var dropped = 0
+        public var replies = 0
+    }
+
+    public private(set) var stats = Stats()
+
+    /// `backend` defaults to an OpenAI-compatible client for `config.llm`.
+    public init(config: AnnotatorConfig, context: ZMQContext, stop: StopSignal, logger: Logger, backend: (any LLMBackend)? = nil) {
+        self.config = config
+        self.logger = logger
+        self.stop = stop
+        self.context = context
+        self.backend = backend ?? OpenAICompatibleBackend(config: config.llm, logger: logger)
+    }
+
+    /// Runs until stopped; requests still being labelled then are abandoned
+    /// (their learners re-send them after their timeout).
+    public func run() throws {
+        let socket = try MessageSocket(
+            context: context, type: .router, name: "requests", accepts: [.annotationRequest],
+            codec: FrameCodec(maxFrameBytes: config.maxFrameBytes), logger: logger)
+        try socket.socket.bind(config.bind)
+        defer { socket.close() }
+        let bound = try socket.socket.lastEndpoint()
+        logger.info(
+            "annotator started",
+            metadata: ["bind": "\(bound)", "llm": "\(config.llm.baseURL.absoluteString)", "model": "\(backend.model)"])
+
+        var lastStats = Date()
+        while !stop.isStopped {
+            if try socket.socket.waitReadable(timeoutMilliseconds: 10) {
+                while let routed = try socket.receiveRouted(timeoutMilliseconds: 0) {
+                    guard case let .annotationRequest(request) = routed.message else { continue }
+                    stats.requests += 1
+                    stats.items += request.items.count
+                    queue.append(Queued(peer: routed.peer, request: request))
+                    if queue.count > config.maxQueuedRequests {
+                        queue.removeFirst()
+                        stats.dropped += 1
+                    }
+                }
+            }
+            startLabelling()
+            let finished = outbox.takeAll()
+            for (peer, reply) in finished {
+                inFlight -= 1
+                for result in reply.results {
+                    switch result.status {
+                    case .labelled: stats.labelled += 1
+                    case .unparseable: stats.unparseable += 1
+                    default: stats.backendErrors += 1
+                    }
+                }
+                if try socket.send(.annotationReply(reply), to: peer, dontWait: true) {
+                    stats.replies += 1
+                } else {
+                    logger.warning("could not send a reply; the learner will ask again", metadata: ["request": "\(reply.requestID)"])
+                }
+            }
+            if Date().timeIntervalSince(lastStats) >= config.statsIntervalSeconds {
+                lastStats = Date()
+                logStats()
+            }
+        }
+        logStats()
+    }
+
+    private func logStats() {
+        var metadata: Logger.Metadata = [
+            "requests": "\(stats.requests)", "items": "\(stats.items)", "labelled": "\(stats.labelled)",
+            "unparseable": "\(stats.unparseable)", "backend_errors": "\(stats.backendErrors)", "dropped": "\(stats.dropped)",
+            "queued": "\(queue.count)", "in_flight": "\(inFlight)",
+        ]
+        if let http = backend as? OpenAICompatibleBackend {
+            let s = http.stats
+            metadata["llm_requests"] = "\(s.requests)"
+            metadata["llm_retries"] = "\(s.retries)"
+            metadata["llm_mean_latency_ms"] = "\(Int(s.meanLatencyMilliseconds))"
+        }
+        logger.info("annotator stats", metadata: metadata)
+    }
+
+    /// Starts labelling queued requests, newest first, while slots are free.
+    private func startLabelling() {
+        while inFlight < config.maxConcurrentRequests, let next = queue.popLast() {
+            inFlight += 1
+            let labeler = labeler(for: next.request.goal)
+            let items = next.request.items.map(AnnotationItem.init(wire:))
+            let requestID = next.request.requestID
+            let peer = next.peer
+            let annotatorID = config.id
+            let outbox = self.outbox
+            Task.detached {
+                let results = await labeler.label(items)
+                var reply = Oni_V1_AnnotationReply()
+                reply.requestID = requestID
+                reply.annotatorID = annotatorID
+                reply.results = results.map(\.wire)
+                outbox.append(peer: peer, reply: reply)
+            }
+        }
+    }
+
+    private func labeler(for goal: String) -> MessageLabeler {
+        if let known = labelers[goal] { return known }
+        let labeler = MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: Goal(argument: goal.isEmpty ? "default" : goal)))
+        labelers[goal] = labeler
+        return labeler
+    }
+}
+
+/// Replies finished by labelling tasks, waiting for the socket thread to send them.
+private final class Outbox: Sendable {
+    private let replies = Mutex<[(peer: Data, reply: Oni_V1_AnnotationReply)]>([])
+
+    func append(peer: Data, reply: Oni_V1_AnnotationReply) {
+        replies.withLock { $0.append((peer, reply)) }
+    }
+
+    func takeAll() -> [(peer: Data, reply: Oni_V1_AnnotationReply)] {
+        replies.withLock { box in
+            let taken = box
+            box.removeAll()
+            return taken
+        }
+    }
+}

@@ -1,0 +1,206 @@
+import CBLAS
+import Foundation
+import Logging
+import OniCore
+import OniEnvironments
+import OniStorage
+import OniTransport
+import OniWire
+
+/// The measurements behind `oni bench`. Each prints one line per figure with
+/// the machine noted, so runs on different machines are not compared blindly.
+public enum Benchmarks {
+    /// The benchmark groups.
+    public enum Group: String, CaseIterable, Sendable {
+        case transport, env, store, blas
+    }
+
+    /// A description of this machine for the report.
+    public static var machine: String {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let memory = Double(ProcessInfo.processInfo.physicalMemory) / Double(1 << 30)
+        var model = "unknown CPU"
+        if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+           let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+           let name = line.split(separator: ":", maxSplits: 1).last {
+            model = name.trimmingCharacters(in: .whitespaces)
+        }
+        return "\(model), \(cores) cores, \(String(format: "%.0f", memory)) GiB"
+    }
+
+    static func seconds(_ body: () throws -> Void) rethrows -> Double {
+        let start = ContinuousClock.now
+        try body()
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    /// ZeroMQ PUSH/PULL over tcp loopback with 64 KiB frames, and Rollout
+    /// encode/decode (T=32, B=16, grid observations).
+    public static func transport(output: (String) -> Void) throws {
+        let context = ZMQContext()
+        let logger = Logger(label: "oni.bench")
+        for (size, count) in [(64 << 10, 20_000), (1 << 10, 200_000)] {
+            let pull = try ZMQSocket(context: context, type: .pull)
+            try pull.setReceiveHighWaterMark(10_000)
+            try pull.bind("tcp://127.0.0.1:*")
+            let sender = senderThread(context: context, endpoint: try pull.lastEndpoint(), frame: Data(repeating: 0xA5, count: size), count: count)
+            var received = 0
+            let elapsed = try seconds {
+                sender.start()
+                while received < count {
+                    if try pull.receive() != nil { received += 1 }
+                }
+            }
+            pull.close()
+            let mb = Double(size * count) / elapsed / 1e6
+            output(String(format: "transport  zmq push/pull tcp loopback %6d B frames: %9.0f frames/s  %7.0f MB/s", size, Double(count) / elapsed, mb))
+        }
+
+        let env = GridWorld(task: .keyroom)
+        let rollout = try syntheticRollout(env: env, steps: 32, envs: 16)
+        let codec = FrameCodec()
+        let frame = codec.encode(.rollout(rollout.wire))
+        let n = 2000
+        let encode = seconds { for _ in 0..<n { _ = codec.encode(.rollout(rollout.wire)) } }
+        let decode = try seconds {
+            for _ in 0..<n {
+                guard case let .rollout(wire) = try codec.decode(frame) else { continue }
+                _ = try Rollout(wire: wire)
+            }
+        }
+        output(String(format: "transport  rollout T=32 B=16 (%d KiB): encode %7.0f/s  decode+validate %7.0f/s", frame.count / 1024, Double(n) / encode, Double(n) / decode))
+
+        // End to end through MessageSocket: rollouts/s a learner can take in.
+        let pull = try MessageSocket(context: context, type: .pull, name: "bench", accepts: [.rollout], logger: logger)
+        try pull.socket.bind("tcp://127.0.0.1:*")
+        let total = 5000
+        let sender = senderThread(context: context, endpoint: try pull.socket.lastEndpoint(), frame: frame, count: total)
+        var got = 0
+        let elapsed = try seconds {
+            sender.start()
+            while got < total {
+                if case let .rollout(wire)? = try pull.receive(timeoutMilliseconds: 1000) {
+                    _ = try Rollout(wire: wire)
+                    got += 1
+                }
+            }
+        }
+        pull.close()
+        output(String(format: "transport  rollouts received+decoded over tcp: %7.0f rollouts/s = %9.0f env steps/s", Double(total) / elapsed, Double(total * 32 * 16) / elapsed))
+    }
+
+    /// A thread that connects a PUSH socket to `endpoint` and sends `frame` `count` times.
+    static func senderThread(context: ZMQContext, endpoint: String, frame: Data, count: Int) -> Thread {
+        Thread {
+            guard let push = try? ZMQSocket(context: context, type: .push) else { return }
+            try? push.setSendHighWaterMark(10_000)
+            try? push.setLinger(milliseconds: -1)
+            try? push.connect(endpoint)
+            for _ in 0..<count { _ = try? push.send(frame) }
+            push.close()
+        }
+    }
+
+    static func syntheticRollout(env: GridWorld, steps: Int, envs: Int) throws -> Rollout {
+        var rng = SeededGenerator(seed: 3)
+        env.reset(seed: 1)
+        let field = env.observationFields[0]
+        var chars = [UInt8](repeating: 0, count: (steps + 1) * envs * field.byteCount)
+        chars.withUnsafeMutableBytes { raw in
+            for row in 0..<((steps + 1) * envs) {
+                env.writeObservation(field: 0, into: UnsafeMutableRawBufferPointer(rebasing: raw[(row * field.byteCount)..<((row + 1) * field.byteCount)]))
+            }
+        }
+        let n = steps * envs
+        return Rollout(
+            workerID: "bench", sequence: 0, policyVersion: -1, numSteps: steps, numEnvs: envs, envName: env.name,
+            observations: ["chars": Tensor(chars, shape: [steps + 1, envs] + field.shape)],
+            actions: (0..<n).map { _ in Int32(rng.below(5)) }, behaviourLogProbs: [Float](repeating: -1.609, count: n),
+            rewards: [Float](repeating: 0, count: n), dones: [UInt8](repeating: 0, count: n), messages: [GridMessage.wall],
+            messageIndex: (0..<n).map { $0 % 7 == 0 ? 0 : -1 }, messageEpisodeCount: (0..<n).map { $0 % 7 == 0 ? 1 : 0 },
+            episodes: [], workerEnvSteps: UInt64(n))
+    }
+
+    /// Grid environment steps per second on one core, random actions.
+    public static func env(output: (String) -> Void) {
+        for task in GridTask.allCases {
+            let env = GridWorld(task: task)
+            var rng = SeededGenerator(seed: 1)
+            var seed: UInt64 = 0
+            env.reset(seed: seed)
+            let n = 2_000_000
+            var buffer = [UInt8](repeating: 0, count: env.observationFields[0].byteCount)
+            let elapsed = seconds {
+                buffer.withUnsafeMutableBytes { raw in
+                    for _ in 0..<n {
+                        if env.step(rng.below(5)).done {
+                            seed += 1
+                            env.reset(seed: seed)
+                        }
+                        env.writeObservation(field: 0, into: raw)
+                    }
+                }
+            }
+            output(String(format: "env        %-13@ %10.0f steps/s (1 core, with observation)", "grid:\(task.rawValue)" as NSString, Double(n) / elapsed))
+        }
+    }
+
+    /// SQLite WAL inserts of 1 KiB blobs, 1000 rows per transaction, and a full scan.
+    public static func store(output: (String) -> Void) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oni-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = try SQLiteDatabase(path: dir.appendingPathComponent("bench.sqlite").path)
+        try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; CREATE TABLE t (id INTEGER PRIMARY KEY, blob BLOB NOT NULL);")
+        let insert = try db.prepare("INSERT INTO t (blob) VALUES (?)")
+        let blob = Data(repeating: 7, count: 1024)
+        let rows = 200_000
+        let write = try seconds {
+            for _ in 0..<(rows / 1000) {
+                try db.transaction { () throws(StorageError) in
+                    for _ in 0..<1000 { try insert.bind(.blob(blob)).run() }
+                }
+            }
+        }
+        let scan = try db.prepare("SELECT blob FROM t")
+        var bytes = 0
+        let read = try seconds { while try scan.step() { bytes += scan.blob(0).count } }
+        output(String(format: "store      sqlite WAL 1 KiB blobs, 1000 rows/txn: insert %8.0f rows/s  scan %9.0f rows/s", Double(rows) / write, Double(rows) / read))
+
+        // The learner's path: StoreWriter with real rollouts.
+        let path = dir.appendingPathComponent(RunStore.fileName).path
+        let writer = try StoreWriter(path: path, logger: Logger(label: "oni.bench"))
+        let rollout = try syntheticRollout(env: GridWorld(task: .keyroom), steps: 32, envs: 16)
+        let protobuf = try rollout.wire.serializedData()
+        let count = 5000
+        let elapsed = seconds {
+            for i in 0..<count {
+                writer.submit(.rollout(StoredRollout(
+                    workerID: "bench", sequence: UInt64(i), policyVersion: -1, steps: 512, learnerEnvSteps: UInt64(i * 512),
+                    replay: false, receivedUnixMilliseconds: 0, protobuf: protobuf, episodes: [])))
+            }
+            writer.close()
+        }
+        output(String(format: "store      StoreWriter rollouts (%d KiB each): %7.0f rollouts/s = %9.0f env steps/s", protobuf.count / 1024, Double(count) / elapsed, Double(count * 512) / elapsed))
+    }
+
+    /// OpenBLAS sgemm 256×512×512, single thread, and the kernel OpenBLAS chose.
+    public static func blas(output: (String) -> Void) {
+        let m = 256, n = 512, k = 512
+        let a = [Float](repeating: 0.5, count: m * k)
+        let b = [Float](repeating: 0.25, count: k * n)
+        var c = [Float](repeating: 0, count: m * n)
+        openblas_set_num_threads(1)
+        let reps = 50
+        let elapsed = seconds {
+            for _ in 0..<reps {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(n), 0, &c, Int32(n))
+            }
+        }
+        let gflops = 2.0 * Double(m * n * k * reps) / elapsed / 1e9
+        let core = String(cString: openblas_get_corename())
+        let coretype = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset"
+        output(String(format: "blas       sgemm %dx%dx%d 1 thread: %6.1f GFLOP/s (OpenBLAS kernel %@, OPENBLAS_CORETYPE=%@)", m, n, k, gflops, core as NSString, coretype as NSString))
+    }
+}

@@ -1,0 +1,38 @@
+import OniWire
+
+/// Everything the learner needs. The `oni-learner` flags map onto these fields.
+public struct LearnerConfig: Sendable, Codable, Equatable {
+    /// Run directory: holds oni.sqlite, metrics.jsonl and config.json. Created if missing;
+    /// a learner started on an existing one resumes its messages, labels and counters.
+    public var runDirectory = "runs/default"
+    /// Where workers send rollouts (PULL).
+    public var experienceBind = "tcp://*:5555"
+    /// Where params are published to workers (PUB).
+    public var paramsBind = "tcp://*:5556"
+    /// Where metrics are published (PUB), for `oni metrics --follow`.
+    public var metricsBind = "tcp://*:5557"
+    /// Control socket (REP): answers status requests with the current metrics.
+    public var controlBind = "tcp://*:5558"
+    /// The annotator's ROUTER socket; nil runs without annotation (no labels are asked for).
+    public var annotatorEndpoint: String? = nil
+    /// Goal the annotator judges messages against (default, combat, gold, stairs or free text).
+    public var goal = "default"
+    /// Messages per annotation request (ONI's llm_batch_size).
+    public var llmBatchSize = 8
+    /// Annotation requests in flight at once. More keeps a big LLM server busy; fewer keeps labels newest-first.
+    public var maxAnnotationRequestsInFlight = 4
+    /// Seconds before an unanswered annotation request is re-sent.
+    public var annotationTimeoutSeconds = 120.0
+    /// Seconds between metrics snapshots.
+    public var metricsIntervalSeconds = 1.0
+    /// Seconds of silence before a worker counts as dead.
+    public var livenessTimeoutSeconds = 10.0
+    /// Frames larger than this are refused.
+    public var maxFrameBytes = WireProtocol.defaultMaxFrameBytes
+    /// Stop after consuming this many environment steps (0 = run until stopped).
+    public var maxEnvSteps: UInt64 = 0
+    /// Keep every rollout in the store (replayable); off saves disk.
+    public var storeRollouts = true
+
+    public init() {}
+}

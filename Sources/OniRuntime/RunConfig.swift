@@ -1,0 +1,77 @@
+import Foundation
+
+/// The configuration of `oni run`: one machine, every role as a child process.
+/// Written, resolved, to `RUN_DIR/config.json` (never with the API key).
+public struct RunConfig: Sendable, Codable, Equatable {
+    /// Run directory (created; an existing one is resumed by the learner).
+    public var runDirectory: String
+    /// Environment the workers play.
+    public var env = "grid:keyroom"
+    /// Worker processes.
+    public var workers = 2
+    /// Environments per worker (B).
+    public var envsPerWorker = 16
+    /// Rollout length (T).
+    public var rolloutLength = 32
+    /// Stop when the learner has consumed this many environment steps (0 = until Ctrl-C).
+    public var maxEnvSteps: UInt64 = 2_000_000
+    /// Base seed; worker k uses seed + k.
+    public var seed: UInt64 = 1
+    /// Address the learner and annotator bind to and the others connect to.
+    public var host = "127.0.0.1"
+    /// First port: experience = port, params = +1, metrics = +2, control = +3, annotator = +5.
+    public var basePort = 5555
+    /// OpenAI-compatible LLM server base URL; nil runs without annotation.
+    public var llmBaseURL: String?
+    /// Model name sent to the LLM server.
+    public var llmModel = "default"
+    /// Goal the LLM judges messages against.
+    public var goal = "default"
+    /// Messages per annotation request.
+    public var llmBatchSize = 8
+    /// Log level of the children.
+    public var logLevel = "info"
+
+    public init(runDirectory: String) {
+        self.runDirectory = runDirectory
+    }
+
+    public var experienceEndpoint: String { "tcp://\(host):\(basePort)" }
+    public var paramsEndpoint: String { "tcp://\(host):\(basePort + 1)" }
+    public var metricsEndpoint: String { "tcp://\(host):\(basePort + 2)" }
+    public var controlEndpoint: String { "tcp://\(host):\(basePort + 3)" }
+    public var annotatorEndpoint: String { "tcp://\(host):\(basePort + 5)" }
+
+    /// Checks ranges; returns the first problem.
+    public func validate() throws(RuntimeError) {
+        guard workers > 0 else { throw .invalidConfiguration("--workers must be at least 1") }
+        guard envsPerWorker > 0, rolloutLength > 0 else { throw .invalidConfiguration("--envs-per-worker and --rollout-length must be positive") }
+        guard (1...65530).contains(basePort) else { throw .invalidConfiguration("--base-port must leave room for 6 ports below 65536") }
+        if let url = llmBaseURL, URL(string: url)?.scheme?.hasPrefix("http") != true {
+            throw .invalidConfiguration("--llm-url must be an http(s) URL, got '\(url)'")
+        }
+    }
+
+    /// Command-line arguments for each child, by role id.
+    public func learnerArguments() -> [String] {
+        var args = [
+            "--run-dir", runDirectory,
+            "--experience-bind", "tcp://\(host):\(basePort)", "--params-bind", "tcp://\(host):\(basePort + 1)",
+            "--metrics-bind", "tcp://\(host):\(basePort + 2)", "--control-bind", "tcp://\(host):\(basePort + 3)",
+            "--max-env-steps", "\(maxEnvSteps)", "--goal", goal, "--llm-batch-size", "\(llmBatchSize)", "--log-level", logLevel,
+        ]
+        if llmBaseURL != nil { args += ["--annotator", annotatorEndpoint] }
+        return args
+    }
+
+    public func annotatorArguments() -> [String] {
+        ["--bind", "tcp://\(host):\(basePort + 5)", "--llm-url", llmBaseURL ?? "", "--llm-model", llmModel, "--log-level", logLevel]
+    }
+
+    public func workerArguments(index: Int) -> [String] {
+        [
+            "--id", "worker-\(index)", "--env", env, "--num-envs", "\(envsPerWorker)", "--rollout-length", "\(rolloutLength)",
+            "--seed", "\(seed &+ UInt64(index))", "--experience", experienceEndpoint, "--params", paramsEndpoint, "--log-level", logLevel,
+        ]
+    }
+}

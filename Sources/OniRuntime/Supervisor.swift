@@ -1,0 +1,169 @@
+import Foundation
+import Logging
+import OniTelemetry
+import OniTransport
+import OniWire
+
+/// Runs every role of `oni run` as a child process: starts the learner, the
+/// annotator (when an LLM is configured) and the workers, shows progress,
+/// stops them all on Ctrl-C/SIGTERM or when the learner finishes, and fails
+/// naming the role if one dies.
+public final class Supervisor {
+    /// One child process.
+    final class Child {
+        let role: String
+        let process: Process
+        let logPath: String
+        init(role: String, process: Process, logPath: String) {
+            self.role = role
+            self.process = process
+            self.logPath = logPath
+        }
+    }
+
+    public let config: RunConfig
+    private let executableDirectory: URL
+    private let stop: StopSignal
+    private let logger: Logger
+    private let output: (String) -> Void
+    private var children: [Child] = []
+
+    /// `executableDirectory` holds oni-learner, oni-worker and oni-annotator.
+    public init(config: RunConfig, executableDirectory: URL, stop: StopSignal, logger: Logger, output: @escaping (String) -> Void) {
+        self.config = config
+        self.executableDirectory = executableDirectory
+        self.stop = stop
+        self.logger = logger
+        self.output = output
+    }
+
+    /// Runs to the end. Returns normally when the learner finished or the run was
+    /// interrupted; throws `childFailed` when a role died.
+    public func run() throws {
+        try config.validate()
+        let runDirectory = URL(fileURLWithPath: config.runDirectory)
+        let logs = runDirectory.appendingPathComponent("logs")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(config).write(to: runDirectory.appendingPathComponent("config.json"))
+
+        if config.llmBaseURL == nil {
+            output("oni run: no LLM server configured (--llm-url or ONI_LLM_BASE_URL): running without annotation")
+        } else {
+            output("oni run: annotating with \(config.llmModel) at \(config.llmBaseURL!), goal '\(config.goal)'")
+        }
+        output("oni run: \(config.workers) workers × \(config.envsPerWorker) envs of \(config.env), run directory \(config.runDirectory), logs in \(logs.path)")
+
+        defer { shutdown() }
+        let context = ZMQContext()
+        try launch("learner", "oni-learner", config.learnerArguments(), logs: logs)
+        try waitForLearner(context: context)
+        if config.llmBaseURL != nil {
+            try launch("annotator", "oni-annotator", config.annotatorArguments(), logs: logs)
+        }
+        for index in 0..<config.workers {
+            try launch("worker-\(index)", "oni-worker", config.workerArguments(index: index), logs: logs)
+        }
+
+        let progress = try MessageSocket(context: context, type: .sub, name: "progress", accepts: [.metrics], logger: logger)
+        try progress.socket.setConflate(true)
+        try progress.socket.connect(config.metricsEndpoint)
+        defer { progress.close() }
+
+        var last: Oni_V1_Metrics?
+        var lastPrinted = Date.distantPast
+        while !stop.isStopped {
+            if case let .metrics(metrics)? = try progress.receive(timeoutMilliseconds: 200) {
+                last = metrics
+                if Date().timeIntervalSince(lastPrinted) >= 2 {
+                    lastPrinted = Date()
+                    output("oni run: " + MetricsTable.progressLine(metrics))
+                }
+            }
+            for child in children where !child.process.isRunning {
+                let status = child.process.terminationStatus
+                if child.role == "learner" && status == 0 && !stop.isStopped {
+                    stop.stop(reason: "learner finished")
+                    continue
+                }
+                if stop.isStopped { continue }
+                let tail = Self.tail(of: child.logPath, lines: 15)
+                output("oni run: \(child.role) exited with status \(status); last lines of \(child.logPath):\n\(tail)")
+                throw RuntimeError.childFailed(role: child.role, detail: "exited with status \(status)")
+            }
+        }
+        // The learner has finished or we were interrupted: one last figure.
+        if let final = try? StatusClient.query(config.controlEndpoint, context: context, timeoutMilliseconds: 500, logger: logger) {
+            last = final
+        }
+        if let last { output("oni run: " + MetricsTable.progressLine(last)) }
+        output("oni run: stopped (\(stop.stopReason ?? "done")); results in \(config.runDirectory)")
+    }
+
+    private func launch(_ role: String, _ executable: String, _ arguments: [String], logs: URL) throws {
+        let url = executableDirectory.appendingPathComponent(executable)
+        guard FileManager.default.isExecutableFile(atPath: url.path) else {
+            throw RuntimeError.executableMissing(name: executable, searched: executableDirectory.path)
+        }
+        let logPath = logs.appendingPathComponent("\(role).log").path
+        guard FileManager.default.fileExists(atPath: logPath) || FileManager.default.createFile(atPath: logPath, contents: nil) else {
+            throw RuntimeError.childFailed(role: role, detail: "cannot create its log \(logPath)")
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        try log.seekToEnd()
+        let process = Process()
+        process.executableURL = url
+        process.arguments = arguments
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw RuntimeError.childFailed(role: role, detail: "could not start \(url.path): \(error)")
+        }
+        children.append(Child(role: role, process: process, logPath: logPath))
+        logger.debug("started", metadata: ["role": "\(role)", "pid": "\(process.processIdentifier)"])
+    }
+
+    /// Waits until the learner answers on its control socket (its sockets are bound).
+    private func waitForLearner(context: ZMQContext) throws {
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline && !stop.isStopped {
+            if let learner = children.first, !learner.process.isRunning {
+                let tail = Self.tail(of: learner.logPath, lines: 15)
+                output("oni run: learner exited with status \(learner.process.terminationStatus) while starting:\n\(tail)")
+                throw RuntimeError.childFailed(role: "learner", detail: "exited while starting")
+            }
+            if try StatusClient.query(config.controlEndpoint, context: context, timeoutMilliseconds: 300, logger: logger) != nil {
+                return
+            }
+        }
+        if !stop.isStopped {
+            throw RuntimeError.childFailed(role: "learner", detail: "did not answer on \(config.controlEndpoint) within 30 s")
+        }
+    }
+
+    /// SIGTERM to every child (workers first, learner last so it stores everything), SIGKILL after 10 s.
+    private func shutdown() {
+        for child in children.reversed() where child.process.isRunning {
+            child.process.terminate()
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while children.contains(where: { $0.process.isRunning }) && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        for child in children where child.process.isRunning {
+            output("oni run: \(child.role) did not stop within 10 s; killing it")
+            kill(child.process.processIdentifier, SIGKILL)
+            child.process.waitUntilExit()
+        }
+        children.removeAll()
+    }
+
+    static func tail(of path: String, lines: Int) -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "(no log)" }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+}

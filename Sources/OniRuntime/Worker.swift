@@ -1,0 +1,227 @@
+import Foundation
+import Logging
+import OniCore
+import OniEnvironments
+import OniTransport
+import OniWire
+
+/// A rollout worker: steps B environments, picks actions with its current
+/// policy, and sends a Rollout to the learner every T steps.
+///
+/// Until a policy is available (the learner publishes Params this build's
+/// worker can load) actions are uniform random and `policy_version` is -1.
+public final class Worker {
+    public let config: WorkerConfig
+    private let logger: Logger
+    private let stop: StopSignal
+    private let context: ZMQContext
+    private let environments: [any Environment]
+    private var rng: SeededGenerator
+    private let actionCount: Int
+
+    /// Figures the worker reports in heartbeats and its log.
+    public private(set) var envSteps: UInt64 = 0
+    public private(set) var rolloutsSent: UInt64 = 0
+    public private(set) var paramsRefused = 0
+
+    public init(config: WorkerConfig, context: ZMQContext, stop: StopSignal, logger: Logger) throws {
+        guard config.numEnvs > 0, config.rolloutLength > 0 else {
+            throw RuntimeError.invalidConfiguration("num-envs and rollout-length must be positive")
+        }
+        self.config = config
+        self.logger = logger
+        self.stop = stop
+        self.context = context
+        environments = try (0..<config.numEnvs).map { _ in try EnvironmentFactory.make(name: config.env) }
+        actionCount = environments[0].actionCount
+        var seeder = SeededGenerator(seed: config.seed)
+        for byte in config.id.utf8 { seeder = SeededGenerator(seed: seeder.next() ^ UInt64(byte)) }
+        rng = seeder
+    }
+
+    /// Runs until stopped (signal or `maxEnvSteps`).
+    public func run() throws {
+        let codec = FrameCodec(maxFrameBytes: config.maxFrameBytes)
+        let experience = try MessageSocket(context: context, type: .push, name: "experience", accepts: [], codec: codec, logger: logger)
+        try experience.socket.setSendHighWaterMark(config.sendQueueRollouts)
+        try experience.socket.setSendTimeout(milliseconds: 200)
+        try experience.socket.setReconnectInterval(milliseconds: 100, max: 2000)
+        try experience.socket.connect(config.experienceEndpoint)
+        let params = try MessageSocket(context: context, type: .sub, name: "params", accepts: [.params], codec: codec, logger: logger)
+        try params.socket.setConflate(true)
+        try params.socket.connect(config.paramsEndpoint)
+        defer {
+            experience.close()
+            params.close()
+        }
+
+        let fields = environments[0].observationFields
+        let b = config.numEnvs, t = config.rolloutLength
+        var episodeSeeds = [UInt64](repeating: 0, count: b)
+        var episodeIDs = [UInt64](repeating: 0, count: b)
+        var nextEpisodeID: UInt64 = 0
+        var episodeReturns = [Double](repeating: 0, count: b)
+        var episodeLengths = [Int](repeating: 0, count: b)
+        var episodeMessageCounts = [[String: Int32]](repeating: [:], count: b)
+        for i in 0..<b {
+            episodeSeeds[i] = rng.next()
+            episodeIDs[i] = nextEpisodeID
+            nextEpisodeID += 1
+            environments[i].reset(seed: episodeSeeds[i])
+        }
+
+        var observationBuffers = fields.map { [UInt8](repeating: 0, count: (t + 1) * b * $0.byteCount) }
+        var actions = [Int32](repeating: 0, count: t * b)
+        var logProbs = [Float](repeating: 0, count: t * b)
+        var rewards = [Float](repeating: 0, count: t * b)
+        var dones = [UInt8](repeating: 0, count: t * b)
+        var messageIndex = [Int32](repeating: -1, count: t * b)
+        var messageCounts = [Int32](repeating: 0, count: t * b)
+        let uniformLogProb = -Float(log(Double(actionCount)))
+
+        logger.info("worker started", metadata: ["env": "\(config.env)", "envs": "\(b)", "T": "\(t)", "learner": "\(config.experienceEndpoint)"])
+        sendHello(experience)
+        var lastHeartbeat = Date()
+        var sequence: UInt64 = 0
+
+        while !stop.isStopped {
+            var table: [String: Int32] = [:]
+            var messages: [String] = []
+            var episodes: [EpisodeSummary] = []
+            for step in 0..<t {
+                writeObservations(fields, &observationBuffers, row: step)
+                for i in 0..<b {
+                    let k = step * b + i
+                    let action = rng.below(actionCount)
+                    let outcome = environments[i].step(action)
+                    actions[k] = Int32(action)
+                    logProbs[k] = uniformLogProb
+                    rewards[k] = outcome.reward
+                    dones[k] = outcome.done ? 1 : 0
+                    if outcome.message.isEmpty {
+                        messageIndex[k] = -1
+                        messageCounts[k] = 0
+                    } else {
+                        let index: Int32
+                        if let known = table[outcome.message] {
+                            index = known
+                        } else {
+                            index = Int32(messages.count)
+                            table[outcome.message] = index
+                            messages.append(outcome.message)
+                        }
+                        messageIndex[k] = index
+                        let seen = episodeMessageCounts[i][outcome.message, default: 0] + 1
+                        episodeMessageCounts[i][outcome.message] = seen
+                        messageCounts[k] = seen
+                    }
+                    episodeReturns[i] += Double(outcome.reward)
+                    episodeLengths[i] += 1
+                    if outcome.done {
+                        episodes.append(
+                            EpisodeSummary(
+                                envIndex: i, episodeID: episodeIDs[i], episodeReturn: episodeReturns[i], length: episodeLengths[i],
+                                success: outcome.success, endStep: step, seed: episodeSeeds[i]))
+                        episodeSeeds[i] = rng.next()
+                        episodeIDs[i] = nextEpisodeID
+                        nextEpisodeID += 1
+                        episodeReturns[i] = 0
+                        episodeLengths[i] = 0
+                        episodeMessageCounts[i].removeAll(keepingCapacity: true)
+                        environments[i].reset(seed: episodeSeeds[i])
+                    }
+                }
+            }
+            writeObservations(fields, &observationBuffers, row: t)
+            envSteps += UInt64(t * b)
+
+            var observations: [String: Tensor] = [:]
+            for (f, field) in fields.enumerated() {
+                observations[field.name] = Tensor(
+                    elementType: field.elementType, shape: [t + 1, b] + field.shape, bytes: Data(observationBuffers[f]))
+            }
+            let rollout = Rollout(
+                workerID: config.id, sequence: sequence, policyVersion: -1, numSteps: t, numEnvs: b, envName: config.env,
+                observations: observations, actions: actions, behaviourLogProbs: logProbs, rewards: rewards, dones: dones,
+                messages: messages, messageIndex: messageIndex, messageEpisodeCount: messageCounts, episodes: episodes,
+                workerEnvSteps: envSteps)
+            sequence += 1
+            if try sendPatiently(.rollout(rollout.wire), on: experience) { rolloutsSent += 1 }
+
+            pollParams(params)
+            if Date().timeIntervalSince(lastHeartbeat) >= config.heartbeatSeconds {
+                sendHeartbeat(experience, framesRefused: experience.counters.refusedTotal + params.counters.refusedTotal)
+                lastHeartbeat = Date()
+            }
+            if config.maxEnvSteps > 0 && envSteps >= config.maxEnvSteps {
+                stop.stop(reason: "reached \(config.maxEnvSteps) env steps")
+            }
+        }
+        logger.info("worker stopping", metadata: ["reason": "\(stop.stopReason ?? "")", "env_steps": "\(envSteps)", "rollouts": "\(rolloutsSent)"])
+    }
+
+    private func writeObservations(_ fields: [ObservationField], _ buffers: inout [[UInt8]], row: Int) {
+        let b = config.numEnvs
+        for (f, field) in fields.enumerated() {
+            let size = field.byteCount
+            buffers[f].withUnsafeMutableBytes { raw in
+                for i in 0..<b {
+                    let start = (row * b + i) * size
+                    environments[i].writeObservation(field: f, into: UnsafeMutableRawBufferPointer(rebasing: raw[start..<(start + size)]))
+                }
+            }
+        }
+    }
+
+    /// Sends, waiting while the learner is away; false only when stopped first.
+    private func sendPatiently(_ message: WireMessage, on socket: MessageSocket) throws -> Bool {
+        var warned = false
+        while !stop.isStopped {
+            if try socket.send(message) {
+                if warned { logger.info("learner reachable again; sending") }
+                return true
+            }
+            if !warned {
+                logger.warning("learner not accepting rollouts; waiting", metadata: ["endpoint": "\(config.experienceEndpoint)"])
+                warned = true
+                sendHello(socket)
+            }
+        }
+        return false
+    }
+
+    private func pollParams(_ socket: MessageSocket) {
+        guard case let .params(params)? = try? socket.receive(timeoutMilliseconds: 0) else { return }
+        paramsRefused += 1
+        if paramsRefused <= 3 {
+            logger.warning(
+                "params not loadable by this worker; acting uniformly at random",
+                metadata: ["version": "\(params.version)", "architecture": "\(params.architecture)"])
+        }
+    }
+
+    private func sendHello(_ socket: MessageSocket) {
+        var hello = Oni_V1_Hello()
+        hello.role = "worker"
+        hello.id = config.id
+        hello.host = ProcessInfo.processInfo.hostName
+        hello.pid = UInt32(getpid())
+        hello.softwareVersion = OniVersion.current
+        hello.startedUnixMs = Int64(Date().timeIntervalSince1970 * 1000)
+        hello.envName = config.env
+        hello.numEnvs = UInt32(config.numEnvs)
+        _ = try? socket.send(.hello(hello), dontWait: true)
+    }
+
+    private func sendHeartbeat(_ socket: MessageSocket, framesRefused: Int) {
+        var beat = Oni_V1_Heartbeat()
+        beat.role = "worker"
+        beat.id = config.id
+        beat.unixMs = Int64(Date().timeIntervalSince1970 * 1000)
+        beat.envSteps = envSteps
+        beat.policyVersion = -1
+        beat.rolloutsSent = rolloutsSent
+        beat.framesRefused = UInt64(framesRefused)
+        _ = try? socket.send(.heartbeat(beat), dontWait: true)
+    }
+}

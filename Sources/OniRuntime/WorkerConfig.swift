@@ -1,0 +1,29 @@
+import OniWire
+
+/// Everything a worker needs. The `oni-worker` flags map onto these fields.
+public struct WorkerConfig: Sendable, Codable, Equatable {
+    /// Stable id of this worker within the run (appears in metrics and the store).
+    public var id = "worker-0"
+    /// Environment to play, e.g. "grid:keyroom".
+    public var env = "grid:keyroom"
+    /// Environments stepped together (B). More envs amortise inference; fewer lower latency.
+    public var numEnvs = 16
+    /// Steps per environment in one rollout (T). ONI/Sample Factory use 32.
+    public var rolloutLength = 32
+    /// Base seed; environment i's episodes draw their seeds from (seed, id, i).
+    public var seed: UInt64 = 1
+    /// The learner's experience socket (PULL).
+    public var experienceEndpoint = "tcp://127.0.0.1:5555"
+    /// The learner's params socket (PUB).
+    public var paramsEndpoint = "tcp://127.0.0.1:5556"
+    /// Seconds between heartbeats.
+    public var heartbeatSeconds = 2.0
+    /// Largest frame accepted from the learner.
+    public var maxFrameBytes = WireProtocol.defaultMaxFrameBytes
+    /// Stop after this many environment steps (0 = run until stopped).
+    public var maxEnvSteps: UInt64 = 0
+    /// Rollouts queued for an absent or slow learner before sending waits.
+    public var sendQueueRollouts: Int32 = 64
+
+    public init() {}
+}

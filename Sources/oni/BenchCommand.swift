@@ -1,0 +1,31 @@
+import ArgumentParser
+import OniRuntime
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the building blocks: transport, env, store, blas.",
+        discussion: "Build with -c release for meaningful figures: swift run -c release oni bench all")
+
+    @Argument(help: "What to measure: transport, env, store, blas or all.") var group = "all"
+
+    func run() throws {
+        let groups: [Benchmarks.Group]
+        if group == "all" {
+            groups = Benchmarks.Group.allCases
+        } else if let one = Benchmarks.Group(rawValue: group) {
+            groups = [one]
+        } else {
+            throw ValidationError("unknown benchmark '\(group)'; choose transport, env, store, blas or all")
+        }
+        Console.line("machine    \(Benchmarks.machine)")
+        for g in groups {
+            switch g {
+            case .transport: try Benchmarks.transport(output: Console.line)
+            case .env: Benchmarks.env(output: Console.line)
+            case .store: try Benchmarks.store(output: Console.line)
+            case .blas: Benchmarks.blas(output: Console.line)
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+import Foundation
+
+/// Unbuffered output, so progress shows at once even through a pipe.
+enum Console {
+    static func line(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+}

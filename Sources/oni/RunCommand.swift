@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import Logging
+import OniRuntime
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run learner, annotator and workers on this machine.",
+        discussion: """
+            Starts every role as a child process, prints a progress line every two seconds, and \
+            stops them all on Ctrl-C/SIGTERM or when the learner reaches --max-env-steps. If a \
+            role dies, the run stops and exits non-zero naming it. With no LLM server \
+            (--llm-url or ONI_LLM_BASE_URL) the run goes on without annotation and says so first. \
+            --config FILE reads a JSON object of these options (e.g. {"workers": 4, "env": \
+            "grid:rats"}); flags on the command line override it.
+            """)
+
+    @Option(help: "JSON file of options (keys are the long option names).") var config: String?
+    @Option(help: "Run directory (default: runs/run-YYYYMMDD-HHMMSS).") var runDir: String?
+    @Option(help: "Environment: grid:keyroom, grid:stairs, grid:gold, grid:rats.") var env = "grid:keyroom"
+    @Option(help: "Worker processes.") var workers = 2
+    @Option(help: "Environments per worker (B).") var envsPerWorker = 16
+    @Option(help: "Rollout length (T).") var rolloutLength = 32
+    @Option(help: "Stop after this many env steps (0 = until Ctrl-C).") var maxEnvSteps: UInt64 = 2_000_000
+    @Option(help: "Base seed.") var seed: UInt64 = 1
+    @Option(help: "Address every role binds and connects to.") var host = "127.0.0.1"
+    @Option(help: "First of six ports (experience, params, metrics, control, -, annotator).") var basePort = 5555
+    @Option(help: "OpenAI-compatible LLM base URL (default: ONI_LLM_BASE_URL; none = no annotation).") var llmUrl: String?
+    @Option(help: "Model name for the LLM server (default: ONI_LLM_MODEL or 'default').") var llmModel: String?
+    @Option(help: "Goal for the LLM: default, combat, gold, stairs or free text.") var goal = "default"
+    @Option(name: [.customLong("llm-batch-size"), .customLong("llm_batch_size")], help: "Messages per annotation request.")
+    var llmBatchSize = 8
+    @Option(help: "Log level of the roles.") var logLevel = "info"
+
+    func run() throws {
+        if let file = config {
+            // Options from the file first, then the command line's, which win.
+            let fileArguments = try RunConfigFile.arguments(fromJSONFile: file)
+            let commandLine = Array(CommandLine.arguments.dropFirst(2))
+            var merged = try RunCommand.parse(fileArguments + commandLine)
+            merged.config = nil
+            try merged.run()
+            return
+        }
+        _ = RoleLogging.bootstrap(level: "warning")
+        let environment = ProcessInfo.processInfo.environment
+        let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .current, formatOptions: [.withYear, .withMonth, .withDay, .withTime])
+            .replacingOccurrences(of: ":", with: "")
+        var resolved = RunConfig(runDirectory: runDir ?? "runs/run-\(stamp.replacingOccurrences(of: "T", with: "-"))")
+        resolved.env = env
+        resolved.workers = workers
+        resolved.envsPerWorker = envsPerWorker
+        resolved.rolloutLength = rolloutLength
+        resolved.maxEnvSteps = maxEnvSteps
+        resolved.seed = seed
+        resolved.host = host
+        resolved.basePort = basePort
+        resolved.llmBaseURL = llmUrl ?? environment["ONI_LLM_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        resolved.llmModel = llmModel ?? environment["ONI_LLM_MODEL"] ?? "default"
+        resolved.goal = goal
+        resolved.llmBatchSize = llmBatchSize
+        resolved.logLevel = logLevel
+
+        let stop = StopSignal()
+        let sources = stop.installSignalHandlers()
+        defer { sources.forEach { $0.cancel() } }
+        let supervisor = Supervisor(
+            config: resolved, executableDirectory: ExecutableLocation.directory, stop: stop,
+            logger: Logger(label: "oni.run"), output: Console.line)
+        do {
+            try supervisor.run()
+        } catch let error as RuntimeError {
+            Console.line("oni run: \(error)")
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// Turns a JSON object of options into command-line arguments.
+enum RunConfigFile {
+    static func arguments(fromJSONFile path: String) throws -> [String] {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ValidationError("cannot read --config \(path): \(error.localizedDescription)")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ValidationError("--config \(path) is not a JSON object of options")
+        }
+        var arguments: [String] = []
+        for key in object.keys.sorted() {
+            let flag = "--" + key.replacingOccurrences(of: "_", with: "-")
+            switch object[key] {
+            case let value as String: arguments += [flag, value]
+            case let value as NSNumber: arguments += [flag, value.stringValue]
+            default: throw ValidationError("--config \(path): option '\(key)' must be a string or a number")
+            }
+        }
+        return arguments
+    }
+}
+
+/// Where the running executable (and its siblings) live.
+enum ExecutableLocation {
+    static var directory: URL {
+        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: path).deletingLastPathComponent()
+    }
+}
