@@ -1,0 +1,117 @@
+import Foundation
+
+/// A product executable started by a test, its output captured to a file.
+final class ChildProcess {
+    let name: String
+    let process = Process()
+    let outputPath: String
+
+    /// Directory of the built executables: ONI_BIN_DIR, or the test bundle's own directory.
+    static var binDirectory: URL {
+        if let dir = ProcessInfo.processInfo.environment["ONI_BIN_DIR"] { return URL(fileURLWithPath: dir) }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        // swift test runs the bundle from .build/<triple>/debug/; the products sit beside it.
+        while !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("oni-learner").path), dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir
+    }
+
+    init(_ executable: String, _ arguments: [String], name: String? = nil, environment: [String: String] = [:]) throws {
+        self.name = name ?? executable
+        outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("oni-\(self.name)-\(UUID().uuidString).log").path
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        process.executableURL = Self.binDirectory.appendingPathComponent(executable)
+        process.arguments = arguments
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "ONI_LLM_BASE_URL")
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        try process.run()
+    }
+
+    var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+    var isRunning: Bool { process.isRunning }
+    var pid: Int32 { process.processIdentifier }
+
+    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    /// Waits for exit; returns the status, or nil if still running after `seconds`.
+    @discardableResult
+    func wait(seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within `seconds`. Returns the exit status.
+    @discardableResult
+    func stop(seconds: Double = 15) -> Int32? {
+        guard process.isRunning else { return process.terminationStatus }
+        signal(SIGTERM)
+        if let status = wait(seconds: seconds) { return status }
+        signal(SIGKILL)
+        process.waitUntilExit()
+        return nil
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: outputPath)
+    }
+}
+
+/// Free loopback TCP ports, found by binding port 0.
+enum FreePorts {
+    static func one() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// A run of `count` consecutive free ports.
+    static func consecutive(_ count: Int) -> Int {
+        for _ in 0..<200 {
+            let base = Int.random(in: 20_000...60_000)
+            if (base..<(base + count)).allSatisfy(isFree) { return base }
+        }
+        return 45_000
+    }
+
+    static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+}
+
+/// Polls `condition` every 100 ms until it holds or `seconds` pass.
+func eventually(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        Thread.sleep(forTimeInterval: 0.1)
+    }
+    return try condition()
+}

@@ -1,0 +1,74 @@
+import Foundation
+import OniStorage
+import OniTestSupport
+import Testing
+
+/// `oni run` as a user runs it: one command, every role a child process.
+@Suite(.serialized) struct OniRunTests {
+    func temporaryRun() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("oni-run-\(UUID().uuidString)").path
+    }
+
+    @Test func withoutAnLLMItSaysSoFirstAndFinishes() throws {
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let oni = try ChildProcess(
+            "oni",
+            ["run", "--run-dir", run, "--max-env-steps", "40000", "--workers", "2", "--envs-per-worker", "4", "--base-port", "\(FreePorts.consecutive(6))"])
+        #expect(oni.wait(seconds: 120) == 0, "\(oni.output)")
+        let lines = oni.output.split(separator: "\n")
+        #expect(lines.first == "oni run: no LLM server configured (--llm-url or ONI_LLM_BASE_URL): running without annotation")
+        #expect(lines.last?.hasPrefix("oni run: stopped (learner finished)") == true, "\(oni.output)")
+        let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
+        #expect(try store.lastLearnerEnvSteps() >= 40000)
+        #expect(FileManager.default.fileExists(atPath: run + "/config.json"))
+        #expect(FileManager.default.fileExists(atPath: run + "/logs/worker-1.log"))
+    }
+
+    @Test func withAnLLMItLabelsMessages() throws {
+        let llm = try FakeLLMServer { message, _ in .reply(message.contains("key") ? "<label>yes</label>" : "<label>no</label>") }
+        defer { llm.stop() }
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let oni = try ChildProcess(
+            "oni",
+            [
+                "run", "--run-dir", run, "--max-env-steps", "60000", "--workers", "1", "--envs-per-worker", "8",
+                "--base-port", "\(FreePorts.consecutive(6))", "--llm-url", llm.baseURL.absoluteString,
+            ])
+        #expect(oni.wait(seconds: 120) == 0, "\(oni.output)")
+        #expect(oni.output.hasPrefix("oni run: annotating with default at \(llm.baseURL.absoluteString)"))
+        let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
+        let labelled = try store.messages().filter { $0.label != nil }
+        #expect(labelled.count >= 2, "\(oni.output)")
+    }
+
+    @Test func aRoleThatDiesFailsTheRunNamingIt() throws {
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let oni = try ChildProcess(
+            "oni", ["run", "--run-dir", run, "--env", "grid:nowhere", "--workers", "1", "--base-port", "\(FreePorts.consecutive(6))"])
+        let status = oni.wait(seconds: 60)
+        #expect(status != nil && status != 0, "\(oni.output)")
+        #expect(oni.output.contains("worker-0 exited with status"), "\(oni.output)")
+        #expect(oni.output.contains("unknown environment 'grid:nowhere'"), "\(oni.output)")
+    }
+
+    @Test func sigtermStopsEveryChildCleanly() throws {
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let oni = try ChildProcess(
+            "oni", ["run", "--run-dir", run, "--max-env-steps", "0", "--workers", "2", "--envs-per-worker", "2", "--base-port", "\(FreePorts.consecutive(6))"])
+        #expect(eventually(seconds: 60) { oni.output.contains("oni run: steps") }, "\(oni.output)")
+        oni.signal(SIGTERM)
+        #expect(oni.wait(seconds: 30) == 0, "\(oni.output)")
+        #expect(oni.output.contains("terminated (SIGTERM)"), "\(oni.output)")
+        for role in ["learner", "worker-0", "worker-1"] {
+            let log = (try? String(contentsOfFile: "\(run)/logs/\(role).log", encoding: .utf8)) ?? ""
+            #expect(log.contains("stopp"), "\(role): \(log)")
+        }
+        // Every child is gone: nothing holds the run's ports.
+        let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
+        #expect(try store.integrityCheck() == ["ok"])
+    }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import Logging
+import OniCore
+import OniRuntime
+import OniStorage
+import OniTestSupport
+import OniTransport
+import OniWire
+import Testing
+
+/// The three roles as real processes on loopback ports, with an
+/// OpenAI-compatible LLM served from inside the test.
+@Suite(.serialized) struct RolesOverSocketsTests {
+    let logger = Logger(label: "oni.test.integration")
+
+    /// Labels like a sensible model: progress for keys, doors, stairs and kills;
+    /// a reply with no label for missed attacks; "no" for everything else.
+    static func judge(_ message: String, _: Int) -> FakeLLMServer.Response {
+        if message.contains("miss") { return .reply("I cannot tell from this message alone.") }
+        let progress = ["key", "unlock", "staircase", "kill"].contains { message.contains($0) }
+        return .reply(progress ? "The agent advances. <label>yes</label>" : "<label>no</label>")
+    }
+
+    struct Ports {
+        let experience = FreePorts.one()
+        let params = FreePorts.one()
+        let metrics = FreePorts.one()
+        let control = FreePorts.one()
+        let annotator = FreePorts.one()
+        func tcp(_ port: Int) -> String { "tcp://127.0.0.1:\(port)" }
+    }
+
+    func learner(_ ports: Ports, runDirectory: String, annotate: Bool) throws -> ChildProcess {
+        var args = [
+            "--run-dir", runDirectory, "--experience-bind", ports.tcp(ports.experience), "--params-bind", ports.tcp(ports.params),
+            "--metrics-bind", ports.tcp(ports.metrics), "--control-bind", ports.tcp(ports.control), "--metrics-interval", "0.2",
+            "--annotation-timeout", "5", "--llm-batch-size", "4",
+        ]
+        if annotate { args += ["--annotator", ports.tcp(ports.annotator)] }
+        return try ChildProcess("oni-learner", args)
+    }
+
+    func worker(_ ports: Ports, id: String = "worker-0") throws -> ChildProcess {
+        try ChildProcess(
+            "oni-worker",
+            [
+                "--id", id, "--env", "grid:keyroom", "--num-envs", "4", "--rollout-length", "16", "--experience",
+                ports.tcp(ports.experience), "--params", ports.tcp(ports.params), "--heartbeat-seconds", "0.5",
+            ], name: id)
+    }
+
+    func status(_ ports: Ports, _ context: ZMQContext) -> [String: Double] {
+        ((try? StatusClient.query(ports.tcp(ports.control), context: context, timeoutMilliseconds: 500, logger: logger)) ?? nil)?.values ?? [:]
+    }
+
+    func temporaryRun() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("oni-run-\(UUID().uuidString)").path
+    }
+
+    @Test func rolloutsAreStoredMessagesLabelledMetricsTailedAndShutdownIsClean() throws {
+        let llm = try FakeLLMServer(responder: Self.judge)
+        defer { llm.stop() }
+        let ports = Ports()
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let context = ZMQContext()
+
+        let learner = try learner(ports, runDirectory: run, annotate: true)
+        let annotator = try ChildProcess(
+            "oni-annotator", ["--bind", ports.tcp(ports.annotator), "--llm-url", llm.baseURL.absoluteString, "--llm-retries", "1"])
+        let worker = try worker(ports)
+        let tail = try ChildProcess("oni", ["metrics", "--follow", ports.tcp(ports.metrics), "--json", "--count", "3"], name: "metrics")
+
+        let labelled = eventually(seconds: 60) {
+            let s = status(ports, context)
+            return (s["messages/labelled"] ?? 0) >= 4 && (s["learner/rollouts"] ?? 0) >= 20 && (s["workers/live"] ?? 0) == 1
+        }
+        #expect(labelled, "learner: \(learner.output)\nannotator: \(annotator.output)")
+
+        // The follower printed three JSON snapshots and exited by itself.
+        #expect(tail.wait(seconds: 30) == 0, "\(tail.output)")
+        let snapshots = tail.output.split(separator: "\n").filter { $0.hasPrefix("{") }.compactMap {
+            JSONLinesMetricsSinkParse.parse(String($0))
+        }
+        #expect(snapshots.count == 3, "\(tail.output)")
+        #expect(snapshots.allSatisfy { $0.values["workers/live"] != nil })
+
+        let final = status(ports, context)
+        #expect(worker.stop() == 0, "\(worker.output)")
+        #expect(annotator.stop() == 0, "\(annotator.output)")
+        #expect(learner.stop() == 0, "\(learner.output)")
+        #expect(learner.output.contains("learner stopped"))
+
+        let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
+        #expect(try store.integrityCheck() == ["ok"])
+        #expect(try store.count(.rollouts) >= Int(final["learner/rollouts"] ?? 1))
+        let stored = try store.rollouts(afterID: 0, limit: 1)
+        let first = try Rollout(wire: Oni_V1_Rollout(serializedBytes: stored[0].protobuf))
+        #expect(first.workerID == "worker-0" && first.numEnvs == 4 && first.numSteps == 16)
+        let messages = Dictionary(uniqueKeysWithValues: try store.messages().map { ($0.text, $0) })
+        #expect(messages["It's a wall."]?.label == 0)
+        #expect(messages["You find a key."]?.label == 1)
+        #expect(messages["It's a wall."]!.count > 0)
+        // Each message went to the LLM once, except unparseable replies, which are asked once more.
+        var asked: [String: Int] = [:]
+        for message in llm.receivedMessages { asked[message, default: 0] += 1 }
+        for (message, times) in asked {
+            #expect(times == (message.contains("miss") ? 2 : 1), "\(message) asked \(times) times")
+        }
+        let prompts = try store.database.prepare("SELECT count(*) FROM labels WHERE prompt_hash = '' OR model = ''")
+        #expect(try prompts.step())
+        #expect(prompts.int(0) == 0)
+    }
+
+    @Test func learnerKilledMidRunResumesAndWorkersReconnect() throws {
+        let ports = Ports()
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let context = ZMQContext()
+        var learner = try learner(ports, runDirectory: run, annotate: false)
+        let worker = try worker(ports)
+        #expect(eventually(seconds: 30) { (status(ports, context)["store/written"] ?? 0) >= 20 }, "\(learner.output)")
+
+        learner.signal(SIGKILL)
+        _ = learner.wait(seconds: 10)
+        // Whatever was committed before the kill is intact and readable.
+        let before: (rollouts: Int, messages: [RunStore.MessageRow])
+        do {
+            let store = try RunStore(path: run + "/oni.sqlite")
+            #expect(try store.integrityCheck() == ["ok"])
+            before = (try store.count(.rollouts), try store.messages())
+        }
+        #expect(before.rollouts > 0)
+
+        learner = try self.learner(ports, runDirectory: run, annotate: false)
+        let resumed = eventually(seconds: 30) {
+            let s = status(ports, context)
+            return (s["learner/rollouts"] ?? 0) >= 10 && (s["workers/live"] ?? 0) == 1
+        }
+        #expect(resumed, "learner: \(learner.output)\nworker: \(worker.output)")
+        #expect(learner.output.contains("resumed_messages=\(before.messages.count)"))
+        #expect(worker.stop() == 0)
+        #expect(learner.stop() == 0)
+
+        let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
+        #expect(try store.count(.rollouts) > before.rollouts)
+        let after = Dictionary(uniqueKeysWithValues: try store.messages().map { ($0.id, $0) })
+        for message in before.messages {
+            // Ids are stable across the restart and counts only grow.
+            #expect(after[message.id]?.text == message.text)
+            #expect((after[message.id]?.count ?? 0) >= message.count)
+        }
+    }
+
+    @Test func controlSocketAnswersEvenAGarbageRequest() throws {
+        let ports = Ports()
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let learner = try learner(ports, runDirectory: run, annotate: false)
+        defer { learner.stop() }
+        let context = ZMQContext()
+        #expect(eventually(seconds: 20) { !status(ports, context).isEmpty })
+        let req = try ZMQSocket(context: context, type: .req)
+        defer { req.close() }
+        try req.setReceiveTimeout(milliseconds: 5000)
+        try req.connect(ports.tcp(ports.control))
+        try req.send(Data("not a frame".utf8))
+        let reply = try req.receive()
+        #expect(reply != nil)
+        if let reply, case let .metrics(metrics) = try FrameCodec().decode(reply.data) {
+            #expect(metrics.values["learner/frames_refused"] == 1)
+        } else {
+            Issue.record("no metrics reply")
+        }
+    }
+}
+
+/// Reads `oni metrics --json` lines.
+enum JSONLinesMetricsSinkParse {
+    static func parse(_ line: String) -> Oni_V1_Metrics? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              let values = object["values"] as? [String: Any], object["env_steps"] != nil
+        else { return nil }
+        var metrics = Oni_V1_Metrics()
+        for (key, value) in values { if let n = value as? NSNumber { metrics.values[key] = n.doubleValue } }
+        return metrics
+    }
+}
