@@ -142,7 +142,7 @@ public enum Benchmarks {
                     }
                 }
             }
-            output(String(format: "env        %-13@ %10.0f steps/s (1 core, with observation)", "grid:\(task.rawValue)" as NSString, Double(n) / elapsed))
+            output("env        " + "grid:\(task.rawValue)".padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "%10.0f steps/s (1 core, with observation)", Double(n) / elapsed))
         }
     }
 

@@ -26,6 +26,8 @@ public final class Learner {
     private var episodes: UInt64 = 0
     private var rollouts: UInt64 = 0
     private var lastSequence: [String: UInt64] = [:]
+    /// Environment steps per second over the last metrics interval.
+    private var fps = 0.0
     private let startTime = Date()
 
     /// Endpoints actually bound (wildcard ports resolved), available once `run` has bound them.
@@ -106,7 +108,7 @@ public final class Learner {
             if ready[1], let parts = try control.socket.receiveMultipart(dontWait: true) {
                 // REP must answer every request, even a refused one, or the socket stalls.
                 _ = control.accept(parts)
-                try control.send(.metrics(snapshot(fps: 0, writer: writer, sockets: sockets)))
+                try control.send(.metrics(snapshot(writer: writer, sockets: sockets)))
             }
             if let annotator {
                 if ready[2] {
@@ -119,12 +121,12 @@ public final class Learner {
 
             if Date().timeIntervalSince(lastMetrics) >= config.metricsIntervalSeconds {
                 let elapsed = Date().timeIntervalSince(timeAtLastMetrics)
-                let fps = elapsed > 0 ? Double(envSteps - stepsAtLastMetrics) / elapsed : 0
+                fps = elapsed > 0 ? Double(envSteps - stepsAtLastMetrics) / elapsed : 0
                 stepsAtLastMetrics = envSteps
                 timeAtLastMetrics = Date()
                 lastMetrics = Date()
                 flushMessages(writer)
-                let snapshot = snapshot(fps: fps, writer: writer, sockets: sockets)
+                let snapshot = snapshot(writer: writer, sockets: sockets)
                 _ = try metrics.send(.metrics(snapshot), dontWait: true)
                 writer.submit(.metrics(unixMilliseconds: snapshot.unixMs, envSteps: snapshot.envSteps, values: snapshot.values))
                 do { try jsonl.write(snapshot) } catch { logger.error("metrics.jsonl write failed", metadata: ["error": "\(error)"]) }
@@ -135,7 +137,7 @@ public final class Learner {
         }
 
         flushMessages(writer)
-        let final = snapshot(fps: 0, writer: writer, sockets: sockets)
+        let final = snapshot(writer: writer, sockets: sockets)
         writer.submit(.metrics(unixMilliseconds: final.unixMs, envSteps: final.envSteps, values: final.values))
         try? jsonl.write(final)
         _ = try? metrics.send(.metrics(final), dontWait: true)
@@ -159,7 +161,7 @@ public final class Learner {
         }
         envSteps = try store.lastLearnerEnvSteps()
         episodes = UInt64(try store.count(.episodes))
-        store.database.close()
+        store.close()
         _ = registry.takeDirty()
     }
 
@@ -288,7 +290,7 @@ public final class Learner {
 
     // MARK: Metrics
 
-    private func snapshot(fps: Double, writer: StoreWriter, sockets: [MessageSocket]) -> Oni_V1_Metrics {
+    private func snapshot(writer: StoreWriter, sockets: [MessageSocket]) -> Oni_V1_Metrics {
         let t = now
         var values = counters
         values["env/steps"] = Double(envSteps)

@@ -113,6 +113,17 @@ public final class RunStore {
         }
     }
 
+    /// Finalizes cached statements and closes the connection, so the last
+    /// close checkpoints the WAL into the main file.
+    public func close() {
+        insertRollout = nil
+        insertEpisode = nil
+        upsertMessage = nil
+        insertLabel = nil
+        insertMetric = nil
+        database.close()
+    }
+
     // MARK: Writing
 
     /// Writes `records` in one transaction.

@@ -5,7 +5,8 @@ import Logging
 /// transactions, so the learner's receive loop never waits on disk.
 ///
 /// `submit` only blocks when `maxPending` records are already waiting (the
-/// disk is slower than the experience stream); that back-pressure is counted.
+/// disk is slower than the experience stream); that back-pressure is counted,
+/// and it bounds memory: 4096 rollouts of T=32, B=16 grid steps are ~230 MB.
 public final class StoreWriter: @unchecked Sendable {
     /// Figures for metrics.
     public struct Stats: Sendable {
@@ -35,7 +36,7 @@ public final class StoreWriter: @unchecked Sendable {
 
     /// Opens the store at `path` on the writer's thread. Throws if it cannot be opened.
     public init(
-        path: String, maxBatch: Int = 2000, flushInterval: TimeInterval = 0.2, maxPending: Int = 50_000, logger: Logger
+        path: String, maxBatch: Int = 1000, flushInterval: TimeInterval = 0.2, maxPending: Int = 4096, logger: Logger
     ) throws(StorageError) {
         self.path = path
         self.maxBatch = maxBatch
@@ -96,7 +97,7 @@ public final class StoreWriter: @unchecked Sendable {
             if !batch.isEmpty { write(batch, to: store) }
             if done { break }
         }
-        store.database.close()
+        store.close()
         condition.lock()
         finished = true
         condition.broadcast()

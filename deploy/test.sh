@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds every product and test (the
+# integration tests start the real executables), and runs the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash deploy/setup.sh
+swift build --build-tests
+swift test --skip-build "$@"
