@@ -80,6 +80,7 @@ let package = Package(
         .testTarget(name: "OniEnvironmentsTests", dependencies: ["OniEnvironments", "OniCore"]),
         .testTarget(name: "OniAnnotationTests", dependencies: ["OniAnnotation", "OniCore", "OniTestSupport"]),
         .testTarget(name: "OniStorageTests", dependencies: ["OniStorage", "OniWire", "OniCore", "OniTestSupport"]),
+        .testTarget(name: "OniRuntimeTests", dependencies: ["OniRuntime"]),
         .testTarget(
             name: "OniIntegrationTests",
             dependencies: ["OniRuntime", "OniWire", "OniTransport", "OniTestSupport", "oni", "oni-learner", "oni-worker", "oni-annotator"]

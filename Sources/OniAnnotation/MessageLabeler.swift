@@ -7,9 +7,6 @@ public struct MessageLabeler: Sendable {
     /// The prompt every message is asked with.
     public let prompt: AnnotationPrompt
 
-    /// The most characters of a reply kept in `AnnotationResult.reply`.
-    public static let maxStoredReplyCharacters = 1024
-
     /// Creates a labeler that asks `backend` with `prompt`.
     public init(backend: any LLMBackend, prompt: AnnotationPrompt) {
         self.backend = backend
@@ -56,6 +53,6 @@ public struct MessageLabeler: Sendable {
         }
         return AnnotationResult(
             messageID: item.messageID, outcome: outcome, model: backend.model, promptHash: prompt.templateHash,
-            reply: String(lastReply.prefix(Self.maxStoredReplyCharacters)))
+            reply: String(lastReply.prefix(AnnotationResult.maxReplyCharacters)))
     }
 }

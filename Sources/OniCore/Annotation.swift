@@ -29,8 +29,11 @@ public struct AnnotationResult: Sendable, Hashable {
     public var model: String
     /// Hash of the prompt template the reply answers.
     public var promptHash: String
-    /// The raw reply, truncated, for audit.
+    /// The raw reply, truncated to `maxReplyCharacters`, for audit.
     public var reply: String
+
+    /// Longest raw reply kept in a result, on the wire and in the store.
+    public static let maxReplyCharacters = 1024
 
     public init(messageID: UInt64, outcome: LabelOutcome, model: String, promptHash: String, reply: String) {
         self.messageID = messageID

@@ -16,9 +16,27 @@ public struct Tensor: Sendable, Hashable {
     /// Number of elements.
     public var elementCount: Int { shape.reduce(1, *) }
 
+    /// Most dimensions a tensor may have.
+    public static let maxRank = 8
+
+    /// The byte count `shape` and `elementType` call for, or nil when the
+    /// shape is negative, too deep, or overflows (checked at every step, so
+    /// hostile shapes from the wire cannot trap).
+    public static func byteCount(shape: [Int64], elementType: ElementType) -> Int? {
+        guard shape.count <= maxRank else { return nil }
+        var total = Int64(elementType.byteCount)
+        for dimension in shape {
+            guard dimension >= 0 else { return nil }
+            let (product, overflow) = total.multipliedReportingOverflow(by: dimension)
+            guard !overflow, product <= Int64(Int32.max) * 16 else { return nil }
+            total = product
+        }
+        return Int(total)
+    }
+
     /// Whether the byte count matches shape and type.
     public var isConsistent: Bool {
-        shape.allSatisfy { $0 >= 0 } && bytes.count == elementCount * elementType.byteCount
+        Self.byteCount(shape: shape.map(Int64.init), elementType: elementType) == bytes.count
     }
 
     public init(_ values: [Float], shape: [Int]) {

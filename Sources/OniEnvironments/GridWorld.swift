@@ -228,14 +228,11 @@ public final class GridWorld: Environment {
     public func writeObservation(field fieldIndex: Int, into buffer: UnsafeMutableRawBufferPointer) {
         switch fieldIndex {
         case 0:
-            let out = buffer.bindMemory(to: UInt8.self)
-            fillMap(out)
+            fillMap(buffer.bindMemory(to: UInt8.self))
         default:
-            let out = buffer.bindMemory(to: Int32.self)
-            out[0] = Int32(hitPoints)
-            out[1] = hasKey ? 1 : 0
-            out[2] = Int32(goldCollected)
-            out[3] = Int32(steps)
+            for (i, value) in [Int32(hitPoints), hasKey ? 1 : 0, Int32(goldCollected), Int32(steps)].enumerated() {
+                buffer.storeBytes(of: value.littleEndian, toByteOffset: 4 * i, as: Int32.self)
+            }
         }
     }
 

@@ -1,6 +1,10 @@
 /// Which messages to send to the annotator, and when. Messages without a
 /// label wait newest first; each is in at most one request at a time; a
-/// request unanswered after `timeout` seconds puts its messages back.
+/// request unanswered after `timeout` seconds puts its messages back. A
+/// message whose labelling failed on the server side is retried after an
+/// exponential backoff, at most `maxAttempts` times.
+///
+/// Times are seconds on a monotonic clock chosen by the caller.
 public struct AnnotationQueue: Sendable {
     /// Messages per request.
     public var batchSize: Int
@@ -14,6 +18,16 @@ public struct AnnotationQueue: Sendable {
     private var inFlight: [UInt64: (ids: [UInt64], sentAt: Double)] = [:]
     private var pendingSet: Set<UInt64> = []
     private var nextRequestID: UInt64 = 1
+    private var failures: [UInt64: Int] = [:]
+    private var deferred: [(id: UInt64, notBefore: Double)] = []
+
+    /// Failed attempts after which a message is given up for this run.
+    public var maxAttempts = 6
+    /// Backoff after the first failure; doubles per failure up to `maxBackoff`.
+    public var firstBackoff = 5.0
+    public var maxBackoff = 300.0
+    /// Messages given up after `maxAttempts` failures, so far.
+    public private(set) var abandoned = 0
 
     /// Requests given up after the timeout, so far.
     public private(set) var timedOutRequests = 0
@@ -24,8 +38,8 @@ public struct AnnotationQueue: Sendable {
         self.timeout = timeout
     }
 
-    /// Messages waiting to be sent.
-    public var waitingCount: Int { waiting.count }
+    /// Messages waiting to be sent (including those backing off after a failure).
+    public var waitingCount: Int { waiting.count + deferred.count }
     /// Messages in requests not yet answered.
     public var pendingCount: Int { pendingSet.count }
     /// Requests not yet answered.
@@ -33,13 +47,18 @@ public struct AnnotationQueue: Sendable {
 
     /// Adds a message that needs a label (ignored if already waiting or pending).
     public mutating func enqueue(_ id: UInt64) {
-        guard !waitingSet.contains(id), !pendingSet.contains(id) else { return }
+        guard !waitingSet.contains(id), !pendingSet.contains(id), !deferred.contains(where: { $0.id == id }) else { return }
         waiting.append(id)
         waitingSet.insert(id)
     }
 
     /// The next request to send, if a slot is free: (request id, message ids newest first).
     public mutating func nextRequest(now: Double) -> (requestID: UInt64, ids: [UInt64])? {
+        if !deferred.isEmpty {
+            let due = deferred.filter { $0.notBefore <= now }
+            deferred.removeAll { $0.notBefore <= now }
+            for entry in due { enqueue(entry.id) }
+        }
         guard inFlight.count < maxInFlight, !waiting.isEmpty else { return nil }
         var ids: [UInt64] = []
         while ids.count < batchSize, let id = waiting.popLast() {
@@ -68,6 +87,21 @@ public struct AnnotationQueue: Sendable {
     public mutating func answered(_ requestID: UInt64) -> Bool {
         guard let request = inFlight.removeValue(forKey: requestID) else { return false }
         pendingSet.subtract(request.ids)
+        return true
+    }
+
+    /// Records that labelling `id` failed on the server side: it is retried
+    /// after a backoff, or given up (returns false) after `maxAttempts`.
+    @discardableResult
+    public mutating func failed(_ id: UInt64, now: Double) -> Bool {
+        let attempts = failures[id, default: 0] + 1
+        failures[id] = attempts
+        guard attempts < maxAttempts else {
+            abandoned += 1
+            return false
+        }
+        let delay = min(maxBackoff, firstBackoff * Double(1 << min(attempts - 1, 20)))
+        deferred.append((id, now + delay))
         return true
     }
 

@@ -12,8 +12,11 @@ public struct AnnotatorConfig: Sendable {
     public var llm: LLMServerConfig
     /// Requests waiting beyond this are dropped, oldest first (learners re-send after their timeout).
     public var maxQueuedRequests = 256
-    /// Requests labelled at once; the LLM server's own limit is `llm.maxConcurrentRequests`.
+    /// Requests labelled at once. Each labels its messages concurrently, so the
+    /// number of LLM calls in flight is bounded by `llm.maxConcurrentRequests`, not by this.
     public var maxConcurrentRequests = 4
+    /// Messages labelled per request; the rest of a larger request are answered with a backend error.
+    public var maxItemsPerRequest = 64
     /// Frames larger than this are refused.
     public var maxFrameBytes = WireProtocol.defaultMaxFrameBytes
     /// Seconds between statistics lines in the log.

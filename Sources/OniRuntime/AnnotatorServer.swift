@@ -71,8 +71,10 @@ public final class AnnotatorServer {
                     stats.items += request.items.count
                     queue.append(Queued(peer: routed.peer, request: request))
                     if queue.count > config.maxQueuedRequests {
-                        queue.removeFirst()
+                        // Tell the learner at once, so it retries after its backoff instead of its timeout.
+                        let dropped = queue.removeFirst()
                         stats.dropped += 1
+                        refuse(dropped, reason: "annotator queue full (\(config.maxQueuedRequests) requests)", on: socket)
                     }
                 }
             }
@@ -116,18 +118,35 @@ public final class AnnotatorServer {
         logger.info("annotator stats", metadata: metadata)
     }
 
+    /// Answers every item of a request with a backend error, so the learner asks again later.
+    private func refuse(_ queued: Queued, reason: String, on socket: MessageSocket) {
+        var reply = Oni_V1_AnnotationReply()
+        reply.requestID = queued.request.requestID
+        reply.annotatorID = config.id
+        reply.results = queued.request.items.map { item in
+            AnnotationResult(messageID: item.messageID, outcome: .backendError(reason: reason), model: backend.model, promptHash: "", reply: "").wire
+        }
+        _ = try? socket.send(.annotationReply(reply), to: queued.peer, dontWait: true)
+    }
+
     /// Starts labelling queued requests, newest first, while slots are free.
     private func startLabelling() {
         while inFlight < config.maxConcurrentRequests, let next = queue.popLast() {
             inFlight += 1
             let labeler = labeler(for: next.request.goal)
-            let items = next.request.items.map(AnnotationItem.init(wire:))
+            let limit = config.maxItemsPerRequest
+            let items = next.request.items.prefix(limit).map(AnnotationItem.init(wire:))
+            let excess = next.request.items.dropFirst(limit).map { item in
+                AnnotationResult(
+                    messageID: item.messageID, outcome: .backendError(reason: "request has more than \(limit) messages"),
+                    model: backend.model, promptHash: "", reply: "")
+            }
             let requestID = next.request.requestID
             let peer = next.peer
             let annotatorID = config.id
             let outbox = self.outbox
             Task.detached {
-                let results = await labeler.label(items)
+                let results = await labeler.label(Array(items)) + excess
                 var reply = Oni_V1_AnnotationReply()
                 reply.requestID = requestID
                 reply.annotatorID = annotatorID
@@ -139,6 +158,8 @@ public final class AnnotatorServer {
 
     private func labeler(for goal: String) -> MessageLabeler {
         if let known = labelers[goal] { return known }
+        // Goals come from peers: keep the table small.
+        if labelers.count >= 16 { labelers.removeAll() }
         let labeler = MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: Goal(argument: goal.isEmpty ? "default" : goal)))
         labelers[goal] = labeler
         return labeler

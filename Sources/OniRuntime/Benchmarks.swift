@@ -43,13 +43,15 @@ public enum Benchmarks {
         for (size, count) in [(64 << 10, 20_000), (1 << 10, 200_000)] {
             let pull = try ZMQSocket(context: context, type: .pull)
             try pull.setReceiveHighWaterMark(10_000)
+            try pull.setReceiveTimeout(milliseconds: 5000)
             try pull.bind("tcp://127.0.0.1:*")
             let sender = senderThread(context: context, endpoint: try pull.lastEndpoint(), frame: Data(repeating: 0xA5, count: size), count: count)
             var received = 0
             let elapsed = try seconds {
                 sender.start()
                 while received < count {
-                    if try pull.receive() != nil { received += 1 }
+                    guard try pull.receive() != nil else { throw stalled(received, count) }
+                    received += 1
                 }
             }
             pull.close()
@@ -80,14 +82,17 @@ public enum Benchmarks {
         let elapsed = try seconds {
             sender.start()
             while got < total {
-                if case let .rollout(wire)? = try pull.receive(timeoutMilliseconds: 1000) {
-                    _ = try Rollout(wire: wire)
-                    got += 1
-                }
+                guard case let .rollout(wire)? = try pull.receive(timeoutMilliseconds: 5000) else { throw stalled(got, total) }
+                _ = try Rollout(wire: wire)
+                got += 1
             }
         }
         pull.close()
         output(String(format: "transport  rollouts received+decoded over tcp: %7.0f rollouts/s = %9.0f env steps/s", Double(total) / elapsed, Double(total * 32 * 16) / elapsed))
+    }
+
+    static func stalled(_ received: Int, _ expected: Int) -> RuntimeError {
+        .invalidConfiguration("benchmark stalled: no frame for 5 s after \(received) of \(expected); is loopback TCP blocked?")
     }
 
     /// A thread that connects a PUSH socket to `endpoint` and sends `frame` `count` times.

@@ -22,16 +22,13 @@ public final class Learner {
     private var lengths = RollingWindow(capacity: 100)
     private var successes = RollingWindow(capacity: 100)
     private var counters: [String: Double] = [:]
-    private(set) public var envSteps: UInt64 = 0
+    public private(set) var envSteps: UInt64 = 0
     private var episodes: UInt64 = 0
     private var rollouts: UInt64 = 0
     private var lastSequence: [String: UInt64] = [:]
     /// Environment steps per second over the last metrics interval.
     private var fps = 0.0
-    private let startTime = Date()
-
-    /// Endpoints actually bound (wildcard ports resolved), available once `run` has bound them.
-    public private(set) var boundEndpoints: [String: String] = [:]
+    private let started = ProcessInfo.processInfo.systemUptime
 
     public init(config: LearnerConfig, context: ZMQContext, stop: StopSignal, logger: Logger) {
         self.config = config
@@ -43,111 +40,117 @@ public final class Learner {
         liveness = LivenessTracker(timeout: config.livenessTimeoutSeconds)
     }
 
-    private var now: Double { Date().timeIntervalSince1970 }
+    /// Monotonic seconds, for timeouts (immune to wall-clock steps).
+    private var now: Double { ProcessInfo.processInfo.systemUptime }
+    /// Wall-clock milliseconds, for timestamps.
+    private var unixMilliseconds: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
-    /// Runs until stopped (signal or `maxEnvSteps`), then flushes the store.
+    /// The learner's sockets.
+    private struct Sockets {
+        var experience: MessageSocket
+        var params: MessageSocket
+        var metrics: MessageSocket
+        var control: MessageSocket
+        var annotator: MessageSocket?
+
+        var all: [MessageSocket] { [experience, params, metrics, control] + (annotator.map { [$0] } ?? []) }
+        var framesRefused: Int { all.map { $0.counters.refusedTotal }.reduce(0, +) }
+    }
+
+    /// Runs until stopped (signal or `maxEnvSteps`), then drains the experience
+    /// queue and flushes the store.
     public func run() throws {
         let runDirectory = URL(fileURLWithPath: config.runDirectory)
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        let lock = try RunDirectoryLock(runDirectory: runDirectory)
+        defer { lock.release() }
         let storePath = runDirectory.appendingPathComponent(RunStore.fileName).path
         try restore(storePath: storePath)
         let writer = try StoreWriter(path: storePath, logger: logger)
         let jsonl = try JSONLinesMetricsSink(path: runDirectory.appendingPathComponent("metrics.jsonl").path)
-
-        let codec = FrameCodec(maxFrameBytes: config.maxFrameBytes)
-        let experience = try MessageSocket(
-            context: context, type: .pull, name: "experience", accepts: [.rollout, .hello, .heartbeat], codec: codec, logger: logger)
-        try experience.socket.setReceiveHighWaterMark(256)
-        try experience.socket.bind(config.experienceBind)
-        let params = try MessageSocket(context: context, type: .pub, name: "params", accepts: [], codec: codec, logger: logger)
-        try params.socket.bind(config.paramsBind)
-        let metrics = try MessageSocket(context: context, type: .pub, name: "metrics", accepts: [], codec: codec, logger: logger)
-        try metrics.socket.bind(config.metricsBind)
-        let control = try MessageSocket(context: context, type: .rep, name: "control", accepts: [.statusRequest], codec: codec, logger: logger)
-        try control.socket.bind(config.controlBind)
-        var annotator: MessageSocket?
-        if let endpoint = config.annotatorEndpoint {
-            let socket = try MessageSocket(context: context, type: .dealer, name: "annotator", accepts: [.annotationReply], codec: codec, logger: logger)
-            try socket.socket.setImmediate(true)
-            try socket.socket.setReconnectInterval(milliseconds: 100, max: 2000)
-            try socket.socket.connect(endpoint)
-            annotator = socket
-        }
+        let sockets = try bind()
         defer {
-            for socket in [experience, params, metrics, control] { socket.close() }
-            annotator?.close()
+            // Whatever ends the loop, everything received so far reaches the disk.
+            flushMessages(writer)
+            emitMetrics(sockets, writer: writer, jsonl: jsonl)
+            writer.close()
+            for socket in sockets.all { socket.close() }
         }
-        boundEndpoints = [
-            "experience": try experience.socket.lastEndpoint(), "params": try params.socket.lastEndpoint(),
-            "metrics": try metrics.socket.lastEndpoint(), "control": try control.socket.lastEndpoint(),
-        ]
-        logger.info(
-            "learner started",
-            metadata: [
-                "run": "\(config.runDirectory)", "experience": "\(boundEndpoints["experience"]!)",
-                "annotator": "\(config.annotatorEndpoint ?? "none (no annotation)")", "resumed_messages": "\(registry.count)",
-                "resumed_env_steps": "\(envSteps)",
-            ])
 
-        var sockets = [experience, control]
-        if let annotator { sockets.append(annotator) }
-        var lastMetrics = Date()
+        var polled = [sockets.experience, sockets.control]
+        if let annotator = sockets.annotator { polled.append(annotator) }
+        var lastMetrics = now
         var stepsAtLastMetrics = envSteps
-        var timeAtLastMetrics = Date()
 
         while !stop.isStopped {
-            let ready = try Poller.readable(sockets.map(\.socket), timeoutMilliseconds: 20)
-            if ready[0] {
-                // Drain a bounded number per turn so control and replies are never starved.
-                for _ in 0..<64 {
-                    guard let parts = try experience.socket.receiveMultipart(dontWait: true) else { break }
-                    guard let routed = experience.accept(parts) else { continue }
-                    handleExperience(routed.message, frame: parts[0], socket: experience, writer: writer)
-                }
-            }
-            if ready[1], let parts = try control.socket.receiveMultipart(dontWait: true) {
+            let ready = try Poller.readable(polled.map(\.socket), timeoutMilliseconds: 20)
+            if ready[0] { receiveExperience(sockets.experience, writer: writer, limit: 64) }
+            if ready[1], let parts = try sockets.control.socket.receiveMultipart(dontWait: true) {
                 // REP must answer every request, even a refused one, or the socket stalls.
-                _ = control.accept(parts)
-                try control.send(.metrics(snapshot(writer: writer, sockets: sockets)))
+                _ = sockets.control.accept(parts)
+                try sockets.control.send(.metrics(snapshot(sockets, writer: writer)))
             }
-            if let annotator {
+            if let annotator = sockets.annotator {
                 if ready[2] {
-                    while let message = try annotator.receive(timeoutMilliseconds: 0) {
-                        if case let .annotationReply(reply) = message { handleReply(reply, writer: writer, socket: annotator) }
+                    while case let .annotationReply(reply)? = try annotator.receive(timeoutMilliseconds: 0) {
+                        handleReply(reply, writer: writer, socket: annotator)
                     }
                 }
                 sendAnnotationRequests(annotator)
             }
-
-            if Date().timeIntervalSince(lastMetrics) >= config.metricsIntervalSeconds {
-                let elapsed = Date().timeIntervalSince(timeAtLastMetrics)
-                fps = elapsed > 0 ? Double(envSteps - stepsAtLastMetrics) / elapsed : 0
+            let t = now
+            if t - lastMetrics >= config.metricsIntervalSeconds {
+                fps = Double(envSteps - stepsAtLastMetrics) / (t - lastMetrics)
                 stepsAtLastMetrics = envSteps
-                timeAtLastMetrics = Date()
-                lastMetrics = Date()
+                lastMetrics = t
                 flushMessages(writer)
-                let snapshot = snapshot(writer: writer, sockets: sockets)
-                _ = try metrics.send(.metrics(snapshot), dontWait: true)
-                writer.submit(.metrics(unixMilliseconds: snapshot.unixMs, envSteps: snapshot.envSteps, values: snapshot.values))
-                do { try jsonl.write(snapshot) } catch { logger.error("metrics.jsonl write failed", metadata: ["error": "\(error)"]) }
+                emitMetrics(sockets, writer: writer, jsonl: jsonl)
             }
             if config.maxEnvSteps > 0 && envSteps >= config.maxEnvSteps {
                 stop.stop(reason: "reached \(config.maxEnvSteps) env steps")
             }
         }
-
-        flushMessages(writer)
-        let final = snapshot(writer: writer, sockets: sockets)
-        writer.submit(.metrics(unixMilliseconds: final.unixMs, envSteps: final.envSteps, values: final.values))
-        try? jsonl.write(final)
-        _ = try? metrics.send(.metrics(final), dontWait: true)
-        writer.close()
+        // Rollouts already queued in the socket were sent in good faith: keep them.
+        receiveExperience(sockets.experience, writer: writer, limit: Int.max)
         logger.info(
             "learner stopped",
             metadata: [
                 "reason": "\(stop.stopReason ?? "")", "env_steps": "\(envSteps)", "messages": "\(registry.count)",
-                "labelled": "\(registry.labelledCount)", "store_written": "\(writer.currentStats.written)",
+                "labelled": "\(registry.labelledCount)",
             ])
+    }
+
+    private func bind() throws -> Sockets {
+        let codec = FrameCodec(maxFrameBytes: config.maxFrameBytes)
+        func socket(_ type: SocketType, _ name: String, _ accepts: Set<MessageKind>, bind endpoint: String) throws -> MessageSocket {
+            let s = try MessageSocket(context: context, type: type, name: name, accepts: accepts, codec: codec, logger: logger)
+            try s.socket.bind(endpoint)
+            return s
+        }
+        let experience = try socket(.pull, "experience", [.rollout, .hello, .heartbeat], bind: config.experienceBind)
+        try experience.socket.setReceiveHighWaterMark(256)
+        var sockets = Sockets(
+            experience: experience, params: try socket(.pub, "params", [], bind: config.paramsBind),
+            metrics: try socket(.pub, "metrics", [], bind: config.metricsBind),
+            control: try socket(.rep, "control", [.statusRequest], bind: config.controlBind))
+        if let endpoint = config.annotatorEndpoint {
+            let annotator = try MessageSocket(
+                context: context, type: .dealer, name: "annotator", accepts: [.annotationReply], codec: codec, logger: logger)
+            // Sends fail at once while no annotator is connected, so requests wait in our queue instead.
+            try annotator.socket.setImmediate(true)
+            try annotator.socket.setReconnectInterval(milliseconds: 100, max: 2000)
+            try annotator.socket.connect(endpoint)
+            sockets.annotator = annotator
+        }
+        let bound = try experience.socket.lastEndpoint()
+        logger.info(
+            "learner started",
+            metadata: [
+                "run": "\(config.runDirectory)", "experience": "\(bound)",
+                "annotator": "\(config.annotatorEndpoint ?? "none (no annotation)")", "resumed_messages": "\(registry.count)",
+                "resumed_env_steps": "\(envSteps)",
+            ])
+        return sockets
     }
 
     // MARK: Restore
@@ -155,47 +158,49 @@ public final class Learner {
     private func restore(storePath: String) throws {
         guard FileManager.default.fileExists(atPath: storePath) else { return }
         let store = try RunStore(path: storePath)
+        defer { store.close() }
         for row in try store.messages() {
             registry.restore(id: row.id, text: row.text, count: row.count, firstSeenEnvSteps: row.firstSeenEnvSteps, label: row.label)
-            if row.label == nil { annotation.enqueue(row.id) }
+            if !row.settled && config.annotatorEndpoint != nil { annotation.enqueue(row.id) }
         }
         envSteps = try store.lastLearnerEnvSteps()
         episodes = UInt64(try store.count(.episodes))
-        store.close()
         _ = registry.takeDirty()
     }
 
     // MARK: Experience
 
-    private func handleExperience(_ message: WireMessage, frame: Data, socket: MessageSocket, writer: StoreWriter) {
-        switch message {
-        case let .hello(hello):
-            if liveness.heard(id: hello.id, role: hello.role, now: now) {
-                logger.info("worker joined", metadata: ["id": "\(hello.id)", "host": "\(hello.host)", "pid": "\(hello.pid)", "env": "\(hello.envName)"])
+    /// Takes up to `limit` frames from the experience socket without waiting.
+    private func receiveExperience(_ socket: MessageSocket, writer: StoreWriter, limit: Int) {
+        var taken = 0
+        while taken < limit, let received = try? socket.receiveFrame() {
+            taken += 1
+            switch received.message {
+            case let .hello(hello):
+                heard(hello.id, role: hello.role, detail: "host \(hello.host) pid \(hello.pid) env \(hello.envName)")
+            case let .heartbeat(beat):
+                heard(beat.id, role: beat.role, envSteps: beat.envSteps, policyVersion: beat.policyVersion)
+            case let .rollout(wire):
+                do {
+                    ingest(try Rollout(wire: wire), protobuf: received.frame.dropFirst(WireProtocol.headerSize), writer: writer)
+                } catch {
+                    socket.refuse(.invalidPayload(kind: .rollout, reason: error.reason), detail: wire.workerID)
+                }
+            default:
+                break
             }
-        case let .heartbeat(beat):
-            if liveness.heard(id: beat.id, role: beat.role, now: now, envSteps: beat.envSteps, policyVersion: beat.policyVersion) {
-                logger.info("worker alive", metadata: ["id": "\(beat.id)"])
-            }
-        case let .rollout(wire):
-            let rollout: Rollout
-            do {
-                rollout = try Rollout(wire: wire)
-            } catch {
-                socket.refuse(.invalidPayload(kind: .rollout, reason: error.reason), detail: wire.workerID)
-                return
-            }
-            ingest(rollout, protobuf: frame.dropFirst(WireProtocol.headerSize), writer: writer)
-        default:
-            break
+        }
+    }
+
+    private func heard(_ id: String, role: String, envSteps: UInt64? = nil, policyVersion: Int64? = nil, detail: String = "") {
+        if liveness.heard(id: id, role: role, now: now, envSteps: envSteps, policyVersion: policyVersion) {
+            logger.info("\(role) alive", metadata: ["id": "\(id)", "detail": "\(detail)"])
         }
     }
 
     private func ingest(_ rollout: Rollout, protobuf: Data, writer: StoreWriter) {
-        if liveness.heard(id: rollout.workerID, role: "worker", now: now, envSteps: rollout.workerEnvSteps, policyVersion: rollout.policyVersion) {
-            logger.info("worker sending", metadata: ["id": "\(rollout.workerID)"])
-        }
-        if let last = lastSequence[rollout.workerID], rollout.sequence > last + 1 {
+        heard(rollout.workerID, role: "worker", envSteps: rollout.workerEnvSteps, policyVersion: rollout.policyVersion)
+        if let last = lastSequence[rollout.workerID], rollout.sequence > last, rollout.sequence - last > 1 {
             counters["learner/rollouts_lost", default: 0] += Double(rollout.sequence - last - 1)
         }
         lastSequence[rollout.workerID] = rollout.sequence
@@ -215,13 +220,15 @@ public final class Learner {
             lengths.append(Double(episode.length))
             successes.append(episode.success ? 1 : 0)
         }
-        if config.storeRollouts {
-            writer.submit(
-                .rollout(
-                    StoredRollout(
-                        workerID: rollout.workerID, sequence: rollout.sequence, policyVersion: rollout.policyVersion,
-                        steps: rollout.stepCount, learnerEnvSteps: envSteps, replay: rollout.replay,
-                        receivedUnixMilliseconds: Int64(now * 1000), protobuf: Data(protobuf), episodes: rollout.episodes)))
+        let stored = writer.submit(
+            .rollout(
+                StoredRollout(
+                    workerID: rollout.workerID, sequence: rollout.sequence, policyVersion: rollout.policyVersion,
+                    steps: rollout.stepCount, learnerEnvSteps: envSteps, replay: rollout.replay,
+                    receivedUnixMilliseconds: unixMilliseconds, protobuf: config.storeRollouts ? Data(protobuf) : nil,
+                    episodes: rollout.episodes)))
+        if !stored && (writer.currentStats.droppedRollouts == 1 || writer.currentStats.droppedRollouts % 1000 == 0) {
+            logger.warning("disk slower than experience: rollouts dropped from the store", metadata: ["dropped": "\(writer.currentStats.droppedRollouts)"])
         }
     }
 
@@ -238,14 +245,19 @@ public final class Learner {
     private func sendAnnotationRequests(_ socket: MessageSocket) {
         annotation.expire(now: now)
         while let next = annotation.nextRequest(now: now) {
+            // A late reply may have labelled some of these meanwhile.
+            let items = next.ids.compactMap { id in
+                registry.entry(id).flatMap { $0.label == nil ? AnnotationItem(messageID: id, text: $0.text).wire : nil }
+            }
+            if items.isEmpty {
+                annotation.answered(next.requestID)
+                continue
+            }
             var request = Oni_V1_AnnotationRequest()
             request.requestID = next.requestID
             request.goal = config.goal
-            request.items = next.ids.compactMap { id in
-                registry.entry(id).map { AnnotationItem(messageID: id, text: $0.text).wire }
-            }
-            let sent = (try? socket.send(.annotationRequest(request), dontWait: true)) ?? false
-            if sent {
+            request.items = items
+            if (try? socket.send(.annotationRequest(request), dontWait: true)) == true {
                 counters["annotation/requests_sent", default: 0] += 1
             } else {
                 // No annotator connected (ZMQ_IMMEDIATE): keep the messages waiting.
@@ -261,7 +273,7 @@ public final class Learner {
         }
         counters["annotation/replies", default: 0] += 1
         flushMessages(writer)
-        let stamp = Int64(now * 1000)
+        let stamp = unixMilliseconds
         for wire in reply.results {
             let result: AnnotationResult
             do {
@@ -277,21 +289,28 @@ public final class Learner {
             writer.submit(.label(result, unixMilliseconds: stamp))
             switch result.outcome {
             case let .labelled(value, _):
-                if registry.entry(result.messageID)?.label == nil { registry.setLabel(result.messageID, value) }
+                // The latest label wins, here and in the store's message_labels view.
+                registry.setLabel(result.messageID, value)
             case .unparseable:
                 counters["annotation/unparseable", default: 0] += 1
             case .backendError:
+                // The server failed, not the model: ask again after a backoff.
                 counters["annotation/backend_errors", default: 0] += 1
-                // The server failed, not the model: ask again later.
-                annotation.enqueue(result.messageID)
+                annotation.failed(result.messageID, now: now)
             }
         }
     }
 
     // MARK: Metrics
 
-    private func snapshot(writer: StoreWriter, sockets: [MessageSocket]) -> Oni_V1_Metrics {
-        let t = now
+    private func emitMetrics(_ sockets: Sockets, writer: StoreWriter, jsonl: JSONLinesMetricsSink) {
+        let snapshot = snapshot(sockets, writer: writer)
+        _ = try? sockets.metrics.send(.metrics(snapshot), dontWait: true)
+        writer.submit(.metrics(unixMilliseconds: snapshot.unixMs, envSteps: snapshot.envSteps, values: snapshot.values))
+        do { try jsonl.write(snapshot) } catch { logger.error("metrics.jsonl write failed", metadata: ["error": "\(error)"]) }
+    }
+
+    private func snapshot(_ sockets: Sockets, writer: StoreWriter) -> Oni_V1_Metrics {
         var values = counters
         values["env/steps"] = Double(envSteps)
         values["env/fps"] = fps
@@ -306,19 +325,21 @@ public final class Learner {
         values["annotation/pending"] = Double(annotation.pendingCount)
         values["annotation/waiting"] = Double(annotation.waitingCount)
         values["annotation/timeouts"] = Double(annotation.timedOutRequests)
+        values["annotation/abandoned"] = Double(annotation.abandoned)
         values["learner/rollouts"] = Double(rollouts)
-        values["learner/frames_refused"] = Double(sockets.map { $0.counters.refusedTotal }.reduce(0, +))
-        values["learner/uptime_s"] = Date().timeIntervalSince(startTime)
+        values["learner/frames_refused"] = Double(sockets.framesRefused)
+        values["learner/uptime_s"] = now - started
         let store = writer.currentStats
         values["store/pending"] = Double(store.pending)
         values["store/written"] = Double(store.written)
-        values["store/stalls"] = Double(store.stalls)
-        values["store/failed_batches"] = Double(store.failedBatches)
-        let live = liveness.alive(now: t, role: "worker")
+        values["store/rollouts_dropped"] = Double(store.droppedRollouts)
+        values["store/records_dropped"] = Double(store.droppedRecords)
+        values["store/failed_records"] = Double(store.failedRecords)
+        let live = liveness.alive(now: now, role: "worker")
         values["workers/live"] = Double(live.count)
         values["workers/known"] = Double(liveness.peers.values.filter { $0.role == "worker" }.count)
         var m = Oni_V1_Metrics()
-        m.unixMs = Int64(t * 1000)
+        m.unixMs = unixMilliseconds
         m.envSteps = envSteps
         m.values = values
         m.liveWorkers = live.map(\.id)

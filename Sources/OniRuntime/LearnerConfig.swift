@@ -2,8 +2,8 @@ import OniWire
 
 /// Everything the learner needs. The `oni-learner` flags map onto these fields.
 public struct LearnerConfig: Sendable, Codable, Equatable {
-    /// Run directory: holds oni.sqlite, metrics.jsonl and config.json. Created if missing;
-    /// a learner started on an existing one resumes its messages, labels and counters.
+    /// Run directory: holds oni.sqlite, metrics.jsonl and the lock oni.lock. Created if
+    /// missing; a learner started on an existing one resumes its messages, labels and counters.
     public var runDirectory = "runs/default"
     /// Where workers send rollouts (PULL).
     public var experienceBind = "tcp://*:5555"

@@ -25,6 +25,11 @@ public final class StopSignal: Sendable {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { [self] in
+                if self.isStopped {
+                    // A second signal while stopping: the user means it.
+                    FileHandle.standardError.write(Data("stopping now (second signal)\n".utf8))
+                    exit(130)
+                }
                 self.stop(reason: sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)")
             }
             source.resume()

@@ -145,19 +145,26 @@ public final class Supervisor {
         }
     }
 
-    /// SIGTERM to every child (workers first, learner last so it stores everything), SIGKILL after 10 s.
+    /// Stops the children in waves — workers, then the annotator, then the
+    /// learner, so it receives and stores everything sent to it — each with
+    /// SIGTERM and, after 10 s, SIGKILL.
     private func shutdown() {
-        for child in children.reversed() where child.process.isRunning {
-            child.process.terminate()
-        }
-        let deadline = Date().addingTimeInterval(10)
-        while children.contains(where: { $0.process.isRunning }) && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        for child in children where child.process.isRunning {
-            output("oni run: \(child.role) did not stop within 10 s; killing it")
-            kill(child.process.processIdentifier, SIGKILL)
-            child.process.waitUntilExit()
+        let waves = [
+            children.filter { $0.role.hasPrefix("worker") },
+            children.filter { $0.role == "annotator" },
+            children.filter { $0.role == "learner" },
+        ]
+        for wave in waves {
+            for child in wave where child.process.isRunning { child.process.terminate() }
+            let deadline = Date().addingTimeInterval(10)
+            while wave.contains(where: { $0.process.isRunning }) && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            for child in wave where child.process.isRunning {
+                output("oni run: \(child.role) did not stop within 10 s; killing it")
+                kill(child.process.processIdentifier, SIGKILL)
+                child.process.waitUntilExit()
+            }
         }
         children.removeAll()
     }

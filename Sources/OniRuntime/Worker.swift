@@ -51,6 +51,8 @@ public final class Worker {
         try params.socket.setConflate(true)
         try params.socket.connect(config.paramsEndpoint)
         defer {
+            // Give rollouts already queued a moment to reach the learner.
+            try? experience.socket.setLinger(milliseconds: 2000)
             experience.close()
             params.close()
         }

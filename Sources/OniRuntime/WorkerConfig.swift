@@ -10,7 +10,8 @@ public struct WorkerConfig: Sendable, Codable, Equatable {
     public var numEnvs = 16
     /// Steps per environment in one rollout (T). ONI/Sample Factory use 32.
     public var rolloutLength = 32
-    /// Base seed; environment i's episodes draw their seeds from (seed, id, i).
+    /// Base seed. With the worker id it seeds one generator that draws every
+    /// episode's seed and the random actions, so a worker's run is reproducible.
     public var seed: UInt64 = 1
     /// The learner's experience socket (PULL).
     public var experienceEndpoint = "tcp://127.0.0.1:5555"

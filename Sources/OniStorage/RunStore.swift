@@ -66,7 +66,7 @@ public final class RunStore {
                     );
                     CREATE TABLE episodes (
                         id INTEGER PRIMARY KEY,
-                        rollout_id INTEGER NOT NULL REFERENCES rollouts(id),
+                        rollout_id INTEGER REFERENCES rollouts(id),  -- NULL when rollouts are not retained
                         worker_id TEXT NOT NULL,
                         env_index INTEGER NOT NULL,
                         worker_episode INTEGER NOT NULL,
@@ -137,18 +137,21 @@ public final class RunStore {
     private func write(_ record: StoreRecord) throws(StorageError) {
         switch record {
         case let .rollout(r):
-            let insertRolloutStatement = try cached(&insertRollout, 
-                "INSERT INTO rollouts (worker_id, sequence, policy_version, steps, learner_env_steps, replay, received_unix_ms, protobuf) VALUES (?,?,?,?,?,?,?,?)")
-            try insertRolloutStatement.bind(
-                .text(r.workerID), .int(Int64(bitPattern: r.sequence)), .int(r.policyVersion), .int(Int64(r.steps)),
-                .int(Int64(r.learnerEnvSteps)), .int(r.replay ? 1 : 0), .int(r.receivedUnixMilliseconds), .blob(r.protobuf)
-            ).run()
-            let rolloutID = database.lastInsertRowID
-            let insertEpisodeStatement = try cached(&insertEpisode, 
+            var rolloutID: SQLiteValue = .null
+            if let protobuf = r.protobuf {
+                let insertRolloutStatement = try cached(&insertRollout,
+                    "INSERT INTO rollouts (worker_id, sequence, policy_version, steps, learner_env_steps, replay, received_unix_ms, protobuf) VALUES (?,?,?,?,?,?,?,?)")
+                try insertRolloutStatement.bind(
+                    .text(r.workerID), .int(Int64(bitPattern: r.sequence)), .int(r.policyVersion), .int(Int64(r.steps)),
+                    .int(Int64(r.learnerEnvSteps)), .int(r.replay ? 1 : 0), .int(r.receivedUnixMilliseconds), .blob(protobuf)
+                ).run()
+                rolloutID = .int(database.lastInsertRowID)
+            }
+            let insertEpisodeStatement = try cached(&insertEpisode,
                 "INSERT INTO episodes (rollout_id, worker_id, env_index, worker_episode, seed, episode_return, length, success, end_step, learner_env_steps) VALUES (?,?,?,?,?,?,?,?,?,?)")
             for e in r.episodes {
                 try insertEpisodeStatement.bind(
-                    .int(rolloutID), .text(r.workerID), .int(Int64(e.envIndex)), .int(Int64(bitPattern: e.episodeID)),
+                    rolloutID, .text(r.workerID), .int(Int64(e.envIndex)), .int(Int64(bitPattern: e.episodeID)),
                     .int(Int64(bitPattern: e.seed)), .double(e.episodeReturn), .int(Int64(e.length)), .int(e.success ? 1 : 0),
                     .int(Int64(e.endStep)), .int(Int64(r.learnerEnvSteps))
                 ).run()
@@ -195,18 +198,24 @@ public final class RunStore {
         public var firstSeenEnvSteps: UInt64
         /// The latest successful label, if any.
         public var label: Float?
+        /// Annotation is over for this message: it has a label, or the model's reply had none.
+        public var settled: Bool
     }
 
     /// Every stored message, by id, with its latest label.
     public func messages() throws(StorageError) -> [MessageRow] {
         let s = try database.prepare(
-            "SELECT m.id, m.text, m.count, m.first_seen_env_steps, ml.label FROM messages m JOIN message_labels ml ON ml.id = m.id ORDER BY m.id")
+            """
+            SELECT m.id, m.text, m.count, m.first_seen_env_steps, ml.label,
+                   EXISTS (SELECT 1 FROM labels WHERE message_id = m.id AND status IN ('labelled', 'unparseable'))
+            FROM messages m JOIN message_labels ml ON ml.id = m.id ORDER BY m.id
+            """)
         var rows: [MessageRow] = []
         while try s.step() {
             rows.append(
                 MessageRow(
                     id: UInt64(s.int(0)), text: s.text(1), count: s.int(2), firstSeenEnvSteps: UInt64(s.int(3)),
-                    label: s.isNull(4) ? nil : Float(s.double(4))))
+                    label: s.isNull(4) ? nil : Float(s.double(4)), settled: s.int(5) != 0))
         }
         return rows
     }
@@ -230,9 +239,15 @@ public final class RunStore {
         return rows
     }
 
-    /// The largest environment-step counter recorded with a rollout (0 if none).
+    /// The learner's environment-step counter as last recorded (by a rollout, an episode or a metrics snapshot; 0 if none).
     public func lastLearnerEnvSteps() throws(StorageError) -> UInt64 {
-        UInt64(try database.scalarInt("SELECT coalesce(max(learner_env_steps), 0) FROM rollouts") ?? 0)
+        UInt64(
+            try database.scalarInt(
+                """
+                SELECT max(coalesce((SELECT max(learner_env_steps) FROM rollouts), 0),
+                           coalesce((SELECT max(learner_env_steps) FROM episodes), 0),
+                           coalesce((SELECT max(env_steps) FROM metrics), 0))
+                """) ?? 0)
     }
 
     /// A stored metric value.

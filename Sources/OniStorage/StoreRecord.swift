@@ -11,6 +11,12 @@ public enum StoreRecord: Sendable {
     case label(AnnotationResult, unixMilliseconds: Int64)
     /// A metrics snapshot.
     case metrics(unixMilliseconds: Int64, envSteps: UInt64, values: [String: Double])
+
+    /// Bytes of blob data the record holds (what bounds the writer's memory).
+    var blobBytes: Int {
+        if case let .rollout(r) = self { return r.protobuf?.count ?? 0 }
+        return 0
+    }
 }
 
 /// A rollout as stored: header fields for queries plus the exact protobuf body.
@@ -24,13 +30,13 @@ public struct StoredRollout: Sendable {
     public var learnerEnvSteps: UInt64
     public var replay: Bool
     public var receivedUnixMilliseconds: Int64
-    /// The protobuf encoding of `oni.v1.Rollout`.
-    public var protobuf: Data
+    /// The protobuf encoding of `oni.v1.Rollout`; nil to record only its episodes (rollouts not retained).
+    public var protobuf: Data?
     public var episodes: [EpisodeSummary]
 
     public init(
         workerID: String, sequence: UInt64, policyVersion: Int64, steps: Int, learnerEnvSteps: UInt64, replay: Bool,
-        receivedUnixMilliseconds: Int64, protobuf: Data, episodes: [EpisodeSummary]
+        receivedUnixMilliseconds: Int64, protobuf: Data?, episodes: [EpisodeSummary]
     ) {
         self.workerID = workerID
         self.sequence = sequence

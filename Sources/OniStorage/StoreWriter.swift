@@ -4,9 +4,11 @@ import Logging
 /// Writes records to the run store on a background thread, in batched
 /// transactions, so the learner's receive loop never waits on disk.
 ///
-/// `submit` only blocks when `maxPending` records are already waiting (the
-/// disk is slower than the experience stream); that back-pressure is counted,
-/// and it bounds memory: 4096 rollouts of T=32, B=16 grid steps are ~230 MB.
+/// Memory is bounded: rollout blobs beyond `maxPendingBytes` are dropped and
+/// counted rather than queued (the learner must keep up with the workers even
+/// when the disk cannot), and so is any record beyond `maxPendingRecords`.
+/// Messages, labels and metrics are small and come first in importance; they
+/// are only dropped if the writer is hopelessly behind.
 public final class StoreWriter: @unchecked Sendable {
     /// Figures for metrics.
     public struct Stats: Sendable {
@@ -16,10 +18,14 @@ public final class StoreWriter: @unchecked Sendable {
         public var transactions = 0
         /// Records waiting to be written.
         public var pending = 0
-        /// Times `submit` had to wait for room.
-        public var stalls = 0
-        /// Batches that failed to write (each is retried once, then dropped and logged).
-        public var failedBatches = 0
+        /// Bytes of rollout blobs waiting to be written.
+        public var pendingBytes = 0
+        /// Rollouts not stored because the queue was full.
+        public var droppedRollouts = 0
+        /// Other records not stored because the queue was full.
+        public var droppedRecords = 0
+        /// Records SQLite refused (each is tried alone after its batch failed, then dropped and logged).
+        public var failedRecords = 0
     }
 
     private let condition = NSCondition()
@@ -27,41 +33,48 @@ public final class StoreWriter: @unchecked Sendable {
     private var stopping = false
     private var finished = false
     private var stats = Stats()
-    private let maxPending: Int
+    private let maxPendingBytes: Int
+    private let maxPendingRecords: Int
     private let maxBatch: Int
     private let flushInterval: TimeInterval
     private let logger: Logger
     private let path: String
-    private var thread: Thread?
 
-    /// Opens the store at `path` on the writer's thread. Throws if it cannot be opened.
+    /// Opens the store at `path` (a bad path fails here, not on the thread) and starts writing.
     public init(
-        path: String, maxBatch: Int = 1000, flushInterval: TimeInterval = 0.2, maxPending: Int = 4096, logger: Logger
+        path: String, maxBatch: Int = 1000, flushInterval: TimeInterval = 0.2, maxPendingBytes: Int = 256 << 20,
+        maxPendingRecords: Int = 1_000_000, logger: Logger
     ) throws(StorageError) {
         self.path = path
         self.maxBatch = maxBatch
         self.flushInterval = flushInterval
-        self.maxPending = maxPending
+        self.maxPendingBytes = maxPendingBytes
+        self.maxPendingRecords = maxPendingRecords
         self.logger = logger
-        // Open once here so that a bad path fails the caller, not the thread.
-        let store = try RunStore(path: path)
-        let box = StoreBox(store)
+        let box = StoreBox(try RunStore(path: path))
         let thread = Thread { [self] in self.run(box.store) }
         thread.name = "oni-store-writer"
-        self.thread = thread
         thread.start()
     }
 
-    /// Queues a record; blocks only while the queue is full.
-    public func submit(_ record: StoreRecord) {
+    /// Queues a record without waiting. Returns false if it was dropped because the queue is full.
+    @discardableResult
+    public func submit(_ record: StoreRecord) -> Bool {
+        let size = record.blobBytes
         condition.lock()
         defer { condition.unlock() }
-        if queue.count >= maxPending && !stopping {
-            stats.stalls += 1
-            while queue.count >= maxPending && !stopping { condition.wait() }
+        if stopping || queue.count >= maxPendingRecords {
+            stats.droppedRecords += 1
+            return false
+        }
+        if size > 0 && stats.pendingBytes + size > maxPendingBytes {
+            stats.droppedRollouts += 1
+            return false
         }
         queue.append(record)
+        stats.pendingBytes += size
         if queue.count >= maxBatch { condition.broadcast() }
+        return true
     }
 
     /// Current figures.
@@ -90,8 +103,8 @@ public final class StoreWriter: @unchecked Sendable {
             }
             let batch = Array(queue.prefix(maxBatch))
             queue.removeFirst(batch.count)
+            stats.pendingBytes -= batch.reduce(0) { $0 + $1.blobBytes }
             let done = stopping && queue.isEmpty
-            condition.broadcast()
             condition.unlock()
 
             if !batch.isEmpty { write(batch, to: store) }
@@ -104,22 +117,33 @@ public final class StoreWriter: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// One transaction for the batch; if it fails, each record alone, so one bad record costs only itself.
     private func write(_ batch: [StoreRecord], to store: RunStore) {
-        for attempt in 1...2 {
+        do {
+            try store.write(batch)
+            count(written: batch.count, transactions: 1, failed: 0)
+            return
+        } catch {
+            logger.warning("store batch failed; writing its records one by one", metadata: ["path": "\(path)", "error": "\(error)", "records": "\(batch.count)"])
+        }
+        var written = 0, failed = 0
+        for record in batch {
             do {
-                try store.write(batch)
-                condition.lock()
-                stats.written += batch.count
-                stats.transactions += 1
-                condition.unlock()
-                return
+                try store.write([record])
+                written += 1
             } catch {
-                logger.error("store write failed", metadata: ["path": "\(path)", "attempt": "\(attempt)", "error": "\(error)", "records": "\(batch.count)"])
-                if attempt == 1 { Thread.sleep(forTimeInterval: 0.1) }
+                failed += 1
+                if failed <= 3 { logger.error("store refused a record", metadata: ["path": "\(path)", "error": "\(error)"]) }
             }
         }
+        count(written: written, transactions: written, failed: failed)
+    }
+
+    private func count(written: Int, transactions: Int, failed: Int) {
         condition.lock()
-        stats.failedBatches += 1
+        stats.written += written
+        stats.transactions += transactions
+        stats.failedRecords += failed
         condition.unlock()
     }
 }

@@ -32,7 +32,8 @@ public final class MessageSocket {
         self.name = name
         // A memory cap well above the refusal limit: frames between the two are
         // refused and counted by us; larger ones libzmq drops with the connection.
-        try socket.setMaxMessageSize(Int64(codec.maxFrameBytes) * 2 + 1024)
+        let (doubled, overflow) = Int64(codec.maxFrameBytes).multipliedReportingOverflow(by: 2)
+        try socket.setMaxMessageSize(overflow ? -1 : doubled + 1024)
         if type == .sub { try socket.subscribe() }
     }
 
@@ -70,6 +71,15 @@ public final class MessageSocket {
             if milliseconds <= 0 { return nil }
             _ = try socket.waitReadable(timeoutMilliseconds: milliseconds)
         }
+    }
+
+    /// Takes the next valid frame without waiting, keeping its raw bytes
+    /// (e.g. to store a rollout exactly as received). Refused frames are counted and skipped.
+    public func receiveFrame() throws(TransportError) -> (message: WireMessage, frame: Data)? {
+        while let parts = try socket.receiveMultipart(dontWait: true) {
+            if let routed = accept(parts) { return (routed.message, parts[parts.count - 1]) }
+        }
+        return nil
     }
 
     /// Decodes one received message; nil (after counting and logging) when refused.

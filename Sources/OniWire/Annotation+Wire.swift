@@ -14,9 +14,6 @@ extension AnnotationItem {
 }
 
 extension AnnotationResult {
-    /// Longest raw reply kept on the wire and in the store.
-    public static let maxReplyCharacters = 4096
-
     public var wire: Oni_V1_AnnotationResult {
         var w = Oni_V1_AnnotationResult()
         w.messageID = messageID

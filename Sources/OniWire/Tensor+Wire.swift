@@ -43,14 +43,10 @@ extension Tensor {
     /// Converts from protobuf, checking dtype, shape and byte count agree.
     public init(wire: Oni_V1_Tensor) throws(WireConversionError) {
         let type = try ElementType(wire: wire.dtype)
-        guard wire.shape.allSatisfy({ $0 >= 0 && $0 <= Int64(Int32.max) }) else {
-            throw WireConversionError("tensor shape \(wire.shape) has a negative or huge dimension")
+        guard let expected = Tensor.byteCount(shape: wire.shape, elementType: type) else {
+            throw WireConversionError("tensor shape \(wire.shape.prefix(Tensor.maxRank + 1)) is negative, too deep or too large")
         }
-        let (count, overflow) = wire.shape.reduce((Int64(1), false)) { acc, d in
-            let (p, o) = acc.0.multipliedReportingOverflow(by: d)
-            return (p, acc.1 || o)
-        }
-        guard !overflow, count * Int64(type.byteCount) == Int64(wire.data.count) else {
+        guard expected == wire.data.count else {
             throw WireConversionError("tensor of shape \(wire.shape) and dtype \(type) cannot hold \(wire.data.count) bytes")
         }
         self.init(elementType: type, shape: wire.shape.map { Int($0) }, bytes: wire.data)

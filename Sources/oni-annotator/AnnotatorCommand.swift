@@ -22,15 +22,24 @@ struct AnnotatorCommand: ParsableCommand {
     @Option(help: "Model name sent to the server (default: ONI_LLM_MODEL or 'default').") var llmModel: String?
     @Option(help: "Seconds before an LLM request times out.") var llmTimeout = 60.0
     @Option(help: "Retries of a failed LLM request (with backoff and jitter).") var llmRetries = 3
-    @Option(help: "LLM requests in flight at once.") var llmConcurrency = 4
+    @Option(help: "LLM requests in flight at once (more keeps a big server busy; llama.cpp wants its --parallel).") var llmConcurrency = 4
+    @Option(help: "Annotation requests labelled at once (their LLM calls share --llm-concurrency).") var maxConcurrentRequests = 4
     @Option(help: "Most tokens the LLM may answer with.") var llmMaxTokens = 16
     @Option(help: "Requests waiting beyond this are dropped, oldest first.") var maxQueuedRequests = 256
     @Option(help: "Id reported in replies.") var id = "annotator-0"
     @Option(help: "Largest frame accepted, in bytes.") var maxFrameBytes = 64 << 20
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
 
+    func validate() throws {
+        guard llmTimeout > 0 else { throw ValidationError("--llm-timeout must be positive") }
+        guard llmRetries >= 0 else { throw ValidationError("--llm-retries must not be negative") }
+        guard llmConcurrency > 0, maxConcurrentRequests > 0, maxQueuedRequests > 0, llmMaxTokens > 0 else {
+            throw ValidationError("--llm-concurrency, --max-concurrent-requests, --max-queued-requests and --llm-max-tokens must be positive")
+        }
+        try FrameLimit.validate(maxFrameBytes)
+    }
+
     func run() throws {
-        _ = RoleLogging.bootstrap(level: logLevel)
         var environment = ProcessInfo.processInfo.environment
         if let llmUrl { environment["ONI_LLM_BASE_URL"] = llmUrl }
         if let llmModel { environment["ONI_LLM_MODEL"] = llmModel }
@@ -45,11 +54,10 @@ struct AnnotatorCommand: ParsableCommand {
         config.bind = bind
         config.id = id
         config.maxQueuedRequests = maxQueuedRequests
-        config.maxConcurrentRequests = llmConcurrency
+        config.maxConcurrentRequests = maxConcurrentRequests
         config.maxFrameBytes = maxFrameBytes
-        let stop = StopSignal()
-        let sources = stop.installSignalHandlers()
-        defer { sources.forEach { $0.cancel() } }
-        try AnnotatorServer(config: config, context: ZMQContext(), stop: stop, logger: Logger(label: "oni.annotator")).run()
+        try RoleMain.run(logLevel: logLevel, label: "oni.annotator") { context, stop, logger in
+            try AnnotatorServer(config: config, context: context, stop: stop, logger: logger).run()
+        }
     }
 }

@@ -34,8 +34,16 @@ struct LearnerCommand: ParsableCommand {
     @Option(help: "Largest frame accepted, in bytes.") var maxFrameBytes = LearnerConfig().maxFrameBytes
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
 
+    func validate() throws {
+        guard llmBatchSize > 0, maxAnnotationRequests > 0 else {
+            throw ValidationError("--llm-batch-size and --max-annotation-requests must be positive")
+        }
+        guard annotationTimeout > 0, livenessTimeout > 0 else { throw ValidationError("--annotation-timeout and --liveness-timeout must be positive") }
+        guard metricsInterval >= 0.05 else { throw ValidationError("--metrics-interval must be at least 0.05 s") }
+        try FrameLimit.validate(maxFrameBytes)
+    }
+
     func run() throws {
-        _ = RoleLogging.bootstrap(level: logLevel)
         var config = LearnerConfig()
         config.runDirectory = runDir
         config.experienceBind = experienceBind
@@ -52,12 +60,8 @@ struct LearnerCommand: ParsableCommand {
         config.maxEnvSteps = maxEnvSteps
         config.storeRollouts = storeRollouts
         config.maxFrameBytes = maxFrameBytes
-        guard config.llmBatchSize > 0, config.maxAnnotationRequestsInFlight > 0 else {
-            throw ValidationError("--llm-batch-size and --max-annotation-requests must be positive")
+        try RoleMain.run(logLevel: logLevel, label: "oni.learner") { context, stop, logger in
+            try Learner(config: config, context: context, stop: stop, logger: logger).run()
         }
-        let stop = StopSignal()
-        let sources = stop.installSignalHandlers()
-        defer { sources.forEach { $0.cancel() } }
-        try Learner(config: config, context: ZMQContext(), stop: stop, logger: Logger(label: "oni.learner")).run()
     }
 }

@@ -16,7 +16,7 @@ struct WorkerCommand: ParsableCommand {
             """)
 
     @Option(help: "Stable id of this worker within the run.") var id = WorkerConfig().id
-    @Option(help: "Environment to play: grid:keyroom, grid:stairs, grid:gold, grid:rats.") var env = WorkerConfig().env
+    @Option(help: "Environment to play: \(EnvironmentNames.list).") var env = WorkerConfig().env
     @Option(help: "Environments stepped together (B).") var numEnvs = WorkerConfig().numEnvs
     @Option(help: "Steps per environment in one rollout (T).") var rolloutLength = WorkerConfig().rolloutLength
     @Option(help: "Base seed of the episodes.") var seed = WorkerConfig().seed
@@ -27,8 +27,13 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Largest frame accepted, in bytes.") var maxFrameBytes = WorkerConfig().maxFrameBytes
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
 
+    func validate() throws {
+        guard numEnvs > 0, rolloutLength > 0 else { throw ValidationError("--num-envs and --rollout-length must be positive") }
+        guard heartbeatSeconds > 0 else { throw ValidationError("--heartbeat-seconds must be positive") }
+        try FrameLimit.validate(maxFrameBytes)
+    }
+
     func run() throws {
-        _ = RoleLogging.bootstrap(level: logLevel)
         var config = WorkerConfig()
         config.id = id
         config.env = env
@@ -40,10 +45,8 @@ struct WorkerCommand: ParsableCommand {
         config.heartbeatSeconds = heartbeatSeconds
         config.maxEnvSteps = maxEnvSteps
         config.maxFrameBytes = maxFrameBytes
-        let logger = Logger(label: "oni.worker.\(id)")
-        let stop = StopSignal()
-        let sources = stop.installSignalHandlers()
-        defer { sources.forEach { $0.cancel() } }
-        try Worker(config: config, context: ZMQContext(), stop: stop, logger: logger).run()
+        try RoleMain.run(logLevel: logLevel, label: "oni.worker.\(id)") { context, stop, logger in
+            try Worker(config: config, context: context, stop: stop, logger: logger).run()
+        }
     }
 }

@@ -18,7 +18,7 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: "JSON file of options (keys are the long option names).") var config: String?
     @Option(help: "Run directory (default: runs/run-YYYYMMDD-HHMMSS).") var runDir: String?
-    @Option(help: "Environment: grid:keyroom, grid:stairs, grid:gold, grid:rats.") var env = "grid:keyroom"
+    @Option(help: "Environment: \(EnvironmentNames.list).") var env = "grid:keyroom"
     @Option(help: "Worker processes.") var workers = 2
     @Option(help: "Environments per worker (B).") var envsPerWorker = 16
     @Option(help: "Rollout length (T).") var rolloutLength = 32

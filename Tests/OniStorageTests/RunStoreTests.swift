@@ -59,7 +59,7 @@ func temporaryDirectory() throws -> URL {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent(RunStore.fileName).path
-        let writer = try StoreWriter(path: path, maxBatch: 100, flushInterval: 0.05, maxPending: 500, logger: logger)
+        let writer = try StoreWriter(path: path, maxBatch: 100, flushInterval: 0.05, logger: logger)
         for i in 0..<2500 {
             writer.submit(.metrics(unixMilliseconds: Int64(i), envSteps: UInt64(i), values: ["x": Double(i)]))
         }
@@ -74,6 +74,75 @@ func temporaryDirectory() throws -> URL {
         let mode = try store.database.prepare("PRAGMA journal_mode")
         #expect(try mode.step())
         #expect(mode.text(0) == "wal")
+    }
+
+    @Test func rolloutsBeyondTheByteBudgetAreDroppedAndCountedWithoutBlocking() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent(RunStore.fileName).path
+        // A long flush interval and a big batch keep everything queued while we submit.
+        let writer = try StoreWriter(path: path, maxBatch: 10_000, flushInterval: 60, maxPendingBytes: 10_000, logger: logger)
+        let blob = Data(repeating: 1, count: 4000)
+        var accepted = 0
+        for i in 0..<5 {
+            let stored = StoredRollout(
+                workerID: "w", sequence: UInt64(i), policyVersion: -1, steps: 1, learnerEnvSteps: UInt64(i), replay: false,
+                receivedUnixMilliseconds: 0, protobuf: blob, episodes: [])
+            if writer.submit(.rollout(stored)) { accepted += 1 }
+        }
+        // Small records still get in.
+        #expect(writer.submit(.message(id: 1, text: "It's a wall.", count: 1, firstSeenEnvSteps: 0)))
+        #expect(accepted == 2)
+        #expect(writer.currentStats.droppedRollouts == 3)
+        writer.close()
+        let store = try RunStore(path: path, readOnly: true)
+        #expect(try store.count(.rollouts) == 2)
+        #expect(try store.count(.messages) == 1)
+    }
+
+    @Test func aBadRecordCostsOnlyItself() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent(RunStore.fileName).path
+        let writer = try StoreWriter(path: path, maxBatch: 100, flushInterval: 0.01, logger: logger)
+        writer.submit(.message(id: 1, text: "You find a key.", count: 1, firstSeenEnvSteps: 0))
+        // A label for a message the store has never seen breaks the foreign key.
+        writer.submit(.label(AnnotationResult(messageID: 99, outcome: .labelled(value: 1, confidence: 1), model: "m", promptHash: "p", reply: ""), unixMilliseconds: 0))
+        writer.submit(.label(AnnotationResult(messageID: 1, outcome: .labelled(value: 1, confidence: 1), model: "m", promptHash: "p", reply: ""), unixMilliseconds: 0))
+        writer.close()
+        #expect(writer.currentStats.failedRecords == 1)
+        #expect(writer.currentStats.written == 2)
+        let store = try RunStore(path: path, readOnly: true)
+        #expect(try store.messages().first?.label == 1)
+    }
+
+    @Test func episodesAreKeptWhenRolloutsAreNot() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try RunStore(runDirectory: dir)
+        let episode = EpisodeSummary(envIndex: 0, episodeID: 1, episodeReturn: 1, length: 20, success: true, endStep: 3, seed: 9)
+        try store.write([
+            .rollout(StoredRollout(
+                workerID: "w", sequence: 0, policyVersion: -1, steps: 64, learnerEnvSteps: 640, replay: false,
+                receivedUnixMilliseconds: 0, protobuf: nil, episodes: [episode]))
+        ])
+        #expect(try store.count(.rollouts) == 0)
+        #expect(try store.count(.episodes) == 1)
+        #expect(try store.lastLearnerEnvSteps() == 640)
+    }
+
+    @Test func aRunDirectoryHasOneLearnerAtATime() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let first = try RunDirectoryLock(runDirectory: dir)
+        #expect {
+            _ = try RunDirectoryLock(runDirectory: dir)
+        } throws: { error in
+            guard case let .locked(_, holder)? = error as? RunDirectoryLockError else { return false }
+            return holder.contains("pid \(getpid())")
+        }
+        first.release()
+        _ = try RunDirectoryLock(runDirectory: dir)
     }
 
     @Test func garbageFileIsReportedAsCorrupt() throws {

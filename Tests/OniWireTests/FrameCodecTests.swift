@@ -84,6 +84,14 @@ import Testing
         #expect(throws: WireConversionError.self) { try Rollout(wire: wire) }
     }
 
+    @Test func hostileTensorShapesAreRefusedNotTrapped() throws {
+        for shape: [Int64] in [[2_147_483_647, 2_147_483_647], [-1, 4], [Int64.max, 2], Array(repeating: 2, count: 9), [1 << 40]] {
+            var wire = sampleRollout().wire
+            wire.observations[0].tensor.shape = shape
+            #expect(throws: WireConversionError.self) { try Rollout(wire: wire) }
+        }
+    }
+
     @Test func annotationResultsRoundTrip() throws {
         let results = [
             AnnotationResult(messageID: 1, outcome: .labelled(value: 0, confidence: 0.75), model: "qwen", promptHash: "abc", reply: "<label>no</label>"),

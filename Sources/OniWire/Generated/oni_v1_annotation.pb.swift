@@ -134,7 +134,7 @@ public nonisolated struct Oni_V1_AnnotationResult: Sendable {
   /// hex SHA-256 prefix of the prompt template
   public var promptHash: String = String()
 
-  /// the model's raw reply (truncated to 4 KiB), for audit
+  /// the model's raw reply (at most 1,024 characters), for audit
   public var reply: String = String()
 
   /// why, when not LABELLED

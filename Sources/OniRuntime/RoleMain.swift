@@ -1,0 +1,16 @@
+import Logging
+import OniTransport
+
+/// The shared start of every role executable: logging, signal handling, one ZeroMQ context.
+public enum RoleMain {
+    /// Bootstraps logging at `logLevel`, routes SIGINT/SIGTERM to a stop signal and runs `body`.
+    public static func run(
+        logLevel: String, label: String, _ body: (_ context: ZMQContext, _ stop: StopSignal, _ logger: Logger) throws -> Void
+    ) throws {
+        _ = RoleLogging.bootstrap(level: logLevel)
+        let stop = StopSignal()
+        let sources = stop.installSignalHandlers()
+        defer { sources.forEach { $0.cancel() } }
+        try body(ZMQContext(), stop, Logger(label: label))
+    }
+}

@@ -1,0 +1,113 @@
+import OniRuntime
+import Testing
+
+@Suite struct AnnotationQueueTests {
+    @Test func newestFirstAndEachAtMostOnceWhilePending() {
+        var q = AnnotationQueue(batchSize: 2, maxInFlight: 2, timeout: 10)
+        for id: UInt64 in 1...5 { q.enqueue(id) }
+        q.enqueue(3)  // already waiting: ignored
+        let first = q.nextRequest(now: 0)
+        #expect(first?.ids == [5, 4])
+        q.enqueue(5)  // pending: ignored
+        let second = q.nextRequest(now: 0)
+        #expect(second?.ids == [3, 2])
+        expectThat(q.nextRequest(now: 0) == nil)  // two in flight: no slot
+        #expect(q.pendingCount == 4)
+        #expect(q.waitingCount == 1)
+        expectThat(q.answered(first!.requestID))
+        expectThat(!q.answered(first!.requestID))  // twice: unknown
+        expectThat(q.nextRequest(now: 0)?.ids == [1])
+    }
+
+    @Test func unansweredRequestsAreResentAfterTheTimeout() {
+        var q = AnnotationQueue(batchSize: 4, maxInFlight: 1, timeout: 10)
+        q.enqueue(1)
+        q.enqueue(2)
+        let request = q.nextRequest(now: 0)!
+        expectThat(q.expire(now: 9) == 0)
+        expectThat(q.expire(now: 11) == 1)
+        #expect(q.timedOutRequests == 1)
+        expectThat(!q.answered(request.requestID))  // a late reply is recognised as late
+        let again = q.nextRequest(now: 11)
+        #expect(again?.ids == [2, 1])
+        #expect(again?.requestID != request.requestID)
+    }
+
+    @Test func unsentRequestsGoBackOnTop() {
+        var q = AnnotationQueue(batchSize: 2, maxInFlight: 1, timeout: 10)
+        for id: UInt64 in 1...3 { q.enqueue(id) }
+        let request = q.nextRequest(now: 0)!
+        q.unsent(request.requestID)
+        #expect(q.pendingCount == 0)
+        expectThat(q.nextRequest(now: 0)?.ids == [3, 2])
+    }
+
+    @Test func serverFailuresBackOffExponentiallyThenGiveUp() {
+        var q = AnnotationQueue(batchSize: 1, maxInFlight: 1, timeout: 100)
+        q.maxAttempts = 3
+        q.firstBackoff = 5
+        q.enqueue(7)
+        var now = 0.0
+        let r1 = q.nextRequest(now: now)!
+        q.answered(r1.requestID)
+        expectThat(q.failed(7, now: now))
+        expectThat(q.nextRequest(now: now + 4.9) == nil)  // backing off 5 s
+        now += 5
+        let r2 = q.nextRequest(now: now)!
+        #expect(r2.ids == [7])
+        q.answered(r2.requestID)
+        expectThat(q.failed(7, now: now))
+        expectThat(q.nextRequest(now: now + 9.9) == nil)  // then 10 s
+        now += 10
+        let r3 = q.nextRequest(now: now)!
+        q.answered(r3.requestID)
+        expectThat(!q.failed(7, now: now))  // third failure: given up
+        #expect(q.abandoned == 1)
+        expectThat(q.nextRequest(now: now + 1000) == nil)
+    }
+}
+
+@Suite struct MessageRegistryTests {
+    @Test func internsCountsAndLabels() {
+        var r = MessageRegistry()
+        let a = r.observe("It's a wall.", occurrences: 3, envSteps: 10)
+        let b = r.observe("You find a key.", occurrences: 1, envSteps: 11)
+        let a2 = r.observe("It's a wall.", occurrences: 2, envSteps: 12)
+        #expect(a.isNew && b.isNew && !a2.isNew)
+        #expect(a.id == a2.id && a.id != b.id)
+        #expect(r.entry(a.id)?.count == 5)
+        #expect(r.entry(a.id)?.firstSeenEnvSteps == 10)
+        #expect(r.takeDirty() == [a.id, b.id])
+        #expect(r.takeDirty().isEmpty)
+        r.setLabel(b.id, 1)
+        r.setLabel(a.id, 0)
+        #expect(r.labelledCount == 2 && r.positiveCount == 1)
+        r.setLabel(a.id, 1)  // relabel: counted once
+        #expect(r.labelledCount == 2 && r.positiveCount == 2)
+    }
+
+    @Test func restoredIdsStayAndNewOnesFollow() {
+        var r = MessageRegistry()
+        r.restore(id: 7, text: "You kill the rat!", count: 4, firstSeenEnvSteps: 1, label: 1)
+        #expect(r.id(of: "You kill the rat!") == 7)
+        #expect(r.labelledCount == 1)
+        expectThat(r.observe("The rat bites!", occurrences: 1, envSteps: 2).id == 8)
+    }
+}
+
+@Suite struct LivenessTrackerTests {
+    @Test func peersDieAfterTheTimeoutAndRejoin() {
+        var t = LivenessTracker(timeout: 5)
+        expectThat(t.heard(id: "worker-0", role: "worker", now: 0))
+        expectThat(!t.heard(id: "worker-0", role: "worker", now: 3))
+        expectThat(t.heard(id: "annotator-0", role: "annotator", now: 3))
+        #expect(t.alive(now: 7, role: "worker").map(\.id) == ["worker-0"])
+        #expect(t.alive(now: 8.1, role: "worker").isEmpty)
+        expectThat(t.heard(id: "worker-0", role: "worker", now: 9))  // came back
+    }
+}
+
+/// `#expect` for conditions that call mutating methods (the macro cannot).
+func expectThat(_ condition: Bool, _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(condition, comment, sourceLocation: sourceLocation)
+}
