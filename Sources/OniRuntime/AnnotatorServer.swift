@@ -53,7 +53,7 @@ public final class AnnotatorServer {
     /// (their learners re-send them after their timeout).
     public func run() throws {
         let socket = try MessageSocket(
-            context: context, type: .router, name: "requests", accepts: [.annotationRequest],
+            context: context, type: .router, name: "requests", accepts: [.annotationRequest, .heartbeat],
             codec: FrameCodec(maxFrameBytes: config.maxFrameBytes), logger: logger)
         try socket.socket.bind(config.bind)
         defer { socket.close() }
@@ -66,6 +66,11 @@ public final class AnnotatorServer {
         while !stop.isStopped {
             if try socket.socket.waitReadable(timeoutMilliseconds: 10) {
                 while let routed = try socket.receiveRouted(timeoutMilliseconds: 0) {
+                    if case .heartbeat = routed.message {
+                        // A learner checking on us: answer with our own figures.
+                        _ = try? socket.send(.heartbeat(heartbeat()), to: routed.peer, dontWait: true)
+                        continue
+                    }
                     guard case let .annotationRequest(request) = routed.message else { continue }
                     stats.requests += 1
                     stats.items += request.items.count
@@ -101,6 +106,15 @@ public final class AnnotatorServer {
             }
         }
         logStats()
+    }
+
+    private func heartbeat() -> Oni_V1_Heartbeat {
+        var beat = Oni_V1_Heartbeat()
+        beat.role = "annotator"
+        beat.id = config.id
+        beat.unixMs = Int64(Date().timeIntervalSince1970 * 1000)
+        beat.framesRefused = UInt64(stats.dropped)
+        return beat
     }
 
     private func logStats() {

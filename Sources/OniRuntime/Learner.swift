@@ -80,6 +80,7 @@ public final class Learner {
         var polled = [sockets.experience, sockets.control]
         if let annotator = sockets.annotator { polled.append(annotator) }
         var lastMetrics = now
+        var lastAnnotatorPing = -Double.infinity
         var stepsAtLastMetrics = envSteps
 
         while !stop.isStopped {
@@ -92,11 +93,25 @@ public final class Learner {
             }
             if let annotator = sockets.annotator {
                 if ready[2] {
-                    while case let .annotationReply(reply)? = try annotator.receive(timeoutMilliseconds: 0) {
-                        handleReply(reply, writer: writer, socket: annotator)
+                    while let message = try annotator.receive(timeoutMilliseconds: 0) {
+                        switch message {
+                        case let .annotationReply(reply): handleReply(reply, writer: writer, socket: annotator)
+                        case let .heartbeat(beat): heard(beat.id, role: "annotator")
+                        default: break
+                        }
                     }
                 }
                 sendAnnotationRequests(annotator)
+                if now - lastAnnotatorPing >= config.livenessTimeoutSeconds / 3 {
+                    // The annotator answers with a Heartbeat: that is how we know it is alive.
+                    lastAnnotatorPing = now
+                    var ping = Oni_V1_Heartbeat()
+                    ping.role = "learner"
+                    ping.id = "learner"
+                    ping.unixMs = unixMilliseconds
+                    ping.envSteps = envSteps
+                    _ = try? annotator.send(.heartbeat(ping), dontWait: true)
+                }
             }
             let t = now
             if t - lastMetrics >= config.metricsIntervalSeconds {
@@ -135,7 +150,7 @@ public final class Learner {
             control: try socket(.rep, "control", [.statusRequest], bind: config.controlBind))
         if let endpoint = config.annotatorEndpoint {
             let annotator = try MessageSocket(
-                context: context, type: .dealer, name: "annotator", accepts: [.annotationReply], codec: codec, logger: logger)
+                context: context, type: .dealer, name: "annotator", accepts: [.annotationReply, .heartbeat], codec: codec, logger: logger)
             // Sends fail at once while no annotator is connected, so requests wait in our queue instead.
             try annotator.socket.setImmediate(true)
             try annotator.socket.setReconnectInterval(milliseconds: 100, max: 2000)
@@ -338,6 +353,9 @@ public final class Learner {
         let live = liveness.alive(now: now, role: "worker")
         values["workers/live"] = Double(live.count)
         values["workers/known"] = Double(liveness.peers.values.filter { $0.role == "worker" }.count)
+        if config.annotatorEndpoint != nil {
+            values["annotation/annotators_live"] = Double(liveness.alive(now: now, role: "annotator").count)
+        }
         var m = Oni_V1_Metrics()
         m.unixMs = unixMilliseconds
         m.envSteps = envSteps

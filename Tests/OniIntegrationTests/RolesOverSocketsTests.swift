@@ -3,6 +3,7 @@ import Logging
 import OniCore
 import OniRuntime
 import OniStorage
+import OniTelemetry
 import OniTestSupport
 import OniTransport
 import OniWire
@@ -74,13 +75,14 @@ import Testing
         let labelled = eventually(seconds: 60) {
             let s = status(ports, context)
             return (s["messages/labelled"] ?? 0) >= 4 && (s["learner/rollouts"] ?? 0) >= 20 && (s["workers/live"] ?? 0) == 1
+                && s["annotation/annotators_live"] == 1
         }
         #expect(labelled, "learner: \(learner.output)\nannotator: \(annotator.output)")
 
         // The follower printed three JSON snapshots and exited by itself.
         #expect(tail.wait(seconds: 30) == 0, "\(tail.output)")
         let snapshots = tail.output.split(separator: "\n").filter { $0.hasPrefix("{") }.compactMap {
-            JSONLinesMetricsSinkParse.parse(String($0))
+            JSONLinesMetricsSink.parse(String($0))
         }
         #expect(snapshots.count == 3, "\(tail.output)")
         #expect(snapshots.allSatisfy { $0.values["workers/live"] != nil })
@@ -172,17 +174,5 @@ import Testing
         } else {
             Issue.record("no metrics reply")
         }
-    }
-}
-
-/// Reads `oni metrics --json` lines.
-enum JSONLinesMetricsSinkParse {
-    static func parse(_ line: String) -> Oni_V1_Metrics? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let values = object["values"] as? [String: Any], object["env_steps"] != nil
-        else { return nil }
-        var metrics = Oni_V1_Metrics()
-        for (key, value) in values { if let n = value as? NSNumber { metrics.values[key] = n.doubleValue } }
-        return metrics
     }
 }
