@@ -83,7 +83,8 @@ let package = Package(
         .testTarget(name: "OniRuntimeTests", dependencies: ["OniRuntime"]),
         .testTarget(
             name: "OniIntegrationTests",
-            dependencies: ["OniRuntime", "OniWire", "OniTransport", "OniStorage", "OniTelemetry", "OniTestSupport", "oni", "oni-learner", "oni-worker", "oni-annotator"]
+            dependencies: ["OniRuntime", "OniWire", "OniTransport", "OniStorage", "OniTelemetry", "OniTestSupport", "oni", "oni-learner", "oni-worker", "oni-annotator"],
+            exclude: ["Golden"]
         ),
     ],
     swiftLanguageModes: [.v6]

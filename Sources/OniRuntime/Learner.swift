@@ -143,7 +143,7 @@ public final class Learner {
             return s
         }
         let experience = try socket(.pull, "experience", [.rollout, .hello, .heartbeat], bind: config.experienceBind)
-        try experience.socket.setReceiveHighWaterMark(256)
+        try experience.socket.setReceiveHighWaterMark(64)
         var sockets = Sockets(
             experience: experience, params: try socket(.pub, "params", [], bind: config.paramsBind),
             metrics: try socket(.pub, "metrics", [], bind: config.metricsBind),

@@ -53,7 +53,7 @@ public final class Supervisor {
         } else {
             output("oni run: annotating with \(config.llmModel) at \(config.llmBaseURL!), goal '\(config.goal)'")
         }
-        output("oni run: \(config.workers) workers × \(config.envsPerWorker) envs of \(config.env), run directory \(config.runDirectory), logs in \(logs.path)")
+        output("oni run: \(config.workers) workers × \(config.envsPerWorker) envs of \(config.env), run directory \(config.runDirectory), logs in \((config.runDirectory as NSString).appendingPathComponent("logs"))")
 
         defer { shutdown() }
         let context = ZMQContext()

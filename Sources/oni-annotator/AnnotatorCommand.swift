@@ -37,15 +37,21 @@ struct AnnotatorCommand: ParsableCommand {
             throw ValidationError("--llm-concurrency, --max-concurrent-requests, --max-queued-requests and --llm-max-tokens must be positive")
         }
         try FrameLimit.validate(maxFrameBytes)
+        guard llmServer() != nil else {
+            throw ValidationError("no LLM server: give --llm-url http://HOST:PORT/v1 or set ONI_LLM_BASE_URL")
+        }
     }
 
-    func run() throws {
+    /// The LLM server from the flags, falling back to the environment.
+    func llmServer() -> LLMServerConfig? {
         var environment = ProcessInfo.processInfo.environment
         if let llmUrl { environment["ONI_LLM_BASE_URL"] = llmUrl }
         if let llmModel { environment["ONI_LLM_MODEL"] = llmModel }
-        guard var llm = LLMServerConfig.fromEnvironment(environment) else {
-            throw ValidationError("no LLM server: give --llm-url http://HOST:PORT/v1 or set ONI_LLM_BASE_URL")
-        }
+        return LLMServerConfig.fromEnvironment(environment)
+    }
+
+    func run() throws {
+        guard var llm = llmServer() else { throw ValidationError("no LLM server") }
         llm.timeoutSeconds = llmTimeout
         llm.maxRetries = llmRetries
         llm.maxConcurrentRequests = llmConcurrency

@@ -9,15 +9,14 @@ struct BenchCommand: ParsableCommand {
 
     @Argument(help: "What to measure: transport, env, store, blas or all.") var group = "all"
 
-    func run() throws {
-        let groups: [Benchmarks.Group]
-        if group == "all" {
-            groups = Benchmarks.Group.allCases
-        } else if let one = Benchmarks.Group(rawValue: group) {
-            groups = [one]
-        } else {
+    func validate() throws {
+        guard group == "all" || Benchmarks.Group(rawValue: group) != nil else {
             throw ValidationError("unknown benchmark '\(group)'; choose transport, env, store, blas or all")
         }
+    }
+
+    func run() throws {
+        let groups = Benchmarks.Group(rawValue: group).map { [$0] } ?? Benchmarks.Group.allCases
         Console.line("machine    \(Benchmarks.machine)")
         for g in groups {
             switch g {
