@@ -142,26 +142,24 @@ public final class OpenAICompatibleBackend: LLMBackend {
         seconds.rounded(.up) + 1
     }
 
-    /// One HTTP exchange raced against the deadline; the loser is cancelled.
+    /// One HTTP exchange raced against the deadline. The caller gets whichever
+    /// comes first; the loser is cancelled and not waited for (Foundation on
+    /// Linux may take until the server answers to notice a cancellation).
     private func send(_ body: Data) async -> Result<String, LLMError> {
         let deadline = timeout
-        return await withTaskGroup(of: Result<String, LLMError>?.self, returning: Result<String, LLMError>.self) { group in
-            group.addTask { await self.exchange(body) }
-            group.addTask {
-                do {
-                    try await Task.sleep(for: .seconds(deadline))
-                } catch {
-                    return nil  // The exchange finished first.
-                }
-                return .failure(.timeout(seconds: self.config.timeoutSeconds))
+        let timeoutError = LLMError.timeout(seconds: config.timeoutSeconds)
+        let first = FirstResult()
+        return await withCheckedContinuation { continuation in
+            first.arm(continuation)
+            let exchange = Task { first.deliver(await self.exchange(body)) }
+            let timer = Task {
+                try? await Task.sleep(for: .seconds(deadline))
+                if !Task.isCancelled { first.deliver(.failure(timeoutError)) }
             }
-            while let finished = await group.next() {
-                if let result = finished {
-                    group.cancelAll()
-                    return result
-                }
+            first.onDelivered {
+                exchange.cancel()
+                timer.cancel()
             }
-            return .failure(.unreachable("request cancelled"))
         }
     }
 
@@ -256,5 +254,41 @@ public final class OpenAICompatibleBackend: LLMBackend {
             let message: Message?
         }
         let choices: [Choice]
+    }
+}
+
+/// Hands the first of several racing results to a waiting continuation, once.
+private final class FirstResult: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<Result<String, LLMError>, Never>?
+        var delivered = false
+        var cleanup: (@Sendable () -> Void)?
+    }
+
+    private let state = Mutex(State())
+
+    func arm(_ continuation: CheckedContinuation<Result<String, LLMError>, Never>) {
+        state.withLock { $0.continuation = continuation }
+    }
+
+    /// Runs `cleanup` once a result has been delivered (at once if one already was).
+    func onDelivered(_ cleanup: @escaping @Sendable () -> Void) {
+        let runNow = state.withLock { s -> Bool in
+            if s.delivered { return true }
+            s.cleanup = cleanup
+            return false
+        }
+        if runNow { cleanup() }
+    }
+
+    func deliver(_ result: Result<String, LLMError>) {
+        let (continuation, cleanup) = state.withLock { s -> (CheckedContinuation<Result<String, LLMError>, Never>?, (@Sendable () -> Void)?) in
+            guard !s.delivered else { return (nil, nil) }
+            s.delivered = true
+            defer { s.continuation = nil; s.cleanup = nil }
+            return (s.continuation, s.cleanup)
+        }
+        continuation?.resume(returning: result)
+        cleanup?()
     }
 }
