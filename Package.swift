@@ -33,6 +33,8 @@ let package = Package(
             dependencies: ["CZeroMQ", "OniCore", "OniWire", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "OniEnvironments", dependencies: ["OniCore"]),
+        .target(name: "OniNeural", dependencies: ["CBLAS", "OniCore"]),
+        .target(name: "OniLearning", dependencies: ["OniNeural", "OniCore"]),
         .target(
             name: "OniAnnotation",
             dependencies: ["OniCore", .product(name: "Logging", package: "swift-log")]
@@ -81,6 +83,8 @@ let package = Package(
         .testTarget(name: "OniAnnotationTests", dependencies: ["OniAnnotation", "OniCore", "OniTestSupport"]),
         .testTarget(name: "OniStorageTests", dependencies: ["OniStorage", "OniWire", "OniCore", "OniTestSupport"]),
         .testTarget(name: "OniRuntimeTests", dependencies: ["OniRuntime"]),
+        .testTarget(name: "OniNeuralTests", dependencies: ["OniNeural", "OniCore", "CBLAS"]),
+        .testTarget(name: "OniLearningTests", dependencies: ["OniLearning", "OniNeural", "OniCore"]),
         .testTarget(
             name: "OniIntegrationTests",
             dependencies: ["OniRuntime", "OniWire", "OniTransport", "OniStorage", "OniTelemetry", "OniTestSupport", "oni", "oni-learner", "oni-worker", "oni-annotator"],

@@ -1,0 +1,61 @@
+import Foundation
+
+/// Adam (Kingma & Ba 2015) over a fixed set of parameters, with optional
+/// clipping of the global gradient norm before each step.
+public final class Adam<S: Scalar> {
+    public let parameters: [Parameter<S>]
+    public var learningRate: S
+    public var beta1: S
+    public var beta2: S
+    public var epsilon: S
+    /// Clip the global L2 norm of all gradients to this before stepping (nil = no clipping).
+    public var maxGradientNorm: S?
+    public private(set) var steps = 0
+    /// First and second moment estimates, one array per parameter (checkpointed with the weights).
+    public internal(set) var firstMoments: [[S]]
+    public internal(set) var secondMoments: [[S]]
+
+    public init(
+        parameters: [Parameter<S>], learningRate: S = 3e-4, beta1: S = 0.9, beta2: S = 0.999, epsilon: S = 1e-6,
+        maxGradientNorm: S? = 4
+    ) {
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.maxGradientNorm = maxGradientNorm
+        firstMoments = parameters.map { [S](repeating: 0, count: $0.count) }
+        secondMoments = parameters.map { [S](repeating: 0, count: $0.count) }
+    }
+
+    /// The global L2 norm of all gradients.
+    public static func gradientNorm(_ parameters: [Parameter<S>]) -> S {
+        var sum: S = 0
+        for p in parameters { for g in p.gradient { sum += g * g } }
+        return sum.squareRoot()
+    }
+
+    /// Clips, takes one step, zeroes the gradients; returns the norm before clipping.
+    @discardableResult
+    public func step() -> S {
+        let norm = Self.gradientNorm(parameters)
+        var scale: S = 1
+        if let limit = maxGradientNorm, norm > limit, norm.isFinite { scale = limit / norm }
+        steps += 1
+        let correction1 = 1 - S(Foundation.pow(Double(beta1), Double(steps)))
+        let correction2 = 1 - S(Foundation.pow(Double(beta2), Double(steps)))
+        for (i, p) in parameters.enumerated() {
+            for j in 0..<p.count {
+                let g = p.gradient[j] * scale
+                firstMoments[i][j] = beta1 * firstMoments[i][j] + (1 - beta1) * g
+                secondMoments[i][j] = beta2 * secondMoments[i][j] + (1 - beta2) * g * g
+                let mHat = firstMoments[i][j] / correction1
+                let vHat = secondMoments[i][j] / correction2
+                p.value[j] -= learningRate * mHat / (vHat.squareRoot() + epsilon)
+            }
+            p.zeroGradient()
+        }
+        return norm
+    }
+}

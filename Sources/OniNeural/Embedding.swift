@@ -1,0 +1,43 @@
+import OniCore
+
+/// A lookup table [vocabulary, dimension]: each index becomes its row.
+/// Input: `count` indices per example; output: [batch, count × dimension].
+public final class Embedding<S: Scalar> {
+    public let vocabulary: Int
+    public let dimension: Int
+    public let count: Int
+    public let table: Parameter<S>
+    private var indices: [Int32] = []
+
+    public init(name: String, vocabulary: Int, dimension: Int, count: Int, rng: inout SeededGenerator) {
+        self.vocabulary = vocabulary
+        self.dimension = dimension
+        self.count = count
+        table = Parameter(
+            name: "\(name).weight", shape: [vocabulary, dimension],
+            value: (0..<(vocabulary * dimension)).map { _ in S(Initialization.gaussian(&rng)) })
+    }
+
+    public var parameters: [Parameter<S>] { [table] }
+    public var outputSize: Int { count * dimension }
+
+    /// Looks up `indices` ([batch, count], each in 0..<vocabulary; others clamp to the last row).
+    public func forward(_ indices: [Int32], batch: Int) -> [S] {
+        precondition(indices.count == batch * count, "Embedding: \(indices.count) indices for batch \(batch) × \(count)")
+        self.indices = indices
+        var output = [S](repeating: 0, count: indices.count * dimension)
+        for (position, index) in indices.enumerated() {
+            let row = Int(min(max(index, 0), Int32(vocabulary - 1)))
+            for d in 0..<dimension { output[position * dimension + d] = table.value[row * dimension + d] }
+        }
+        return output
+    }
+
+    /// Adds dLoss/dOutput into the rows that were looked up.
+    public func backward(_ outputGradient: [S]) {
+        for (position, index) in indices.enumerated() {
+            let row = Int(min(max(index, 0), Int32(vocabulary - 1)))
+            for d in 0..<dimension { table.gradient[row * dimension + d] += outputGradient[position * dimension + d] }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import CBLAS
+import Foundation
+
+/// The element types the network runs in: Float32 in the product, Float64 in
+/// gradient checks. Matrix products go to OpenBLAS (sgemm / dgemm).
+public protocol Scalar: BinaryFloatingPoint, Sendable {
+    /// C = alpha · op(A) · op(B) + beta · C, row-major; op(X) is X or Xᵀ.
+    static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Self,
+        a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int, beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+    static func exp(_ x: Self) -> Self
+    static func log(_ x: Self) -> Self
+    static func tanh(_ x: Self) -> Self
+}
+
+extension Float: Scalar {
+    @inline(__always) public static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    @inline(__always) public static func exp(_ x: Float) -> Float { Foundation.exp(x) }
+    @inline(__always) public static func log(_ x: Float) -> Float { Foundation.log(x) }
+    @inline(__always) public static func tanh(_ x: Float) -> Float { Foundation.tanh(x) }
+}
+
+extension Double: Scalar {
+    @inline(__always) public static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Double,
+        a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int, beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        cblas_dgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    @inline(__always) public static func exp(_ x: Double) -> Double { Foundation.exp(x) }
+    @inline(__always) public static func log(_ x: Double) -> Double { Foundation.log(x) }
+    @inline(__always) public static func tanh(_ x: Double) -> Double { Foundation.tanh(x) }
+}
+
+/// Row-major matrix product helpers over Swift arrays.
+public enum MatMul {
+    /// C[m×n] (+)= op(A) · op(B) with A stored [m×k] (or [k×m] if transposed) and B [k×n] (or [n×k]).
+    public static func multiply<S: Scalar>(
+        _ a: [S], _ b: [S], into c: inout [S], m: Int, n: Int, k: Int,
+        transposeA: Bool = false, transposeB: Bool = false, accumulate: Bool = false
+    ) {
+        precondition(a.count >= m * k && b.count >= k * n && c.count >= m * n, "matrix sizes do not match")
+        guard m > 0, n > 0 else { return }
+        if k == 0 {
+            if !accumulate { for i in 0..<(m * n) { c[i] = 0 } }
+            return
+        }
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    S.gemm(
+                        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1,
+                        a: pa.baseAddress!, lda: transposeA ? m : k, b: pb.baseAddress!, ldb: transposeB ? k : n,
+                        beta: accumulate ? 1 : 0, c: pc.baseAddress!, ldc: n)
+                }
+            }
+        }
+    }
+}
