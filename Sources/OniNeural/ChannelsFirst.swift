@@ -1,0 +1,35 @@
+/// Reorders each example from [positions, channels] to [channels, positions]
+/// (an embedding's output into a convolution's input).
+public final class ChannelsFirst<S: Scalar>: Layer {
+    public let positions: Int
+    public let channels: Int
+    public var inputSize: Int { positions * channels }
+    public var outputSize: Int { positions * channels }
+    public var parameters: [Parameter<S>] { [] }
+    private var batch = 0
+
+    public init(positions: Int, channels: Int) {
+        self.positions = positions
+        self.channels = channels
+    }
+
+    public func forward(_ input: [S], batch: Int) -> [S] {
+        self.batch = batch
+        return Self.permute(input, batch: batch, rows: positions, columns: channels)
+    }
+
+    public func backward(_ outputGradient: [S]) -> [S] {
+        Self.permute(outputGradient, batch: batch, rows: channels, columns: positions)
+    }
+
+    static func permute(_ x: [S], batch: Int, rows: Int, columns: Int) -> [S] {
+        var out = [S](repeating: 0, count: x.count)
+        let size = rows * columns
+        for b in 0..<batch {
+            for r in 0..<rows {
+                for c in 0..<columns { out[b * size + c * rows + r] = x[b * size + r * columns + c] }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import OniCore
+import OniLearning
+import OniNeural
+import Testing
+
+@Suite struct PolicyNetworkTests {
+    static var tiny: PolicyArchitecture {
+        var a = PolicyArchitecture(height: 3, width: 4, statusSize: 2, actions: 3)
+        a.embedding = 2
+        a.filters = 2
+        a.hidden = 5
+        return a
+    }
+
+    /// The whole network — embedding, convolutions, trunk, both heads — against finite differences.
+    @Test func wholeNetworkGradientsMatchFiniteDifferences() {
+        let a = Self.tiny
+        let net = PolicyNetwork<Double>(architecture: a, seed: 3)
+        var rng = SeededGenerator(seed: 4)
+        let batch = 3
+        let chars = (0..<(batch * a.height * a.width)).map { _ in UInt8([46, 64, 35, 62, 200][rng.below(5)]) }
+        let status = (0..<(batch * a.statusSize)).map { _ in Int32(rng.below(20)) - 5 }
+        let r1 = (0..<(batch * a.actions)).map { _ in Initialization.gaussian(&rng) }
+        let r2 = (0..<batch).map { _ in Initialization.gaussian(&rng) }
+        func loss() -> Double {
+            let (logits, values) = chars.withUnsafeBufferPointer { c in
+                status.withUnsafeBufferPointer { s in net.forward(chars: c, status: s, batch: batch) }
+            }
+            return zip(logits, r1).reduce(0) { $0 + $1.0 * $1.1 } + zip(values, r2).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        _ = loss()
+        net.backward(logitsGradient: r1, valuesGradient: r2)
+        let h = 1e-6
+        var checked = 0
+        for p in net.parameters {
+            for j in stride(from: 0, to: p.count, by: max(1, p.count / 15)) {
+                let analytic = p.gradient[j]
+                p.value[j] += h
+                let plus = loss()
+                p.value[j] -= 2 * h
+                let minus = loss()
+                p.value[j] += h
+                let numeric = (plus - minus) / (2 * h)
+                #expect(abs(numeric - analytic) <= 1e-6 * max(1, abs(numeric)), "\(p.name)[\(j)]: \(analytic) vs \(numeric)")
+                checked += 1
+            }
+        }
+        #expect(checked > 50)
+    }
+
+    @Test func weightsRoundTripBetweenNetworks() throws {
+        let a = Self.tiny
+        let source = PolicyNetwork<Float>(architecture: a, seed: 1)
+        let copy = PolicyNetwork<Float>(architecture: a, seed: 2)
+        let weights = Dictionary(uniqueKeysWithValues: source.exportWeights().map { ($0.name, ($0.shape, $0.values)) })
+        try copy.importWeights(weights)
+        let chars = [UInt8](repeating: 46, count: a.height * a.width)
+        let status: [Int32] = [3, 1]
+        let x = chars.withUnsafeBufferPointer { c in status.withUnsafeBufferPointer { s in source.forward(chars: c, status: s, batch: 1) } }
+        let y = chars.withUnsafeBufferPointer { c in status.withUnsafeBufferPointer { s in copy.forward(chars: c, status: s, batch: 1) } }
+        #expect(x.logits == y.logits && x.values == y.values)
+        var broken = weights
+        broken["trunk.weight"] = ([1, 1], [0])
+        #expect(throws: PolicyError.self) { try copy.importWeights(broken) }
+    }
+}
+
+@Suite struct APPOTrainerTests {
+    /// A one-step bandit: every episode is one step, action 2 pays 1, the
+    /// others 0. As in APPO, the data comes from a copy of the policy that
+    /// lags the learner by up to three updates (so V-trace's off-policy
+    /// correction is exercised); the learned policy must come to prefer action 2.
+    @Test func learnsABanditFromLaggingPolicyData() throws {
+        let a = PolicyNetworkTests.tiny
+        var config = TrainingConfig()
+        config.learningRate = 3e-3
+        config.entropyCoefficient = 0.001
+        let trainer = APPOTrainer(architecture: a, config: config, seed: 7)
+        var rng = SeededGenerator(seed: 8)
+        let steps = 4, envs = 8, n = steps * envs
+        let chars = [UInt8](repeating: 46, count: (steps + 1) * envs * a.height * a.width)
+        let status = [Int32](repeating: 0, count: (steps + 1) * envs * a.statusSize)
+        let actor = PolicyNetwork<Float>(architecture: a, seed: 99)
+        func logProbs(_ net: PolicyNetwork<Float>) -> [Float] {
+            let (logits, _) = chars.withUnsafeBufferPointer { c in
+                status.withUnsafeBufferPointer { s in net.forward(chars: c, status: s, batch: 1) }
+            }
+            return Categorical.logSoftmax(logits, actions: a.actions)
+        }
+        func probabilityOfAction2() -> Double { Foundation.exp(Double(logProbs(trainer.network)[2])) }
+        let before = probabilityOfAction2()
+        for update in 0..<150 {
+            if update % 3 == 0 {
+                try actor.importWeights(Dictionary(uniqueKeysWithValues: trainer.network.exportWeights().map { ($0.name, ($0.shape, $0.values)) }))
+            }
+            let behaviour = logProbs(actor)
+            let actions = (0..<n).map { _ in Int32(Categorical.sample(logProbs: behaviour, actions: a.actions, rng: &rng)[0]) }
+            let rollout = Rollout(
+                workerID: "w", sequence: 0, policyVersion: -1, numSteps: steps, numEnvs: envs, envName: "bandit",
+                observations: [
+                    "chars": Tensor(chars, shape: [steps + 1, envs, a.height, a.width]),
+                    "status": Tensor(status, shape: [steps + 1, envs, a.statusSize]),
+                ],
+                actions: actions, behaviourLogProbs: actions.map { behaviour[Int($0)] },
+                rewards: actions.map { $0 == 2 ? 1 : 0 }, dones: [UInt8](repeating: 1, count: n), messages: [],
+                messageIndex: [Int32](repeating: -1, count: n), messageEpisodeCount: [Int32](repeating: 0, count: n), episodes: [],
+                workerEnvSteps: 0)
+            let stats = trainer.update(try TrainingBatch(rollout: rollout, architecture: a))
+            #expect(stats["learner/loss_value"]!.isFinite)
+        }
+        let after = probabilityOfAction2()
+        #expect(abs(before - 1.0 / 3) < 0.05)
+        #expect(after > 0.9, "P(action 2) went from \(before) to \(after)")
+        #expect(trainer.version == 150)
+    }
+}
