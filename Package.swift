@@ -33,7 +33,9 @@ let package = Package(
             dependencies: ["CZeroMQ", "OniCore", "OniWire", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "OniEnvironments", dependencies: ["OniCore"]),
-        .target(name: "OniNeural", dependencies: ["CBLAS", "OniCore"]),
+        // The layers are generic over Float (product) and Double (gradient checks):
+        // cross-module optimisation lets callers get them specialised, not run through witness tables.
+        .target(name: "OniNeural", dependencies: ["CBLAS", "OniCore"], swiftSettings: [.unsafeFlags(["-cross-module-optimization"])]),
         .target(name: "OniLearning", dependencies: ["OniNeural", "OniCore"]),
         .target(
             name: "OniAnnotation",
@@ -51,7 +53,7 @@ let package = Package(
             name: "OniRuntime",
             dependencies: [
                 "CBLAS", "OniCore", "OniWire", "OniTransport", "OniEnvironments", "OniAnnotation",
-                "OniStorage", "OniTelemetry",
+                "OniStorage", "OniTelemetry", "OniNeural", "OniLearning",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -63,7 +65,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "oni-learner",
-            dependencies: ["OniRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["OniRuntime", "OniLearning", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "oni-worker",

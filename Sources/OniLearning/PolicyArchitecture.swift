@@ -1,3 +1,5 @@
+import OniCore
+
 /// The shape of the policy network; the same value builds the learner's and
 /// the workers' copies, and its `signature` travels with every Params so a
 /// worker never loads weights of another network.
@@ -26,5 +28,18 @@ public struct PolicyArchitecture: Sendable, Codable, Equatable {
     /// A stable description, e.g. "grid-conv-v1 7x13 s4 a5 e8 f16 h256".
     public var signature: String {
         "grid-conv-v1 \(height)x\(width) s\(statusSize) a\(actions) e\(embedding) f\(filters) h\(hidden)"
+    }
+}
+
+extension PolicyArchitecture {
+    /// The architecture for an environment with a "chars" map observation (and
+    /// optionally a "status" vector); nil for environments without a map.
+    public init?(environment: any Environment) {
+        let fields = environment.observationFields
+        guard let chars = fields.first(where: { $0.name == "chars" }), chars.elementType == .uint8, chars.shape.count == 2 else {
+            return nil
+        }
+        let status = fields.first { $0.name == "status" && $0.elementType == .int32 && $0.shape.count == 1 }
+        self.init(height: chars.shape[0], width: chars.shape[1], statusSize: status?.shape[0] ?? 0, actions: environment.actionCount)
     }
 }

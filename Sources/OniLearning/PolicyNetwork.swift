@@ -13,9 +13,16 @@ public final class PolicyNetwork<S: Scalar> {
     /// Characters beyond this index share the last embedding row.
     public static var vocabulary: Int { 128 }
 
+    // Concrete layer types, called directly: calls through `any Layer` would
+    // run unspecialised generic code, ~50× slower.
     private let embedding: Embedding<S>
-    private let convolutions: Sequential<S>
-    private let trunk: Sequential<S>
+    private let channelsFirst: ChannelsFirst<S>
+    private let conv0: Conv2d<S>
+    private let elu0: Activation<S>
+    private let conv1: Conv2d<S>
+    private let elu1: Activation<S>
+    private let trunk: Linear<S>
+    private let trunkELU: Activation<S>
     private let policyHead: Linear<S>
     private let valueHead: Linear<S>
     private var batch = 0
@@ -25,24 +32,20 @@ public final class PolicyNetwork<S: Scalar> {
         var rng = SeededGenerator(seed: seed)
         let positions = a.height * a.width
         embedding = Embedding(name: "embed", vocabulary: Self.vocabulary, dimension: a.embedding, count: positions, rng: &rng)
-        convolutions = Sequential([
-            ChannelsFirst(positions: positions, channels: a.embedding),
-            Conv2d(name: "conv0", channels: a.embedding, height: a.height, width: a.width, filters: a.filters, kernel: 3, padding: 1, rng: &rng),
-            Activation(.elu, size: a.filters * positions),
-            Conv2d(name: "conv1", channels: a.filters, height: a.height, width: a.width, filters: a.filters, kernel: 3, padding: 1, rng: &rng),
-            Activation(.elu, size: a.filters * positions),
-        ])
-        trunk = Sequential([
-            Linear(name: "trunk", inputSize: a.filters * positions + a.statusSize, outputSize: a.hidden, rng: &rng),
-            Activation(.elu, size: a.hidden),
-        ])
+        channelsFirst = ChannelsFirst(positions: positions, channels: a.embedding)
+        conv0 = Conv2d(name: "conv0", channels: a.embedding, height: a.height, width: a.width, filters: a.filters, kernel: 3, padding: 1, rng: &rng)
+        elu0 = Activation(.elu, size: a.filters * positions)
+        conv1 = Conv2d(name: "conv1", channels: a.filters, height: a.height, width: a.width, filters: a.filters, kernel: 3, padding: 1, rng: &rng)
+        elu1 = Activation(.elu, size: a.filters * positions)
+        trunk = Linear(name: "trunk", inputSize: a.filters * positions + a.statusSize, outputSize: a.hidden, rng: &rng)
+        trunkELU = Activation(.elu, size: a.hidden)
         policyHead = Linear(name: "policy", inputSize: a.hidden, outputSize: a.actions, gain: 0.01, rng: &rng)
         valueHead = Linear(name: "value", inputSize: a.hidden, outputSize: 1, gain: 1, rng: &rng)
     }
 
     /// Every trainable parameter, in a fixed order.
     public var parameters: [Parameter<S>] {
-        embedding.parameters + convolutions.parameters + trunk.parameters + policyHead.parameters + valueHead.parameters
+        embedding.parameters + conv0.parameters + conv1.parameters + trunk.parameters + policyHead.parameters + valueHead.parameters
     }
 
     /// sign(x)·log(1 + |x|): keeps counters like gold or turn in a trainable range.
@@ -53,13 +56,16 @@ public final class PolicyNetwork<S: Scalar> {
 
     /// Logits [batch, actions] and values [batch] for `batch` observations:
     /// `chars` uint8 [batch, height, width], `status` int32 [batch, statusSize].
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func forward(chars: UnsafeBufferPointer<UInt8>, status: UnsafeBufferPointer<Int32>, batch: Int) -> (logits: [S], values: [S]) {
         let a = architecture
         let positions = a.height * a.width
         precondition(chars.count >= batch * positions && status.count >= batch * a.statusSize, "observation buffers too small")
         self.batch = batch
         let indices = (0..<(batch * positions)).map { Int32(chars[$0]) }
-        let features = convolutions.forward(embedding.forward(indices, batch: batch), batch: batch)
+        let embedded = channelsFirst.forward(embedding.forward(indices, batch: batch), batch: batch)
+        let features = elu1.forward(conv1.forward(elu0.forward(conv0.forward(embedded, batch: batch), batch: batch), batch: batch), batch: batch)
         let convSize = a.filters * positions
         let joinedSize = convSize + a.statusSize
         var joined = [S](repeating: 0, count: batch * joinedSize)
@@ -67,24 +73,27 @@ public final class PolicyNetwork<S: Scalar> {
             for i in 0..<convSize { joined[b * joinedSize + i] = features[b * convSize + i] }
             for i in 0..<a.statusSize { joined[b * joinedSize + convSize + i] = Self.symlog(status[b * a.statusSize + i]) }
         }
-        let hidden = trunk.forward(joined, batch: batch)
+        let hidden = trunkELU.forward(trunk.forward(joined, batch: batch), batch: batch)
         return (policyHead.forward(hidden, batch: batch), valueHead.forward(hidden, batch: batch))
     }
 
     /// Back-propagates dLoss/dLogits and dLoss/dValues of the last forward into the parameters' gradients.
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func backward(logitsGradient: [S], valuesGradient: [S]) {
         let a = architecture
         var dHidden = policyHead.backward(logitsGradient)
         let dValueHidden = valueHead.backward(valuesGradient)
         for i in dHidden.indices { dHidden[i] += dValueHidden[i] }
-        let dJoined = trunk.backward(dHidden)
+        let dJoined = trunk.backward(trunkELU.backward(dHidden))
         let convSize = a.filters * a.height * a.width
         let joinedSize = convSize + a.statusSize
         var dFeatures = [S](repeating: 0, count: batch * convSize)
         for b in 0..<batch {
             for i in 0..<convSize { dFeatures[b * convSize + i] = dJoined[b * joinedSize + i] }
         }
-        embedding.backward(convolutions.backward(dFeatures))
+        let dEmbedded = conv0.backward(elu0.backward(conv1.backward(elu1.backward(dFeatures))))
+        embedding.backward(channelsFirst.backward(dEmbedded))
     }
 
     /// The weights as named float32 tensors (for Params and checkpoints).

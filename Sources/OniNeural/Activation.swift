@@ -16,6 +16,8 @@ public final class Activation<S: Scalar>: Layer {
         inputSize = size
     }
 
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func forward(_ input: [S], batch: Int) -> [S] {
         precondition(input.count == batch * inputSize, "Activation: input size mismatch")
         self.input = input
@@ -27,6 +29,8 @@ public final class Activation<S: Scalar>: Layer {
         return output
     }
 
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func backward(_ outputGradient: [S]) -> [S] {
         var g = outputGradient
         switch kind {

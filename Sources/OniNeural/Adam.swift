@@ -38,6 +38,8 @@ public final class Adam<S: Scalar> {
 
     /// Clips, takes one step, zeroes the gradients; returns the norm before clipping.
     @discardableResult
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func step() -> S {
         let norm = Self.gradientNorm(parameters)
         var scale: S = 1

@@ -3,6 +3,8 @@ import OniCore
 /// Categorical distributions over `actions` choices, from logits [batch, actions].
 public enum Categorical {
     /// log softmax of each row, computed stably.
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public static func logSoftmax<S: Scalar>(_ logits: [S], actions: Int) -> [S] {
         precondition(actions > 0 && logits.count % actions == 0, "logits do not split into rows of \(actions)")
         var out = [S](repeating: 0, count: logits.count)
@@ -18,6 +20,8 @@ public enum Categorical {
     }
 
     /// dLoss/dLogits from dLoss/dLogProbs: g − softmax · Σg, per row.
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public static func logSoftmaxBackward<S: Scalar>(logProbs: [S], gradient: [S], actions: Int) -> [S] {
         var out = [S](repeating: 0, count: gradient.count)
         for base in stride(from: 0, to: gradient.count, by: actions) {
@@ -29,6 +33,8 @@ public enum Categorical {
     }
 
     /// Entropy −Σ p log p of each row.
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public static func entropy<S: Scalar>(logProbs: [S], actions: Int) -> [S] {
         stride(from: 0, to: logProbs.count, by: actions).map { base in
             var h: S = 0
@@ -38,11 +44,15 @@ public enum Categorical {
     }
 
     /// dEntropy/dLogProbs per element: −p (1 + log p); chain through `logSoftmaxBackward`.
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public static func entropyGradient<S: Scalar>(logProbs: [S]) -> [S] {
         logProbs.map { -S.exp($0) * (1 + $0) }
     }
 
     /// Samples one action per row.
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public static func sample<S: Scalar>(logProbs: [S], actions: Int, rng: inout SeededGenerator) -> [Int] {
         stride(from: 0, to: logProbs.count, by: actions).map { base in
             let u = Double(rng.next() >> 11) / Double(1 << 53)

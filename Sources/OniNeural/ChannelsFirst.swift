@@ -13,15 +13,21 @@ public final class ChannelsFirst<S: Scalar>: Layer {
         self.channels = channels
     }
 
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func forward(_ input: [S], batch: Int) -> [S] {
         self.batch = batch
         return Self.permute(input, batch: batch, rows: positions, columns: channels)
     }
 
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func backward(_ outputGradient: [S]) -> [S] {
         Self.permute(outputGradient, batch: batch, rows: channels, columns: positions)
     }
 
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     static func permute(_ x: [S], batch: Int, rows: Int, columns: Int) -> [S] {
         var out = [S](repeating: 0, count: x.count)
         let size = rows * columns

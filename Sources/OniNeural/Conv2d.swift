@@ -34,6 +34,8 @@ public final class Conv2d<S: Scalar>: Layer {
         bias = Parameter(name: "\(name).bias", shape: [filters], value: [S](repeating: 0, count: filters))
     }
 
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func forward(_ input: [S], batch: Int) -> [S] {
         precondition(input.count == batch * inputSize, "Conv2d: input size mismatch")
         self.batch = batch
@@ -51,6 +53,8 @@ public final class Conv2d<S: Scalar>: Layer {
         return output
     }
 
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func backward(_ outputGradient: [S]) -> [S] {
         let patch = channels * kernel * kernel, positions = outputHeight * outputWidth
         var inputGradient = [S](repeating: 0, count: batch * inputSize)
@@ -70,20 +74,31 @@ public final class Conv2d<S: Scalar>: Layer {
         return inputGradient
     }
 
+    /// Unfolds one example into columns [channels·k·k, oh·ow] (zeros where the kernel overhangs).
     private func im2col(_ input: [S], example b: Int) -> [S] {
-        let positions = outputHeight * outputWidth
-        var cols = [S](repeating: 0, count: channels * kernel * kernel * positions)
-        for c in 0..<channels {
-            for ky in 0..<kernel {
-                for kx in 0..<kernel {
-                    let row = (c * kernel + ky) * kernel + kx
-                    for oy in 0..<outputHeight {
-                        let y = oy + ky - padding
-                        guard y >= 0 && y < height else { continue }
-                        for ox in 0..<outputWidth {
-                            let x = ox + kx - padding
-                            guard x >= 0 && x < width else { continue }
-                            cols[row * positions + oy * outputWidth + ox] = input[b * inputSize + (c * height + y) * width + x]
+        let (c0, h, w, k, p) = (channels, height, width, kernel, padding)
+        let (oh, ow) = (outputHeight, outputWidth)
+        let positions = oh * ow
+        var cols = [S](repeating: 0, count: c0 * k * k * positions)
+        input.withUnsafeBufferPointer { src in
+            cols.withUnsafeMutableBufferPointer { dst in
+                let base = b * c0 * h * w
+                for c in 0..<c0 {
+                    for ky in 0..<k {
+                        for kx in 0..<k {
+                            let row = ((c * k + ky) * k + kx) * positions
+                            for oy in 0..<oh {
+                                let y = oy + ky - p
+                                guard y >= 0 && y < h else { continue }
+                                let from = base + (c * h + y) * w
+                                let to = row + oy * ow
+                                let xStart = max(0, p - kx), xEnd = min(ow, w + p - kx)
+                                var ox = xStart
+                                while ox < xEnd {
+                                    dst[to + ox] = src[from + ox + kx - p]
+                                    ox += 1
+                                }
+                            }
                         }
                     }
                 }
@@ -92,19 +107,30 @@ public final class Conv2d<S: Scalar>: Layer {
         return cols
     }
 
+    /// Folds column gradients back onto one example's input gradient (adding overlaps).
     private func col2im(_ cols: [S], into gradient: inout [S], example b: Int) {
-        let positions = outputHeight * outputWidth
-        for c in 0..<channels {
-            for ky in 0..<kernel {
-                for kx in 0..<kernel {
-                    let row = (c * kernel + ky) * kernel + kx
-                    for oy in 0..<outputHeight {
-                        let y = oy + ky - padding
-                        guard y >= 0 && y < height else { continue }
-                        for ox in 0..<outputWidth {
-                            let x = ox + kx - padding
-                            guard x >= 0 && x < width else { continue }
-                            gradient[b * inputSize + (c * height + y) * width + x] += cols[row * positions + oy * outputWidth + ox]
+        let (c0, h, w, k, p) = (channels, height, width, kernel, padding)
+        let (oh, ow) = (outputHeight, outputWidth)
+        let positions = oh * ow
+        cols.withUnsafeBufferPointer { src in
+            gradient.withUnsafeMutableBufferPointer { dst in
+                let base = b * c0 * h * w
+                for c in 0..<c0 {
+                    for ky in 0..<k {
+                        for kx in 0..<k {
+                            let row = ((c * k + ky) * k + kx) * positions
+                            for oy in 0..<oh {
+                                let y = oy + ky - p
+                                guard y >= 0 && y < h else { continue }
+                                let to = base + (c * h + y) * w
+                                let from = row + oy * ow
+                                let xStart = max(0, p - kx), xEnd = min(ow, w + p - kx)
+                                var ox = xStart
+                                while ox < xEnd {
+                                    dst[to + ox + kx - p] += src[from + ox]
+                                    ox += 1
+                                }
+                            }
                         }
                     }
                 }

@@ -22,6 +22,8 @@ public final class Embedding<S: Scalar> {
     public var outputSize: Int { count * dimension }
 
     /// Looks up `indices` ([batch, count], each in 0..<vocabulary; others clamp to the last row).
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func forward(_ indices: [Int32], batch: Int) -> [S] {
         precondition(indices.count == batch * count, "Embedding: \(indices.count) indices for batch \(batch) × \(count)")
         self.indices = indices
@@ -34,6 +36,8 @@ public final class Embedding<S: Scalar> {
     }
 
     /// Adds dLoss/dOutput into the rows that were looked up.
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func backward(_ outputGradient: [S]) {
         for (position, index) in indices.enumerated() {
             let row = Int(min(max(index, 0), Int32(vocabulary - 1)))

@@ -12,6 +12,8 @@ public enum Initialization {
 
     /// A [rows × columns] matrix with orthonormal rows (rows ≤ columns) or
     /// orthonormal columns (rows > columns), times `gain` (Saxe et al. 2014).
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public static func orthogonal<S: Scalar>(rows: Int, columns: Int, gain: Double, rng: inout SeededGenerator) -> [S] {
         let (short, long) = rows <= columns ? (rows, columns) : (columns, rows)
         // `short` vectors of length `long`, made orthonormal by modified Gram–Schmidt.

@@ -28,10 +28,14 @@ public final class Sequential<S: Scalar>: Layer {
     public var outputSize: Int { layers[layers.count - 1].outputSize }
     public var parameters: [Parameter<S>] { layers.flatMap { $0.parameters } }
 
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func forward(_ input: [S], batch: Int) -> [S] {
         layers.reduce(input) { x, layer in layer.forward(x, batch: batch) }
     }
 
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func backward(_ outputGradient: [S]) -> [S] {
         layers.reversed().reduce(outputGradient) { g, layer in layer.backward(g) }
     }

@@ -18,6 +18,8 @@ public final class LayerNorm<S: Scalar>: Layer {
 
     public var parameters: [Parameter<S>] { [gamma, beta] }
 
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func forward(_ input: [S], batch: Int) -> [S] {
         precondition(input.count == batch * inputSize, "LayerNorm: input size mismatch")
         self.batch = batch
@@ -47,6 +49,8 @@ public final class LayerNorm<S: Scalar>: Layer {
         return output
     }
 
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func backward(_ outputGradient: [S]) -> [S] {
         let n = inputSize
         var inputGradient = [S](repeating: 0, count: outputGradient.count)

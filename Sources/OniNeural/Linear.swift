@@ -21,6 +21,8 @@ public final class Linear<S: Scalar>: Layer {
 
     public var parameters: [Parameter<S>] { [weight, bias] }
 
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func forward(_ input: [S], batch: Int) -> [S] {
         precondition(input.count == batch * inputSize, "Linear: \(input.count) inputs for batch \(batch) × \(inputSize)")
         self.input = input
@@ -33,6 +35,8 @@ public final class Linear<S: Scalar>: Layer {
         return output
     }
 
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func backward(_ outputGradient: [S]) -> [S] {
         precondition(outputGradient.count == batch * outputSize, "Linear: gradient does not match the last forward")
         // dW += dYᵀ X ; db += Σ_rows dY ; dX = dY W

@@ -44,6 +44,8 @@ extension Double: Scalar {
 /// Row-major matrix product helpers over Swift arrays.
 public enum MatMul {
     /// C[m×n] (+)= op(A) · op(B) with A stored [m×k] (or [k×m] if transposed) and B [k×n] (or [n×k]).
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public static func multiply<S: Scalar>(
         _ a: [S], _ b: [S], into c: inout [S], m: Int, n: Int, k: Int,
         transposeA: Bool = false, transposeB: Bool = false, accumulate: Bool = false

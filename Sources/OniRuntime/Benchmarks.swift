@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import OniCore
 import OniEnvironments
+import OniLearning
+import OniNeural
 import OniStorage
 import OniTransport
 import OniWire
@@ -12,7 +14,7 @@ import OniWire
 public enum Benchmarks {
     /// The benchmark groups.
     public enum Group: String, CaseIterable, Sendable {
-        case transport, env, store, blas
+        case transport, env, store, blas, learner
     }
 
     /// A description of this machine for the report.
@@ -188,6 +190,31 @@ public enum Benchmarks {
             writer.close()
         }
         output(String(format: "store      StoreWriter rollouts (%d KiB each): %7.0f rollouts/s = %9.0f env steps/s", protobuf.count / 1024, Double(count) / elapsed, Double(count * 512) / elapsed))
+    }
+
+    /// APPO updates on grid rollouts (T=32, B=16) and batched worker inference, default network, one BLAS thread.
+    public static func learner(output: (String) -> Void) throws {
+        openblas_set_num_threads(1)
+        let env = GridWorld(task: .keyroom)
+        guard let architecture = PolicyArchitecture(environment: env) else { return }
+        let trainer = APPOTrainer(architecture: architecture, config: TrainingConfig(), seed: 1)
+        var rollout = try syntheticRollout(env: env, steps: 32, envs: 16)
+        let status = [Int32](repeating: 1, count: 33 * 16 * 4)
+        rollout.observations["status"] = Tensor(status, shape: [33, 16, 4])
+        let batch = try TrainingBatch(rollout: rollout, architecture: architecture)
+        trainer.update(batch)  // warm up
+        let updates = 10
+        let elapsed = seconds { for _ in 0..<updates { trainer.update(batch) } }
+        output(String(format: "learner    APPO update T=32 B=16 (%d params): %6.1f ms/update = %8.0f samples/s (1 thread)",
+            trainer.network.parameters.reduce(0) { $0 + $1.count }, elapsed / Double(updates) * 1000, Double(updates * 512) / elapsed))
+        let chars = Array(batch.chars[0..<(16 * 91)]), stat = Array(status[0..<(16 * 4)])
+        let steps = 200
+        let inference = seconds {
+            for _ in 0..<steps {
+                _ = chars.withUnsafeBufferPointer { c in stat.withUnsafeBufferPointer { s in trainer.network.forward(chars: c, status: s, batch: 16) } }
+            }
+        }
+        output(String(format: "learner    worker inference batch 16: %6.2f ms/step = %8.0f env steps/s (1 thread)", inference / Double(steps) * 1000, Double(steps * 16) / inference))
     }
 
     /// OpenBLAS sgemm 256×512×512, single thread, and the kernel OpenBLAS chose.

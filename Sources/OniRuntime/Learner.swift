@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import OniCore
+import OniEnvironments
+import OniLearning
 import OniStorage
 import OniTelemetry
 import OniTransport
@@ -29,6 +31,12 @@ public final class Learner {
     /// Environment steps per second over the last metrics interval.
     private var fps = 0.0
     private let started = ProcessInfo.processInfo.systemUptime
+    private var trainer: APPOTrainer?
+    private var trainingStats: [String: Double] = [:]
+    private var policyLags = RollingWindow(capacity: 100)
+    private var updateMilliseconds = RollingWindow(capacity: 100)
+    private var publishedVersion: Int64 = -1
+    private var lastPublished = -Double.infinity
 
     public init(config: LearnerConfig, context: ZMQContext, stop: StopSignal, logger: Logger) {
         self.config = config
@@ -68,6 +76,15 @@ public final class Learner {
         try restore(storePath: storePath)
         let writer = try StoreWriter(path: storePath, logger: logger)
         let jsonl = try JSONLinesMetricsSink(path: runDirectory.appendingPathComponent("metrics.jsonl").path)
+        if config.train {
+            let environment = try EnvironmentFactory.make(name: config.env)
+            if let architecture = PolicyArchitecture(environment: environment) {
+                trainer = APPOTrainer(architecture: architecture, config: config.training, seed: config.seed)
+                logger.info("training", metadata: ["network": "\(architecture.signature)", "parameters": "\(trainer!.network.parameters.reduce(0) { $0 + $1.count })"])
+            } else {
+                logger.warning("environment has no map observation; recording without training", metadata: ["env": "\(config.env)"])
+            }
+        }
         let sockets = try bind()
         defer {
             // Whatever ends the loop, everything received so far reaches the disk.
@@ -113,6 +130,7 @@ public final class Learner {
                     _ = try? annotator.send(.heartbeat(ping), dontWait: true)
                 }
             }
+            publishParams(sockets.params)
             let t = now
             if t - lastMetrics >= config.metricsIntervalSeconds {
                 fps = Double(envSteps - stepsAtLastMetrics) / (t - lastMetrics)
@@ -242,9 +260,49 @@ public final class Learner {
                     steps: rollout.stepCount, learnerEnvSteps: envSteps, replay: rollout.replay,
                     receivedUnixMilliseconds: unixMilliseconds, protobuf: config.storeRollouts ? Data(protobuf) : nil,
                     episodes: rollout.episodes)))
+        train(on: rollout)
         if !stored && (writer.currentStats.droppedRollouts == 1 || writer.currentStats.droppedRollouts % 1000 == 0) {
             logger.warning("disk slower than experience: rollouts dropped from the store", metadata: ["dropped": "\(writer.currentStats.droppedRollouts)"])
         }
+    }
+
+    // MARK: Training
+
+    private func train(on rollout: Rollout) {
+        guard let trainer else { return }
+        guard rollout.envName == config.env else {
+            counters["learner/rollouts_wrong_env", default: 0] += 1
+            return
+        }
+        // A uniform-random rollout (-1) counts as acting with the version before the first.
+        let lag = trainer.version - rollout.policyVersion
+        policyLags.append(Double(lag))
+        guard lag <= config.maxPolicyLag else {
+            counters["learner/rollouts_too_old", default: 0] += 1
+            return
+        }
+        let batch: TrainingBatch
+        do {
+            batch = try TrainingBatch(rollout: rollout, architecture: trainer.network.architecture)
+        } catch {
+            counters["learner/rollouts_untrainable", default: 0] += 1
+            logger.warning("rollout not trainable", metadata: ["worker": "\(rollout.workerID)", "error": "\(error)"])
+            return
+        }
+        let start = now
+        trainingStats = trainer.update(batch)
+        updateMilliseconds.append((now - start) * 1000)
+    }
+
+    /// Publishes Params after every `publishEveryUpdates` updates, and every 2 s for workers that join late.
+    private func publishParams(_ socket: MessageSocket) {
+        guard let trainer else { return }
+        let due = trainer.version >= publishedVersion + Int64(config.publishEveryUpdates) || now - lastPublished >= 2
+        guard due else { return }
+        let params = PolicyParams.encode(trainer.network, version: trainer.version, learnerEnvSteps: envSteps)
+        _ = try? socket.send(.params(params), dontWait: true)
+        publishedVersion = trainer.version
+        lastPublished = now
     }
 
     /// Sends new or changed message rows to the store (messages before labels, for the foreign key).
@@ -342,6 +400,12 @@ public final class Learner {
         values["annotation/timeouts"] = Double(annotation.timedOutRequests)
         values["annotation/abandoned"] = Double(annotation.abandoned)
         values["learner/rollouts"] = Double(rollouts)
+        if let trainer {
+            values.merge(trainingStats) { _, new in new }
+            values["learner/policy_version"] = Double(trainer.version)
+            if let lag = policyLags.mean { values["learner/policy_lag"] = lag }
+            if let ms = updateMilliseconds.mean { values["learner/update_ms"] = ms }
+        }
         values["learner/frames_refused"] = Double(sockets.framesRefused)
         values["learner/uptime_s"] = now - started
         let store = writer.currentStats

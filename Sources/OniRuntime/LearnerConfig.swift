@@ -1,3 +1,4 @@
+import OniLearning
 import OniWire
 
 /// Everything the learner needs. The `oni-learner` flags map onto these fields.
@@ -33,6 +34,18 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     public var maxEnvSteps: UInt64 = 0
     /// Keep every rollout in the store (replayable); off saves disk.
     public var storeRollouts = true
+    /// The environment the workers play; it fixes the policy network's shape.
+    public var env = "grid:keyroom"
+    /// Train the policy (off: record and label only).
+    public var train = true
+    /// APPO hyper-parameters.
+    public var training = TrainingConfig()
+    /// Publish Params after every this many updates (and every 2 s regardless, for late joiners).
+    public var publishEveryUpdates = 1
+    /// Rollouts whose policy is more than this many versions behind are not trained on (counted).
+    public var maxPolicyLag: Int64 = 25
+    /// Seed of the network's initial weights.
+    public var seed: UInt64 = 1
 
     public init() {}
 }

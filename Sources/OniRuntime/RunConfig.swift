@@ -58,7 +58,7 @@ public struct RunConfig: Sendable, Codable, Equatable {
             "--run-dir", runDirectory,
             "--experience-bind", "tcp://\(host):\(basePort)", "--params-bind", "tcp://\(host):\(basePort + 1)",
             "--metrics-bind", "tcp://\(host):\(basePort + 2)", "--control-bind", "tcp://\(host):\(basePort + 3)",
-            "--max-env-steps", "\(maxEnvSteps)", "--goal", goal, "--llm-batch-size", "\(llmBatchSize)", "--log-level", logLevel,
+            "--max-env-steps", "\(maxEnvSteps)", "--env", env, "--seed", "\(seed)", "--goal", goal, "--llm-batch-size", "\(llmBatchSize)", "--log-level", logLevel,
         ]
         if llmBaseURL != nil { args += ["--annotator", annotatorEndpoint] }
         return args

@@ -17,12 +17,14 @@ public final class Worker {
     private let context: ZMQContext
     private let environments: [any Environment]
     private var rng: SeededGenerator
-    private let actionCount: Int
+    private let policy: ActingPolicy
 
     /// Figures the worker reports in heartbeats and its log.
     public private(set) var envSteps: UInt64 = 0
     public private(set) var rolloutsSent: UInt64 = 0
     public private(set) var paramsRefused = 0
+    /// Params version in use; -1 while acting uniformly at random.
+    public var policyVersion: Int64 { policy.version }
 
     public init(config: WorkerConfig, context: ZMQContext, stop: StopSignal, logger: Logger) throws {
         guard config.numEnvs > 0, config.rolloutLength > 0 else {
@@ -33,7 +35,7 @@ public final class Worker {
         self.stop = stop
         self.context = context
         environments = try (0..<config.numEnvs).map { _ in try EnvironmentFactory.make(name: config.env) }
-        actionCount = environments[0].actionCount
+        policy = ActingPolicy(environment: environments[0])
         var seeder = SeededGenerator(seed: config.seed)
         for byte in config.id.utf8 { seeder = SeededGenerator(seed: seeder.next() ^ UInt64(byte)) }
         rng = seeder
@@ -79,7 +81,8 @@ public final class Worker {
         var dones = [UInt8](repeating: 0, count: t * b)
         var messageIndex = [Int32](repeating: -1, count: t * b)
         var messageCounts = [Int32](repeating: 0, count: t * b)
-        let uniformLogProb = -Float(log(Double(actionCount)))
+        let charsField = fields.firstIndex { $0.name == "chars" }
+        let statusField = fields.firstIndex { $0.name == "status" }
 
         logger.info("worker started", metadata: ["env": "\(config.env)", "envs": "\(b)", "T": "\(t)", "learner": "\(config.experienceEndpoint)"])
         sendHello(experience)
@@ -90,14 +93,13 @@ public final class Worker {
             var table: [String: Int32] = [:]
             var messages: [String] = []
             var episodes: [EpisodeSummary] = []
+            let version = policy.version
             for step in 0..<t {
                 writeObservations(fields, &observationBuffers, row: step)
+                chooseActions(fields, observationBuffers, charsField, statusField, row: step, &actions, &logProbs)
                 for i in 0..<b {
                     let k = step * b + i
-                    let action = rng.below(actionCount)
-                    let outcome = environments[i].step(action)
-                    actions[k] = Int32(action)
-                    logProbs[k] = uniformLogProb
+                    let outcome = environments[i].step(Int(actions[k]))
                     rewards[k] = outcome.reward
                     dones[k] = outcome.done ? 1 : 0
                     if outcome.message.isEmpty {
@@ -143,7 +145,7 @@ public final class Worker {
                     elementType: field.elementType, shape: [t + 1, b] + field.shape, bytes: Data(observationBuffers[f]))
             }
             let rollout = Rollout(
-                workerID: config.id, sequence: sequence, policyVersion: -1, numSteps: t, numEnvs: b, envName: config.env,
+                workerID: config.id, sequence: sequence, policyVersion: version, numSteps: t, numEnvs: b, envName: config.env,
                 observations: observations, actions: actions, behaviourLogProbs: logProbs, rewards: rewards, dones: dones,
                 messages: messages, messageIndex: messageIndex, messageEpisodeCount: messageCounts, episodes: episodes,
                 workerEnvSteps: envSteps)
@@ -160,6 +162,27 @@ public final class Worker {
             }
         }
         logger.info("worker stopping", metadata: ["reason": "\(stop.stopReason ?? "")", "env_steps": "\(envSteps)", "rollouts": "\(rolloutsSent)"])
+    }
+
+    /// Actions for every environment at rollout row `row`, in one batched forward pass.
+    private func chooseActions(
+        _ fields: [ObservationField], _ buffers: [[UInt8]], _ charsField: Int?, _ statusField: Int?, row: Int,
+        _ actions: inout [Int32], _ logProbs: inout [Float]
+    ) {
+        let b = config.numEnvs
+        func rows<T>(_ field: Int?, _: T.Type, _ body: (UnsafeBufferPointer<T>?) -> Void) {
+            guard let field else { return body(nil) }
+            let size = fields[field].byteCount
+            buffers[field].withUnsafeBytes { raw in
+                let slice = UnsafeRawBufferPointer(rebasing: raw[(row * b * size)..<((row + 1) * b * size)])
+                body(slice.bindMemory(to: T.self))
+            }
+        }
+        rows(charsField, UInt8.self) { chars in
+            rows(statusField, Int32.self) { status in
+                policy.act(chars: chars, status: status, batch: b, rng: &rng, actions: &actions, logProbs: &logProbs, offset: row * b)
+            }
+        }
     }
 
     private func writeObservations(_ fields: [ObservationField], _ buffers: inout [[UInt8]], row: Int) {
@@ -192,13 +215,20 @@ public final class Worker {
         return false
     }
 
+    /// Swaps in the newest Params, if any arrived (between rollouts only).
     private func pollParams(_ socket: MessageSocket) {
         guard case let .params(params)? = try? socket.receive(timeoutMilliseconds: 0) else { return }
-        paramsRefused += 1
-        if paramsRefused <= 3 {
-            logger.warning(
-                "params not loadable by this worker; acting uniformly at random",
-                metadata: ["version": "\(params.version)", "architecture": "\(params.architecture)"])
+        let before = policy.version
+        do {
+            try policy.load(params)
+            if before < 0 && policy.version >= 0 {
+                logger.info("acting with the learner's policy", metadata: ["version": "\(policy.version)"])
+            }
+        } catch {
+            paramsRefused += 1
+            if paramsRefused <= 3 || paramsRefused % 100 == 0 {
+                logger.warning("params refused; keeping the current policy", metadata: ["version": "\(params.version)", "error": "\(error)", "refused": "\(paramsRefused)"])
+            }
         }
     }
 
@@ -221,7 +251,7 @@ public final class Worker {
         beat.id = config.id
         beat.unixMs = Int64(Date().timeIntervalSince1970 * 1000)
         beat.envSteps = envSteps
-        beat.policyVersion = -1
+        beat.policyVersion = policy.version
         beat.rolloutsSent = rolloutsSent
         beat.framesRefused = UInt64(framesRefused)
         _ = try? socket.send(.heartbeat(beat), dontWait: true)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import OniLearning
 import OniRuntime
 import OniTransport
 
@@ -32,6 +33,18 @@ struct LearnerCommand: ParsableCommand {
     @Option(help: "Stop after this many env steps (0 = until stopped).") var maxEnvSteps = LearnerConfig().maxEnvSteps
     @Flag(inversion: .prefixedNo, help: "Keep every rollout in the store (replayable).") var storeRollouts = true
     @Option(help: "Largest frame accepted, in bytes.") var maxFrameBytes = LearnerConfig().maxFrameBytes
+    @Option(help: "Environment the workers play (fixes the network's shape): \(EnvironmentNames.list).") var env = LearnerConfig().env
+    @Flag(inversion: .prefixedNo, help: "Train the policy with APPO (off: record and label only).") var train = true
+    @Option(help: "Adam learning rate.") var learningRate = TrainingConfig().learningRate
+    @Option(help: "Discount γ.") var discount = TrainingConfig().discount
+    @Option(help: "Entropy bonus weight.") var entropyCoefficient = TrainingConfig().entropyCoefficient
+    @Option(help: "Value loss weight.") var valueCoefficient = TrainingConfig().valueCoefficient
+    @Option(help: "PPO clipping ε.") var clip = TrainingConfig().clip
+    @Option(help: "Clip the global gradient norm to this (0 = no clipping).") var maxGradNorm = TrainingConfig().maxGradientNorm
+    @Option(help: "Scale extrinsic rewards by this before clipping to ±10.") var rewardScale = TrainingConfig().rewardScale
+    @Option(help: "Skip rollouts whose policy is more than this many versions old.") var maxPolicyLag = LearnerConfig().maxPolicyLag
+    @Option(help: "Publish params after every this many updates.") var publishEvery = LearnerConfig().publishEveryUpdates
+    @Option(help: "Seed of the initial weights.") var seed = LearnerConfig().seed
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
 
     func validate() throws {
@@ -41,6 +54,9 @@ struct LearnerCommand: ParsableCommand {
         guard annotationTimeout > 0, livenessTimeout > 0 else { throw ValidationError("--annotation-timeout and --liveness-timeout must be positive") }
         guard metricsInterval >= 0.05 else { throw ValidationError("--metrics-interval must be at least 0.05 s") }
         try FrameLimit.validate(maxFrameBytes)
+        guard learningRate > 0, (0...1).contains(discount), clip > 0, publishEvery > 0, maxPolicyLag >= 0 else {
+            throw ValidationError("--learning-rate and --clip must be positive, --discount in [0, 1], --publish-every ≥ 1, --max-policy-lag ≥ 0")
+        }
     }
 
     func run() throws {
@@ -60,6 +76,18 @@ struct LearnerCommand: ParsableCommand {
         config.maxEnvSteps = maxEnvSteps
         config.storeRollouts = storeRollouts
         config.maxFrameBytes = maxFrameBytes
+        config.env = env
+        config.train = train
+        config.training.learningRate = learningRate
+        config.training.discount = discount
+        config.training.entropyCoefficient = entropyCoefficient
+        config.training.valueCoefficient = valueCoefficient
+        config.training.clip = clip
+        config.training.maxGradientNorm = maxGradNorm
+        config.training.rewardScale = rewardScale
+        config.maxPolicyLag = maxPolicyLag
+        config.publishEveryUpdates = publishEvery
+        config.seed = seed
         try RoleMain.run(logLevel: logLevel, label: "oni.learner") { context, stop, logger in
             try Learner(config: config, context: context, stop: stop, logger: logger).run()
         }

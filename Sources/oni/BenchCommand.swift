@@ -4,14 +4,14 @@ import OniRuntime
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the building blocks: transport, env, store, blas.",
+        abstract: "Measure the building blocks: transport, env, store, blas, learner.",
         discussion: "Build with -c release for meaningful figures: swift run -c release oni bench all")
 
-    @Argument(help: "What to measure: transport, env, store, blas or all.") var group = "all"
+    @Argument(help: "What to measure: transport, env, store, blas, learner or all.") var group = "all"
 
     func validate() throws {
         guard group == "all" || Benchmarks.Group(rawValue: group) != nil else {
-            throw ValidationError("unknown benchmark '\(group)'; choose transport, env, store, blas or all")
+            throw ValidationError("unknown benchmark '\(group)'; choose transport, env, store, blas, learner or all")
         }
     }
 
@@ -24,6 +24,7 @@ struct BenchCommand: ParsableCommand {
             case .env: Benchmarks.env(output: Console.line)
             case .store: try Benchmarks.store(output: Console.line)
             case .blas: Benchmarks.blas(output: Console.line)
+            case .learner: try Benchmarks.learner(output: Console.line)
             }
         }
     }

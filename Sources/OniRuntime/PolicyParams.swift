@@ -1,0 +1,37 @@
+import Foundation
+import OniCore
+import OniLearning
+import OniNeural
+import OniWire
+
+/// Policy weights to and from the wire's Params message.
+public enum PolicyParams {
+    /// The network's weights as a Params message of `version`.
+    public static func encode(_ network: PolicyNetwork<Float>, version: Int64, learnerEnvSteps: UInt64) -> Oni_V1_Params {
+        var params = Oni_V1_Params()
+        params.version = version
+        params.learnerEnvSteps = learnerEnvSteps
+        params.architecture = network.architecture.signature
+        params.tensors = network.exportWeights().map { w in
+            var named = Oni_V1_NamedTensor()
+            named.name = w.name
+            named.tensor = Tensor(w.values, shape: w.shape).wire
+            return named
+        }
+        return params
+    }
+
+    /// Loads a Params message into `network`, refusing other architectures and malformed tensors.
+    public static func load(_ params: Oni_V1_Params, into network: PolicyNetwork<Float>) throws {
+        guard params.architecture == network.architecture.signature else {
+            throw PolicyError.architectureMismatch(expected: network.architecture.signature, found: params.architecture)
+        }
+        var weights: [String: (shape: [Int], values: [Float])] = [:]
+        for named in params.tensors {
+            let tensor = try Tensor(wire: named.tensor)
+            guard tensor.elementType == .float32 else { throw WireConversionError("parameter \(named.name) is not float32") }
+            weights[named.name] = (tensor.shape, tensor.floats)
+        }
+        try network.importWeights(weights)
+    }
+}
