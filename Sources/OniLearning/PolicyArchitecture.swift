@@ -25,6 +25,11 @@ public struct PolicyArchitecture: Sendable, Codable, Equatable {
         self.actions = actions
     }
 
+    /// Whether this network can act in `other`'s environment (same observation shapes and actions).
+    public func fits(_ other: PolicyArchitecture) -> Bool {
+        height == other.height && width == other.width && statusSize == other.statusSize && actions == other.actions
+    }
+
     /// A stable description, e.g. "grid-conv-v1 7x13 s4 a5 e8 f16 h256".
     public var signature: String {
         "grid-conv-v1 \(height)x\(width) s\(statusSize) a\(actions) e\(embedding) f\(filters) h\(hidden)"

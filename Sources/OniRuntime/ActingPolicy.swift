@@ -8,22 +8,32 @@ import OniWire
 /// for its environment's network, then by sampling that policy (batched over
 /// all its environments).
 final class ActingPolicy {
-    let network: PolicyNetwork<Float>?
+    /// The network the learner's Params describe; nil until the first Params.
+    private(set) var network: PolicyNetwork<Float>?
+    /// What this worker's environment needs of a network; nil if it has no map to see.
+    let environmentShape: PolicyArchitecture?
     let actionCount: Int
     /// Version of the loaded Params; -1 while acting uniformly.
     private(set) var version: Int64 = -1
     private let uniformLogProb: Float
 
     init(environment: any Environment) {
-        network = PolicyArchitecture(environment: environment).map { PolicyNetwork(architecture: $0, seed: 0) }
+        environmentShape = PolicyArchitecture(environment: environment)
         actionCount = environment.actionCount
         uniformLogProb = -Float(Foundation.log(Double(environment.actionCount)))
     }
 
-    /// Loads newer Params; older or equal versions are ignored.
+    /// Loads newer Params (older or equal versions are ignored), building the
+    /// network they describe if it is new and fits this worker's environment.
     func load(_ params: Oni_V1_Params) throws {
-        guard let network, params.version > version else { return }
-        try PolicyParams.load(params, into: network)
+        guard params.version > version else { return }
+        let architecture = try PolicyParams.architecture(of: params)
+        guard let shape = environmentShape, architecture.fits(shape) else {
+            throw PolicyError.architectureMismatch(expected: environmentShape?.signature ?? "no map observation", found: architecture.signature)
+        }
+        let target = network?.architecture == architecture ? network! : PolicyNetwork<Float>(architecture: architecture, seed: 0)
+        try PolicyParams.load(params, into: target)
+        network = target
         version = params.version
     }
 

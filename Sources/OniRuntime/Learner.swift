@@ -78,7 +78,10 @@ public final class Learner {
         let jsonl = try JSONLinesMetricsSink(path: runDirectory.appendingPathComponent("metrics.jsonl").path)
         if config.train {
             let environment = try EnvironmentFactory.make(name: config.env)
-            if let architecture = PolicyArchitecture(environment: environment) {
+            if var architecture = PolicyArchitecture(environment: environment) {
+                architecture.embedding = config.embedding
+                architecture.filters = config.filters
+                architecture.hidden = config.hidden
                 trainer = APPOTrainer(architecture: architecture, config: config.training, seed: config.seed)
                 logger.info("training", metadata: ["network": "\(architecture.signature)", "parameters": "\(trainer!.network.parameters.reduce(0) { $0 + $1.count })"])
             } else {
@@ -102,7 +105,9 @@ public final class Learner {
 
         while !stop.isStopped {
             let ready = try Poller.readable(polled.map(\.socket), timeoutMilliseconds: 20)
-            if ready[0] { receiveExperience(sockets.experience, writer: writer, limit: 64) }
+            // Training takes one rollout per turn: the socket's queue, then the workers' sends,
+            // hold the rest (APPO's back-pressure), and control and annotation are served between updates.
+            if ready[0] { receiveExperience(sockets.experience, writer: writer, limit: trainer == nil ? 64 : 1, train: true) }
             if ready[1], let parts = try sockets.control.socket.receiveMultipart(dontWait: true) {
                 // REP must answer every request, even a refused one, or the socket stalls.
                 _ = sockets.control.accept(parts)
@@ -144,7 +149,7 @@ public final class Learner {
             }
         }
         // Rollouts already queued in the socket were sent in good faith: keep them.
-        receiveExperience(sockets.experience, writer: writer, limit: Int.max)
+        receiveExperience(sockets.experience, writer: writer, limit: Int.max, train: false)
         logger.info(
             "learner stopped",
             metadata: [
@@ -204,7 +209,8 @@ public final class Learner {
     // MARK: Experience
 
     /// Takes up to `limit` frames from the experience socket without waiting.
-    private func receiveExperience(_ socket: MessageSocket, writer: StoreWriter, limit: Int) {
+    /// With `train`, each rollout also gets an APPO update.
+    private func receiveExperience(_ socket: MessageSocket, writer: StoreWriter, limit: Int, train: Bool) {
         var taken = 0
         while taken < limit, let received = try? socket.receiveFrame() {
             taken += 1
@@ -215,7 +221,9 @@ public final class Learner {
                 heard(beat.id, role: beat.role, envSteps: beat.envSteps, policyVersion: beat.policyVersion)
             case let .rollout(wire):
                 do {
-                    ingest(try Rollout(wire: wire), protobuf: received.frame.dropFirst(WireProtocol.headerSize), writer: writer)
+                    let rollout = try Rollout(wire: wire)
+                    ingest(rollout, protobuf: received.frame.dropFirst(WireProtocol.headerSize), writer: writer)
+                    if train { self.train(on: rollout) }
                 } catch {
                     socket.refuse(.invalidPayload(kind: .rollout, reason: error.reason), detail: wire.workerID)
                 }
@@ -260,7 +268,6 @@ public final class Learner {
                     steps: rollout.stepCount, learnerEnvSteps: envSteps, replay: rollout.replay,
                     receivedUnixMilliseconds: unixMilliseconds, protobuf: config.storeRollouts ? Data(protobuf) : nil,
                     episodes: rollout.episodes)))
-        train(on: rollout)
         if !stored && (writer.currentStats.droppedRollouts == 1 || writer.currentStats.droppedRollouts % 1000 == 0) {
             logger.warning("disk slower than experience: rollouts dropped from the store", metadata: ["dropped": "\(writer.currentStats.droppedRollouts)"])
         }

@@ -46,6 +46,10 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     public var maxPolicyLag: Int64 = 25
     /// Seed of the network's initial weights.
     public var seed: UInt64 = 1
+    /// Network sizes (workers build whatever the Params describe).
+    public var embedding = 8
+    public var filters = 16
+    public var hidden = 256
 
     public init() {}
 }

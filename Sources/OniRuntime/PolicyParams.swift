@@ -11,7 +11,7 @@ public enum PolicyParams {
         var params = Oni_V1_Params()
         params.version = version
         params.learnerEnvSteps = learnerEnvSteps
-        params.architecture = network.architecture.signature
+        params.architecture = encodeArchitecture(network.architecture)
         params.tensors = network.exportWeights().map { w in
             var named = Oni_V1_NamedTensor()
             named.name = w.name
@@ -21,10 +21,27 @@ public enum PolicyParams {
         return params
     }
 
+    /// The architecture as the JSON text Params carry.
+    public static func encodeArchitecture(_ architecture: PolicyArchitecture) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: (try? encoder.encode(architecture)) ?? Data(), as: UTF8.self)
+    }
+
+    /// The architecture a Params message was made for.
+    public static func architecture(of params: Oni_V1_Params) throws -> PolicyArchitecture {
+        do {
+            return try JSONDecoder().decode(PolicyArchitecture.self, from: Data(params.architecture.utf8))
+        } catch {
+            throw PolicyError.architectureMismatch(expected: "a PolicyArchitecture in JSON", found: String(params.architecture.prefix(200)))
+        }
+    }
+
     /// Loads a Params message into `network`, refusing other architectures and malformed tensors.
     public static func load(_ params: Oni_V1_Params, into network: PolicyNetwork<Float>) throws {
-        guard params.architecture == network.architecture.signature else {
-            throw PolicyError.architectureMismatch(expected: network.architecture.signature, found: params.architecture)
+        let architecture = try architecture(of: params)
+        guard architecture == network.architecture else {
+            throw PolicyError.architectureMismatch(expected: network.architecture.signature, found: architecture.signature)
         }
         var weights: [String: (shape: [Int], values: [Float])] = [:]
         for named in params.tensors {

@@ -31,6 +31,12 @@ public struct RunConfig: Sendable, Codable, Equatable {
     public var llmBatchSize = 8
     /// Log level of the children.
     public var logLevel = "info"
+    /// Train the policy (off: workers act at random; the run only records and labels).
+    public var train = true
+    /// Network sizes: character embedding, convolution filters, hidden width.
+    public var embedding = 8
+    public var filters = 16
+    public var hidden = 256
 
     public init(runDirectory: String) {
         self.runDirectory = runDirectory
@@ -59,6 +65,7 @@ public struct RunConfig: Sendable, Codable, Equatable {
             "--experience-bind", "tcp://\(host):\(basePort)", "--params-bind", "tcp://\(host):\(basePort + 1)",
             "--metrics-bind", "tcp://\(host):\(basePort + 2)", "--control-bind", "tcp://\(host):\(basePort + 3)",
             "--max-env-steps", "\(maxEnvSteps)", "--env", env, "--seed", "\(seed)", "--goal", goal, "--llm-batch-size", "\(llmBatchSize)", "--log-level", logLevel,
+            "--embedding", "\(embedding)", "--filters", "\(filters)", "--hidden", "\(hidden)", train ? "--train" : "--no-train",
         ]
         if llmBaseURL != nil { args += ["--annotator", annotatorEndpoint] }
         return args

@@ -45,6 +45,9 @@ struct LearnerCommand: ParsableCommand {
     @Option(help: "Skip rollouts whose policy is more than this many versions old.") var maxPolicyLag = LearnerConfig().maxPolicyLag
     @Option(help: "Publish params after every this many updates.") var publishEvery = LearnerConfig().publishEveryUpdates
     @Option(help: "Seed of the initial weights.") var seed = LearnerConfig().seed
+    @Option(help: "Network: character embedding size.") var embedding = LearnerConfig().embedding
+    @Option(help: "Network: filters of each convolution.") var filters = LearnerConfig().filters
+    @Option(help: "Network: hidden layer width.") var hidden = LearnerConfig().hidden
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
 
     func validate() throws {
@@ -54,6 +57,7 @@ struct LearnerCommand: ParsableCommand {
         guard annotationTimeout > 0, livenessTimeout > 0 else { throw ValidationError("--annotation-timeout and --liveness-timeout must be positive") }
         guard metricsInterval >= 0.05 else { throw ValidationError("--metrics-interval must be at least 0.05 s") }
         try FrameLimit.validate(maxFrameBytes)
+        guard embedding > 0, filters > 0, hidden > 0 else { throw ValidationError("--embedding, --filters and --hidden must be positive") }
         guard learningRate > 0, (0...1).contains(discount), clip > 0, publishEvery > 0, maxPolicyLag >= 0 else {
             throw ValidationError("--learning-rate and --clip must be positive, --discount in [0, 1], --publish-every ≥ 1, --max-policy-lag ≥ 0")
         }
@@ -88,6 +92,9 @@ struct LearnerCommand: ParsableCommand {
         config.maxPolicyLag = maxPolicyLag
         config.publishEveryUpdates = publishEvery
         config.seed = seed
+        config.embedding = embedding
+        config.filters = filters
+        config.hidden = hidden
         try RoleMain.run(logLevel: logLevel, label: "oni.learner") { context, stop, logger in
             try Learner(config: config, context: context, stop: stop, logger: logger).run()
         }

@@ -32,6 +32,10 @@ struct RunCommand: ParsableCommand {
     @Option(name: [.customLong("llm-batch-size"), .customLong("llm_batch_size")], help: "Messages per annotation request.")
     var llmBatchSize = 8
     @Option(help: "Log level of the roles.") var logLevel = "info"
+    @Flag(inversion: .prefixedNo, help: "Train the policy with APPO (off: workers act at random).") var train = true
+    @Option(help: "Network: character embedding size.") var embedding = 8
+    @Option(help: "Network: filters of each convolution.") var filters = 16
+    @Option(help: "Network: hidden layer width.") var hidden = 256
 
     func run() throws {
         if let file = config {
@@ -61,6 +65,10 @@ struct RunCommand: ParsableCommand {
         resolved.goal = goal
         resolved.llmBatchSize = llmBatchSize
         resolved.logLevel = logLevel
+        resolved.train = train
+        resolved.embedding = embedding
+        resolved.filters = filters
+        resolved.hidden = hidden
 
         let stop = StopSignal()
         let sources = stop.installSignalHandlers()

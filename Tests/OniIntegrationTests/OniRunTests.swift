@@ -5,6 +5,9 @@ import Testing
 
 /// `oni run` as a user runs it: one command, every role a child process.
 @Suite(.serialized) struct OniRunTests {
+    /// A small network keeps training quick in debug builds.
+    static let tinyNetwork = ["--embedding", "2", "--filters", "2", "--hidden", "16"]
+
     func temporaryRun() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("oni-run-\(UUID().uuidString)").path
     }
@@ -14,13 +17,14 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: run) }
         let oni = try ChildProcess(
             "oni",
-            ["run", "--run-dir", run, "--max-env-steps", "40000", "--workers", "2", "--envs-per-worker", "4", "--base-port", "\(FreePorts.consecutive(6))"])
+            ["run", "--run-dir", run, "--max-env-steps", "20000", "--workers", "2", "--envs-per-worker", "4", "--base-port", "\(FreePorts.consecutive(6))"]
+                + OniRunTests.tinyNetwork)
         #expect(oni.wait(seconds: 120) == 0, "\(oni.output)")
         let lines = oni.output.split(separator: "\n")
         #expect(lines.first == "oni run: no LLM server configured (--llm-url or ONI_LLM_BASE_URL): running without annotation")
         #expect(lines.last?.hasPrefix("oni run: stopped (learner finished)") == true, "\(oni.output)")
         let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
-        #expect(try store.lastLearnerEnvSteps() >= 40000)
+        #expect(try store.lastLearnerEnvSteps() >= 20000)
         #expect(FileManager.default.fileExists(atPath: run + "/config.json"))
         #expect(FileManager.default.fileExists(atPath: run + "/logs/worker-1.log"))
     }
@@ -35,7 +39,7 @@ import Testing
             [
                 "run", "--run-dir", run, "--max-env-steps", "0", "--workers", "1", "--envs-per-worker", "4",
                 "--base-port", "\(FreePorts.consecutive(6))", "--llm-url", llm.baseURL.absoluteString,
-            ])
+            ] + OniRunTests.tinyNetwork)
         // Progress lines say how many messages are labelled; wait for a few.
         let labelled = eventually(seconds: 90) {
             oni.output.split(separator: "\n").contains { line in
@@ -55,22 +59,43 @@ import Testing
         }
     }
 
-    @Test func aRoleThatDiesFailsTheRunNamingIt() throws {
+    @Test func aLearnerThatCannotStartFailsTheRunNamingIt() throws {
         let run = temporaryRun()
         defer { try? FileManager.default.removeItem(atPath: run) }
         let oni = try ChildProcess(
             "oni", ["run", "--run-dir", run, "--env", "grid:nowhere", "--workers", "1", "--base-port", "\(FreePorts.consecutive(6))"])
         let status = oni.wait(seconds: 60)
         #expect(status != nil && status != 0, "\(oni.output)")
-        #expect(oni.output.contains("worker-0 exited with status"), "\(oni.output)")
+        #expect(oni.output.contains("learner exited with status"), "\(oni.output)")
         #expect(oni.output.contains("unknown environment 'grid:nowhere'"), "\(oni.output)")
+    }
+
+    @Test func aWorkerThatDiesFailsTheRunNamingIt() throws {
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let port = FreePorts.consecutive(6)
+        let oni = try ChildProcess(
+            "oni", ["run", "--run-dir", run, "--max-env-steps", "0", "--workers", "2", "--envs-per-worker", "2", "--base-port", "\(port)"]
+                + OniRunTests.tinyNetwork)
+        #expect(eventually(seconds: 60) { oni.output.contains("oni run: steps") }, "\(oni.output)")
+        // Kill worker-1 of this run (its command line names this run's experience port).
+        let pkill = Process()
+        pkill.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
+        pkill.arguments = ["-KILL", "-f", "oni-worker --id worker-1 .*tcp://127.0.0.1:\(port)"]
+        try pkill.run()
+        pkill.waitUntilExit()
+        #expect(pkill.terminationStatus == 0, "no worker-1 process found")
+        let status = oni.wait(seconds: 60)
+        #expect(status != nil && status != 0, "\(oni.output)")
+        #expect(oni.output.contains("worker-1 exited with status"), "\(oni.output)")
     }
 
     @Test func sigtermStopsEveryChildCleanly() throws {
         let run = temporaryRun()
         defer { try? FileManager.default.removeItem(atPath: run) }
         let oni = try ChildProcess(
-            "oni", ["run", "--run-dir", run, "--max-env-steps", "0", "--workers", "2", "--envs-per-worker", "2", "--base-port", "\(FreePorts.consecutive(6))"])
+            "oni", ["run", "--run-dir", run, "--max-env-steps", "0", "--workers", "2", "--envs-per-worker", "2", "--base-port", "\(FreePorts.consecutive(6))"]
+                + OniRunTests.tinyNetwork)
         #expect(eventually(seconds: 60) { oni.output.contains("oni run: steps") }, "\(oni.output)")
         oni.signal(SIGTERM)
         #expect(oni.wait(seconds: 30) == 0, "\(oni.output)")

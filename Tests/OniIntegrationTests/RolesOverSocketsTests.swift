@@ -36,6 +36,8 @@ import Testing
             "--run-dir", runDirectory, "--experience-bind", ports.tcp(ports.experience), "--params-bind", ports.tcp(ports.params),
             "--metrics-bind", ports.tcp(ports.metrics), "--control-bind", ports.tcp(ports.control), "--metrics-interval", "0.2",
             "--annotation-timeout", "5", "--llm-batch-size", "4",
+            // A small network keeps training quick in debug builds.
+            "--embedding", "2", "--filters", "2", "--hidden", "16",
         ]
         if annotate { args += ["--annotator", ports.tcp(ports.annotator)] }
         return try ChildProcess("oni-learner", args)
@@ -75,7 +77,7 @@ import Testing
         let labelled = eventually(seconds: 60) {
             let s = status(ports, context)
             return (s["messages/labelled"] ?? 0) >= 4 && (s["learner/rollouts"] ?? 0) >= 20 && (s["workers/live"] ?? 0) == 1
-                && s["annotation/annotators_live"] == 1
+                && s["annotation/annotators_live"] == 1 && (s["learner/policy_version"] ?? 0) >= 5
         }
         #expect(labelled, "learner: \(learner.output)\nannotator: \(annotator.output)")
 
@@ -99,6 +101,12 @@ import Testing
         let stored = try store.rollouts(afterID: 0, limit: 1)
         let first = try Rollout(wire: Oni_V1_Rollout(serializedBytes: stored[0].protobuf))
         #expect(first.workerID == "worker-0" && first.numEnvs == 4 && first.numSteps == 16)
+        // The worker took up the learner's policy: later rollouts carry its versions.
+        #expect(worker.output.contains("acting with the learner's policy"), "\(worker.output)")
+        let versions = try store.database.prepare("SELECT max(policy_version) FROM rollouts")
+        #expect(try versions.step())
+        #expect(versions.int(0) >= 1)
+        #expect(final["learner/loss_value"]?.isFinite == true)
         let messages = Dictionary(uniqueKeysWithValues: try store.messages().map { ($0.text, $0) })
         #expect(messages["It's a wall."]?.label == 0)
         #expect(messages["You find a key."]?.label == 1)
