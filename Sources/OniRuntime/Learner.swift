@@ -160,15 +160,27 @@ public final class Learner {
 
     private func bind() throws -> Sockets {
         let codec = FrameCodec(maxFrameBytes: config.maxFrameBytes)
-        func socket(_ type: SocketType, _ name: String, _ accepts: Set<MessageKind>, bind endpoint: String) throws -> MessageSocket {
+        /// Options must be set before bind: libzmq copies them into the listener.
+        func socket(
+            _ type: SocketType, _ name: String, _ accepts: Set<MessageKind>, bind endpoint: String,
+            configure: (ZMQSocket) throws -> Void = { _ in }
+        ) throws -> MessageSocket {
             let s = try MessageSocket(context: context, type: type, name: name, accepts: accepts, codec: codec, logger: logger)
+            try configure(s.socket)
             try s.socket.bind(endpoint)
             return s
         }
-        let experience = try socket(.pull, "experience", [.rollout, .hello, .heartbeat], bind: config.experienceBind)
-        try experience.socket.setReceiveHighWaterMark(64)
+        // Few rollouts queued: with back-pressure reaching the workers, they wait for the
+        // learner instead of running ahead of the policy (small policy lag).
+        let experience = try socket(.pull, "experience", [.rollout, .hello, .heartbeat], bind: config.experienceBind) {
+            try $0.setReceiveHighWaterMark(4)
+            try $0.setReceiveBuffer(bytes: 128 << 10)
+        }
+        // Params go out often and are large: keep only the newest per subscriber, so a
+        // slow worker gets the current policy next, not a backlog of stale ones.
+        let params = try socket(.pub, "params", [], bind: config.paramsBind) { try $0.setConflate(true) }
         var sockets = Sockets(
-            experience: experience, params: try socket(.pub, "params", [], bind: config.paramsBind),
+            experience: experience, params: params,
             metrics: try socket(.pub, "metrics", [], bind: config.metricsBind),
             control: try socket(.rep, "control", [.statusRequest], bind: config.controlBind))
         if let endpoint = config.annotatorEndpoint {

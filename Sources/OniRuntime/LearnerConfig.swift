@@ -43,7 +43,7 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     /// Publish Params after every this many updates (and every 2 s regardless, for late joiners).
     public var publishEveryUpdates = 1
     /// Rollouts whose policy is more than this many versions behind are not trained on (counted).
-    public var maxPolicyLag: Int64 = 25
+    public var maxPolicyLag: Int64 = 100
     /// Seed of the network's initial weights.
     public var seed: UInt64 = 1
     /// Network sizes (workers build whatever the Params describe).

@@ -1,3 +1,5 @@
+import CBLAS
+import Foundation
 import Logging
 import OniTransport
 
@@ -8,8 +10,11 @@ public enum RoleMain {
         logLevel: String, label: String, _ body: (_ context: ZMQContext, _ stop: StopSignal, _ logger: Logger) throws -> Void
     ) throws {
         _ = RoleLogging.bootstrap(level: logLevel)
+        // Roles share the machine with each other: one BLAS thread each unless told otherwise.
+        if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil { openblas_set_num_threads(1) }
         let stop = StopSignal()
         let sources = stop.installSignalHandlers()
+        stop.stopWhenOrphaned()
         defer { sources.forEach { $0.cancel() } }
         try body(ZMQContext(), stop, Logger(label: label))
     }

@@ -19,6 +19,24 @@ public final class StopSignal: Sendable {
     /// Why the stop was requested (the first reason given).
     public var stopReason: String? { reason.withLock { $0 } }
 
+    /// Stops when the process whose id is in the environment variable
+    /// `ONI_PARENT_PID` is no longer our parent (`oni run` set it and then died),
+    /// so no role outlives the run that started it.
+    public func stopWhenOrphaned(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        guard let text = environment["ONI_PARENT_PID"], let parent = Int32(text) else { return }
+        let thread = Thread { [self] in
+            while !self.isStopped {
+                if getppid() != parent {
+                    self.stop(reason: "parent oni run (pid \(parent)) exited")
+                    return
+                }
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
+        thread.name = "oni-parent-watch"
+        thread.start()
+    }
+
     /// Routes SIGINT and SIGTERM to `stop`. Keep the returned sources alive.
     public func installSignalHandlers(_ signals: [Int32] = [SIGINT, SIGTERM]) -> [any DispatchSourceSignal] {
         signals.map { sig in

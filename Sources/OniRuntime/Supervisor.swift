@@ -118,6 +118,10 @@ public final class Supervisor {
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
+        // Children stop by themselves if this process dies without stopping them.
+        var environment = ProcessInfo.processInfo.environment
+        environment["ONI_PARENT_PID"] = "\(getpid())"
+        process.environment = environment
         do {
             try process.run()
         } catch {

@@ -46,6 +46,8 @@ public final class Worker {
         let codec = FrameCodec(maxFrameBytes: config.maxFrameBytes)
         let experience = try MessageSocket(context: context, type: .push, name: "experience", accepts: [], codec: codec, logger: logger)
         try experience.socket.setSendHighWaterMark(config.sendQueueRollouts)
+        // Few rollouts in flight: a worker must not run far ahead of the policy it is sent.
+        try experience.socket.setSendBuffer(bytes: 128 << 10)
         try experience.socket.setSendTimeout(milliseconds: 200)
         try experience.socket.setReconnectInterval(milliseconds: 100, max: 2000)
         try experience.socket.connect(config.experienceEndpoint)
@@ -217,7 +219,12 @@ public final class Worker {
 
     /// Swaps in the newest Params, if any arrived (between rollouts only).
     private func pollParams(_ socket: MessageSocket) {
-        guard case let .params(params)? = try? socket.receive(timeoutMilliseconds: 0) else { return }
+        // Take everything that arrived and keep the newest.
+        var newest: Oni_V1_Params?
+        while case let .params(params)? = try? socket.receive(timeoutMilliseconds: 0) {
+            if params.version > newest?.version ?? Int64.min { newest = params }
+        }
+        guard let params = newest else { return }
         let before = policy.version
         do {
             try policy.load(params)

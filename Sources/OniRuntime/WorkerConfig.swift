@@ -23,8 +23,9 @@ public struct WorkerConfig: Sendable, Codable, Equatable {
     public var maxFrameBytes = WireProtocol.defaultMaxFrameBytes
     /// Stop after this many environment steps (0 = run until stopped).
     public var maxEnvSteps: UInt64 = 0
-    /// Rollouts queued for an absent or slow learner before sending waits.
-    public var sendQueueRollouts: Int32 = 64
+    /// Rollouts queued for an absent or slow learner before sending waits. Small
+    /// keeps the policy lag small: the worker waits for the learner instead of running ahead.
+    public var sendQueueRollouts: Int32 = 2
 
     public init() {}
 }

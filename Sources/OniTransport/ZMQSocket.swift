@@ -101,6 +101,10 @@ public final class ZMQSocket {
         try setOption(ZMQ_RECONNECT_IVL, milliseconds, "reconnect_ivl")
         try setOption(ZMQ_RECONNECT_IVL_MAX, max, "reconnect_ivl_max")
     }
+    /// Kernel send buffer size in bytes (0 = the OS default). Small buffers keep little data in flight.
+    public func setSendBuffer(bytes: Int32) throws(TransportError) { try setOption(ZMQ_SNDBUF, bytes, "sndbuf") }
+    /// Kernel receive buffer size in bytes (0 = the OS default).
+    public func setReceiveBuffer(bytes: Int32) throws(TransportError) { try setOption(ZMQ_RCVBUF, bytes, "rcvbuf") }
     /// Hard cap above which libzmq drops a message and the connection before we see it (-1 = none).
     public func setMaxMessageSize(_ bytes: Int64) throws(TransportError) { try setOption64(ZMQ_MAXMSGSIZE, bytes, "maxmsgsize") }
     /// Milliseconds a blocking receive waits (-1 = forever).
