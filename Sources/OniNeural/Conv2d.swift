@@ -74,33 +74,37 @@ public final class Conv2d<S: Scalar>: Layer {
         return inputGradient
     }
 
-    /// Unfolds one example into columns [channels·k·k, oh·ow] (zeros where the kernel overhangs).
-    private func im2col(_ input: [S], example b: Int) -> [S] {
-        let (c0, h, w, k, p) = (channels, height, width, kernel, padding)
+    /// Calls `body(column, input, length)` for every run of `length` elements where
+    /// column element `column + i` is input element `input + i` of one example
+    /// (im2col copies along these runs, col2im adds back along them).
+    private func forEachRun(_ body: (_ column: Int, _ input: Int, _ length: Int) -> Void) {
+        let (h, w, k, p) = (height, width, kernel, padding)
         let (oh, ow) = (outputHeight, outputWidth)
         let positions = oh * ow
-        var cols = [S](repeating: 0, count: c0 * k * k * positions)
+        for c in 0..<channels {
+            for ky in 0..<k {
+                for kx in 0..<k {
+                    let row = ((c * k + ky) * k + kx) * positions
+                    let xStart = max(0, p - kx), xEnd = min(ow, w + p - kx)
+                    guard xEnd > xStart else { continue }
+                    for oy in 0..<oh {
+                        let y = oy + ky - p
+                        guard y >= 0 && y < h else { continue }
+                        body(row + oy * ow + xStart, (c * h + y) * w + xStart + kx - p, xEnd - xStart)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Unfolds one example into columns [channels·k·k, oh·ow] (zeros where the kernel overhangs).
+    private func im2col(_ input: [S], example b: Int) -> [S] {
+        var cols = [S](repeating: 0, count: channels * kernel * kernel * outputHeight * outputWidth)
+        let base = b * inputSize
         input.withUnsafeBufferPointer { src in
             cols.withUnsafeMutableBufferPointer { dst in
-                let base = b * c0 * h * w
-                for c in 0..<c0 {
-                    for ky in 0..<k {
-                        for kx in 0..<k {
-                            let row = ((c * k + ky) * k + kx) * positions
-                            for oy in 0..<oh {
-                                let y = oy + ky - p
-                                guard y >= 0 && y < h else { continue }
-                                let from = base + (c * h + y) * w
-                                let to = row + oy * ow
-                                let xStart = max(0, p - kx), xEnd = min(ow, w + p - kx)
-                                var ox = xStart
-                                while ox < xEnd {
-                                    dst[to + ox] = src[from + ox + kx - p]
-                                    ox += 1
-                                }
-                            }
-                        }
-                    }
+                forEachRun { column, input, length in
+                    for i in 0..<length { dst[column + i] = src[base + input + i] }
                 }
             }
         }
@@ -109,30 +113,11 @@ public final class Conv2d<S: Scalar>: Layer {
 
     /// Folds column gradients back onto one example's input gradient (adding overlaps).
     private func col2im(_ cols: [S], into gradient: inout [S], example b: Int) {
-        let (c0, h, w, k, p) = (channels, height, width, kernel, padding)
-        let (oh, ow) = (outputHeight, outputWidth)
-        let positions = oh * ow
+        let base = b * inputSize
         cols.withUnsafeBufferPointer { src in
             gradient.withUnsafeMutableBufferPointer { dst in
-                let base = b * c0 * h * w
-                for c in 0..<c0 {
-                    for ky in 0..<k {
-                        for kx in 0..<k {
-                            let row = ((c * k + ky) * k + kx) * positions
-                            for oy in 0..<oh {
-                                let y = oy + ky - p
-                                guard y >= 0 && y < h else { continue }
-                                let to = base + (c * h + y) * w
-                                let from = row + oy * ow
-                                let xStart = max(0, p - kx), xEnd = min(ow, w + p - kx)
-                                var ox = xStart
-                                while ox < xEnd {
-                                    dst[to + ox + kx - p] += src[from + ox]
-                                    ox += 1
-                                }
-                            }
-                        }
-                    }
+                forEachRun { column, input, length in
+                    for i in 0..<length { dst[base + input + i] += src[column + i] }
                 }
             }
         }

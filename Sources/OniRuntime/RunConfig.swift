@@ -14,7 +14,7 @@ public struct RunConfig: Sendable, Codable, Equatable {
     /// Rollout length (T).
     public var rolloutLength = 32
     /// Stop when the learner has consumed this many environment steps (0 = until Ctrl-C).
-    public var maxEnvSteps: UInt64 = 2_000_000
+    public var maxEnvSteps: UInt64 = 1_000_000
     /// Base seed; worker k uses seed + k.
     public var seed: UInt64 = 1
     /// Address the learner and annotator bind to and the others connect to.
@@ -41,6 +41,9 @@ public struct RunConfig: Sendable, Codable, Equatable {
     public init(runDirectory: String) {
         self.runDirectory = runDirectory
     }
+
+    /// The defaults, for help texts.
+    public static let defaults = RunConfig(runDirectory: "")
 
     public var experienceEndpoint: String { "tcp://\(host):\(basePort)" }
     public var paramsEndpoint: String { "tcp://\(host):\(basePort + 1)" }

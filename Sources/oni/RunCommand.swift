@@ -18,24 +18,24 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: "JSON file of options (keys are the long option names).") var config: String?
     @Option(help: "Run directory (default: runs/run-YYYYMMDD-HHMMSS).") var runDir: String?
-    @Option(help: "Environment: \(EnvironmentNames.list).") var env = "grid:keyroom"
-    @Option(help: "Worker processes.") var workers = 2
-    @Option(help: "Environments per worker (B).") var envsPerWorker = 16
-    @Option(help: "Rollout length (T).") var rolloutLength = 32
-    @Option(help: "Stop after this many env steps (0 = until Ctrl-C).") var maxEnvSteps: UInt64 = 2_000_000
-    @Option(help: "Base seed.") var seed: UInt64 = 1
-    @Option(help: "Address every role binds and connects to.") var host = "127.0.0.1"
-    @Option(help: "First of six ports (experience, params, metrics, control, -, annotator).") var basePort = 5555
+    @Option(help: "Environment: \(EnvironmentNames.list).") var env = RunConfig.defaults.env
+    @Option(help: "Worker processes.") var workers = RunConfig.defaults.workers
+    @Option(help: "Environments per worker (B).") var envsPerWorker = RunConfig.defaults.envsPerWorker
+    @Option(help: "Rollout length (T).") var rolloutLength = RunConfig.defaults.rolloutLength
+    @Option(help: "Stop after this many env steps (0 = until Ctrl-C).") var maxEnvSteps = RunConfig.defaults.maxEnvSteps
+    @Option(help: "Base seed.") var seed = RunConfig.defaults.seed
+    @Option(help: "Address every role binds and connects to.") var host = RunConfig.defaults.host
+    @Option(help: "First of six ports (experience, params, metrics, control, -, annotator).") var basePort = RunConfig.defaults.basePort
     @Option(help: "OpenAI-compatible LLM base URL (default: ONI_LLM_BASE_URL; none = no annotation).") var llmUrl: String?
     @Option(help: "Model name for the LLM server (default: ONI_LLM_MODEL or 'default').") var llmModel: String?
-    @Option(help: "Goal for the LLM: default, combat, gold, stairs or free text.") var goal = "default"
+    @Option(help: "Goal for the LLM: default, combat, gold, stairs or free text.") var goal = RunConfig.defaults.goal
     @Option(name: [.customLong("llm-batch-size"), .customLong("llm_batch_size")], help: "Messages per annotation request.")
-    var llmBatchSize = 8
-    @Option(help: "Log level of the roles.") var logLevel = "info"
-    @Flag(inversion: .prefixedNo, help: "Train the policy with APPO (off: workers act at random).") var train = true
-    @Option(help: "Network: character embedding size.") var embedding = 8
-    @Option(help: "Network: filters of each convolution.") var filters = 16
-    @Option(help: "Network: hidden layer width.") var hidden = 256
+    var llmBatchSize = RunConfig.defaults.llmBatchSize
+    @Option(help: "Log level of the roles.") var logLevel = RunConfig.defaults.logLevel
+    @Flag(inversion: .prefixedNo, help: "Train the policy with APPO (off: workers act at random).") var train = RunConfig.defaults.train
+    @Option(help: "Network: character embedding size.") var embedding = RunConfig.defaults.embedding
+    @Option(help: "Network: filters of each convolution.") var filters = RunConfig.defaults.filters
+    @Option(help: "Network: hidden layer width.") var hidden = RunConfig.defaults.hidden
 
     func run() throws {
         if let file = config {
