@@ -20,6 +20,11 @@ public final class APPOTrainer {
             maxGradientNorm: config.maxGradientNorm > 0 ? Float(config.maxGradientNorm) : nil)
     }
 
+    /// Sets the version counter (when resuming from a checkpoint).
+    public func restoreVersion(_ version: Int64) {
+        self.version = version
+    }
+
     /// One update on `batch`; returns namespaced statistics (learner/loss_policy, …).
     @discardableResult
     public func update(_ batch: TrainingBatch) -> [String: Double] {

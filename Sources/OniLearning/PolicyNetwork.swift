@@ -101,7 +101,8 @@ public final class PolicyNetwork<S: Scalar> {
         parameters.map { ($0.name, $0.shape, $0.value.map { Float($0) }) }
     }
 
-    /// Loads weights exported by a network of the same architecture.
+    /// Loads weights exported by a network of the same architecture: all are
+    /// checked before any is set, so a bad set leaves the network as it was.
     public func importWeights(_ weights: [String: (shape: [Int], values: [Float])]) throws(PolicyError) {
         for p in parameters {
             guard let w = weights[p.name] else { throw .missingWeight(p.name) }
@@ -109,8 +110,8 @@ public final class PolicyNetwork<S: Scalar> {
                 throw .shapeMismatch(name: p.name, expected: p.shape, found: w.shape)
             }
             guard w.values.allSatisfy(\.isFinite) else { throw .nonFinite(p.name) }
-            p.value = w.values.map { S($0) }
         }
+        for p in parameters { p.value = weights[p.name]!.values.map { S($0) } }
     }
 }
 

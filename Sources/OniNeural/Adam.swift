@@ -29,6 +29,17 @@ public final class Adam<S: Scalar> {
         secondMoments = parameters.map { [S](repeating: 0, count: $0.count) }
     }
 
+    /// Restores the optimiser's state from a checkpoint.
+    public func restore(steps: Int, firstMoments: [[S]], secondMoments: [[S]]) -> Bool {
+        guard firstMoments.count == parameters.count, secondMoments.count == parameters.count,
+              zip(parameters, zip(firstMoments, secondMoments)).allSatisfy({ $0.count == $1.0.count && $0.count == $1.1.count })
+        else { return false }
+        self.steps = steps
+        self.firstMoments = firstMoments
+        self.secondMoments = secondMoments
+        return true
+    }
+
     /// The global L2 norm of all gradients.
     public static func gradientNorm(_ parameters: [Parameter<S>]) -> S {
         var sum: S = 0

@@ -36,6 +36,8 @@ public final class Learner {
     private var policyLags = RollingWindow(capacity: 100)
     private var updateMilliseconds = RollingWindow(capacity: 100)
     private var publishedVersion: Int64 = -1
+    private var checkpoints: CheckpointStore?
+    private var lastCheckpoint = 0.0
     private var lastPublished = -Double.infinity
 
     public init(config: LearnerConfig, context: ZMQContext, stop: StopSignal, logger: Logger) {
@@ -84,6 +86,7 @@ public final class Learner {
                 architecture.hidden = config.hidden
                 trainer = APPOTrainer(architecture: architecture, config: config.training, seed: config.seed)
                 logger.info("training", metadata: ["network": "\(architecture.signature)", "parameters": "\(trainer!.network.parameters.reduce(0) { $0 + $1.count })"])
+                resumeTraining(runDirectory: runDirectory)
             } else {
                 logger.warning("environment has no map observation; recording without training", metadata: ["env": "\(config.env)"])
             }
@@ -91,6 +94,7 @@ public final class Learner {
         let sockets = try bind()
         defer {
             // Whatever ends the loop, everything received so far reaches the disk.
+            saveCheckpoint()
             flushMessages(writer)
             emitMetrics(sockets, writer: writer, jsonl: jsonl)
             writer.close()
@@ -136,6 +140,7 @@ public final class Learner {
                 }
             }
             publishParams(sockets.params)
+            if now - lastCheckpoint >= config.checkpointIntervalSeconds { saveCheckpoint() }
             let t = now
             if t - lastMetrics >= config.metricsIntervalSeconds {
                 fps = Double(envSteps - stepsAtLastMetrics) / (t - lastMetrics)
@@ -286,6 +291,36 @@ public final class Learner {
     }
 
     // MARK: Training
+
+    /// Loads the newest usable checkpoint of the run directory, if any.
+    private func resumeTraining(runDirectory: URL) {
+        guard let trainer else { return }
+        let store = CheckpointStore(runDirectory: runDirectory)
+        checkpoints = store
+        lastCheckpoint = now
+        switch store.load(into: trainer) {
+        case .none:
+            break
+        case let .loaded(metadata, skipped):
+            for problem in skipped { logger.error("checkpoint skipped; using the previous one", metadata: ["problem": "\(problem)"]) }
+            logger.info("resumed training", metadata: ["version": "\(metadata.version)", "checkpoint_env_steps": "\(metadata.envSteps)"])
+        case let .unusable(problems):
+            for problem in problems { logger.error("checkpoint unusable", metadata: ["problem": "\(problem)"]) }
+            logger.error("no usable checkpoint: training starts from fresh weights")
+        }
+    }
+
+    private func saveCheckpoint() {
+        guard let trainer, let checkpoints else { return }
+        lastCheckpoint = now
+        do {
+            try checkpoints.save(trainer, envSteps: envSteps)
+            counters["learner/checkpoints_saved", default: 0] += 1
+        } catch {
+            counters["learner/checkpoint_failures", default: 0] += 1
+            logger.error("checkpoint not saved", metadata: ["error": "\(error)"])
+        }
+    }
 
     private func train(on rollout: Rollout) {
         guard let trainer else { return }

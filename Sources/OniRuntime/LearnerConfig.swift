@@ -44,6 +44,8 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     public var publishEveryUpdates = 1
     /// Rollouts whose policy is more than this many versions behind are not trained on (counted).
     public var maxPolicyLag: Int64 = 100
+    /// Seconds between checkpoints (one is also written on shutdown).
+    public var checkpointIntervalSeconds = 60.0
     /// Seed of the network's initial weights.
     public var seed: UInt64 = 1
     /// Network sizes (workers build whatever the Params describe).

@@ -13,7 +13,9 @@ struct LearnerCommand: ParsableCommand {
         discussion: """
             Binds the experience (PULL), params (PUB), metrics (PUB) and control (REP) sockets. \
             Everything it receives goes to RUN_DIR/oni.sqlite; metrics also to RUN_DIR/metrics.jsonl. \
-            Started again on the same --run-dir it resumes its messages, labels and counters. \
+            Started again on the same --run-dir it resumes its messages, labels, counters and, from \
+            RUN_DIR/checkpoints, the policy and optimiser (falling back to the previous checkpoint \
+            if the newest is corrupt). \
             Stops on SIGINT/SIGTERM or after --max-env-steps, flushing the store first.
             """)
 
@@ -45,6 +47,7 @@ struct LearnerCommand: ParsableCommand {
     @Option(help: "Skip rollouts whose policy is more than this many versions old.") var maxPolicyLag = LearnerConfig().maxPolicyLag
     @Option(help: "Publish params after every this many updates.") var publishEvery = LearnerConfig().publishEveryUpdates
     @Option(help: "Seed of the initial weights.") var seed = LearnerConfig().seed
+    @Option(help: "Seconds between checkpoints (also written on shutdown).") var checkpointInterval = LearnerConfig().checkpointIntervalSeconds
     @Option(help: "Network: character embedding size.") var embedding = LearnerConfig().embedding
     @Option(help: "Network: filters of each convolution.") var filters = LearnerConfig().filters
     @Option(help: "Network: hidden layer width.") var hidden = LearnerConfig().hidden
@@ -92,6 +95,7 @@ struct LearnerCommand: ParsableCommand {
         config.maxPolicyLag = maxPolicyLag
         config.publishEveryUpdates = publishEvery
         config.seed = seed
+        config.checkpointIntervalSeconds = checkpointInterval
         config.embedding = embedding
         config.filters = filters
         config.hidden = hidden

@@ -37,7 +37,7 @@ import Testing
             "--metrics-bind", ports.tcp(ports.metrics), "--control-bind", ports.tcp(ports.control), "--metrics-interval", "0.2",
             "--annotation-timeout", "5", "--llm-batch-size", "4",
             // A small network keeps training quick in debug builds.
-            "--embedding", "2", "--filters", "2", "--hidden", "16",
+            "--embedding", "2", "--filters", "2", "--hidden", "16", "--checkpoint-interval", "0.3",
         ]
         if annotate { args += ["--annotator", ports.tcp(ports.annotator)] }
         return try ChildProcess("oni-learner", args)
@@ -149,6 +149,8 @@ import Testing
         }
         #expect(resumed, "learner: \(learner.output)\nworker: \(worker.output)")
         #expect(learner.output.contains("resumed_messages=\(before.messages.count)"))
+        // The policy came back from the checkpoint the killed learner had written.
+        #expect(learner.output.contains("resumed training"), "\(learner.output)")
         #expect(worker.stop() == 0)
         #expect(learner.stop() == 0)
 

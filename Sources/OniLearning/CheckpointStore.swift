@@ -1,0 +1,139 @@
+import Foundation
+import OniNeural
+
+/// What a checkpoint says about itself (stored in the safetensors metadata and beside it as JSON).
+public struct CheckpointMetadata: Sendable, Codable, Equatable {
+    /// Policy version (number of updates) at the save.
+    public var version: Int64
+    /// Adam steps taken.
+    public var optimizerSteps: Int
+    /// Environment steps the learner had consumed.
+    public var envSteps: UInt64
+    /// The network the weights belong to.
+    public var architecture: PolicyArchitecture
+    /// Wall-clock time of the save.
+    public var savedUnixMilliseconds: Int64
+}
+
+/// Errors reading checkpoints.
+public enum CheckpointError: Error, CustomStringConvertible {
+    /// The file is not valid safetensors.
+    case format(path: String, FormatError: Safetensors.FormatError)
+    /// The file is valid but does not fit this trainer (other network, missing tensors, bad metadata).
+    case mismatch(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .format(path, error): "checkpoint \(path) is corrupt: \(error)"
+        case let .mismatch(path, reason): "checkpoint \(path) does not fit: \(reason)"
+        }
+    }
+}
+
+/// The learner's checkpoints in `RUN_DIR/checkpoints/`: `policy.safetensors`
+/// (weights and Adam moments, float32) and `policy.json` (metadata), written
+/// atomically (temporary file, then rename). The previous checkpoint is kept
+/// as `policy.previous.safetensors`; if the newest is corrupt or truncated,
+/// loading says so and falls back to it.
+public struct CheckpointStore {
+    public let directory: URL
+    public var latest: URL { directory.appendingPathComponent("policy.safetensors") }
+    public var previous: URL { directory.appendingPathComponent("policy.previous.safetensors") }
+    public var metadataFile: URL { directory.appendingPathComponent("policy.json") }
+
+    public init(runDirectory: URL) {
+        directory = runDirectory.appendingPathComponent("checkpoints")
+    }
+
+    /// Saves the trainer's state, keeping the last good checkpoint as the previous one.
+    public func save(_ trainer: APPOTrainer, envSteps: UInt64) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let metadata = CheckpointMetadata(
+            version: trainer.version, optimizerSteps: trainer.optimizer.steps, envSteps: envSteps,
+            architecture: trainer.network.architecture, savedUnixMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        let json = String(decoding: try encoder.encode(metadata), as: UTF8.self)
+        var entries: [Safetensors.Entry] = []
+        for (i, p) in trainer.network.parameters.enumerated() {
+            entries.append(Safetensors.Entry(name: p.name, shape: p.shape, values: p.value))
+            entries.append(Safetensors.Entry(name: "optimizer.m.\(p.name)", shape: p.shape, values: trainer.optimizer.firstMoments[i]))
+            entries.append(Safetensors.Entry(name: "optimizer.v.\(p.name)", shape: p.shape, values: trainer.optimizer.secondMoments[i]))
+        }
+        let data = Safetensors.encode(entries, metadata: ["oni": json])
+        let temporary = directory.appendingPathComponent(".policy.\(getpid()).tmp")
+        try data.write(to: temporary)
+        let fm = FileManager.default
+        if fm.fileExists(atPath: latest.path) {
+            if fm.fileExists(atPath: previous.path) { try fm.removeItem(at: previous) }
+            try fm.moveItem(at: latest, to: previous)
+        }
+        guard rename(temporary.path, latest.path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: latest.path])
+        }
+        try Data(json.utf8).write(to: metadataFile, options: .atomic)
+    }
+
+    /// What loading found.
+    public enum LoadOutcome {
+        /// No checkpoint exists: the trainer keeps its fresh weights.
+        case none
+        /// A checkpoint was loaded; `skipped` lists newer ones that were unusable and why.
+        case loaded(CheckpointMetadata, skipped: [CheckpointError])
+        /// Checkpoints exist but none is usable: the trainer keeps its fresh weights.
+        case unusable([CheckpointError])
+    }
+
+    /// Loads the newest usable checkpoint into `trainer`, falling back to the previous one.
+    public func load(into trainer: APPOTrainer) -> LoadOutcome {
+        var problems: [CheckpointError] = []
+        for url in [latest, previous] where FileManager.default.fileExists(atPath: url.path) {
+            do {
+                return .loaded(try load(url, into: trainer), skipped: problems)
+            } catch let error as CheckpointError {
+                problems.append(error)
+            } catch {
+                problems.append(.mismatch(path: url.path, reason: "\(error)"))
+            }
+        }
+        return problems.isEmpty ? .none : .unusable(problems)
+    }
+
+    private func load(_ url: URL, into trainer: APPOTrainer) throws -> CheckpointMetadata {
+        let data = try Data(contentsOf: url)
+        let decoded: (entries: [String: Safetensors.Entry], metadata: [String: String])
+        do {
+            decoded = try Safetensors.decode(data)
+        } catch {
+            throw CheckpointError.format(path: url.path, FormatError: error)
+        }
+        guard let json = decoded.metadata["oni"], let metadata = try? JSONDecoder().decode(CheckpointMetadata.self, from: Data(json.utf8)) else {
+            throw CheckpointError.mismatch(path: url.path, reason: "no Oni metadata")
+        }
+        guard metadata.architecture == trainer.network.architecture else {
+            throw CheckpointError.mismatch(
+                path: url.path, reason: "saved for \(metadata.architecture.signature), training \(trainer.network.architecture.signature)")
+        }
+        let parameters = trainer.network.parameters
+        var weights: [String: (shape: [Int], values: [Float])] = [:]
+        var first: [[Float]] = [], second: [[Float]] = []
+        for p in parameters {
+            guard let w = decoded.entries[p.name], let m = decoded.entries["optimizer.m.\(p.name)"],
+                  let v = decoded.entries["optimizer.v.\(p.name)"]
+            else { throw CheckpointError.mismatch(path: url.path, reason: "tensor \(p.name) or its optimizer state is missing") }
+            weights[p.name] = (w.shape, w.values)
+            first.append(m.values)
+            second.append(v.values)
+        }
+        do {
+            try trainer.network.importWeights(weights)
+        } catch {
+            throw CheckpointError.mismatch(path: url.path, reason: "\(error)")
+        }
+        guard trainer.optimizer.restore(steps: metadata.optimizerSteps, firstMoments: first, secondMoments: second) else {
+            throw CheckpointError.mismatch(path: url.path, reason: "optimizer state has the wrong sizes")
+        }
+        trainer.restoreVersion(metadata.version)
+        return metadata
+    }
+}
