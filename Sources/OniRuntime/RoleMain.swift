@@ -10,6 +10,7 @@ public enum RoleMain {
         logLevel: String, label: String, _ body: (_ context: ZMQContext, _ stop: StopSignal, _ logger: Logger) throws -> Void
     ) throws {
         _ = RoleLogging.bootstrap(level: logLevel)
+        BLASKernel.ensureFittingKernel(logger: Logger(label: "\(label).blas"))
         // Roles share the machine with each other: one BLAS thread each unless told otherwise.
         if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil { openblas_set_num_threads(1) }
         let stop = StopSignal()
