@@ -13,7 +13,8 @@ public final class Conv2d<S: Scalar>: Layer {
     public var inputSize: Int { channels * height * width }
     public var outputSize: Int { filters * outputHeight * outputWidth }
     public var parameters: [Parameter<S>] { [weight, bias] }
-    private var columns: [[S]] = []  // per example: [channels·k·k, oh·ow]
+    /// The whole batch unfolded: [channels·k·k, batch·oh·ow], so each pass is one matrix product.
+    private var columns: [S] = []
     private var batch = 0
 
     public init(
@@ -39,16 +40,31 @@ public final class Conv2d<S: Scalar>: Layer {
     public func forward(_ input: [S], batch: Int) -> [S] {
         precondition(input.count == batch * inputSize, "Conv2d: input size mismatch")
         self.batch = batch
-        let patch = channels * kernel * kernel, positions = outputHeight * outputWidth
-        columns = (0..<batch).map { b in im2col(input, example: b) }
-        var output = [S](repeating: 0, count: batch * outputSize)
-        var one = [S](repeating: 0, count: filters * positions)
-        for b in 0..<batch {
-            for f in 0..<filters {
-                for p in 0..<positions { one[f * positions + p] = bias.value[f] }
+        let patch = channels * kernel * kernel, positions = outputHeight * outputWidth, wide = batch * positions
+        columns = [S](repeating: 0, count: patch * wide)
+        input.withUnsafeBufferPointer { src in
+            columns.withUnsafeMutableBufferPointer { dst in
+                for b in 0..<batch {
+                    let base = b * inputSize, offset = b * positions
+                    forEachRun { column, input, length in
+                        // Column index `column` is (row, position); in the batch layout the row stride is `wide`.
+                        let row = column / positions, position = column % positions
+                        let to = row * wide + offset + position
+                        for i in 0..<length { dst[to + i] = src[base + input + i] }
+                    }
+                }
             }
-            MatMul.multiply(weight.value, columns[b], into: &one, m: filters, n: positions, k: patch, accumulate: true)
-            for i in 0..<(filters * positions) { output[b * outputSize + i] = one[i] }
+        }
+        // [filters, batch·positions] = W · columns, then bias, then reorder to [batch, filters, positions].
+        var product = [S](repeating: 0, count: filters * wide)
+        MatMul.multiply(weight.value, columns, into: &product, m: filters, n: wide, k: patch)
+        var output = [S](repeating: 0, count: batch * outputSize)
+        for f in 0..<filters {
+            let bias = self.bias.value[f]
+            for b in 0..<batch {
+                let from = f * wide + b * positions, to = b * outputSize + f * positions
+                for p in 0..<positions { output[to + p] = product[from + p] + bias }
+            }
         }
         return output
     }
@@ -56,20 +72,37 @@ public final class Conv2d<S: Scalar>: Layer {
     @_specialize(exported: true, where S == Float)
     @_specialize(exported: true, where S == Double)
     public func backward(_ outputGradient: [S]) -> [S] {
-        let patch = channels * kernel * kernel, positions = outputHeight * outputWidth
-        var inputGradient = [S](repeating: 0, count: batch * inputSize)
-        var columnGradient = [S](repeating: 0, count: patch * positions)
-        for b in 0..<batch {
-            let dOut = Array(outputGradient[(b * outputSize)..<((b + 1) * outputSize)])
-            for f in 0..<filters {
-                var sum: S = 0
-                for p in 0..<positions { sum += dOut[f * positions + p] }
-                bias.gradient[f] += sum
+        let patch = channels * kernel * kernel, positions = outputHeight * outputWidth, wide = batch * positions
+        // dOut reordered to [filters, batch·positions].
+        var dOut = [S](repeating: 0, count: filters * wide)
+        for f in 0..<filters {
+            var sum: S = 0
+            for b in 0..<batch {
+                let from = b * outputSize + f * positions, to = f * wide + b * positions
+                for p in 0..<positions {
+                    let g = outputGradient[from + p]
+                    dOut[to + p] = g
+                    sum += g
+                }
             }
-            // dW += dOut · colsᵀ ; dCols = Wᵀ · dOut
-            MatMul.multiply(dOut, columns[b], into: &weight.gradient, m: filters, n: patch, k: positions, transposeB: true, accumulate: true)
-            MatMul.multiply(weight.value, dOut, into: &columnGradient, m: patch, n: positions, k: filters, transposeA: true)
-            col2im(columnGradient, into: &inputGradient, example: b)
+            bias.gradient[f] += sum
+        }
+        // dW += dOut · columnsᵀ ; dColumns = Wᵀ · dOut
+        MatMul.multiply(dOut, columns, into: &weight.gradient, m: filters, n: patch, k: wide, transposeB: true, accumulate: true)
+        var dColumns = [S](repeating: 0, count: patch * wide)
+        MatMul.multiply(weight.value, dOut, into: &dColumns, m: patch, n: wide, k: filters, transposeA: true)
+        var inputGradient = [S](repeating: 0, count: batch * inputSize)
+        dColumns.withUnsafeBufferPointer { src in
+            inputGradient.withUnsafeMutableBufferPointer { dst in
+                for b in 0..<batch {
+                    let base = b * inputSize, offset = b * positions
+                    forEachRun { column, input, length in
+                        let row = column / positions, position = column % positions
+                        let from = row * wide + offset + position
+                        for i in 0..<length { dst[base + input + i] += src[from + i] }
+                    }
+                }
+            }
         }
         return inputGradient
     }
@@ -92,32 +125,6 @@ public final class Conv2d<S: Scalar>: Layer {
                         guard y >= 0 && y < h else { continue }
                         body(row + oy * ow + xStart, (c * h + y) * w + xStart + kx - p, xEnd - xStart)
                     }
-                }
-            }
-        }
-    }
-
-    /// Unfolds one example into columns [channels·k·k, oh·ow] (zeros where the kernel overhangs).
-    private func im2col(_ input: [S], example b: Int) -> [S] {
-        var cols = [S](repeating: 0, count: channels * kernel * kernel * outputHeight * outputWidth)
-        let base = b * inputSize
-        input.withUnsafeBufferPointer { src in
-            cols.withUnsafeMutableBufferPointer { dst in
-                forEachRun { column, input, length in
-                    for i in 0..<length { dst[column + i] = src[base + input + i] }
-                }
-            }
-        }
-        return cols
-    }
-
-    /// Folds column gradients back onto one example's input gradient (adding overlaps).
-    private func col2im(_ cols: [S], into gradient: inout [S], example b: Int) {
-        let base = b * inputSize
-        cols.withUnsafeBufferPointer { src in
-            gradient.withUnsafeMutableBufferPointer { dst in
-                forEachRun { column, input, length in
-                    for i in 0..<length { dst[base + input + i] += src[column + i] }
                 }
             }
         }
