@@ -58,16 +58,23 @@ public final class Adam<S: Scalar> {
         steps += 1
         let correction1 = 1 - S(Foundation.pow(Double(beta1), Double(steps)))
         let correction2 = 1 - S(Foundation.pow(Double(beta2), Double(steps)))
+        let (b1, b2, lr, eps) = (beta1, beta2, learningRate, epsilon)
         for (i, p) in parameters.enumerated() {
-            for j in 0..<p.count {
-                let g = p.gradient[j] * scale
-                firstMoments[i][j] = beta1 * firstMoments[i][j] + (1 - beta1) * g
-                secondMoments[i][j] = beta2 * secondMoments[i][j] + (1 - beta2) * g * g
-                let mHat = firstMoments[i][j] / correction1
-                let vHat = secondMoments[i][j] / correction2
-                p.value[j] -= learningRate * mHat / (vHat.squareRoot() + epsilon)
+            p.gradient.withUnsafeMutableBufferPointer { g in
+                p.value.withUnsafeMutableBufferPointer { w in
+                    firstMoments[i].withUnsafeMutableBufferPointer { m in
+                        secondMoments[i].withUnsafeMutableBufferPointer { v in
+                            for j in 0..<w.count {
+                                let gj = g[j] * scale
+                                m[j] = b1 * m[j] + (1 - b1) * gj
+                                v[j] = b2 * v[j] + (1 - b2) * gj * gj
+                                w[j] -= lr * (m[j] / correction1) / ((v[j] / correction2).squareRoot() + eps)
+                                g[j] = 0
+                            }
+                        }
+                    }
+                }
             }
-            p.zeroGradient()
         }
         return norm
     }
