@@ -11,6 +11,8 @@ public final class APPOTrainer {
     public var config: TrainingConfig
     /// Incremented by every update; Params carry it as their version.
     public private(set) var version: Int64 = 0
+    /// Updates whose gradient was not finite and were therefore not applied.
+    public private(set) var skippedUpdates = 0
 
     public init(architecture: PolicyArchitecture, config: TrainingConfig, seed: UInt64) {
         network = PolicyNetwork(architecture: architecture, seed: seed)
@@ -37,7 +39,9 @@ public final class APPOTrainer {
 
         // V-trace in Float64 on the detached values.
         let target = (0..<n).map { Double(logProbs[$0 * a.actions + Int(batch.actions[$0])]) }
-        let behaviour = batch.behaviourLogProbs.map(Double.init)
+        // Importance ratios limited to [0.05, 20] (Sample Factory does the same), so one
+        // unlikely action cannot dominate an update; the behaviour side is constant anyway.
+        let behaviour = (0..<n).map { i in min(max(Double(batch.behaviourLogProbs[i]), target[i] - 3), target[i] + 3) }
         let rewards = batch.rewards.map { r -> Double in
             let scaled = Double(r) * config.rewardScale
             return min(max(scaled, -config.rewardClip), config.rewardClip)
@@ -73,6 +77,11 @@ public final class APPOTrainer {
         for i in 0..<n { dV[i] = Float(config.valueCoefficient * dValues[i]) }
         network.backward(logitsGradient: dLogits, valuesGradient: dV)
         let gradientNorm = optimizer.step()
+        guard gradientNorm.isFinite else {
+            // The optimiser skipped the step; the weights are unchanged and so is the version.
+            skippedUpdates += 1
+            return ["learner/skipped_updates": Double(skippedUpdates)]
+        }
         version += 1
 
         var ratioSum = 0.0, clipped = 0
@@ -87,6 +96,7 @@ public final class APPOTrainer {
             "learner/clip_fraction": Double(clipped) / Double(n),
             "learner/value_mean": v.reduce(0, +) / Double(n),
             "learner/vtrace_target_mean": vtrace.values.reduce(0, +) / Double(n),
+            "learner/skipped_updates": Double(skippedUpdates),
         ]
     }
 }

@@ -47,6 +47,10 @@ public struct CheckpointStore {
 
     /// Saves the trainer's state, keeping the last good checkpoint as the previous one.
     public func save(_ trainer: APPOTrainer, envSteps: UInt64) throws {
+        // Never rotate a good checkpoint out for a broken one.
+        guard trainer.network.parameters.allSatisfy({ $0.value.allSatisfy(\.isFinite) }) else {
+            throw CheckpointError.mismatch(path: latest.path, reason: "refusing to save non-finite weights")
+        }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let metadata = CheckpointMetadata(
             version: trainer.version, optimizerSteps: trainer.optimizer.steps, envSteps: envSteps,
@@ -63,6 +67,9 @@ public struct CheckpointStore {
         let data = Safetensors.encode(entries, metadata: ["oni": json])
         let temporary = directory.appendingPathComponent(".policy.\(getpid()).tmp")
         try data.write(to: temporary)
+        let handle = try FileHandle(forWritingTo: temporary)
+        try handle.synchronize()  // on disk before it replaces anything
+        try handle.close()
         let fm = FileManager.default
         if fm.fileExists(atPath: latest.path) {
             if fm.fileExists(atPath: previous.path) { try fm.removeItem(at: previous) }
@@ -125,13 +132,21 @@ public struct CheckpointStore {
             first.append(m.values)
             second.append(v.values)
         }
+        // Check everything, then apply: a rejected file leaves the trainer as it was.
+        for (i, p) in parameters.enumerated() {
+            guard let w = weights[p.name], w.shape == p.shape, w.values.count == p.count, w.values.allSatisfy(\.isFinite),
+                  first[i].count == p.count, second[i].count == p.count
+            else { throw CheckpointError.mismatch(path: url.path, reason: "tensor \(p.name) has the wrong shape or non-finite values") }
+        }
+        let saved = (steps: trainer.optimizer.steps, first: trainer.optimizer.firstMoments, second: trainer.optimizer.secondMoments)
+        guard metadata.version >= 0, trainer.optimizer.restore(steps: metadata.optimizerSteps, firstMoments: first, secondMoments: second) else {
+            throw CheckpointError.mismatch(path: url.path, reason: "optimizer state is invalid (negative steps, non-finite or negative moments)")
+        }
         do {
             try trainer.network.importWeights(weights)
         } catch {
+            _ = trainer.optimizer.restore(steps: saved.steps, firstMoments: saved.first, secondMoments: saved.second)
             throw CheckpointError.mismatch(path: url.path, reason: "\(error)")
-        }
-        guard trainer.optimizer.restore(steps: metadata.optimizerSteps, firstMoments: first, secondMoments: second) else {
-            throw CheckpointError.mismatch(path: url.path, reason: "optimizer state has the wrong sizes")
         }
         trainer.restoreVersion(metadata.version)
         return metadata

@@ -25,15 +25,15 @@ public enum PPOLoss {
         return (loss / n, gradient)
     }
 
-    /// 0.5 · mean((V − target)²) and dLoss/dV.
+    /// mean((V − target)²) and dLoss/dV (Sample Factory's value loss before its 0.5 coefficient).
     public static func value(values: [Double], targets: [Double]) -> (loss: Double, gradient: [Double]) {
         let n = Double(values.count)
         var loss = 0.0
         var gradient = [Double](repeating: 0, count: values.count)
         for i in values.indices {
             let d = values[i] - targets[i]
-            loss += 0.5 * d * d
-            gradient[i] = d / n
+            loss += d * d
+            gradient[i] = 2 * d / n
         }
         return (loss / n, gradient)
     }

@@ -25,6 +25,13 @@ public struct PolicyArchitecture: Sendable, Codable, Equatable {
         self.actions = actions
     }
 
+    /// Whether every size is in a sane range (architectures also arrive from the network).
+    public var isReasonable: Bool {
+        let range = 1...4096
+        return [height, width, actions, embedding, filters, hidden].allSatisfy(range.contains) && (0...4096).contains(statusSize)
+            && height * width * filters <= 1 << 22
+    }
+
     /// Whether this network can act in `other`'s environment (same observation shapes and actions).
     public func fits(_ other: PolicyArchitecture) -> Bool {
         height == other.height && width == other.width && statusSize == other.statusSize && actions == other.actions

@@ -31,6 +31,11 @@ public struct TrainingBatch: Sendable {
         guard r.actions.allSatisfy({ $0 >= 0 && Int($0) < a.actions }) else {
             throw .observationMismatch("actions outside 0..<\(a.actions)")
         }
+        // One bad number would turn every weight into NaN: refuse it here.
+        guard r.rewards.allSatisfy(\.isFinite) else { throw .observationMismatch("non-finite reward") }
+        guard r.behaviourLogProbs.allSatisfy({ $0.isFinite && $0 <= 0.001 && $0 >= -50 }) else {
+            throw .observationMismatch("behaviour log-probabilities must be finite and in [-50, 0]")
+        }
         steps = r.numSteps
         envs = r.numEnvs
         self.chars = chars.uint8s

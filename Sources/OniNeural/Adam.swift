@@ -31,8 +31,10 @@ public final class Adam<S: Scalar> {
 
     /// Restores the optimiser's state from a checkpoint.
     public func restore(steps: Int, firstMoments: [[S]], secondMoments: [[S]]) -> Bool {
-        guard firstMoments.count == parameters.count, secondMoments.count == parameters.count,
-              zip(parameters, zip(firstMoments, secondMoments)).allSatisfy({ $0.count == $1.0.count && $0.count == $1.1.count })
+        guard steps >= 0, firstMoments.count == parameters.count, secondMoments.count == parameters.count,
+              zip(parameters, zip(firstMoments, secondMoments)).allSatisfy({ $0.count == $1.0.count && $0.count == $1.1.count }),
+              firstMoments.allSatisfy({ $0.allSatisfy(\.isFinite) }),
+              secondMoments.allSatisfy({ $0.allSatisfy { $0.isFinite && $0 >= 0 } })
         else { return false }
         self.steps = steps
         self.firstMoments = firstMoments
@@ -42,9 +44,10 @@ public final class Adam<S: Scalar> {
 
     /// The global L2 norm of all gradients.
     public static func gradientNorm(_ parameters: [Parameter<S>]) -> S {
-        var sum: S = 0
-        for p in parameters { for g in p.gradient { sum += g * g } }
-        return sum.squareRoot()
+        // Summed in Float64, so large Float32 gradients do not overflow the norm.
+        var sum = 0.0
+        for p in parameters { for g in p.gradient { sum += Double(g) * Double(g) } }
+        return S(sum.squareRoot())
     }
 
     /// Clips, takes one step, zeroes the gradients; returns the norm before clipping.
@@ -53,8 +56,13 @@ public final class Adam<S: Scalar> {
     @_specialize(exported: true, where S == Double)
     public func step() -> S {
         let norm = Self.gradientNorm(parameters)
+        guard norm.isFinite else {
+            // A non-finite gradient is not applied: the gradients are dropped and the step not counted.
+            for p in parameters { p.zeroGradient() }
+            return norm
+        }
         var scale: S = 1
-        if let limit = maxGradientNorm, norm > limit, norm.isFinite { scale = limit / norm }
+        if let limit = maxGradientNorm, norm > limit { scale = limit / norm }
         steps += 1
         let correction1 = 1 - S(Foundation.pow(Double(beta1), Double(steps)))
         let correction2 = 1 - S(Foundation.pow(Double(beta2), Double(steps)))

@@ -55,13 +55,19 @@ public enum Categorical {
     @_specialize(exported: true, where S == Double)
     public static func sample<S: Scalar>(logProbs: [S], actions: Int, rng: inout SeededGenerator) -> [Int] {
         stride(from: 0, to: logProbs.count, by: actions).map { base in
-            let u = Double(rng.next() >> 11) / Double(1 << 53)
+            // Draw against the row's own total, so rounding never hands out an action of probability ~0.
+            var total = 0.0
+            for j in 0..<actions { total += Double(S.exp(logProbs[base + j])) }
+            let u = Double(rng.next() >> 11) / Double(1 << 53) * total
             var cumulative = 0.0
+            var last = 0
             for j in 0..<actions {
-                cumulative += Double(S.exp(logProbs[base + j]))
+                let p = Double(S.exp(logProbs[base + j]))
+                if p > 0 { last = j }
+                cumulative += p
                 if u < cumulative { return j }
             }
-            return actions - 1  // rounding: the last action takes the remainder
+            return last
         }
     }
 }

@@ -2,7 +2,7 @@ import OniCore
 
 /// 2-D convolution, stride 1, zero padding, over channel-first inputs
 /// [batch, channels, height, width] → [batch, filters, height', width'],
-/// computed as im2col + one matrix product per example.
+/// computed as im2col + one matrix product over the whole batch per pass.
 public final class Conv2d<S: Scalar>: Layer {
     public let channels: Int, height: Int, width: Int
     public let filters: Int, kernel: Int, padding: Int

@@ -61,7 +61,8 @@ public enum Safetensors {
     }
 
     /// Decodes a file's tensors (by name) and metadata, checking every offset.
-    public static func decode(_ data: Data) throws(FormatError) -> (entries: [String: Entry], metadata: [String: String]) {
+    public static func decode(_ input: Data) throws(FormatError) -> (entries: [String: Entry], metadata: [String: String]) {
+        let data = Data(input)  // zero-based indices even for a slice
         guard data.count >= 8 else { throw .truncated(expected: 8, found: data.count) }
         let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard headerLength <= UInt64(data.count - 8), headerLength < 100 << 20 else {
@@ -84,9 +85,13 @@ public enum Safetensors {
                   let offsets = (info["data_offsets"] as? [NSNumber])?.map(\.intValue), offsets.count == 2
             else { throw .badHeader("entry \(name) lacks dtype, shape or data_offsets") }
             guard dtype == "F32" else { throw .unsupportedDType(name: name, dtype: dtype) }
-            let count = shape.reduce(1) { $0 &* max($1, 0) }
-            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= payload,
-                  offsets[1] - offsets[0] == count * 4
+            var count = 1
+            for dimension in shape {
+                let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+                guard dimension >= 0, !overflow, product <= payload else { throw .badOffsets(name: name) }
+                count = product
+            }
+            guard offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= payload, offsets[1] - offsets[0] == count * 4
             else { throw .badOffsets(name: name) }
             let start = headerEnd + offsets[0]
             let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in

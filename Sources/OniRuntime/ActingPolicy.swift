@@ -15,6 +15,8 @@ final class ActingPolicy {
     let actionCount: Int
     /// Version of the loaded Params; -1 while acting uniformly.
     private(set) var version: Int64 = -1
+    /// The learner start the loaded Params came from.
+    private var learnerID = ""
     private let uniformLogProb: Float
 
     init(environment: any Environment) {
@@ -26,15 +28,17 @@ final class ActingPolicy {
     /// Loads newer Params (older or equal versions are ignored), building the
     /// network they describe if it is new and fits this worker's environment.
     func load(_ params: Oni_V1_Params) throws {
-        guard params.version > version else { return }
+        // Versions only compare within one learner start: a restarted learner may count from an older checkpoint.
+        guard params.version > version || params.learnerID != learnerID else { return }
         let architecture = try PolicyParams.architecture(of: params)
-        guard let shape = environmentShape, architecture.fits(shape) else {
+        guard architecture.isReasonable, let shape = environmentShape, architecture.fits(shape) else {
             throw PolicyError.architectureMismatch(expected: environmentShape?.signature ?? "no map observation", found: architecture.signature)
         }
         let target = network?.architecture == architecture ? network! : PolicyNetwork<Float>(architecture: architecture, seed: 0)
         try PolicyParams.load(params, into: target)
         network = target
         version = params.version
+        learnerID = params.learnerID
     }
 
     /// Actions and their log-probabilities for `batch` environments whose observations are given.

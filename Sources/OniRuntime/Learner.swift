@@ -31,6 +31,8 @@ public final class Learner {
     /// Environment steps per second over the last metrics interval.
     private var fps = 0.0
     private let started = ProcessInfo.processInfo.systemUptime
+    /// Identifies this start of the learner in its Params.
+    private let learnerID = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(Int64(Date().timeIntervalSince1970 * 1000))"
     private var trainer: APPOTrainer?
     private var trainingStats: [String: Double] = [:]
     private var policyLags = RollingWindow(capacity: 100)
@@ -328,7 +330,12 @@ public final class Learner {
             counters["learner/rollouts_wrong_env", default: 0] += 1
             return
         }
-        // A uniform-random rollout (-1) counts as acting with the version before the first.
+        // A uniform-random rollout (-1) counts as acting with the version before the first;
+        // a version this learner has not published comes from another learner's params.
+        guard rollout.policyVersion >= -1, rollout.policyVersion <= trainer.version else {
+            counters["learner/rollouts_foreign_version", default: 0] += 1
+            return
+        }
         let lag = trainer.version - rollout.policyVersion
         policyLags.append(Double(lag))
         guard lag <= config.maxPolicyLag else {
@@ -353,7 +360,7 @@ public final class Learner {
         guard let trainer else { return }
         let due = trainer.version >= publishedVersion + Int64(config.publishEveryUpdates) || now - lastPublished >= 2
         guard due else { return }
-        let params = PolicyParams.encode(trainer.network, version: trainer.version, learnerEnvSteps: envSteps)
+        let params = PolicyParams.encode(trainer.network, version: trainer.version, learnerEnvSteps: envSteps, learnerID: learnerID)
         _ = try? socket.send(.params(params), dontWait: true)
         publishedVersion = trainer.version
         lastPublished = now

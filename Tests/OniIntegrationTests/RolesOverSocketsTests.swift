@@ -89,6 +89,10 @@ import Testing
         #expect(snapshots.count == 3, "\(tail.output)")
         #expect(snapshots.allSatisfy { $0.values["workers/live"] != nil })
 
+        // The worker takes up the learner's policy, then sends rollouts acted with it.
+        #expect(eventually(seconds: 60) { worker.output.contains("acting with the learner's policy") }, "\(worker.output)")
+        let rolloutsThen = status(ports, context)["learner/rollouts"] ?? 0
+        #expect(eventually(seconds: 60) { (status(ports, context)["learner/rollouts"] ?? 0) >= rolloutsThen + 5 })
         let final = status(ports, context)
         #expect(worker.stop() == 0, "\(worker.output)")
         #expect(annotator.stop() == 0, "\(annotator.output)")
@@ -105,7 +109,7 @@ import Testing
         #expect(worker.output.contains("acting with the learner's policy"), "\(worker.output)")
         let versions = try store.database.prepare("SELECT max(policy_version) FROM rollouts")
         #expect(try versions.step())
-        #expect(versions.int(0) >= 1)
+        #expect(versions.int(0) >= 1, "worker: \(worker.output)\nlearner: \(learner.output)")
         #expect(final["learner/loss_value"]?.isFinite == true)
         let messages = Dictionary(uniqueKeysWithValues: try store.messages().map { ($0.text, $0) })
         #expect(messages["It's a wall."]?.label == 0)

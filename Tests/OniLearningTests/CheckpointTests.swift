@@ -33,6 +33,18 @@ import Testing
         #expect(throws: Safetensors.FormatError.self) { try Safetensors.decode(huge) }
     }
 
+    @Test func hostileShapesAreRefusedNotTrapped() throws {
+        for shape in ["[4611686018427387904]", "[4294967296, 4294967296]", "[-1, 2]"] {
+            var json = Data("{\"t\":{\"dtype\":\"F32\",\"shape\":\(shape),\"data_offsets\":[0,4]}}".utf8)
+            while json.count % 8 != 0 { json.append(0x20) }
+            var data = Data()
+            withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
+            data.append(json)
+            data.append(Data(count: 4))
+            #expect(throws: Safetensors.FormatError.badOffsets(name: "t")) { try Safetensors.decode(data) }
+        }
+    }
+
     /// The file reads in the reference implementation (Python `safetensors`, as PyTorch users load it).
     @Test func readsInTheReferenceImplementation() throws {
         let check = Process()

@@ -67,6 +67,47 @@ import Testing
 }
 
 @Suite struct APPOTrainerTests {
+    /// A rollout for the tiny network with the given rewards and behaviour log-probabilities (4 steps).
+    static func rollout(rewards: [Float], behaviour: [Float]) -> Rollout {
+        let a = PolicyNetworkTests.tiny
+        return Rollout(
+            workerID: "w", sequence: 0, policyVersion: -1, numSteps: 2, numEnvs: 2, envName: "test",
+            observations: [
+                "chars": Tensor([UInt8](repeating: 46, count: 3 * 2 * a.height * a.width), shape: [3, 2, a.height, a.width]),
+                "status": Tensor([Int32](repeating: 0, count: 3 * 2 * a.statusSize), shape: [3, 2, a.statusSize]),
+            ],
+            actions: [0, 1, 2, 0], behaviourLogProbs: behaviour, rewards: rewards, dones: [0, 0, 0, 1], messages: [],
+            messageIndex: [-1, -1, -1, -1], messageEpisodeCount: [0, 0, 0, 0], episodes: [], workerEnvSteps: 0)
+    }
+
+    @Test func hostileNumbersNeverReachTheWeights() throws {
+        let a = PolicyNetworkTests.tiny
+        #expect(throws: TrainingError.self) { try TrainingBatch(rollout: Self.rollout(rewards: [0, .nan, 0, 1], behaviour: [-1, -1, -1, -1]), architecture: a) }
+        #expect(throws: TrainingError.self) { try TrainingBatch(rollout: Self.rollout(rewards: [0, 0, 0, 1], behaviour: [-1, -120, -1, -1]), architecture: a) }
+        // An unlikely but legal action (log μ = −45) is limited by the ratio clamp: a finite, bounded update.
+        let trainer = APPOTrainer(architecture: a, config: TrainingConfig(), seed: 1)
+        let stats = trainer.update(try TrainingBatch(rollout: Self.rollout(rewards: [0, 0, 0, 1], behaviour: [-1, -45, -1, -1]), architecture: a))
+        #expect(stats["learner/grad_norm"].map { $0.isFinite && $0 < 1e4 } == true, "\(stats)")
+        #expect(trainer.network.parameters.allSatisfy { $0.value.allSatisfy(\.isFinite) })
+    }
+
+    @Test func aNonFiniteGradientIsNotApplied() {
+        let w = Parameter<Float>(name: "w", shape: [2], value: [1, 2])
+        let adam = Adam(parameters: [w])
+        w.gradient = [.infinity, 1]
+        #expect(!adam.step().isFinite)
+        #expect(w.value == [1, 2] && w.gradient == [0, 0] && adam.steps == 0)
+    }
+
+    @Test func samplingNeverPicksAnImpossibleAction() {
+        var rng = SeededGenerator(seed: 5)
+        // The last action has probability 0; the others share it all.
+        let lp = Categorical.logSoftmax([Float(0), 0, -200], actions: 3)
+        let picks = Categorical.sample(logProbs: [Float](repeating: 0, count: 0) + Array((0..<20_000).map { _ in lp }.joined()), actions: 3, rng: &rng)
+        #expect(!picks.contains(2))
+        #expect(Set(picks) == [0, 1])
+    }
+
     /// A one-step bandit: every episode is one step, action 2 pays 1, the
     /// others 0. As in APPO, the data comes from a copy of the policy that
     /// lags the learner by up to three updates (so V-trace's off-policy

@@ -34,11 +34,14 @@ public nonisolated struct Oni_V1_Params: Sendable {
   /// env steps the learner had consumed when publishing
   public var learnerEnvSteps: UInt64 = 0
 
-  /// network description the tensors belong to; workers refuse a mismatch
+  /// the network the tensors belong to, as PolicyArchitecture JSON; workers refuse one that does not fit their environment
   public var architecture: String = String()
 
   /// the weights, by parameter name
   public var tensors: [Oni_V1_NamedTensor] = []
+
+  /// new each time a learner starts: versions count from its resumed checkpoint, so workers take any version from a new learner
+  public var learnerID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -51,7 +54,7 @@ fileprivate nonisolated let _protobuf_package = "oni.v1"
 
 nonisolated extension Oni_V1_Params: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Params"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}learner_env_steps\0\u{1}architecture\0\u{1}tensors\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}learner_env_steps\0\u{1}architecture\0\u{1}tensors\0\u{3}learner_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -63,6 +66,7 @@ nonisolated extension Oni_V1_Params: SwiftProtobuf.Message, SwiftProtobuf._Messa
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.learnerEnvSteps) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.architecture) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.tensors) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.learnerID) }()
       default: break
       }
     }
@@ -81,6 +85,9 @@ nonisolated extension Oni_V1_Params: SwiftProtobuf.Message, SwiftProtobuf._Messa
     if !self.tensors.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.tensors, fieldNumber: 4)
     }
+    if !self.learnerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.learnerID, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -89,6 +96,7 @@ nonisolated extension Oni_V1_Params: SwiftProtobuf.Message, SwiftProtobuf._Messa
     if lhs.learnerEnvSteps != rhs.learnerEnvSteps {return false}
     if lhs.architecture != rhs.architecture {return false}
     if lhs.tensors != rhs.tensors {return false}
+    if lhs.learnerID != rhs.learnerID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
