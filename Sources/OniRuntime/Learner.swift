@@ -180,8 +180,8 @@ public final class Learner {
         // Few rollouts queued: with back-pressure reaching the workers, they wait for the
         // learner instead of running ahead of the policy (small policy lag).
         let experience = try socket(.pull, "experience", [.rollout, .hello, .heartbeat], bind: config.experienceBind) {
-            try $0.setReceiveHighWaterMark(4)
-            try $0.setReceiveBuffer(bytes: 128 << 10)
+            try $0.setReceiveHighWaterMark(2)
+            try $0.setReceiveBuffer(bytes: 64 << 10)
         }
         // Params go out often and are large: keep only the newest per subscriber, so a
         // slow worker gets the current policy next, not a backlog of stale ones.

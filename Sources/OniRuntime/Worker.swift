@@ -47,7 +47,7 @@ public final class Worker {
         let experience = try MessageSocket(context: context, type: .push, name: "experience", accepts: [], codec: codec, logger: logger)
         try experience.socket.setSendHighWaterMark(config.sendQueueRollouts)
         // Few rollouts in flight: a worker must not run far ahead of the policy it is sent.
-        try experience.socket.setSendBuffer(bytes: 128 << 10)
+        try experience.socket.setSendBuffer(bytes: 64 << 10)
         try experience.socket.setSendTimeout(milliseconds: 200)
         try experience.socket.setReconnectInterval(milliseconds: 100, max: 2000)
         try experience.socket.connect(config.experienceEndpoint)

@@ -25,7 +25,7 @@ public struct WorkerConfig: Sendable, Codable, Equatable {
     public var maxEnvSteps: UInt64 = 0
     /// Rollouts queued for an absent or slow learner before sending waits. Small
     /// keeps the policy lag small: the worker waits for the learner instead of running ahead.
-    public var sendQueueRollouts: Int32 = 2
+    public var sendQueueRollouts: Int32 = 1
 
     public init() {}
 }
