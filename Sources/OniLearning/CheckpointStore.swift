@@ -18,7 +18,7 @@ public struct CheckpointMetadata: Sendable, Codable, Equatable {
 /// Errors reading checkpoints.
 public enum CheckpointError: Error, CustomStringConvertible {
     /// The file is not valid safetensors.
-    case format(path: String, FormatError: Safetensors.FormatError)
+    case format(path: String, error: Safetensors.FormatError)
     /// The file is valid but does not fit this trainer (other network, missing tensors, bad metadata).
     case mismatch(path: String, reason: String)
 
@@ -112,7 +112,7 @@ public struct CheckpointStore {
         do {
             decoded = try Safetensors.decode(data)
         } catch {
-            throw CheckpointError.format(path: url.path, FormatError: error)
+            throw CheckpointError.format(path: url.path, error: error)
         }
         guard let json = decoded.metadata["oni"], let metadata = try? JSONDecoder().decode(CheckpointMetadata.self, from: Data(json.utf8)) else {
             throw CheckpointError.mismatch(path: url.path, reason: "no Oni metadata")

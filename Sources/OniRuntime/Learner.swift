@@ -231,7 +231,7 @@ public final class Learner {
     /// With `train`, each rollout also gets an APPO update.
     private func receiveExperience(_ socket: MessageSocket, writer: StoreWriter, limit: Int, train: Bool) {
         var taken = 0
-        while taken < limit, let received = try? socket.receiveFrame() {
+        while taken < limit, let received = (try? socket.receiveRouted(timeoutMilliseconds: 0)) ?? nil {
             taken += 1
             switch received.message {
             case let .hello(hello):
@@ -287,8 +287,11 @@ public final class Learner {
                     steps: rollout.stepCount, learnerEnvSteps: envSteps, replay: rollout.replay,
                     receivedUnixMilliseconds: unixMilliseconds, protobuf: config.storeRollouts ? Data(protobuf) : nil,
                     episodes: rollout.episodes)))
-        if !stored && (writer.currentStats.droppedRollouts == 1 || writer.currentStats.droppedRollouts % 1000 == 0) {
-            logger.warning("disk slower than experience: rollouts dropped from the store", metadata: ["dropped": "\(writer.currentStats.droppedRollouts)"])
+        if !stored {
+            let dropped = writer.currentStats.droppedRollouts
+            if dropped == 1 || dropped % 1000 == 0 {
+                logger.warning("disk slower than experience: rollouts dropped from the store", metadata: ["dropped": "\(dropped)"])
+            }
         }
     }
 

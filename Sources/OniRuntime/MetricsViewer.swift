@@ -103,10 +103,7 @@ public struct MetricsViewer {
             return
         }
         for snapshot in snapshots {
-            var m = Oni_V1_Metrics()
-            m.unixMs = snapshot.unixMilliseconds
-            m.envSteps = snapshot.envSteps
-            m.values = snapshot.values
+            let m = snapshot.wire
             if json {
                 output(JSONLinesMetricsSink.line(m))
             } else {
@@ -114,12 +111,17 @@ public struct MetricsViewer {
                 output(ISO8601DateFormatter().string(from: time) + "  " + MetricsTable.progressLine(m))
             }
         }
-        if !json {
-            var m = Oni_V1_Metrics()
-            m.unixMs = newest.unixMilliseconds
-            m.envSteps = newest.envSteps
-            m.values = newest.values
-            output("\nlatest:\n" + MetricsTable.render(m))
-        }
+        if !json { output("\nlatest:\n" + MetricsTable.render(newest.wire)) }
+    }
+}
+
+extension RunStore.MetricSnapshot {
+    /// The snapshot as the Metrics message the learner published.
+    var wire: Oni_V1_Metrics {
+        var m = Oni_V1_Metrics()
+        m.unixMs = unixMilliseconds
+        m.envSteps = envSteps
+        m.values = values
+        return m
     }
 }

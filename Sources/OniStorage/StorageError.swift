@@ -8,8 +8,6 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     case corrupt(path: String, message: String)
     /// The store was written by a newer Oni with a schema this build does not know.
     case schemaTooNew(found: Int, supported: Int)
-    /// The background writer stopped after a failure; records sent after it are refused.
-    case writerStopped(reason: String)
 
     public var description: String {
         switch self {
@@ -18,7 +16,6 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .corrupt(path, message): "store \(path) is corrupt or not an Oni store: \(message)"
         case let .schemaTooNew(found, supported):
             "store schema version \(found) is newer than this build supports (\(supported)); upgrade Oni"
-        case let .writerStopped(reason): "store writer stopped: \(reason)"
         }
     }
 }

@@ -14,10 +14,12 @@ public final class MessageSocket {
     private let logger: Logger
     private let name: String
 
-    /// A frame received from a ROUTER socket, with the sender's routing id.
+    /// A received message, with the sender's routing id (ROUTER sockets; empty elsewhere)
+    /// and the frame exactly as received (e.g. to store a rollout without re-encoding it).
     public struct Routed {
         public var peer: Data
         public var message: WireMessage
+        public var frame: Data
     }
 
     public init(
@@ -66,20 +68,12 @@ public final class MessageSocket {
             while let parts = try socket.receiveMultipart(dontWait: true) {
                 if let routed = accept(parts) { return routed }
             }
+            guard timeoutMilliseconds > 0 else { return nil }
             let remaining = ContinuousClock.now.duration(to: deadline)
             let milliseconds = Int(remaining / .milliseconds(1))
             if milliseconds <= 0 { return nil }
             _ = try socket.waitReadable(timeoutMilliseconds: milliseconds)
         }
-    }
-
-    /// Takes the next valid frame without waiting, keeping its raw bytes
-    /// (e.g. to store a rollout exactly as received). Refused frames are counted and skipped.
-    public func receiveFrame() throws(TransportError) -> (message: WireMessage, frame: Data)? {
-        while let parts = try socket.receiveMultipart(dontWait: true) {
-            if let routed = accept(parts) { return (routed.message, parts[parts.count - 1]) }
-        }
-        return nil
     }
 
     /// Decodes one received message; nil (after counting and logging) when refused.
@@ -94,7 +88,7 @@ public final class MessageSocket {
             let message = try codec.decode(parts[expectedParts - 1])
             guard accepts.contains(message.kind) else { throw FrameError.unexpectedKind(message.kind) }
             counters.countReceived()
-            return Routed(peer: routed ? parts[0] : Data(), message: message)
+            return Routed(peer: routed ? parts[0] : Data(), message: message, frame: parts[expectedParts - 1])
         } catch let error as FrameError {
             refuse(error, detail: nil)
             return nil
