@@ -61,7 +61,7 @@ let package = Package(
         // Thin executables.
         .executableTarget(
             name: "oni",
-            dependencies: ["OniRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["OniRuntime", "OniLearning", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "oni-learner",

@@ -54,12 +54,17 @@ public struct Rollout: Sendable, Hashable {
     public var workerEnvSteps: UInt64
     /// Sent by `oni replay` rather than a live worker.
     public var replay: Bool
+    /// The acting policy's recurrent state before step 0, [B, S]; empty for feed-forward policies.
+    public var coreState: [Float]
+    /// V(s_t) of the acting policy, [T, B]; empty while acting at random.
+    public var behaviourValues: [Float]
 
     public init(
         workerID: String, sequence: UInt64, policyVersion: Int64, numSteps: Int, numEnvs: Int, envName: String,
         observations: [String: Tensor], actions: [Int32], behaviourLogProbs: [Float], rewards: [Float],
         dones: [UInt8], messages: [String], messageIndex: [Int32], messageEpisodeCount: [Int32],
-        episodes: [EpisodeSummary], workerEnvSteps: UInt64, replay: Bool = false
+        episodes: [EpisodeSummary], workerEnvSteps: UInt64, replay: Bool = false, coreState: [Float] = [],
+        behaviourValues: [Float] = []
     ) {
         self.workerID = workerID
         self.sequence = sequence
@@ -78,6 +83,8 @@ public struct Rollout: Sendable, Hashable {
         self.episodes = episodes
         self.workerEnvSteps = workerEnvSteps
         self.replay = replay
+        self.coreState = coreState
+        self.behaviourValues = behaviourValues
     }
 
     /// Environment steps in this rollout (T × B).
@@ -100,6 +107,10 @@ public struct Rollout: Sendable, Hashable {
             guard tensor.shape.count >= 2, tensor.shape[0] == numSteps + 1, tensor.shape[1] == numEnvs else {
                 return "observation \(name) has shape \(tensor.shape), expected [T+1, B, ...]"
             }
+        }
+        guard coreState.count % numEnvs == 0 else { return "core_state has \(coreState.count) elements, not a multiple of B = \(numEnvs)" }
+        guard behaviourValues.isEmpty || behaviourValues.count == n else {
+            return "behaviour_values has \(behaviourValues.count) elements, expected T×B = \(n)"
         }
         for index in messageIndex where index < -1 || Int(index) >= messages.count {
             return "message index \(index) outside the table of \(messages.count)"

@@ -4,11 +4,14 @@ import OniCore
 /// an agent moves through with the four compass moves and "search".
 ///
 /// Observations: `chars` (uint8 [height, width], the ASCII map as NetHack
-/// draws it) and `status` (int32 [4]: hit points, has key, gold, steps).
+/// draws it), `status` (int32 [4]: hit points, has key, gold, steps) and
+/// `message` (uint8 [64], the last message's bytes, zero-padded, as NLE's).
 public final class GridWorld: Environment {
     /// Map width and height, the same for every task so that one network fits all.
     public static let width = 13
     public static let height = 7
+    /// Bytes of the message observation.
+    public static let messageLength = 64
 
     /// Actions: move north, east, south, west; search (wait a turn).
     public enum Action: Int, CaseIterable {
@@ -34,6 +37,7 @@ public final class GridWorld: Environment {
     public let observationFields: [ObservationField] = [
         ObservationField(name: "chars", elementType: .uint8, shape: [GridWorld.height, GridWorld.width]),
         ObservationField(name: "status", elementType: .int32, shape: [4]),
+        ObservationField(name: "message", elementType: .uint8, shape: [GridWorld.messageLength]),
     ]
 
     private var rng = SeededGenerator(seed: 0)
@@ -48,6 +52,7 @@ public final class GridWorld: Environment {
     private var goldCollected = 0
     private var steps = 0
     private var finished = true
+    private var message: [UInt8] = []
 
     public init(task: GridTask) {
         self.task = task
@@ -121,6 +126,7 @@ public final class GridWorld: Environment {
                 rats.append(Rat(x: cell % w, y: cell / w))
             }
         }
+        message = Array(GridMessage.welcome.utf8)
         return GridMessage.welcome
     }
 
@@ -195,6 +201,7 @@ public final class GridWorld: Environment {
         if !done { moveRats(&message, &done) }
         if !done && steps >= task.stepLimit { done = true }
         finished = done
+        self.message = Array(message.utf8)
         return StepOutcome(reward: reward, done: done, success: success, message: message)
     }
 
@@ -229,6 +236,9 @@ public final class GridWorld: Environment {
         switch fieldIndex {
         case 0:
             fillMap(buffer.bindMemory(to: UInt8.self))
+        case 2:
+            let count = min(message.count, buffer.count)
+            for i in 0..<buffer.count { buffer[i] = i < count ? message[i] : 0 }
         default:
             for (i, value) in [Int32(hitPoints), hasKey ? 1 : 0, Int32(goldCollected), Int32(steps)].enumerated() {
                 buffer.storeBytes(of: value.littleEndian, toByteOffset: 4 * i, as: Int32.self)

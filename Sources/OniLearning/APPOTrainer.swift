@@ -32,8 +32,15 @@ public final class APPOTrainer {
     public func update(_ batch: TrainingBatch) -> [String: Double] {
         let a = network.architecture
         let t = batch.steps, b = batch.envs, n = t * b, rows = (t + 1) * b
-        let (logits, values) = batch.chars.withUnsafeBufferPointer { chars in
-            batch.status.withUnsafeBufferPointer { status in network.forward(chars: chars, status: status, batch: rows) }
+        let (logits, values, _) = batch.chars.withUnsafeBufferPointer { chars in
+            batch.status.withUnsafeBufferPointer { status in
+                batch.message.withUnsafeBufferPointer { message in
+                    // Back-propagation through the whole rollout (truncated at its start).
+                    network.forward(
+                        ObservationRows(chars: chars, status: status, message: message), steps: t + 1, envs: b, state: batch.coreState,
+                        resets: batch.resets)
+                }
+            }
         }
         let logProbs = Categorical.logSoftmax(logits, actions: a.actions)
 
@@ -61,7 +68,10 @@ public final class APPOTrainer {
         }
 
         let (policyLoss, dTarget) = PPOLoss.policy(logProbs: target, behaviourLogProbs: behaviour, advantages: advantages, clip: config.clip)
-        let (valueLoss, dValues) = PPOLoss.value(values: v, targets: vtrace.values)
+        let (valueLoss, dValues) =
+            config.valueClip > 0 && !batch.behaviourValues.isEmpty
+            ? PPOLoss.clippedValue(values: v, oldValues: batch.behaviourValues.map(Double.init), targets: vtrace.values, clip: config.valueClip)
+            : PPOLoss.value(values: v, targets: vtrace.values)
         let trainedLogProbs = Array(logProbs[0..<(n * a.actions)])
         let entropies = Categorical.entropy(logProbs: trainedLogProbs, actions: a.actions)
         let entropy = entropies.reduce(0) { $0 + Double($1) } / Double(n)

@@ -37,6 +37,29 @@ public enum PPOLoss {
         }
         return (loss / n, gradient)
     }
+
+    /// mean(max((V − target)², (V_clipped − target)²)) with V_clipped = V_old + clip(V − V_old, ±c):
+    /// the value may not profit from moving further than `clip` from the acting policy's value.
+    public static func clippedValue(values: [Double], oldValues: [Double], targets: [Double], clip: Double) -> (loss: Double, gradient: [Double]) {
+        let n = Double(values.count)
+        var loss = 0.0
+        var gradient = [Double](repeating: 0, count: values.count)
+        for i in values.indices {
+            let change = values[i] - oldValues[i]
+            let clipped = oldValues[i] + min(max(change, -clip), clip)
+            let plain = (values[i] - targets[i]) * (values[i] - targets[i])
+            let limited = (clipped - targets[i]) * (clipped - targets[i])
+            if plain >= limited {
+                loss += plain
+                gradient[i] = 2 * (values[i] - targets[i]) / n
+            } else {
+                loss += limited
+                // V_clipped follows V only inside the clip range.
+                gradient[i] = abs(change) <= clip ? 2 * (clipped - targets[i]) / n : 0
+            }
+        }
+        return (loss / n, gradient)
+    }
 }
 
 extension Double {

@@ -1,57 +1,103 @@
 import OniCore
 
 /// The shape of the policy network; the same value builds the learner's and
-/// the workers' copies, and its `signature` travels with every Params so a
-/// worker never loads weights of another network.
+/// the workers' copies, and travels (as JSON) with every Params and
+/// checkpoint so a worker never loads weights of another network.
 public struct PolicyArchitecture: Sendable, Codable, Equatable {
+    /// The recurrent core between the encoders and the heads.
+    public enum Core: String, Sendable, Codable, CaseIterable {
+        /// Feed-forward: each step sees only its own observation.
+        case none
+        /// A GRU of `hidden` units, trained by back-propagation through each rollout.
+        case gru
+    }
+
     /// Map height and width (the "chars" observation).
     public var height: Int
     public var width: Int
     /// Length of the "status" observation (0 if the environment has none).
     public var statusSize: Int
+    /// Bytes of the "message" observation (0 if the environment has none).
+    public var messageLength = 0
     /// Number of discrete actions.
     public var actions: Int
     /// Character embedding size.
     public var embedding = 8
-    /// Filters of each of the two 3×3 convolutions.
+    /// Filters of each of the two 3×3 convolutions over the map.
     public var filters = 16
-    /// Width of the hidden layer after the convolutions.
+    /// Message encoder: byte embedding size and filters of its two 1-D convolutions.
+    public var messageEmbedding = 8
+    public var messageFilters = 16
+    /// Width of the hidden layer after the encoders (and of the recurrent core).
     public var hidden = 256
+    public var core = Core.gru
 
-    public init(height: Int, width: Int, statusSize: Int, actions: Int) {
+    public init(height: Int, width: Int, statusSize: Int, actions: Int, messageLength: Int = 0) {
         self.height = height
         self.width = width
         self.statusSize = statusSize
         self.actions = actions
+        self.messageLength = messageLength
     }
 
     /// Whether every size is in a sane range (architectures also arrive from the network).
     public var isReasonable: Bool {
         let range = 1...4096
-        return [height, width, actions, embedding, filters, hidden].allSatisfy(range.contains) && (0...4096).contains(statusSize)
+        return [height, width, actions, embedding, filters, hidden, messageEmbedding, messageFilters].allSatisfy(range.contains)
+            && (0...4096).contains(statusSize) && (0...4096).contains(messageLength)
             && height * width * filters <= 1 << 22
     }
 
     /// Whether this network can act in `other`'s environment (same observation shapes and actions).
     public func fits(_ other: PolicyArchitecture) -> Bool {
         height == other.height && width == other.width && statusSize == other.statusSize && actions == other.actions
+            && messageLength == other.messageLength
     }
 
-    /// A stable description, e.g. "grid-conv-v1 7x13 s4 a5 e8 f16 h256".
+    /// Size of the recurrent state per environment (0 without a core).
+    public var stateSize: Int { core == .gru ? hidden : 0 }
+
+    /// A stable description, e.g. "oni-policy-v2 7x13 s4 m64 a5 e8 f16 me8 mf16 h256 gru".
     public var signature: String {
-        "grid-conv-v1 \(height)x\(width) s\(statusSize) a\(actions) e\(embedding) f\(filters) h\(hidden)"
+        "oni-policy-v2 \(height)x\(width) s\(statusSize) m\(messageLength) a\(actions) e\(embedding) f\(filters) "
+            + "me\(messageEmbedding) mf\(messageFilters) h\(hidden) \(core.rawValue)"
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case height, width, statusSize, messageLength, actions, embedding, filters, messageEmbedding, messageFilters, hidden, core
+    }
+
+    /// Reads the JSON of this or an earlier version: fields added later take their old meaning when absent
+    /// (no message encoder, no recurrent core).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        height = try c.decode(Int.self, forKey: .height)
+        width = try c.decode(Int.self, forKey: .width)
+        statusSize = try c.decode(Int.self, forKey: .statusSize)
+        actions = try c.decode(Int.self, forKey: .actions)
+        embedding = try c.decode(Int.self, forKey: .embedding)
+        filters = try c.decode(Int.self, forKey: .filters)
+        hidden = try c.decode(Int.self, forKey: .hidden)
+        messageLength = try c.decodeIfPresent(Int.self, forKey: .messageLength) ?? 0
+        messageEmbedding = try c.decodeIfPresent(Int.self, forKey: .messageEmbedding) ?? messageEmbedding
+        messageFilters = try c.decodeIfPresent(Int.self, forKey: .messageFilters) ?? messageFilters
+        core = try c.decodeIfPresent(Core.self, forKey: .core) ?? .none
     }
 }
 
 extension PolicyArchitecture {
     /// The architecture for an environment with a "chars" map observation (and
-    /// optionally a "status" vector); nil for environments without a map.
+    /// optionally a "status" vector and a "message" byte string); nil for
+    /// environments without a map.
     public init?(environment: any Environment) {
         let fields = environment.observationFields
         guard let chars = fields.first(where: { $0.name == "chars" }), chars.elementType == .uint8, chars.shape.count == 2 else {
             return nil
         }
         let status = fields.first { $0.name == "status" && $0.elementType == .int32 && $0.shape.count == 1 }
-        self.init(height: chars.shape[0], width: chars.shape[1], statusSize: status?.shape[0] ?? 0, actions: environment.actionCount)
+        let message = fields.first { $0.name == "message" && $0.elementType == .uint8 && $0.shape.count == 1 }
+        self.init(
+            height: chars.shape[0], width: chars.shape[1], statusSize: status?.shape[0] ?? 0, actions: environment.actionCount,
+            messageLength: message?.shape[0] ?? 0)
     }
 }

@@ -2,12 +2,32 @@ import Foundation
 import OniCore
 import OniNeural
 
-/// The actor-critic network: the character map is embedded, passed through
-/// two 3×3 convolutions, joined with the (symlog-scaled) status vector, and a
-/// hidden layer feeds a policy head (logits) and a value head.
+/// Observations of `rows` environment steps, laid out row after row as the
+/// network reads them. Fields the architecture lacks may be empty.
+public struct ObservationRows {
+    /// uint8 [rows, height, width].
+    public var chars: UnsafeBufferPointer<UInt8>
+    /// int32 [rows, statusSize].
+    public var status: UnsafeBufferPointer<Int32>
+    /// uint8 [rows, messageLength], zero-padded bytes.
+    public var message: UnsafeBufferPointer<UInt8>
+
+    public init(chars: UnsafeBufferPointer<UInt8>, status: UnsafeBufferPointer<Int32>?, message: UnsafeBufferPointer<UInt8>?) {
+        self.chars = chars
+        self.status = status ?? UnsafeBufferPointer(start: nil, count: 0)
+        self.message = message ?? UnsafeBufferPointer(start: nil, count: 0)
+    }
+}
+
+/// The actor-critic network. The character map is embedded and passed through
+/// two 3×3 convolutions; the message bytes are embedded, passed through two
+/// 1-D convolutions and max-pooled; both join the (symlog-scaled) status
+/// vector in a hidden layer, which feeds the recurrent core (a GRU) and then a
+/// policy head (logits) and a value head.
 ///
-/// One definition serves both the workers (Float32 inference) and the learner
-/// (training); Float64 instances exist for gradient checks.
+/// One definition serves both the workers (Float32 inference, one step at a
+/// time) and the learner (training on whole rollouts, back-propagating
+/// through time); Float64 instances exist for gradient checks.
 public final class PolicyNetwork<S: Scalar> {
     public let architecture: PolicyArchitecture
     /// Characters beyond this index share the last embedding row.
@@ -21,11 +41,50 @@ public final class PolicyNetwork<S: Scalar> {
     private let elu0: Activation<S>
     private let conv1: Conv2d<S>
     private let elu1: Activation<S>
+    private let message: MessageEncoder?
     private let trunk: Linear<S>
     private let trunkELU: Activation<S>
+    private let core: GRU<S>?
     private let policyHead: Linear<S>
     private let valueHead: Linear<S>
-    private var batch = 0
+    private var rows = 0
+    private var resets: [UInt8] = []
+
+    /// Bytes → embedding → two 1-D convolutions with ELU → max over positions.
+    private struct MessageEncoder {
+        let embedding: Embedding<S>
+        let channelsFirst: ChannelsFirst<S>
+        let conv0: Conv2d<S>
+        let elu0: Activation<S>
+        let conv1: Conv2d<S>
+        let elu1: Activation<S>
+        let pool: GlobalMaxPool<S>
+
+        init(_ a: PolicyArchitecture, rng: inout SeededGenerator) {
+            let length = a.messageLength
+            embedding = Embedding(name: "message.embed", vocabulary: 256, dimension: a.messageEmbedding, count: length, rng: &rng)
+            channelsFirst = ChannelsFirst(positions: length, channels: a.messageEmbedding)
+            conv0 = Conv2d(name: "message.conv0", channels: a.messageEmbedding, length: length, filters: a.messageFilters, kernel: 3, padding: 1, rng: &rng)
+            elu0 = Activation(.elu, size: a.messageFilters * length)
+            conv1 = Conv2d(name: "message.conv1", channels: a.messageFilters, length: length, filters: a.messageFilters, kernel: 3, padding: 1, rng: &rng)
+            elu1 = Activation(.elu, size: a.messageFilters * length)
+            pool = GlobalMaxPool(channels: a.messageFilters, positions: length)
+        }
+
+        var parameters: [Parameter<S>] { embedding.parameters + conv0.parameters + conv1.parameters }
+
+        func forward(_ bytes: UnsafeBufferPointer<UInt8>, rows: Int) -> [S] {
+            let indices = (0..<(rows * embedding.count)).map { Int32(bytes[$0]) }
+            let embedded = channelsFirst.forward(embedding.forward(indices, batch: rows), batch: rows)
+            let features = elu1.forward(conv1.forward(elu0.forward(conv0.forward(embedded, batch: rows), batch: rows), batch: rows), batch: rows)
+            return pool.forward(features, batch: rows)
+        }
+
+        func backward(_ gradient: [S]) {
+            let dFeatures = conv0.backward(elu0.backward(conv1.backward(elu1.backward(pool.backward(gradient)))))
+            embedding.backward(channelsFirst.backward(dFeatures))
+        }
+    }
 
     public init(architecture a: PolicyArchitecture, seed: UInt64) {
         architecture = a
@@ -37,15 +96,22 @@ public final class PolicyNetwork<S: Scalar> {
         elu0 = Activation(.elu, size: a.filters * positions)
         conv1 = Conv2d(name: "conv1", channels: a.filters, height: a.height, width: a.width, filters: a.filters, kernel: 3, padding: 1, rng: &rng)
         elu1 = Activation(.elu, size: a.filters * positions)
-        trunk = Linear(name: "trunk", inputSize: a.filters * positions + a.statusSize, outputSize: a.hidden, rng: &rng)
+        message = a.messageLength > 0 ? MessageEncoder(a, rng: &rng) : nil
+        trunk = Linear(name: "trunk", inputSize: Self.joinedSize(a), outputSize: a.hidden, rng: &rng)
         trunkELU = Activation(.elu, size: a.hidden)
+        core = a.core == .gru ? GRU(name: "core", inputSize: a.hidden, hiddenSize: a.hidden, rng: &rng) : nil
         policyHead = Linear(name: "policy", inputSize: a.hidden, outputSize: a.actions, gain: 0.01, rng: &rng)
         valueHead = Linear(name: "value", inputSize: a.hidden, outputSize: 1, gain: 1, rng: &rng)
     }
 
+    private static func joinedSize(_ a: PolicyArchitecture) -> Int {
+        a.filters * a.height * a.width + a.statusSize + (a.messageLength > 0 ? a.messageFilters : 0)
+    }
+
     /// Every trainable parameter, in a fixed order.
     public var parameters: [Parameter<S>] {
-        embedding.parameters + conv0.parameters + conv1.parameters + trunk.parameters + policyHead.parameters + valueHead.parameters
+        embedding.parameters + conv0.parameters + conv1.parameters + (message?.parameters ?? []) + trunk.parameters
+            + (core?.parameters ?? []) + policyHead.parameters + valueHead.parameters
     }
 
     /// sign(x)·log(1 + |x|): keeps counters like gold or turn in a trainable range.
@@ -54,27 +120,43 @@ public final class PolicyNetwork<S: Scalar> {
         return S((v < 0 ? -1 : 1) * (1 + abs(v)).logarithm)
     }
 
-    /// Logits [batch, actions] and values [batch] for `batch` observations:
-    /// `chars` uint8 [batch, height, width], `status` int32 [batch, statusSize].
+    /// Logits [rows, actions] and values [rows] for `steps` × `envs` observation
+    /// rows (step-major), with the recurrent state after the last step [envs, stateSize].
+    /// `state` is the core's state before the first step ([envs, stateSize], empty
+    /// without a core); `resets[t·envs + b]` ≠ 0 starts env b's state afresh at step t.
     @_specialize(exported: true, where S == Float)
     @_specialize(exported: true, where S == Double)
-    public func forward(chars: UnsafeBufferPointer<UInt8>, status: UnsafeBufferPointer<Int32>, batch: Int) -> (logits: [S], values: [S]) {
+    public func forward(_ observations: ObservationRows, steps: Int, envs: Int, state: [S], resets: [UInt8]) -> (logits: [S], values: [S], state: [S]) {
         let a = architecture
+        let rows = steps * envs
         let positions = a.height * a.width
-        precondition(chars.count >= batch * positions && status.count >= batch * a.statusSize, "observation buffers too small")
-        self.batch = batch
-        let indices = (0..<(batch * positions)).map { Int32(chars[$0]) }
-        let embedded = channelsFirst.forward(embedding.forward(indices, batch: batch), batch: batch)
-        let features = elu1.forward(conv1.forward(elu0.forward(conv0.forward(embedded, batch: batch), batch: batch), batch: batch), batch: batch)
-        let convSize = a.filters * positions
-        let joinedSize = convSize + a.statusSize
-        var joined = [S](repeating: 0, count: batch * joinedSize)
-        for b in 0..<batch {
-            for i in 0..<convSize { joined[b * joinedSize + i] = features[b * convSize + i] }
-            for i in 0..<a.statusSize { joined[b * joinedSize + convSize + i] = Self.symlog(status[b * a.statusSize + i]) }
+        precondition(
+            observations.chars.count >= rows * positions && observations.status.count >= rows * a.statusSize
+                && observations.message.count >= rows * a.messageLength,
+            "observation buffers too small")
+        precondition(state.count == envs * a.stateSize && resets.count == rows, "recurrent state or resets of the wrong size")
+        self.rows = rows
+        self.resets = resets
+        let indices = (0..<(rows * positions)).map { Int32(observations.chars[$0]) }
+        let embedded = channelsFirst.forward(embedding.forward(indices, batch: rows), batch: rows)
+        let features = elu1.forward(conv1.forward(elu0.forward(conv0.forward(embedded, batch: rows), batch: rows), batch: rows), batch: rows)
+        let messageFeatures = message?.forward(observations.message, rows: rows) ?? []
+        let convSize = a.filters * positions, messageSize = messageFeatures.count / max(rows, 1)
+        let joinedSize = Self.joinedSize(a)
+        var joined = [S](repeating: 0, count: rows * joinedSize)
+        for r in 0..<rows {
+            let base = r * joinedSize
+            for i in 0..<convSize { joined[base + i] = features[r * convSize + i] }
+            for i in 0..<a.statusSize { joined[base + convSize + i] = Self.symlog(observations.status[r * a.statusSize + i]) }
+            for i in 0..<messageSize { joined[base + convSize + a.statusSize + i] = messageFeatures[r * messageSize + i] }
         }
-        let hidden = trunkELU.forward(trunk.forward(joined, batch: batch), batch: batch)
-        return (policyHead.forward(hidden, batch: batch), valueHead.forward(hidden, batch: batch))
+        var hidden = trunkELU.forward(trunk.forward(joined, batch: rows), batch: rows)
+        var last: [S] = []
+        if let core {
+            hidden = core.forward(hidden, initial: state, resets: resets, steps: steps, batch: envs)
+            last = Array(hidden[((steps - 1) * envs * a.hidden)...])
+        }
+        return (policyHead.forward(hidden, batch: rows), valueHead.forward(hidden, batch: rows), last)
     }
 
     /// Back-propagates dLoss/dLogits and dLoss/dValues of the last forward into the parameters' gradients.
@@ -85,12 +167,21 @@ public final class PolicyNetwork<S: Scalar> {
         var dHidden = policyHead.backward(logitsGradient)
         let dValueHidden = valueHead.backward(valuesGradient)
         for i in dHidden.indices { dHidden[i] += dValueHidden[i] }
+        if let core { dHidden = core.backward(dHidden, resets: resets) }
         let dJoined = trunk.backward(trunkELU.backward(dHidden))
         let convSize = a.filters * a.height * a.width
-        let joinedSize = convSize + a.statusSize
-        var dFeatures = [S](repeating: 0, count: batch * convSize)
-        for b in 0..<batch {
-            for i in 0..<convSize { dFeatures[b * convSize + i] = dJoined[b * joinedSize + i] }
+        let joinedSize = Self.joinedSize(a)
+        var dFeatures = [S](repeating: 0, count: rows * convSize)
+        for r in 0..<rows {
+            for i in 0..<convSize { dFeatures[r * convSize + i] = dJoined[r * joinedSize + i] }
+        }
+        if let message {
+            let messageSize = a.messageFilters, offset = convSize + a.statusSize
+            var dMessage = [S](repeating: 0, count: rows * messageSize)
+            for r in 0..<rows {
+                for i in 0..<messageSize { dMessage[r * messageSize + i] = dJoined[r * joinedSize + offset + i] }
+            }
+            message.backward(dMessage)
         }
         let dEmbedded = conv0.backward(elu0.backward(conv1.backward(elu1.backward(dFeatures))))
         embedding.backward(channelsFirst.backward(dEmbedded))

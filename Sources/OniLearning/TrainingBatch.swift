@@ -9,12 +9,23 @@ public struct TrainingBatch: Sendable {
     public var chars: [UInt8]
     /// int32 [T+1, B, statusSize].
     public var status: [Int32]
+    /// uint8 [T+1, B, messageLength].
+    public var message: [UInt8]
+    /// The acting policy's recurrent state before step 0, [B, stateSize] (zeros if the rollout had none).
+    public var coreState: [Float]
+    /// V(s_t) of the acting policy, [T, B]; empty if unknown.
+    public var behaviourValues: [Float]
     public var actions: [Int32]
     public var behaviourLogProbs: [Float]
     public var rewards: [Float]
     public var dones: [UInt8]
     /// Params version that acted (-1 = uniform random).
     public var policyVersion: Int64
+
+    /// Resets of the recurrent state per observation row [T+1, B]: row t+1 starts afresh where step t ended an episode.
+    public var resets: [UInt8] {
+        [UInt8](repeating: 0, count: envs) + dones
+    }
 
     /// Reads a rollout; throws if its observations do not fit `architecture`.
     public init(rollout r: Rollout, architecture a: PolicyArchitecture) throws(TrainingError) {
@@ -28,6 +39,23 @@ public struct TrainingBatch: Sendable {
             }
             status = s.int32s
         }
+        var message: [UInt8] = []
+        if a.messageLength > 0 {
+            guard let m = r.observations["message"], m.elementType == .uint8, m.shape == [r.numSteps + 1, r.numEnvs, a.messageLength] else {
+                throw .observationMismatch("message must be uint8 [T+1, B, \(a.messageLength)]")
+            }
+            message = m.uint8s
+        }
+        var coreState = r.coreState
+        if coreState.isEmpty {
+            coreState = [Float](repeating: 0, count: r.numEnvs * a.stateSize)  // acted at random: a fresh state
+        } else {
+            guard coreState.count == r.numEnvs * a.stateSize else {
+                throw .observationMismatch("core state has \(coreState.count) values, the network needs B × \(a.stateSize)")
+            }
+            guard coreState.allSatisfy(\.isFinite) else { throw .observationMismatch("non-finite core state") }
+        }
+        guard r.behaviourValues.allSatisfy(\.isFinite) else { throw .observationMismatch("non-finite behaviour value") }
         guard r.actions.allSatisfy({ $0 >= 0 && Int($0) < a.actions }) else {
             throw .observationMismatch("actions outside 0..<\(a.actions)")
         }
@@ -40,6 +68,9 @@ public struct TrainingBatch: Sendable {
         envs = r.numEnvs
         self.chars = chars.uint8s
         self.status = status
+        self.message = message
+        self.coreState = coreState
+        behaviourValues = r.behaviourValues
         actions = r.actions
         behaviourLogProbs = r.behaviourLogProbs
         rewards = r.rewards

@@ -10,6 +10,9 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     public var valueCoefficient = 0.5
     /// PPO ratio clipping ε.
     public var clip = 0.2
+    /// Value clipping (PPO2 / Sample Factory): the value moves at most this far from
+    /// the acting policy's value per update; 0 = no clipping.
+    public var valueClip = 0.0
     /// Global gradient-norm clipping (0 = none).
     public var maxGradientNorm = 4.0
     /// V-trace truncation of the importance weights.

@@ -3,34 +3,58 @@ import OniCore
 /// 2-D convolution, stride 1, zero padding, over channel-first inputs
 /// [batch, channels, height, width] → [batch, filters, height', width'],
 /// computed as im2col + one matrix product over the whole batch per pass.
+/// A 1-D convolution over [batch, channels, length] is the height-1 case
+/// (`init(name:channels:length:…)`).
 public final class Conv2d<S: Scalar>: Layer {
     public let channels: Int, height: Int, width: Int
-    public let filters: Int, kernel: Int, padding: Int
-    public let weight: Parameter<S>  // [filters, channels × kernel × kernel]
+    public let filters: Int, kernelHeight: Int, kernelWidth: Int, paddingHeight: Int, paddingWidth: Int
+    public let weight: Parameter<S>  // [filters, channels × kernelHeight × kernelWidth]
     public let bias: Parameter<S>  // [filters]
-    public var outputHeight: Int { height + 2 * padding - kernel + 1 }
-    public var outputWidth: Int { width + 2 * padding - kernel + 1 }
+    public var outputHeight: Int { height + 2 * paddingHeight - kernelHeight + 1 }
+    public var outputWidth: Int { width + 2 * paddingWidth - kernelWidth + 1 }
     public var inputSize: Int { channels * height * width }
     public var outputSize: Int { filters * outputHeight * outputWidth }
     public var parameters: [Parameter<S>] { [weight, bias] }
-    /// The whole batch unfolded: [channels·k·k, batch·oh·ow], so each pass is one matrix product.
+    /// The whole batch unfolded: [channels·kh·kw, batch·oh·ow], so each pass is one matrix product.
     private var columns: [S] = []
     private var batch = 0
 
-    public init(
+    /// A square `kernel` with `padding` on every side; weight shape [filters, channels, kernel, kernel].
+    public convenience init(
         name: String, channels: Int, height: Int, width: Int, filters: Int, kernel: Int, padding: Int,
         gain: Double = 2.0.squareRoot(), rng: inout SeededGenerator
     ) {
-        precondition(height + 2 * padding >= kernel && width + 2 * padding >= kernel, "Conv2d: kernel larger than the padded input")
+        self.init(
+            name: name, channels: channels, height: height, width: width, filters: filters, kernel: (kernel, kernel),
+            padding: (padding, padding), weightShape: [filters, channels, kernel, kernel], gain: gain, rng: &rng)
+    }
+
+    /// 1-D: `kernel` taps along `length` with `padding` at both ends; weight shape [filters, channels, kernel] (PyTorch's Conv1d).
+    public convenience init(
+        name: String, channels: Int, length: Int, filters: Int, kernel: Int, padding: Int,
+        gain: Double = 2.0.squareRoot(), rng: inout SeededGenerator
+    ) {
+        self.init(
+            name: name, channels: channels, height: 1, width: length, filters: filters, kernel: (1, kernel),
+            padding: (0, padding), weightShape: [filters, channels, kernel], gain: gain, rng: &rng)
+    }
+
+    private init(
+        name: String, channels: Int, height: Int, width: Int, filters: Int, kernel: (height: Int, width: Int),
+        padding: (height: Int, width: Int), weightShape: [Int], gain: Double, rng: inout SeededGenerator
+    ) {
+        precondition(
+            height + 2 * padding.height >= kernel.height && width + 2 * padding.width >= kernel.width,
+            "Conv2d: kernel larger than the padded input")
         self.channels = channels
         self.height = height
         self.width = width
         self.filters = filters
-        self.kernel = kernel
-        self.padding = padding
-        let fanIn = channels * kernel * kernel
+        (kernelHeight, kernelWidth) = kernel
+        (paddingHeight, paddingWidth) = padding
+        let fanIn = channels * kernel.height * kernel.width
         weight = Parameter(
-            name: "\(name).weight", shape: [filters, channels, kernel, kernel],
+            name: "\(name).weight", shape: weightShape,
             value: Initialization.orthogonal(rows: filters, columns: fanIn, gain: gain, rng: &rng))
         bias = Parameter(name: "\(name).bias", shape: [filters], value: [S](repeating: 0, count: filters))
     }
@@ -40,7 +64,7 @@ public final class Conv2d<S: Scalar>: Layer {
     public func forward(_ input: [S], batch: Int) -> [S] {
         precondition(input.count == batch * inputSize, "Conv2d: input size mismatch")
         self.batch = batch
-        let patch = channels * kernel * kernel, positions = outputHeight * outputWidth, wide = batch * positions
+        let patch = channels * kernelHeight * kernelWidth, positions = outputHeight * outputWidth, wide = batch * positions
         columns = [S](repeating: 0, count: patch * wide)
         input.withUnsafeBufferPointer { src in
             columns.withUnsafeMutableBufferPointer { dst in
@@ -72,7 +96,7 @@ public final class Conv2d<S: Scalar>: Layer {
     @_specialize(exported: true, where S == Float)
     @_specialize(exported: true, where S == Double)
     public func backward(_ outputGradient: [S]) -> [S] {
-        let patch = channels * kernel * kernel, positions = outputHeight * outputWidth, wide = batch * positions
+        let patch = channels * kernelHeight * kernelWidth, positions = outputHeight * outputWidth, wide = batch * positions
         // dOut reordered to [filters, batch·positions].
         var dOut = [S](repeating: 0, count: filters * wide)
         for f in 0..<filters {
@@ -111,19 +135,19 @@ public final class Conv2d<S: Scalar>: Layer {
     /// column element `column + i` is input element `input + i` of one example
     /// (im2col copies along these runs, col2im adds back along them).
     private func forEachRun(_ body: (_ column: Int, _ input: Int, _ length: Int) -> Void) {
-        let (h, w, k, p) = (height, width, kernel, padding)
+        let (h, w, kh, kw, ph, pw) = (height, width, kernelHeight, kernelWidth, paddingHeight, paddingWidth)
         let (oh, ow) = (outputHeight, outputWidth)
         let positions = oh * ow
         for c in 0..<channels {
-            for ky in 0..<k {
-                for kx in 0..<k {
-                    let row = ((c * k + ky) * k + kx) * positions
-                    let xStart = max(0, p - kx), xEnd = min(ow, w + p - kx)
+            for ky in 0..<kh {
+                for kx in 0..<kw {
+                    let row = ((c * kh + ky) * kw + kx) * positions
+                    let xStart = max(0, pw - kx), xEnd = min(ow, w + pw - kx)
                     guard xEnd > xStart else { continue }
                     for oy in 0..<oh {
-                        let y = oy + ky - p
+                        let y = oy + ky - ph
                         guard y >= 0 && y < h else { continue }
-                        body(row + oy * ow + xStart, (c * h + y) * w + xStart + kx - p, xEnd - xStart)
+                        body(row + oy * ow + xStart, (c * h + y) * w + xStart + kx - pw, xEnd - xStart)
                     }
                 }
             }

@@ -18,8 +18,12 @@ final class ActingPolicy {
     /// The learner start the loaded Params came from.
     private var learnerID = ""
     private let uniformLogProb: Float
+    /// The recurrent core's state per environment, [envs, stateSize]; empty without a core.
+    private(set) var state: [Float] = []
+    let envs: Int
 
-    init(environment: any Environment) {
+    init(environment: any Environment, envs: Int) {
+        self.envs = envs
         environmentShape = PolicyArchitecture(environment: environment)
         actionCount = environment.actionCount
         uniformLogProb = -Float(Foundation.log(Double(environment.actionCount)))
@@ -36,29 +40,42 @@ final class ActingPolicy {
         }
         let target = network?.architecture == architecture ? network! : PolicyNetwork<Float>(architecture: architecture, seed: 0)
         try PolicyParams.load(params, into: target)
+        if network !== target { state = [Float](repeating: 0, count: envs * architecture.stateSize) }
         network = target
         version = params.version
         learnerID = params.learnerID
     }
 
-    /// Actions and their log-probabilities for `batch` environments whose observations are given.
+    /// Starts environment `env`'s recurrent state afresh (its episode ended).
+    func clearState(env: Int) {
+        guard let size = network?.architecture.stateSize, size > 0 else { return }
+        for j in 0..<size { state[env * size + j] = 0 }
+    }
+
+    /// Actions, their log-probabilities and the state values for every environment
+    /// (one step, batched), advancing the recurrent state. Values are nil while acting at random.
     func act(
-        chars: UnsafeBufferPointer<UInt8>?, status: UnsafeBufferPointer<Int32>?, batch: Int, rng: inout SeededGenerator,
-        actions: inout [Int32], logProbs: inout [Float], offset: Int
-    ) {
+        chars: UnsafeBufferPointer<UInt8>?, status: UnsafeBufferPointer<Int32>?, message: UnsafeBufferPointer<UInt8>?,
+        rng: inout SeededGenerator, actions: inout [Int32], logProbs: inout [Float], values: inout [Float], offset: Int
+    ) -> Bool {
         guard version >= 0, let network, let chars else {
-            for i in 0..<batch {
+            for i in 0..<envs {
                 actions[offset + i] = Int32(rng.below(actionCount))
                 logProbs[offset + i] = uniformLogProb
             }
-            return
+            return false
         }
-        let (logits, _) = network.forward(chars: chars, status: status ?? UnsafeBufferPointer(start: nil, count: 0), batch: batch)
+        let (logits, v, next) = network.forward(
+            ObservationRows(chars: chars, status: status, message: message), steps: 1, envs: envs, state: state,
+            resets: [UInt8](repeating: 0, count: envs))
+        state = next
         let lp = Categorical.logSoftmax(logits, actions: actionCount)
         let chosen = Categorical.sample(logProbs: lp, actions: actionCount, rng: &rng)
-        for i in 0..<batch {
+        for i in 0..<envs {
             actions[offset + i] = Int32(chosen[i])
             logProbs[offset + i] = lp[i * actionCount + chosen[i]]
+            values[offset + i] = v[i]
         }
+        return true
     }
 }

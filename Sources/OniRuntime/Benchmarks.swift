@@ -112,17 +112,20 @@ public enum Benchmarks {
     static func syntheticRollout(env: GridWorld, steps: Int, envs: Int) throws -> Rollout {
         var rng = SeededGenerator(seed: 3)
         env.reset(seed: 1)
-        let field = env.observationFields[0]
-        var chars = [UInt8](repeating: 0, count: (steps + 1) * envs * field.byteCount)
-        chars.withUnsafeMutableBytes { raw in
-            for row in 0..<((steps + 1) * envs) {
-                env.writeObservation(field: 0, into: UnsafeMutableRawBufferPointer(rebasing: raw[(row * field.byteCount)..<((row + 1) * field.byteCount)]))
+        var observations: [String: Tensor] = [:]
+        for (f, field) in env.observationFields.enumerated() {
+            var bytes = [UInt8](repeating: 0, count: (steps + 1) * envs * field.byteCount)
+            bytes.withUnsafeMutableBytes { raw in
+                for row in 0..<((steps + 1) * envs) {
+                    env.writeObservation(field: f, into: UnsafeMutableRawBufferPointer(rebasing: raw[(row * field.byteCount)..<((row + 1) * field.byteCount)]))
+                }
             }
+            observations[field.name] = Tensor(elementType: field.elementType, shape: [steps + 1, envs] + field.shape, bytes: Data(bytes))
         }
         let n = steps * envs
         return Rollout(
             workerID: "bench", sequence: 0, policyVersion: -1, numSteps: steps, numEnvs: envs, envName: env.name,
-            observations: ["chars": Tensor(chars, shape: [steps + 1, envs] + field.shape)],
+            observations: observations,
             actions: (0..<n).map { _ in Int32(rng.below(5)) }, behaviourLogProbs: [Float](repeating: -1.609, count: n),
             rewards: [Float](repeating: 0, count: n), dones: [UInt8](repeating: 0, count: n), messages: [GridMessage.wall],
             messageIndex: (0..<n).map { $0 % 7 == 0 ? 0 : -1 }, messageEpisodeCount: (0..<n).map { $0 % 7 == 0 ? 1 : 0 },
@@ -198,20 +201,30 @@ public enum Benchmarks {
         let env = GridWorld(task: .keyroom)
         guard let architecture = PolicyArchitecture(environment: env) else { return }
         let trainer = APPOTrainer(architecture: architecture, config: TrainingConfig(), seed: 1)
-        var rollout = try syntheticRollout(env: env, steps: 32, envs: 16)
+        let rollout = try syntheticRollout(env: env, steps: 32, envs: 16)
         let status = [Int32](repeating: 1, count: 33 * 16 * 4)
-        rollout.observations["status"] = Tensor(status, shape: [33, 16, 4])
         let batch = try TrainingBatch(rollout: rollout, architecture: architecture)
         trainer.update(batch)  // warm up
         let updates = 10
         let elapsed = seconds { for _ in 0..<updates { trainer.update(batch) } }
-        output(String(format: "learner    APPO update T=32 B=16 (%d params): %6.1f ms/update = %8.0f samples/s (1 thread)",
-            trainer.network.parameters.reduce(0) { $0 + $1.count }, elapsed / Double(updates) * 1000, Double(updates * 512) / elapsed))
+        output(String(format: "learner    APPO update T=32 B=16 (%@, %d params): %6.1f ms/update = %8.0f samples/s (1 thread)",
+            architecture.signature as NSString, trainer.network.parameters.reduce(0) { $0 + $1.count }, elapsed / Double(updates) * 1000, Double(updates * 512) / elapsed))
         let chars = Array(batch.chars[0..<(16 * 91)]), stat = Array(status[0..<(16 * 4)])
+        let message = Array(batch.message[0..<(16 * architecture.messageLength)])
+        var state = [Float](repeating: 0, count: 16 * architecture.stateSize)
+        let resets = [UInt8](repeating: 0, count: 16)
         let steps = 200
         let inference = seconds {
             for _ in 0..<steps {
-                _ = chars.withUnsafeBufferPointer { c in stat.withUnsafeBufferPointer { s in trainer.network.forward(chars: c, status: s, batch: 16) } }
+                chars.withUnsafeBufferPointer { c in
+                    stat.withUnsafeBufferPointer { s in
+                        message.withUnsafeBufferPointer { m in
+                            state = trainer.network.forward(
+                                ObservationRows(chars: c, status: s, message: m), steps: 1, envs: 16, state: state, resets: resets
+                            ).state
+                        }
+                    }
+                }
             }
         }
         output(String(format: "learner    worker inference batch 16: %6.2f ms/step = %8.0f env steps/s (1 thread)", inference / Double(steps) * 1000, Double(steps * 16) / inference))

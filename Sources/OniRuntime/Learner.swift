@@ -77,6 +77,10 @@ public final class Learner {
         let lock = try RunDirectoryLock(runDirectory: runDirectory)
         defer { lock.release() }
         let storePath = runDirectory.appendingPathComponent(RunStore.fileName).path
+        if !config.resume, let existing = try existingRun(storePath: storePath, runDirectory: runDirectory) {
+            throw RuntimeError.invalidConfiguration(
+                "\(config.runDirectory) already holds a run (\(existing)); pass --resume to continue it, or choose another --run-dir")
+        }
         try restore(storePath: storePath)
         let writer = try StoreWriter(path: storePath, logger: logger)
         let jsonl = try JSONLinesMetricsSink(path: runDirectory.appendingPathComponent("metrics.jsonl").path)
@@ -86,6 +90,8 @@ public final class Learner {
                 architecture.embedding = config.embedding
                 architecture.filters = config.filters
                 architecture.hidden = config.hidden
+                architecture.messageFilters = config.messageFilters
+                architecture.core = config.core
                 trainer = APPOTrainer(architecture: architecture, config: config.training, seed: config.seed)
                 logger.info("training", metadata: ["network": "\(architecture.signature)", "parameters": "\(trainer!.network.parameters.reduce(0) { $0 + $1.count })"])
                 resumeTraining(runDirectory: runDirectory)
@@ -211,6 +217,19 @@ public final class Learner {
     }
 
     // MARK: Restore
+
+    /// What the run directory already holds, if anything worth resuming.
+    private func existingRun(storePath: String, runDirectory: URL) throws -> String? {
+        var found: [String] = []
+        if FileManager.default.fileExists(atPath: storePath) {
+            let store = try RunStore(path: storePath)
+            defer { store.close() }
+            let steps = try store.lastLearnerEnvSteps(), rollouts = try store.count(.rollouts), messages = try store.count(.messages)
+            if steps > 0 || rollouts > 0 || messages > 0 { found.append("\(steps) env steps, \(messages) messages") }
+        }
+        if FileManager.default.fileExists(atPath: CheckpointStore(runDirectory: runDirectory).latest.path) { found.append("a policy checkpoint") }
+        return found.isEmpty ? nil : found.joined(separator: ", ")
+    }
 
     private func restore(storePath: String) throws {
         guard FileManager.default.fileExists(atPath: storePath) else { return }

@@ -3,9 +3,13 @@ import OniWire
 
 /// Everything the learner needs. The `oni-learner` flags map onto these fields.
 public struct LearnerConfig: Sendable, Codable, Equatable {
-    /// Run directory: holds oni.sqlite, metrics.jsonl and the lock oni.lock. Created if
-    /// missing; a learner started on an existing one resumes its messages, labels and counters.
+    /// Run directory: holds oni.sqlite, metrics.jsonl, checkpoints/ and the lock oni.lock.
+    /// Created if missing.
     public var runDirectory = "runs/default"
+    /// Continue the run in `runDirectory` (messages, labels, counters, policy, optimiser).
+    /// Without it, a run directory that already holds a run is refused, so a typo
+    /// never mixes two experiments; with it, an empty directory simply starts.
+    public var resume = false
     /// Where workers send rollouts (PULL).
     public var experienceBind = "tcp://*:5555"
     /// Where params are published to workers (PUB).
@@ -52,6 +56,8 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     public var embedding = 8
     public var filters = 16
     public var hidden = 256
+    public var messageFilters = 16
+    public var core = PolicyArchitecture.Core.gru
 
     public init() {}
 }

@@ -1,10 +1,13 @@
 import Foundation
+import OniLearning
 
 /// The configuration of `oni run`: one machine, every role as a child process.
 /// Written, resolved, to `RUN_DIR/config.json` (never with the API key).
 public struct RunConfig: Sendable, Codable, Equatable {
-    /// Run directory (created; an existing one is resumed by the learner).
+    /// Run directory (created if missing).
     public var runDirectory: String
+    /// Continue the run already in `runDirectory`.
+    public var resume = false
     /// Environment the workers play.
     public var env = "grid:keyroom"
     /// Worker processes.
@@ -33,13 +36,27 @@ public struct RunConfig: Sendable, Codable, Equatable {
     public var logLevel = "info"
     /// Train the policy (off: workers act at random; the run only records and labels).
     public var train = true
-    /// Network sizes: character embedding, convolution filters, hidden width.
+    /// Network sizes: character embedding, convolution filters, hidden width, recurrent core.
     public var embedding = 8
     public var filters = 16
     public var hidden = 256
+    public var core = PolicyArchitecture.Core.gru
 
     public init(runDirectory: String) {
         self.runDirectory = runDirectory
+    }
+
+    /// The configuration a run directory was started with (`RUN_DIR/config.json`), for `oni run --resume`.
+    public static func saved(inRunDirectory runDirectory: String) throws(RuntimeError) -> RunConfig {
+        let path = URL(fileURLWithPath: runDirectory).appendingPathComponent("config.json").path
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .invalidConfiguration("--resume: \(path) not found; is \(runDirectory) a run directory made by `oni run`?")
+        }
+        do {
+            return try JSONDecoder().decode(RunConfig.self, from: data)
+        } catch {
+            throw .invalidConfiguration("--resume: \(path) is not a configuration of this Oni version: \(error)")
+        }
     }
 
     /// The defaults, for help texts.
@@ -68,8 +85,10 @@ public struct RunConfig: Sendable, Codable, Equatable {
             "--experience-bind", "tcp://\(host):\(basePort)", "--params-bind", "tcp://\(host):\(basePort + 1)",
             "--metrics-bind", "tcp://\(host):\(basePort + 2)", "--control-bind", "tcp://\(host):\(basePort + 3)",
             "--max-env-steps", "\(maxEnvSteps)", "--env", env, "--seed", "\(seed)", "--goal", goal, "--llm-batch-size", "\(llmBatchSize)", "--log-level", logLevel,
-            "--embedding", "\(embedding)", "--filters", "\(filters)", "--hidden", "\(hidden)", train ? "--train" : "--no-train",
+            "--embedding", "\(embedding)", "--filters", "\(filters)", "--hidden", "\(hidden)", "--core", core.rawValue,
+            train ? "--train" : "--no-train",
         ]
+        if resume { args.append("--resume") }
         if llmBaseURL != nil { args += ["--annotator", annotatorEndpoint] }
         return args
     }

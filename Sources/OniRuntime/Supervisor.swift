@@ -42,6 +42,11 @@ public final class Supervisor {
     public func run() throws {
         try config.validate()
         let runDirectory = URL(fileURLWithPath: config.runDirectory)
+        // Checked before anything is written: a second run never overwrites the first one's config.
+        if !config.resume && FileManager.default.fileExists(atPath: runDirectory.appendingPathComponent("config.json").path) {
+            throw RuntimeError.invalidConfiguration(
+                "\(config.runDirectory) already holds a run; pass --resume to continue it, or choose another --run-dir")
+        }
         let logs = runDirectory.appendingPathComponent("logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
         let encoder = JSONEncoder()

@@ -35,7 +35,7 @@ public final class Worker {
         self.stop = stop
         self.context = context
         environments = try (0..<config.numEnvs).map { _ in try EnvironmentFactory.make(name: config.env) }
-        policy = ActingPolicy(environment: environments[0])
+        policy = ActingPolicy(environment: environments[0], envs: config.numEnvs)
         var seeder = SeededGenerator(seed: config.seed)
         for byte in config.id.utf8 { seeder = SeededGenerator(seed: seeder.next() ^ UInt64(byte)) }
         rng = seeder
@@ -79,12 +79,14 @@ public final class Worker {
         var observationBuffers = fields.map { [UInt8](repeating: 0, count: (t + 1) * b * $0.byteCount) }
         var actions = [Int32](repeating: 0, count: t * b)
         var logProbs = [Float](repeating: 0, count: t * b)
+        var values = [Float](repeating: 0, count: t * b)
         var rewards = [Float](repeating: 0, count: t * b)
         var dones = [UInt8](repeating: 0, count: t * b)
         var messageIndex = [Int32](repeating: -1, count: t * b)
         var messageCounts = [Int32](repeating: 0, count: t * b)
         let charsField = fields.firstIndex { $0.name == "chars" }
         let statusField = fields.firstIndex { $0.name == "status" }
+        let messageField = fields.firstIndex { $0.name == "message" }
 
         logger.info("worker started", metadata: ["env": "\(config.env)", "envs": "\(b)", "T": "\(t)", "learner": "\(config.experienceEndpoint)"])
         sendHello(experience)
@@ -96,9 +98,11 @@ public final class Worker {
             var messages: [String] = []
             var episodes: [EpisodeSummary] = []
             let version = policy.version
+            let coreState = policy.state
+            var valued = true
             for step in 0..<t {
                 writeObservations(fields, &observationBuffers, row: step)
-                chooseActions(fields, observationBuffers, charsField, statusField, row: step, &actions, &logProbs)
+                valued = chooseActions(fields, observationBuffers, (charsField, statusField, messageField), row: step, &actions, &logProbs, &values) && valued
                 for i in 0..<b {
                     let k = step * b + i
                     let outcome = environments[i].step(Int(actions[k]))
@@ -135,6 +139,7 @@ public final class Worker {
                         episodeLengths[i] = 0
                         episodeMessageCounts[i].removeAll(keepingCapacity: true)
                         environments[i].reset(seed: episodeSeeds[i])
+                        policy.clearState(env: i)
                     }
                 }
             }
@@ -150,7 +155,7 @@ public final class Worker {
                 workerID: config.id, sequence: sequence, policyVersion: version, numSteps: t, numEnvs: b, envName: config.env,
                 observations: observations, actions: actions, behaviourLogProbs: logProbs, rewards: rewards, dones: dones,
                 messages: messages, messageIndex: messageIndex, messageEpisodeCount: messageCounts, episodes: episodes,
-                workerEnvSteps: envSteps)
+                workerEnvSteps: envSteps, coreState: coreState, behaviourValues: valued ? values : [])
             sequence += 1
             if try sendPatiently(.rollout(rollout.wire), on: experience) { rolloutsSent += 1 }
 
@@ -166,11 +171,12 @@ public final class Worker {
         logger.info("worker stopping", metadata: ["reason": "\(stop.stopReason ?? "")", "env_steps": "\(envSteps)", "rollouts": "\(rolloutsSent)"])
     }
 
-    /// Actions for every environment at rollout row `row`, in one batched forward pass.
+    /// Actions for every environment at rollout row `row`, in one batched forward pass;
+    /// false if they were chosen at random (no values).
     private func chooseActions(
-        _ fields: [ObservationField], _ buffers: [[UInt8]], _ charsField: Int?, _ statusField: Int?, row: Int,
-        _ actions: inout [Int32], _ logProbs: inout [Float]
-    ) {
+        _ fields: [ObservationField], _ buffers: [[UInt8]], _ field: (chars: Int?, status: Int?, message: Int?), row: Int,
+        _ actions: inout [Int32], _ logProbs: inout [Float], _ values: inout [Float]
+    ) -> Bool {
         let b = config.numEnvs
         func rows<T>(_ field: Int?, _: T.Type, _ body: (UnsafeBufferPointer<T>?) -> Void) {
             guard let field else { return body(nil) }
@@ -180,11 +186,17 @@ public final class Worker {
                 body(slice.bindMemory(to: T.self))
             }
         }
-        rows(charsField, UInt8.self) { chars in
-            rows(statusField, Int32.self) { status in
-                policy.act(chars: chars, status: status, batch: b, rng: &rng, actions: &actions, logProbs: &logProbs, offset: row * b)
+        var acted = false
+        rows(field.chars, UInt8.self) { chars in
+            rows(field.status, Int32.self) { status in
+                rows(field.message, UInt8.self) { message in
+                    acted = policy.act(
+                        chars: chars, status: status, message: message, rng: &rng, actions: &actions, logProbs: &logProbs, values: &values,
+                        offset: row * b)
+                }
             }
         }
+        return acted
     }
 
     private func writeObservations(_ fields: [ObservationField], _ buffers: inout [[UInt8]], row: Int) {

@@ -38,6 +38,8 @@ extension Rollout {
         }
         r.workerEnvSteps = workerEnvSteps
         r.replay = replay
+        if !coreState.isEmpty { r.coreState = Tensor(coreState, shape: [numEnvs, coreState.count / numEnvs]).wire }
+        if !behaviourValues.isEmpty { r.behaviourValues = Tensor(behaviourValues, shape: steps).wire }
         return r
     }
 
@@ -77,8 +79,19 @@ extension Rollout {
                     success: $0.success, endStep: Int($0.endStep), seed: $0.seed)
             },
             workerEnvSteps: r.workerEnvSteps,
-            replay: r.replay
+            replay: r.replay,
+            coreState: try Self.coreState(r),
+            behaviourValues: r.hasBehaviourValues ? try tensor(r.behaviourValues, "behaviour_values", .float32).floats : []
         )
         if let problem = validate() { throw WireConversionError("rollout from \(r.workerID): \(problem)") }
+    }
+
+    private static func coreState(_ r: Oni_V1_Rollout) throws(WireConversionError) -> [Float] {
+        guard r.hasCoreState else { return [] }
+        let state = try Tensor(wire: r.coreState)
+        guard state.elementType == .float32, state.shape.count == 2, state.shape[0] == Int(r.numEnvs) else {
+            throw WireConversionError("rollout core_state must be float32 [\(r.numEnvs), S], got \(state.elementType) \(state.shape)")
+        }
+        return state.floats
     }
 }

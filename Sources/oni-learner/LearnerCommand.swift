@@ -13,13 +13,14 @@ struct LearnerCommand: ParsableCommand {
         discussion: """
             Binds the experience (PULL), params (PUB), metrics (PUB) and control (REP) sockets. \
             Everything it receives goes to RUN_DIR/oni.sqlite; metrics also to RUN_DIR/metrics.jsonl. \
-            Started again on the same --run-dir it resumes its messages, labels, counters and, from \
+            With --resume it continues the run in --run-dir: messages, labels, counters and, from \
             RUN_DIR/checkpoints, the policy and optimiser (falling back to the previous checkpoint \
-            if the newest is corrupt). \
+            if the newest is corrupt); without it, a run directory that already holds a run is refused. \
             Stops on SIGINT/SIGTERM or after --max-env-steps, flushing the store first.
             """)
 
-    @Option(help: "Run directory (created if missing, resumed if present).") var runDir = LearnerConfig().runDirectory
+    @Option(help: "Run directory (created if missing).") var runDir = LearnerConfig().runDirectory
+    @Flag(help: "Continue the run in --run-dir (an empty directory simply starts).") var resume = false
     @Option(help: "Experience socket (workers connect here).") var experienceBind = LearnerConfig().experienceBind
     @Option(help: "Params socket.") var paramsBind = LearnerConfig().paramsBind
     @Option(help: "Metrics socket (oni metrics --follow connects here).") var metricsBind = LearnerConfig().metricsBind
@@ -44,13 +45,16 @@ struct LearnerCommand: ParsableCommand {
     @Option(help: "PPO clipping ε.") var clip = TrainingConfig().clip
     @Option(help: "Clip the global gradient norm to this (0 = no clipping).") var maxGradNorm = TrainingConfig().maxGradientNorm
     @Option(help: "Scale extrinsic rewards by this before clipping to ±10.") var rewardScale = TrainingConfig().rewardScale
+    @Option(help: "Clip the value's change from the acting policy's value to ±this (0 = no clipping).") var valueClip = TrainingConfig().valueClip
     @Option(help: "Skip rollouts whose policy is more than this many versions old.") var maxPolicyLag = LearnerConfig().maxPolicyLag
     @Option(help: "Publish params after every this many updates.") var publishEvery = LearnerConfig().publishEveryUpdates
     @Option(help: "Seed of the initial weights.") var seed = LearnerConfig().seed
     @Option(help: "Seconds between checkpoints (also written on shutdown).") var checkpointInterval = LearnerConfig().checkpointIntervalSeconds
     @Option(help: "Network: character embedding size.") var embedding = LearnerConfig().embedding
     @Option(help: "Network: filters of each convolution.") var filters = LearnerConfig().filters
-    @Option(help: "Network: hidden layer width.") var hidden = LearnerConfig().hidden
+    @Option(help: "Network: hidden layer width (and recurrent state size).") var hidden = LearnerConfig().hidden
+    @Option(help: "Network: filters of each message convolution (used when the env has a message).") var messageFilters = LearnerConfig().messageFilters
+    @Option(help: "Network: recurrent core, gru or none.") var core = LearnerConfig().core.rawValue
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
 
     func validate() throws {
@@ -60,7 +64,13 @@ struct LearnerCommand: ParsableCommand {
         guard annotationTimeout > 0, livenessTimeout > 0 else { throw ValidationError("--annotation-timeout and --liveness-timeout must be positive") }
         guard metricsInterval >= 0.05 else { throw ValidationError("--metrics-interval must be at least 0.05 s") }
         try FrameLimit.validate(maxFrameBytes)
-        guard embedding > 0, filters > 0, hidden > 0 else { throw ValidationError("--embedding, --filters and --hidden must be positive") }
+        guard embedding > 0, filters > 0, hidden > 0, messageFilters > 0 else {
+            throw ValidationError("--embedding, --filters, --hidden and --message-filters must be positive")
+        }
+        guard PolicyArchitecture.Core(rawValue: core) != nil else {
+            throw ValidationError("--core must be one of \(PolicyArchitecture.Core.allCases.map(\.rawValue).joined(separator: ", ")), got '\(core)'")
+        }
+        guard valueClip >= 0 else { throw ValidationError("--value-clip must be ≥ 0") }
         guard learningRate > 0, (0...1).contains(discount), clip > 0, publishEvery > 0, maxPolicyLag >= 0 else {
             throw ValidationError("--learning-rate and --clip must be positive, --discount in [0, 1], --publish-every ≥ 1, --max-policy-lag ≥ 0")
         }
@@ -69,6 +79,7 @@ struct LearnerCommand: ParsableCommand {
     func run() throws {
         var config = LearnerConfig()
         config.runDirectory = runDir
+        config.resume = resume
         config.experienceBind = experienceBind
         config.paramsBind = paramsBind
         config.metricsBind = metricsBind
@@ -92,6 +103,7 @@ struct LearnerCommand: ParsableCommand {
         config.training.clip = clip
         config.training.maxGradientNorm = maxGradNorm
         config.training.rewardScale = rewardScale
+        config.training.valueClip = valueClip
         config.maxPolicyLag = maxPolicyLag
         config.publishEveryUpdates = publishEvery
         config.seed = seed
@@ -99,6 +111,8 @@ struct LearnerCommand: ParsableCommand {
         config.embedding = embedding
         config.filters = filters
         config.hidden = hidden
+        config.messageFilters = messageFilters
+        config.core = PolicyArchitecture.Core(rawValue: core)!
         try RoleMain.run(logLevel: logLevel, label: "oni.learner") { context, stop, logger in
             try Learner(config: config, context: context, stop: stop, logger: logger).run()
         }

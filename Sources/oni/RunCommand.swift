@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import OniLearning
 import OniRuntime
 
 struct RunCommand: ParsableCommand {
@@ -13,11 +14,14 @@ struct RunCommand: ParsableCommand {
             role dies, the run stops and exits non-zero naming it. With no LLM server \
             (--llm-url or ONI_LLM_BASE_URL) the run goes on without annotation and says so first. \
             --config FILE reads a JSON object of these options (e.g. {"workers": 4, "env": \
-            "grid:rats"}); flags on the command line override it.
+            "grid:rats"}); flags on the command line override it. --resume --run-dir RUN_DIR \
+            continues a run with the options it was started with (RUN_DIR/config.json); of the \
+            command line's, only --max-env-steps and --log-level then apply.
             """)
 
     @Option(help: "JSON file of options (keys are the long option names).") var config: String?
     @Option(help: "Run directory (default: runs/run-YYYYMMDD-HHMMSS).") var runDir: String?
+    @Flag(help: "Continue the run in --run-dir with its saved options.") var resume = false
     @Option(help: "Environment: \(EnvironmentNames.list).") var env = RunConfig.defaults.env
     @Option(help: "Worker processes.") var workers = RunConfig.defaults.workers
     @Option(help: "Environments per worker (B).") var envsPerWorker = RunConfig.defaults.envsPerWorker
@@ -35,7 +39,15 @@ struct RunCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Train the policy with APPO (off: workers act at random).") var train = RunConfig.defaults.train
     @Option(help: "Network: character embedding size.") var embedding = RunConfig.defaults.embedding
     @Option(help: "Network: filters of each convolution.") var filters = RunConfig.defaults.filters
-    @Option(help: "Network: hidden layer width.") var hidden = RunConfig.defaults.hidden
+    @Option(help: "Network: hidden layer width (and recurrent state size).") var hidden = RunConfig.defaults.hidden
+    @Option(help: "Network: recurrent core, gru or none.") var core = RunConfig.defaults.core.rawValue
+
+    func validate() throws {
+        if resume && runDir == nil { throw ValidationError("--resume needs --run-dir RUN_DIR") }
+        guard PolicyArchitecture.Core(rawValue: core) != nil else {
+            throw ValidationError("--core must be one of \(PolicyArchitecture.Core.allCases.map(\.rawValue).joined(separator: ", ")), got '\(core)'")
+        }
+    }
 
     func run() throws {
         if let file = config {
@@ -69,6 +81,22 @@ struct RunCommand: ParsableCommand {
         resolved.embedding = embedding
         resolved.filters = filters
         resolved.hidden = hidden
+        resolved.core = PolicyArchitecture.Core(rawValue: core)!
+        if resume, let runDir {
+            let given = Set(CommandLine.arguments)
+            let saved: RunConfig
+            do {
+                saved = try RunConfig.saved(inRunDirectory: runDir)
+            } catch {
+                Console.line("oni run: \(error)")
+                throw ExitCode.failure
+            }
+            resolved = saved
+            resolved.runDirectory = runDir
+            if given.contains("--max-env-steps") { resolved.maxEnvSteps = maxEnvSteps }
+            if given.contains("--log-level") { resolved.logLevel = logLevel }
+            resolved.resume = true
+        }
 
         let stop = StopSignal()
         let sources = stop.installSignalHandlers()

@@ -27,6 +27,16 @@ import Testing
         #expect(try store.lastLearnerEnvSteps() >= 20000)
         #expect(FileManager.default.fileExists(atPath: run + "/config.json"))
         #expect(FileManager.default.fileExists(atPath: run + "/logs/worker-1.log"))
+
+        // The same directory again: refused without --resume, continued with it (saved options, new step budget).
+        let again = try ChildProcess("oni", ["run", "--run-dir", run, "--base-port", "\(FreePorts.consecutive(6))"] + OniRunTests.tinyNetwork)
+        #expect(again.wait(seconds: 60) != 0)
+        #expect(again.output.contains("already holds a run"), "\(again.output)")
+        let resumed = try ChildProcess("oni", ["run", "--resume", "--run-dir", run, "--max-env-steps", "30000"])
+        #expect(resumed.wait(seconds: 120) == 0, "\(resumed.output)")
+        #expect(try store.lastLearnerEnvSteps() >= 30000)
+        let learnerLog = (try? String(contentsOfFile: run + "/logs/learner.log", encoding: .utf8)) ?? ""
+        #expect(learnerLog.contains("resumed training"), "\(learnerLog)")
     }
 
     @Test func withAnLLMItLabelsMessages() throws {

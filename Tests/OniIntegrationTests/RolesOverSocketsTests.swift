@@ -31,7 +31,7 @@ import Testing
         func tcp(_ port: Int) -> String { "tcp://127.0.0.1:\(port)" }
     }
 
-    func learner(_ ports: Ports, runDirectory: String, annotate: Bool) throws -> ChildProcess {
+    func learner(_ ports: Ports, runDirectory: String, annotate: Bool, resume: Bool = false) throws -> ChildProcess {
         var args = [
             "--run-dir", runDirectory, "--experience-bind", ports.tcp(ports.experience), "--params-bind", ports.tcp(ports.params),
             "--metrics-bind", ports.tcp(ports.metrics), "--control-bind", ports.tcp(ports.control), "--metrics-interval", "0.2",
@@ -40,6 +40,7 @@ import Testing
             "--embedding", "2", "--filters", "2", "--hidden", "16", "--checkpoint-interval", "0.3",
         ]
         if annotate { args += ["--annotator", ports.tcp(ports.annotator)] }
+        if resume { args.append("--resume") }
         return try ChildProcess("oni-learner", args)
     }
 
@@ -146,7 +147,13 @@ import Testing
         }
         #expect(before.rollouts > 0)
 
-        learner = try self.learner(ports, runDirectory: run, annotate: false)
+        // Without --resume the directory is refused, untouched, with the way out in the message.
+        let refused = try self.learner(ports, runDirectory: run, annotate: false)
+        #expect(refused.wait(seconds: 20) == 1)
+        #expect(refused.output.contains("already holds a run") && refused.output.contains("--resume"), "\(refused.output)")
+        #expect(try RunStore(path: run + "/oni.sqlite", readOnly: true).count(.rollouts) == before.rollouts)
+
+        learner = try self.learner(ports, runDirectory: run, annotate: false, resume: true)
         let resumed = eventually(seconds: 30) {
             let s = status(ports, context)
             return (s["learner/rollouts"] ?? 0) >= 10 && (s["workers/live"] ?? 0) == 1

@@ -97,6 +97,7 @@ import Testing
             observations: [
                 "chars": Tensor([UInt8](repeating: 46, count: (steps + 1) * envs * a.height * a.width), shape: [steps + 1, envs, a.height, a.width]),
                 "status": Tensor([Int32](repeating: 1, count: (steps + 1) * envs * a.statusSize), shape: [steps + 1, envs, a.statusSize]),
+                "message": Tensor([UInt8](repeating: 72, count: (steps + 1) * envs * a.messageLength), shape: [steps + 1, envs, a.messageLength]),
             ],
             actions: [0, 1, 2, 1], behaviourLogProbs: [Float](repeating: -1.1, count: n), rewards: [0, 1, 0, 1], dones: [0, 0, 1, 0],
             messages: [], messageIndex: [-1, -1, -1, -1], messageEpisodeCount: [0, 0, 0, 0], episodes: [], workerEnvSteps: 0)

@@ -5,28 +5,64 @@ import OniNeural
 import Testing
 
 @Suite struct PolicyNetworkTests {
-    static var tiny: PolicyArchitecture {
-        var a = PolicyArchitecture(height: 3, width: 4, statusSize: 2, actions: 3)
+    static var tiny: PolicyArchitecture { tiny(core: .gru) }
+
+    static func tiny(core: PolicyArchitecture.Core) -> PolicyArchitecture {
+        var a = PolicyArchitecture(height: 3, width: 4, statusSize: 2, actions: 3, messageLength: 6)
         a.embedding = 2
         a.filters = 2
+        a.messageEmbedding = 2
+        a.messageFilters = 2
         a.hidden = 5
+        a.core = core
         return a
     }
 
-    /// The whole network — embedding, convolutions, trunk, both heads — against finite differences.
-    @Test func wholeNetworkGradientsMatchFiniteDifferences() {
-        let a = Self.tiny
+    /// Random observations for `rows` rows of `a`.
+    struct Observations {
+        var chars: [UInt8], status: [Int32], message: [UInt8]
+
+        init(chars: [UInt8], status: [Int32], message: [UInt8]) {
+            (self.chars, self.status, self.message) = (chars, status, message)
+        }
+
+        init(_ a: PolicyArchitecture, rows: Int, rng: inout SeededGenerator) {
+            chars = (0..<(rows * a.height * a.width)).map { _ in UInt8([46, 64, 35, 62, 200][rng.below(5)]) }
+            status = (0..<(rows * a.statusSize)).map { _ in Int32(rng.below(20)) - 5 }
+            message = (0..<(rows * a.messageLength)).map { _ in UInt8([0, 0, 89, 111, 117, 255][rng.below(6)]) }
+        }
+
+        func forward<S: Scalar>(_ net: PolicyNetwork<S>, steps: Int, envs: Int, state: [S]? = nil, resets: [UInt8]? = nil)
+            -> (logits: [S], values: [S], state: [S])
+        {
+            chars.withUnsafeBufferPointer { c in
+                status.withUnsafeBufferPointer { s in
+                    message.withUnsafeBufferPointer { m in
+                        net.forward(
+                            ObservationRows(chars: c, status: s, message: m), steps: steps, envs: envs,
+                            state: state ?? [S](repeating: 0, count: envs * net.architecture.stateSize),
+                            resets: resets ?? [UInt8](repeating: 0, count: steps * envs))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The whole network — both embeddings, the map and message convolutions, the max-pool,
+    /// the trunk, the GRU through time with an episode boundary, both heads — against finite differences.
+    @Test(arguments: PolicyArchitecture.Core.allCases)
+    func wholeNetworkGradientsMatchFiniteDifferences(core: PolicyArchitecture.Core) {
+        let a = Self.tiny(core: core)
         let net = PolicyNetwork<Double>(architecture: a, seed: 3)
         var rng = SeededGenerator(seed: 4)
-        let batch = 3
-        let chars = (0..<(batch * a.height * a.width)).map { _ in UInt8([46, 64, 35, 62, 200][rng.below(5)]) }
-        let status = (0..<(batch * a.statusSize)).map { _ in Int32(rng.below(20)) - 5 }
-        let r1 = (0..<(batch * a.actions)).map { _ in Initialization.gaussian(&rng) }
-        let r2 = (0..<batch).map { _ in Initialization.gaussian(&rng) }
+        let steps = 3, envs = 2, rows = steps * envs
+        let observations = Observations(a, rows: rows, rng: &rng)
+        let state = (0..<(envs * a.stateSize)).map { _ in Initialization.gaussian(&rng) * 0.5 }
+        let resets: [UInt8] = [0, 0, 0, 1, 0, 0]
+        let r1 = (0..<(rows * a.actions)).map { _ in Initialization.gaussian(&rng) }
+        let r2 = (0..<rows).map { _ in Initialization.gaussian(&rng) }
         func loss() -> Double {
-            let (logits, values) = chars.withUnsafeBufferPointer { c in
-                status.withUnsafeBufferPointer { s in net.forward(chars: c, status: s, batch: batch) }
-            }
+            let (logits, values, _) = observations.forward(net, steps: steps, envs: envs, state: state, resets: resets)
             return zip(logits, r1).reduce(0) { $0 + $1.0 * $1.1 } + zip(values, r2).reduce(0) { $0 + $1.0 * $1.1 }
         }
         _ = loss()
@@ -46,7 +82,34 @@ import Testing
                 checked += 1
             }
         }
-        #expect(checked > 50)
+        #expect(checked > (core == .gru ? 100 : 60))
+    }
+
+    /// Acting one step at a time, carrying the state, gives what training computes over the sequence.
+    @Test func steppingMatchesTheSequenceForward() {
+        let a = Self.tiny
+        let net = PolicyNetwork<Double>(architecture: a, seed: 5)
+        var rng = SeededGenerator(seed: 6)
+        let steps = 4, envs = 2
+        let observations = Observations(a, rows: steps * envs, rng: &rng)
+        let resets: [UInt8] = [0, 0, 1, 0, 0, 0, 0, 1]
+        let whole = observations.forward(net, steps: steps, envs: envs, resets: resets)
+        var state = [Double](repeating: 0, count: envs * a.stateSize)
+        for t in 0..<steps {
+            // The worker clears an env's state itself when its episode ends.
+            for b in 0..<envs where resets[t * envs + b] != 0 {
+                for j in 0..<a.stateSize { state[b * a.stateSize + j] = 0 }
+            }
+            var one = observations
+            one.chars = Array(observations.chars[(t * envs * a.height * a.width)..<((t + 1) * envs * a.height * a.width)])
+            one.status = Array(observations.status[(t * envs * a.statusSize)..<((t + 1) * envs * a.statusSize)])
+            one.message = Array(observations.message[(t * envs * a.messageLength)..<((t + 1) * envs * a.messageLength)])
+            let step = one.forward(net, steps: 1, envs: envs, state: state)
+            state = step.state
+            for i in 0..<(envs * a.actions) { #expect(abs(step.logits[i] - whole.logits[t * envs * a.actions + i]) < 1e-12) }
+            for i in 0..<envs { #expect(abs(step.values[i] - whole.values[t * envs + i]) < 1e-12) }
+        }
+        #expect(state == whole.state)
     }
 
     @Test func weightsRoundTripBetweenNetworks() throws {
@@ -55,14 +118,23 @@ import Testing
         let copy = PolicyNetwork<Float>(architecture: a, seed: 2)
         let weights = Dictionary(uniqueKeysWithValues: source.exportWeights().map { ($0.name, ($0.shape, $0.values)) })
         try copy.importWeights(weights)
-        let chars = [UInt8](repeating: 46, count: a.height * a.width)
-        let status: [Int32] = [3, 1]
-        let x = chars.withUnsafeBufferPointer { c in status.withUnsafeBufferPointer { s in source.forward(chars: c, status: s, batch: 1) } }
-        let y = chars.withUnsafeBufferPointer { c in status.withUnsafeBufferPointer { s in copy.forward(chars: c, status: s, batch: 1) } }
-        #expect(x.logits == y.logits && x.values == y.values)
+        var rng = SeededGenerator(seed: 1)
+        let observations = Observations(a, rows: 1, rng: &rng)
+        let x = observations.forward(source, steps: 1, envs: 1)
+        let y = observations.forward(copy, steps: 1, envs: 1)
+        #expect(x.logits == y.logits && x.values == y.values && x.state == y.state)
         var broken = weights
         broken["trunk.weight"] = ([1, 1], [0])
         #expect(throws: PolicyError.self) { try copy.importWeights(broken) }
+    }
+
+    /// Architectures saved before the message encoder and the core existed still read, as what they were.
+    @Test func olderArchitectureJSONReadsAsFeedForward() throws {
+        let json = #"{"actions":5,"embedding":8,"filters":16,"height":7,"hidden":256,"statusSize":4,"width":13}"#
+        let a = try JSONDecoder().decode(PolicyArchitecture.self, from: Data(json.utf8))
+        #expect(a.core == .none && a.messageLength == 0 && a.stateSize == 0)
+        let round = try JSONDecoder().decode(PolicyArchitecture.self, from: JSONEncoder().encode(Self.tiny))
+        #expect(round == Self.tiny)
     }
 }
 
@@ -75,6 +147,7 @@ import Testing
             observations: [
                 "chars": Tensor([UInt8](repeating: 46, count: 3 * 2 * a.height * a.width), shape: [3, 2, a.height, a.width]),
                 "status": Tensor([Int32](repeating: 0, count: 3 * 2 * a.statusSize), shape: [3, 2, a.statusSize]),
+                "message": Tensor([UInt8](repeating: 65, count: 3 * 2 * a.messageLength), shape: [3, 2, a.messageLength]),
             ],
             actions: [0, 1, 2, 0], behaviourLogProbs: behaviour, rewards: rewards, dones: [0, 0, 0, 1], messages: [],
             messageIndex: [-1, -1, -1, -1], messageEpisodeCount: [0, 0, 0, 0], episodes: [], workerEnvSteps: 0)
@@ -122,12 +195,12 @@ import Testing
         let steps = 4, envs = 8, n = steps * envs
         let chars = [UInt8](repeating: 46, count: (steps + 1) * envs * a.height * a.width)
         let status = [Int32](repeating: 0, count: (steps + 1) * envs * a.statusSize)
+        let message = [UInt8](repeating: 0, count: (steps + 1) * envs * a.messageLength)
         let actor = PolicyNetwork<Float>(architecture: a, seed: 99)
         func logProbs(_ net: PolicyNetwork<Float>) -> [Float] {
-            let (logits, _) = chars.withUnsafeBufferPointer { c in
-                status.withUnsafeBufferPointer { s in net.forward(chars: c, status: s, batch: 1) }
-            }
-            return Categorical.logSoftmax(logits, actions: a.actions)
+            let one = PolicyNetworkTests.Observations(
+                chars: Array(chars[0..<(a.height * a.width)]), status: Array(status[0..<a.statusSize]), message: Array(message[0..<a.messageLength]))
+            return Categorical.logSoftmax(one.forward(net, steps: 1, envs: 1).logits, actions: a.actions)
         }
         func probabilityOfAction2() -> Double { Foundation.exp(Double(logProbs(trainer.network)[2])) }
         let before = probabilityOfAction2()
@@ -142,6 +215,7 @@ import Testing
                 observations: [
                     "chars": Tensor(chars, shape: [steps + 1, envs, a.height, a.width]),
                     "status": Tensor(status, shape: [steps + 1, envs, a.statusSize]),
+                    "message": Tensor(message, shape: [steps + 1, envs, a.messageLength]),
                 ],
                 actions: actions, behaviourLogProbs: actions.map { behaviour[Int($0)] },
                 rewards: actions.map { $0 == 2 ? 1 : 0 }, dones: [UInt8](repeating: 1, count: n), messages: [],

@@ -105,4 +105,19 @@ import Testing
         #expect(loss == 2.5)
         #expect(gradient == [1, -2])
     }
+
+    /// By hand, clip 0.5: (a) moved 1 from V_old = 0 toward a target of 2: clipped term (0.5−2)² = 2.25 > 1, no gradient;
+    /// (b) moved 0.25, inside the clip: both terms (0.25−1)², gradient 2·(−0.75)/3; (c) moved away from the target:
+    /// the unclipped term (−1−0)² = 1 is the larger, gradient 2·(−1)/3.
+    @Test func clippedValueLoss() {
+        let (loss, gradient) = PPOLoss.clippedValue(values: [1, 0.25, -1], oldValues: [0, 0, 0], targets: [2, 1, 0], clip: 0.5)
+        #expect(abs(loss - (2.25 + 0.5625 + 1) / 3) < 1e-12)
+        #expect(gradient[0] == 0)
+        #expect(abs(gradient[1] - 2 * -0.75 / 3) < 1e-12)
+        #expect(abs(gradient[2] - 2 * -1.0 / 3) < 1e-12)
+        // With a clip that never binds it is the plain loss.
+        let plain = PPOLoss.value(values: [1, 0.25, -1], targets: [2, 1, 0])
+        let wide = PPOLoss.clippedValue(values: [1, 0.25, -1], oldValues: [0, 0, 0], targets: [2, 1, 0], clip: 100)
+        #expect(abs(plain.loss - wide.loss) < 1e-12 && plain.gradient == wide.gradient)
+    }
 }

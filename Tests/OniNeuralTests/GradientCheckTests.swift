@@ -75,6 +75,80 @@ import Testing
         Self.check(Conv2d<Double>(name: "c", channels: 1, height: 4, width: 6, filters: 2, kernel: 2, padding: 0, rng: &rng), batch: 3)
     }
 
+    @Test func conv1d() {
+        var rng = SeededGenerator(seed: 11)
+        let conv = Conv2d<Double>(name: "c", channels: 3, length: 7, filters: 4, kernel: 3, padding: 1, rng: &rng)
+        conv.bias.value = Self.random(4, &rng)
+        #expect(conv.weight.shape == [4, 3, 3] && conv.outputSize == 4 * 7)
+        Self.check(conv, batch: 2)
+    }
+
+    @Test func globalMaxPool() {
+        // Random inputs have no ties, so the maximum is differentiable everywhere checked.
+        Self.check(GlobalMaxPool<Double>(channels: 3, positions: 5), batch: 2)
+        let pool = GlobalMaxPool<Double>(channels: 1, positions: 4)
+        #expect(pool.forward([1, 7, 3, 7, -1, -2, -3, -0.5], batch: 2) == [7, -0.5])
+        #expect(pool.backward([1, 2]) == [0, 1, 0, 0, 0, 0, 0, 2])
+    }
+
+    /// Back-propagation through time, with an episode boundary inside the sequence and a
+    /// non-zero initial state, against finite differences of every input and parameter.
+    @Test func gruThroughTime() {
+        var rng = SeededGenerator(seed: 12)
+        let (steps, batch, input, hidden) = (4, 3, 5, 6)
+        let gru = GRU<Double>(name: "g", inputSize: input, hiddenSize: hidden, rng: &rng)
+        gru.biasIH.value = Self.random(3 * hidden, &rng, scale: 0.5)
+        gru.biasHH.value = Self.random(3 * hidden, &rng, scale: 0.5)
+        var x = Self.random(steps * batch * input, &rng)
+        let initial = Self.random(batch * hidden, &rng, scale: 0.5)
+        var resets = [UInt8](repeating: 0, count: steps * batch)
+        resets[2 * batch + 1] = 1  // example 1 starts a new episode at step 2
+        let r = Self.random(steps * batch * hidden, &rng)
+        let loss = { Self.loss(gru.forward(x, initial: initial, resets: resets, steps: steps, batch: batch), r) }
+        _ = loss()
+        let dx = gru.backward(r, resets: resets)
+        let h = 1e-6
+        func numeric(_ perturb: (Double) -> Void) -> Double {
+            perturb(h)
+            let plus = loss()
+            perturb(-2 * h)
+            let minus = loss()
+            perturb(h)
+            return (plus - minus) / (2 * h)
+        }
+        for i in x.indices {
+            let n = numeric { x[i] += $0 }
+            #expect(abs(dx[i] - n) <= 1e-6 * max(1, abs(n)), "input[\(i)]: \(dx[i]) vs \(n)")
+        }
+        for p in gru.parameters {
+            for j in stride(from: 0, to: p.count, by: 3) {
+                let n = numeric { p.value[j] += $0 }
+                #expect(abs(p.gradient[j] - n) <= 1e-6 * max(1, abs(n)), "\(p.name)[\(j)]: \(p.gradient[j]) vs \(n)")
+            }
+        }
+    }
+
+    /// One GRU step against the equations written out for a single unit.
+    @Test func gruMatchesItsEquations() {
+        var rng = SeededGenerator(seed: 13)
+        let gru = GRU<Double>(name: "g", inputSize: 1, hiddenSize: 1, rng: &rng)
+        gru.weightIH.value = [0.5, -1, 2]
+        gru.weightHH.value = [1.5, 0.25, -0.5]
+        gru.biasIH.value = [0.1, 0.2, 0.3]
+        gru.biasHH.value = [-0.1, 0.05, 0.4]
+        let (x, h) = (0.7, -0.3)
+        func sigmoid(_ v: Double) -> Double { 1 / (1 + Foundation.exp(-v)) }
+        let rGate = sigmoid(0.5 * x + 0.1 + 1.5 * h - 0.1)
+        let z = sigmoid(-1 * x + 0.2 + 0.25 * h + 0.05)
+        let n = Foundation.tanh(2 * x + 0.3 + rGate * (-0.5 * h + 0.4))
+        let expected = (1 - z) * n + z * h
+        let y = gru.forward([x], initial: [h], resets: [0], steps: 1, batch: 1)
+        #expect(abs(y[0] - expected) < 1e-15)
+        // A reset starts from zero whatever the initial state.
+        let fresh = gru.forward([x], initial: [0], resets: [0], steps: 1, batch: 1)
+        #expect(gru.forward([x], initial: [h], resets: [1], steps: 1, batch: 1) == fresh)
+    }
+
     @Test func sequentialChainsBackward() {
         var rng = SeededGenerator(seed: 6)
         let net = Sequential<Double>([

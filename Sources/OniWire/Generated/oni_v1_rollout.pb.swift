@@ -188,6 +188,26 @@ public nonisolated struct Oni_V1_Rollout: @unchecked Sendable {
     set {_uniqueStorage()._replay = newValue}
   }
 
+  /// float32 [B, S], the policy's recurrent state before step 0
+  public var coreState: Oni_V1_Tensor {
+    get {_storage._coreState ?? Oni_V1_Tensor()}
+    set {_uniqueStorage()._coreState = newValue}
+  }
+  /// Returns true if `coreState` has been explicitly set.
+  public var hasCoreState: Bool {_storage._coreState != nil}
+  /// Clears the value of `coreState`. Subsequent reads from it will return its default value.
+  public mutating func clearCoreState() {_uniqueStorage()._coreState = nil}
+
+  /// (zeros where an episode starts there); absent for feed-forward policies
+  public var behaviourValues: Oni_V1_Tensor {
+    get {_storage._behaviourValues ?? Oni_V1_Tensor()}
+    set {_uniqueStorage()._behaviourValues = newValue}
+  }
+  /// Returns true if `behaviourValues` has been explicitly set.
+  public var hasBehaviourValues: Bool {_storage._behaviourValues != nil}
+  /// Clears the value of `behaviourValues`. Subsequent reads from it will return its default value.
+  public mutating func clearBehaviourValues() {_uniqueStorage()._behaviourValues = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -261,7 +281,7 @@ nonisolated extension Oni_V1_EpisodeSummary: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Rollout"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}sequence\0\u{3}policy_version\0\u{3}num_steps\0\u{3}num_envs\0\u{3}env_name\0\u{1}observations\0\u{1}actions\0\u{3}behaviour_log_probs\0\u{1}rewards\0\u{1}dones\0\u{1}messages\0\u{3}message_index\0\u{3}message_episode_count\0\u{1}episodes\0\u{3}worker_env_steps\0\u{1}replay\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}sequence\0\u{3}policy_version\0\u{3}num_steps\0\u{3}num_envs\0\u{3}env_name\0\u{1}observations\0\u{1}actions\0\u{3}behaviour_log_probs\0\u{1}rewards\0\u{1}dones\0\u{1}messages\0\u{3}message_index\0\u{3}message_episode_count\0\u{1}episodes\0\u{3}worker_env_steps\0\u{1}replay\0\u{3}core_state\0\u{3}behaviour_values\0")
 
   fileprivate class _StorageClass {
     var _workerID: String = String()
@@ -281,6 +301,8 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
     var _episodes: [Oni_V1_EpisodeSummary] = []
     var _workerEnvSteps: UInt64 = 0
     var _replay: Bool = false
+    var _coreState: Oni_V1_Tensor? = nil
+    var _behaviourValues: Oni_V1_Tensor? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -308,6 +330,8 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
       _episodes = source._episodes
       _workerEnvSteps = source._workerEnvSteps
       _replay = source._replay
+      _coreState = source._coreState
+      _behaviourValues = source._behaviourValues
     }
   }
 
@@ -343,6 +367,8 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
         case 15: try { try decoder.decodeRepeatedMessageField(value: &_storage._episodes) }()
         case 16: try { try decoder.decodeSingularUInt64Field(value: &_storage._workerEnvSteps) }()
         case 17: try { try decoder.decodeSingularBoolField(value: &_storage._replay) }()
+        case 18: try { try decoder.decodeSingularMessageField(value: &_storage._coreState) }()
+        case 19: try { try decoder.decodeSingularMessageField(value: &_storage._behaviourValues) }()
         default: break
         }
       }
@@ -406,6 +432,12 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
       if _storage._replay != false {
         try visitor.visitSingularBoolField(value: _storage._replay, fieldNumber: 17)
       }
+      try { if let v = _storage._coreState {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
+      } }()
+      try { if let v = _storage._behaviourValues {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -432,6 +464,8 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
         if _storage._episodes != rhs_storage._episodes {return false}
         if _storage._workerEnvSteps != rhs_storage._workerEnvSteps {return false}
         if _storage._replay != rhs_storage._replay {return false}
+        if _storage._coreState != rhs_storage._coreState {return false}
+        if _storage._behaviourValues != rhs_storage._behaviourValues {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -1,0 +1,155 @@
+import OniCore
+
+/// A gated recurrent unit in PyTorch's convention (gates r, z, n):
+///
+///     r = σ(W_ir x + b_ir + W_hr h + b_hr)
+///     z = σ(W_iz x + b_iz + W_hz h + b_hz)
+///     n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+///     h' = (1 − z) ⊙ n + z ⊙ h
+///
+/// `forward` runs a whole sequence [steps, batch, input] from an initial
+/// state, zeroing the state of an example where `resets` says an episode
+/// began; `backward` is back-propagation through that sequence (truncated at
+/// its start: the initial state is a constant). Acting is a one-step forward.
+public final class GRU<S: Scalar> {
+    public let inputSize: Int
+    public let hiddenSize: Int
+    public let weightIH: Parameter<S>  // [3H, input]
+    public let weightHH: Parameter<S>  // [3H, H]
+    public let biasIH: Parameter<S>  // [3H]
+    public let biasHH: Parameter<S>  // [3H]
+    public var parameters: [Parameter<S>] { [weightIH, weightHH, biasIH, biasHH] }
+
+    // What backward needs, per step t and example b.
+    private var steps = 0, batch = 0
+    private var input: [S] = []
+    private var previous: [S] = []  // h_{t-1} after resets, [T, B, H]
+    private var gates: [S] = []  // r, z, n, [T, B, 3H]
+    private var hiddenCandidate: [S] = []  // W_hn h + b_hn, [T, B, H]
+
+    public init(name: String, inputSize: Int, hiddenSize: Int, rng: inout SeededGenerator) {
+        self.inputSize = inputSize
+        self.hiddenSize = hiddenSize
+        let h = hiddenSize
+        // Each gate's block orthogonal, unit gain (tanh/sigmoid units); biases zero.
+        var ih = [S](), hh = [S]()
+        for _ in 0..<3 {
+            ih += Initialization.orthogonal(rows: h, columns: inputSize, gain: 1, rng: &rng) as [S]
+            hh += Initialization.orthogonal(rows: h, columns: h, gain: 1, rng: &rng) as [S]
+        }
+        weightIH = Parameter(name: "\(name).weight_ih", shape: [3 * h, inputSize], value: ih)
+        weightHH = Parameter(name: "\(name).weight_hh", shape: [3 * h, h], value: hh)
+        biasIH = Parameter(name: "\(name).bias_ih", shape: [3 * h], value: [S](repeating: 0, count: 3 * h))
+        biasHH = Parameter(name: "\(name).bias_hh", shape: [3 * h], value: [S](repeating: 0, count: 3 * h))
+    }
+
+    @inline(__always) private static func sigmoid(_ x: S) -> S { 1 / (1 + S.exp(-x)) }
+
+    /// Runs `steps` steps of `batch` examples. `input` is [steps, batch, inputSize],
+    /// `initial` [batch, hiddenSize]; `resets[t·batch + b]` ≠ 0 zeroes example b's
+    /// state before step t. Returns the states after each step, [steps, batch, hiddenSize].
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
+    public func forward(_ input: [S], initial: [S], resets: [UInt8], steps: Int, batch: Int) -> [S] {
+        let h = hiddenSize, rows = steps * batch
+        precondition(input.count == rows * inputSize && initial.count == batch * h && resets.count == rows, "GRU: sizes do not match")
+        self.steps = steps
+        self.batch = batch
+        self.input = input
+        // Input contributions for every step in one product: [T·B, 3H].
+        var fromInput = [S](repeating: 0, count: rows * 3 * h)
+        for row in 0..<rows {
+            for j in 0..<(3 * h) { fromInput[row * 3 * h + j] = biasIH.value[j] }
+        }
+        MatMul.multiply(input, weightIH.value, into: &fromInput, m: rows, n: 3 * h, k: inputSize, transposeB: true, accumulate: true)
+
+        previous = [S](repeating: 0, count: rows * h)
+        gates = [S](repeating: 0, count: rows * 3 * h)
+        hiddenCandidate = [S](repeating: 0, count: rows * h)
+        var output = [S](repeating: 0, count: rows * h)
+        var state = initial
+        var fromHidden = [S](repeating: 0, count: batch * 3 * h)
+        for t in 0..<steps {
+            for b in 0..<batch where resets[t * batch + b] != 0 {
+                for j in 0..<h { state[b * h + j] = 0 }
+            }
+            for b in 0..<batch {
+                for j in 0..<(3 * h) { fromHidden[b * 3 * h + j] = biasHH.value[j] }
+            }
+            MatMul.multiply(state, weightHH.value, into: &fromHidden, m: batch, n: 3 * h, k: h, transposeB: true, accumulate: true)
+            for b in 0..<batch {
+                let row = t * batch + b, x = row * 3 * h, g = b * 3 * h
+                for j in 0..<h {
+                    let r = Self.sigmoid(fromInput[x + j] + fromHidden[g + j])
+                    let z = Self.sigmoid(fromInput[x + h + j] + fromHidden[g + h + j])
+                    let candidate = fromHidden[g + 2 * h + j]
+                    let n = S.tanh(fromInput[x + 2 * h + j] + r * candidate)
+                    let old = state[b * h + j]
+                    previous[row * h + j] = old
+                    gates[x + j] = r
+                    gates[x + h + j] = z
+                    gates[x + 2 * h + j] = n
+                    hiddenCandidate[row * h + j] = candidate
+                    let new = (1 - z) * n + z * old
+                    output[row * h + j] = new
+                    state[b * h + j] = new
+                }
+            }
+        }
+        return output
+    }
+
+    /// Back-propagates dLoss/dOutputs [steps, batch, hiddenSize] of the last
+    /// forward; adds the parameters' gradients and returns dLoss/dInput.
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
+    public func backward(_ outputGradient: [S], resets: [UInt8]) -> [S] {
+        let h = hiddenSize, rows = steps * batch
+        precondition(outputGradient.count == rows * h && resets.count == rows, "GRU: gradient does not match the last forward")
+        // Pre-activation gradients: of the input side (r, z, n) and of the hidden side (r, z, W_hn h + b_hn).
+        var dInputSide = [S](repeating: 0, count: rows * 3 * h)
+        var dHiddenSide = [S](repeating: 0, count: rows * 3 * h)
+        var dState = [S](repeating: 0, count: batch * h)  // dLoss/dh_t flowing back from step t+1
+        var dStep = [S](repeating: 0, count: batch * 3 * h)
+        var dPrevious = [S](repeating: 0, count: batch * h)
+        for t in stride(from: steps - 1, through: 0, by: -1) {
+            for b in 0..<batch {
+                let row = t * batch + b, x = row * 3 * h
+                for j in 0..<h {
+                    let dh = outputGradient[row * h + j] + dState[b * h + j]
+                    let r = gates[x + j], z = gates[x + h + j], n = gates[x + 2 * h + j]
+                    let old = previous[row * h + j]
+                    let dn = dh * (1 - z) * (1 - n * n)
+                    let dz = dh * (old - n) * z * (1 - z)
+                    let dr = dn * hiddenCandidate[row * h + j] * r * (1 - r)
+                    dInputSide[x + j] = dr
+                    dInputSide[x + h + j] = dz
+                    dInputSide[x + 2 * h + j] = dn
+                    dStep[b * 3 * h + j] = dr
+                    dStep[b * 3 * h + h + j] = dz
+                    dStep[b * 3 * h + 2 * h + j] = dn * r
+                    dPrevious[b * h + j] = dh * z
+                }
+            }
+            for j in 0..<(batch * 3 * h) { dHiddenSide[t * batch * 3 * h + j] = dStep[j] }
+            // dh_{t-1} = dStep · W_hh + dh ⊙ z, cut where the state was reset before step t.
+            MatMul.multiply(dStep, weightHH.value, into: &dPrevious, m: batch, n: h, k: 3 * h, accumulate: true)
+            for b in 0..<batch {
+                let cut = resets[t * batch + b] != 0
+                for j in 0..<h { dState[b * h + j] = cut ? 0 : dPrevious[b * h + j] }
+            }
+        }
+        // Parameter gradients over all steps at once.
+        MatMul.multiply(dInputSide, input, into: &weightIH.gradient, m: 3 * h, n: inputSize, k: rows, transposeA: true, accumulate: true)
+        MatMul.multiply(dHiddenSide, previous, into: &weightHH.gradient, m: 3 * h, n: h, k: rows, transposeA: true, accumulate: true)
+        for row in 0..<rows {
+            for j in 0..<(3 * h) {
+                biasIH.gradient[j] += dInputSide[row * 3 * h + j]
+                biasHH.gradient[j] += dHiddenSide[row * 3 * h + j]
+            }
+        }
+        var inputGradient = [S](repeating: 0, count: rows * inputSize)
+        MatMul.multiply(dInputSide, weightIH.value, into: &inputGradient, m: rows, n: inputSize, k: 3 * h)
+        return inputGradient
+    }
+}
