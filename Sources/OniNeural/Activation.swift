@@ -33,6 +33,7 @@ public final class Activation<S: Scalar>: Layer {
     @_specialize(exported: true, where S == Double)
     public func backward(_ outputGradient: [S]) -> [S] {
         var g = outputGradient
+        let input = self.input, output = self.output  // locals: no exclusivity check per element
         switch kind {
         case .relu:
             for i in g.indices where input[i] <= 0 { g[i] = 0 }

@@ -18,6 +18,12 @@ public final class Conv2d<S: Scalar>: Layer {
     /// The whole batch unfolded: [channels·kh·kw, batch·oh·ow], so each pass is one matrix product.
     private var columns: [S] = []
     private var batch = 0
+    /// The im2col copy as runs: column row `row`, position `position` onwards holds
+    /// `length` consecutive input elements of one example from offset `input`.
+    private struct Run {
+        var row: Int, position: Int, input: Int, length: Int
+    }
+    private var runs: [Run] = []
 
     /// A square `kernel` with `padding` on every side; weight shape [filters, channels, kernel, kernel].
     public convenience init(
@@ -57,6 +63,7 @@ public final class Conv2d<S: Scalar>: Layer {
             name: "\(name).weight", shape: weightShape,
             value: Initialization.orthogonal(rows: filters, columns: fanIn, gain: gain, rng: &rng))
         bias = Parameter(name: "\(name).bias", shape: [filters], value: [S](repeating: 0, count: filters))
+        runs = makeRuns()
     }
 
     @_specialize(exported: true, where S == Float)
@@ -65,16 +72,17 @@ public final class Conv2d<S: Scalar>: Layer {
         precondition(input.count == batch * inputSize, "Conv2d: input size mismatch")
         self.batch = batch
         let patch = channels * kernelHeight * kernelWidth, positions = outputHeight * outputWidth, wide = batch * positions
-        columns = [S](repeating: 0, count: patch * wide)
+        // The buffer is kept between passes of the same size: the runs below write every
+        // element that is not padding, and padding elements stay zero from the first allocation.
+        if columns.count != patch * wide { columns = [S](repeating: 0, count: patch * wide) }
         input.withUnsafeBufferPointer { src in
             columns.withUnsafeMutableBufferPointer { dst in
+                let (from, to) = (src.baseAddress!, dst.baseAddress!)
                 for b in 0..<batch {
                     let base = b * inputSize, offset = b * positions
-                    forEachRun { column, input, length in
-                        // Column index `column` is (row, position); in the batch layout the row stride is `wide`.
-                        let row = column / positions, position = column % positions
-                        let to = row * wide + offset + position
-                        for i in 0..<length { dst[to + i] = src[base + input + i] }
+                    // In the batch layout a column row's stride is `wide`.
+                    for run in runs {
+                        (to + run.row * wide + offset + run.position).update(from: from + base + run.input, count: run.length)
                     }
                 }
             }
@@ -120,10 +128,9 @@ public final class Conv2d<S: Scalar>: Layer {
             inputGradient.withUnsafeMutableBufferPointer { dst in
                 for b in 0..<batch {
                     let base = b * inputSize, offset = b * positions
-                    forEachRun { column, input, length in
-                        let row = column / positions, position = column % positions
-                        let from = row * wide + offset + position
-                        for i in 0..<length { dst[base + input + i] += src[from + i] }
+                    for run in runs {
+                        let from = run.row * wide + offset + run.position, to = base + run.input
+                        for i in 0..<run.length { dst[to + i] += src[from + i] }
                     }
                 }
             }
@@ -131,26 +138,26 @@ public final class Conv2d<S: Scalar>: Layer {
         return inputGradient
     }
 
-    /// Calls `body(column, input, length)` for every run of `length` elements where
-    /// column element `column + i` is input element `input + i` of one example
-    /// (im2col copies along these runs, col2im adds back along them).
-    private func forEachRun(_ body: (_ column: Int, _ input: Int, _ length: Int) -> Void) {
+    /// Every run of elements where column element (row, position + i) is input
+    /// element `input + i` of one example (im2col copies along these runs, col2im adds back along them).
+    private func makeRuns() -> [Run] {
         let (h, w, kh, kw, ph, pw) = (height, width, kernelHeight, kernelWidth, paddingHeight, paddingWidth)
         let (oh, ow) = (outputHeight, outputWidth)
-        let positions = oh * ow
+        var runs: [Run] = []
         for c in 0..<channels {
             for ky in 0..<kh {
                 for kx in 0..<kw {
-                    let row = ((c * kh + ky) * kw + kx) * positions
+                    let row = (c * kh + ky) * kw + kx
                     let xStart = max(0, pw - kx), xEnd = min(ow, w + pw - kx)
                     guard xEnd > xStart else { continue }
                     for oy in 0..<oh {
                         let y = oy + ky - ph
                         guard y >= 0 && y < h else { continue }
-                        body(row + oy * ow + xStart, (c * h + y) * w + xStart + kx - pw, xEnd - xStart)
+                        runs.append(Run(row: row, position: oy * ow + xStart, input: (c * h + y) * w + xStart + kx - pw, length: xEnd - xStart))
                     }
                 }
             }
         }
+        return runs
     }
 }

@@ -28,9 +28,10 @@ public final class Embedding<S: Scalar> {
         precondition(indices.count == batch * count, "Embedding: \(indices.count) indices for batch \(batch) × \(count)")
         self.indices = indices
         var output = [S](repeating: 0, count: indices.count * dimension)
+        let table = self.table.value, dimension = self.dimension  // locals: no exclusivity check per element
         for (position, index) in indices.enumerated() {
             let row = Int(min(max(index, 0), Int32(vocabulary - 1)))
-            for d in 0..<dimension { output[position * dimension + d] = table.value[row * dimension + d] }
+            for d in 0..<dimension { output[position * dimension + d] = table[row * dimension + d] }
         }
         return output
     }
@@ -39,9 +40,13 @@ public final class Embedding<S: Scalar> {
     @_specialize(exported: true, where S == Float)
     @_specialize(exported: true, where S == Double)
     public func backward(_ outputGradient: [S]) {
+        var gradient = table.gradient
+        let dimension = self.dimension
+        table.gradient = []  // unshared, so the loop writes in place
+        defer { table.gradient = gradient }
         for (position, index) in indices.enumerated() {
             let row = Int(min(max(index, 0), Int32(vocabulary - 1)))
-            for d in 0..<dimension { table.gradient[row * dimension + d] += outputGradient[position * dimension + d] }
+            for d in 0..<dimension { gradient[row * dimension + d] += outputGradient[position * dimension + d] }
         }
     }
 }

@@ -56,27 +56,30 @@ public final class GRU<S: Scalar> {
         self.steps = steps
         self.batch = batch
         self.input = input
+        // Locals, not properties, in the loops: a class property's every element access is checked for exclusivity.
+        let biasIH = self.biasIH.value, biasHH = self.biasHH.value, weightHH = self.weightHH.value
         // Input contributions for every step in one product: [T·B, 3H].
         var fromInput = [S](repeating: 0, count: rows * 3 * h)
         for row in 0..<rows {
-            for j in 0..<(3 * h) { fromInput[row * 3 * h + j] = biasIH.value[j] }
+            for j in 0..<(3 * h) { fromInput[row * 3 * h + j] = biasIH[j] }
         }
         MatMul.multiply(input, weightIH.value, into: &fromInput, m: rows, n: 3 * h, k: inputSize, transposeB: true, accumulate: true)
 
-        previous = [S](repeating: 0, count: rows * h)
-        gates = [S](repeating: 0, count: rows * 3 * h)
-        hiddenCandidate = [S](repeating: 0, count: rows * h)
+        var previous = [S](repeating: 0, count: rows * h)
+        var gates = [S](repeating: 0, count: rows * 3 * h)
+        var hiddenCandidate = [S](repeating: 0, count: rows * h)
         var output = [S](repeating: 0, count: rows * h)
         var state = initial
         var fromHidden = [S](repeating: 0, count: batch * 3 * h)
+        defer { (self.previous, self.gates, self.hiddenCandidate) = (previous, gates, hiddenCandidate) }
         for t in 0..<steps {
             for b in 0..<batch where resets[t * batch + b] != 0 {
                 for j in 0..<h { state[b * h + j] = 0 }
             }
             for b in 0..<batch {
-                for j in 0..<(3 * h) { fromHidden[b * 3 * h + j] = biasHH.value[j] }
+                for j in 0..<(3 * h) { fromHidden[b * 3 * h + j] = biasHH[j] }
             }
-            MatMul.multiply(state, weightHH.value, into: &fromHidden, m: batch, n: 3 * h, k: h, transposeB: true, accumulate: true)
+            MatMul.multiply(state, weightHH, into: &fromHidden, m: batch, n: 3 * h, k: h, transposeB: true, accumulate: true)
             for b in 0..<batch {
                 let row = t * batch + b, x = row * 3 * h, g = b * 3 * h
                 for j in 0..<h {
@@ -106,6 +109,7 @@ public final class GRU<S: Scalar> {
     public func backward(_ outputGradient: [S], resets: [UInt8]) -> [S] {
         let h = hiddenSize, rows = steps * batch
         precondition(outputGradient.count == rows * h && resets.count == rows, "GRU: gradient does not match the last forward")
+        let gates = self.gates, previous = self.previous, hiddenCandidate = self.hiddenCandidate, weightHH = self.weightHH.value
         // Pre-activation gradients: of the input side (r, z, n) and of the hidden side (r, z, W_hn h + b_hn).
         var dInputSide = [S](repeating: 0, count: rows * 3 * h)
         var dHiddenSide = [S](repeating: 0, count: rows * 3 * h)
@@ -133,7 +137,7 @@ public final class GRU<S: Scalar> {
             }
             for j in 0..<(batch * 3 * h) { dHiddenSide[t * batch * 3 * h + j] = dStep[j] }
             // dh_{t-1} = dStep · W_hh + dh ⊙ z, cut where the state was reset before step t.
-            MatMul.multiply(dStep, weightHH.value, into: &dPrevious, m: batch, n: h, k: 3 * h, accumulate: true)
+            MatMul.multiply(dStep, weightHH, into: &dPrevious, m: batch, n: h, k: 3 * h, accumulate: true)
             for b in 0..<batch {
                 let cut = resets[t * batch + b] != 0
                 for j in 0..<h { dState[b * h + j] = cut ? 0 : dPrevious[b * h + j] }
@@ -141,13 +145,15 @@ public final class GRU<S: Scalar> {
         }
         // Parameter gradients over all steps at once.
         MatMul.multiply(dInputSide, input, into: &weightIH.gradient, m: 3 * h, n: inputSize, k: rows, transposeA: true, accumulate: true)
-        MatMul.multiply(dHiddenSide, previous, into: &weightHH.gradient, m: 3 * h, n: h, k: rows, transposeA: true, accumulate: true)
+        MatMul.multiply(dHiddenSide, previous, into: &self.weightHH.gradient, m: 3 * h, n: h, k: rows, transposeA: true, accumulate: true)
+        var dBiasIH = biasIH.gradient, dBiasHH = biasHH.gradient
         for row in 0..<rows {
             for j in 0..<(3 * h) {
-                biasIH.gradient[j] += dInputSide[row * 3 * h + j]
-                biasHH.gradient[j] += dHiddenSide[row * 3 * h + j]
+                dBiasIH[j] += dInputSide[row * 3 * h + j]
+                dBiasHH[j] += dHiddenSide[row * 3 * h + j]
             }
         }
+        (biasIH.gradient, biasHH.gradient) = (dBiasIH, dBiasHH)
         var inputGradient = [S](repeating: 0, count: rows * inputSize)
         MatMul.multiply(dInputSide, weightIH.value, into: &inputGradient, m: rows, n: inputSize, k: 3 * h)
         return inputGradient

@@ -196,10 +196,20 @@ public enum Benchmarks {
     }
 
     /// APPO updates on grid rollouts (T=32, B=16) and batched worker inference, default network, one BLAS thread.
-    public static func learner(output: (String) -> Void) throws {
+    public static func learner(hidden: Int? = nil, filters: Int? = nil, output: (String) -> Void) throws {
         openblas_set_num_threads(1)
         let env = GridWorld(task: .keyroom)
-        guard let architecture = PolicyArchitecture(environment: env) else { return }
+        guard var standard = PolicyArchitecture(environment: env) else { return }
+        if let hidden { standard.hidden = hidden }
+        if let filters { standard.filters = filters }
+        for core in [standard.core] + PolicyArchitecture.Core.allCases.filter({ $0 != standard.core }) {
+            var architecture = standard
+            architecture.core = core
+            try learner(architecture, env: env, output: output)
+        }
+    }
+
+    private static func learner(_ architecture: PolicyArchitecture, env: GridWorld, output: (String) -> Void) throws {
         let trainer = APPOTrainer(architecture: architecture, config: TrainingConfig(), seed: 1)
         let rollout = try syntheticRollout(env: env, steps: 32, envs: 16)
         let status = [Int32](repeating: 1, count: 33 * 16 * 4)

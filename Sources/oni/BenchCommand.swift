@@ -8,6 +8,8 @@ struct BenchCommand: ParsableCommand {
         discussion: "Build with -c release for meaningful figures: swift run -c release oni bench all")
 
     @Argument(help: "What to measure: transport, env, store, blas, learner or all.") var group = "all"
+    @Option(help: "learner: network hidden width (default: the learner's).") var hidden: Int?
+    @Option(help: "learner: convolution filters (default: the learner's).") var filters: Int?
 
     func validate() throws {
         guard group == "all" || Benchmarks.Group(rawValue: group) != nil else {
@@ -24,7 +26,7 @@ struct BenchCommand: ParsableCommand {
             case .env: Benchmarks.env(output: Console.line)
             case .store: try Benchmarks.store(output: Console.line)
             case .blas: Benchmarks.blas(output: Console.line)
-            case .learner: try Benchmarks.learner(output: Console.line)
+            case .learner: try Benchmarks.learner(hidden: hidden, filters: filters, output: Console.line)
             }
         }
     }
