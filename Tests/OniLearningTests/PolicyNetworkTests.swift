@@ -157,6 +157,14 @@ import Testing
         let a = PolicyNetworkTests.tiny
         #expect(throws: TrainingError.self) { try TrainingBatch(rollout: Self.rollout(rewards: [0, .nan, 0, 1], behaviour: [-1, -1, -1, -1]), architecture: a) }
         #expect(throws: TrainingError.self) { try TrainingBatch(rollout: Self.rollout(rewards: [0, 0, 0, 1], behaviour: [-1, -120, -1, -1]), architecture: a) }
+        // A recurrent state of another network, or one holding NaN, is refused; none at all means a fresh state.
+        var rollout = Self.rollout(rewards: [0, 0, 0, 1], behaviour: [-1, -1, -1, -1])
+        rollout.coreState = [Float](repeating: 0, count: 2 * (a.stateSize + 1))
+        #expect(throws: TrainingError.self) { try TrainingBatch(rollout: rollout, architecture: a) }
+        rollout.coreState = [Float](repeating: .nan, count: 2 * a.stateSize)
+        #expect(throws: TrainingError.self) { try TrainingBatch(rollout: rollout, architecture: a) }
+        rollout.coreState = []
+        #expect(try TrainingBatch(rollout: rollout, architecture: a).coreState == [Float](repeating: 0, count: 2 * a.stateSize))
         // An unlikely but legal action (log μ = −45) is limited by the ratio clamp: a finite, bounded update.
         let trainer = APPOTrainer(architecture: a, config: TrainingConfig(), seed: 1)
         let stats = trainer.update(try TrainingBatch(rollout: Self.rollout(rewards: [0, 0, 0, 1], behaviour: [-1, -45, -1, -1]), architecture: a))

@@ -11,6 +11,7 @@ public func sampleRollout(workerID: String = "worker-0", sequence: UInt64 = 0, s
         messages: ["You find a key.", "It's a wall."], messageIndex: (0..<n).map { Int32($0 % 3) - 1 },
         messageEpisodeCount: (0..<n).map { $0 % 3 == 0 ? 0 : 1 },
         episodes: [EpisodeSummary(envIndex: envs - 1, episodeID: 7, episodeReturn: 1, length: 31, success: true, endStep: steps - 1, seed: 11)],
-        workerEnvSteps: UInt64(n))
+        workerEnvSteps: UInt64(n), coreState: (0..<(envs * 2)).map { Float($0) / 4 - 0.5 },
+        behaviourValues: (0..<n).map { Float($0) / 8 })
 }
 

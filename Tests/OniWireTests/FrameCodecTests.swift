@@ -82,6 +82,19 @@ import Testing
         wire = sampleRollout().wire
         wire.actions.dtype = .float32
         #expect(throws: WireConversionError.self) { try Rollout(wire: wire) }
+        // The recurrent state must be [B, S], the behaviour values [T, B].
+        wire = sampleRollout().wire
+        wire.coreState.shape = [2, 3]
+        #expect(throws: WireConversionError.self) { try Rollout(wire: wire) }
+        wire = sampleRollout().wire
+        wire.behaviourValues.data.removeLast(4)
+        #expect(throws: WireConversionError.self) { try Rollout(wire: wire) }
+        // Both are optional: a feed-forward policy's or a random actor's rollout has neither.
+        wire = sampleRollout().wire
+        wire.clearCoreState()
+        wire.clearBehaviourValues()
+        let plain = try Rollout(wire: wire)
+        #expect(plain.coreState.isEmpty && plain.behaviourValues.isEmpty)
     }
 
     @Test func hostileTensorShapesAreRefusedNotTrapped() throws {
