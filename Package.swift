@@ -20,6 +20,8 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        // Our declarations of NLE's C API and a loader for private copies of libnethack (never linked).
+        .target(name: "CNetHack", linkerSettings: [.linkedLibrary("dl")]),
 
         // Libraries, from the inside out.
         .target(name: "OniCore"),
@@ -32,7 +34,7 @@ let package = Package(
             name: "OniTransport",
             dependencies: ["CZeroMQ", "OniCore", "OniWire", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "OniEnvironments", dependencies: ["OniCore"]),
+        .target(name: "OniEnvironments", dependencies: ["CNetHack", "OniCore"]),
         // The layers are generic over Float (product) and Double (gradient checks):
         // cross-module optimisation lets callers get them specialised, not run through witness tables.
         .target(name: "OniNeural", dependencies: ["CBLAS", "OniCore"], swiftSettings: [.unsafeFlags(["-cross-module-optimization"])]),
@@ -81,7 +83,7 @@ let package = Package(
         .testTarget(name: "OniCoreTests", dependencies: ["OniCore"]),
         .testTarget(name: "OniWireTests", dependencies: ["OniWire", "OniCore", "OniTestSupport"]),
         .testTarget(name: "OniTransportTests", dependencies: ["OniTransport", "OniWire", "OniCore", "OniTestSupport"]),
-        .testTarget(name: "OniEnvironmentsTests", dependencies: ["OniEnvironments", "OniCore"]),
+        .testTarget(name: "OniEnvironmentsTests", dependencies: ["OniEnvironments", "OniCore"], exclude: ["Reference"]),
         .testTarget(name: "OniAnnotationTests", dependencies: ["OniAnnotation", "OniCore", "OniTestSupport"]),
         .testTarget(name: "OniStorageTests", dependencies: ["OniStorage", "OniWire", "OniCore", "OniTestSupport"]),
         .testTarget(name: "OniRuntimeTests", dependencies: ["OniRuntime"]),

@@ -1,0 +1,360 @@
+import CNetHack
+import Foundation
+import OniCore
+
+/// The real NetHack 3.6 of the NetHack Learning Environment, driven through
+/// libnethack's C API, with NLE 1.3.0's task logic re-implemented: the action
+/// sets, skipping "--More--", declining prompts, rewards with the frozen-step
+/// penalty, step limits and end conditions.
+///
+/// Named `nethack:TASK[,actions=task|extended|full][,depth=N][,max-steps=N]`,
+/// e.g. `nethack:score` or `nethack:staircase,depth=3,actions=extended`.
+/// Observations: `chars` (uint8 [21, 79], the map), `status` (int32 [27],
+/// NLE's blstats) and `message` (uint8 [256]).
+///
+/// Every instance loads its own copy of libnethack (the game's state is
+/// process-global) and plays in its own temporary directory; a reset reloads
+/// the copy. Seeds: core = seed, display = seed + 0x9E3779B97F4A7C15 (mod 2⁶⁴),
+/// no reseeding, and the moon phase and date drawn from the seed, never the
+/// clock, so an episode depends on its seed and actions alone.
+public final class NetHackEnvironment: Environment {
+    public let task: NetHackTask
+    public let actionSet: NetHackActionSet
+    /// Steps after which an episode is ended (NLE's max_episode_steps).
+    public let stepLimit: Int
+    /// For `staircase`: the dungeon depth to reach; nil = any down staircase (NLE's task).
+    public let targetDepth: Int?
+    public let name: String
+    public var actionCount: Int { keys.count }
+    public let observationFields: [ObservationField] = [
+        ObservationField(name: "chars", elementType: .uint8, shape: [Int(CNH_ROWS), Int(CNH_COLUMNS)]),
+        ObservationField(name: "status", elementType: .int32, shape: [Int(CNH_BLSTATS_SIZE)]),
+        ObservationField(name: "message", elementType: .uint8, shape: [Int(CNH_MESSAGE_SIZE)]),
+    ]
+
+    static let mapSize = Int(CNH_ROWS * CNH_COLUMNS)
+    /// Glyph of dark, unexplored stone; the Oracle's glyph; the pets' glyph range (NetHack 3.6 as built for NLE).
+    static let stoneGlyph: Int16 = 2359
+    static let oracleGlyph: Int16 = 270
+    static let petGlyphs: ClosedRange<Int16> = 381...761
+
+    private let keys: [Int32]
+    private let installation: NLEInstallation
+    private let directory: URL
+    private let game: OpaquePointer
+    private let settings: UnsafeMutablePointer<cnh_settings>
+    private var observation = cnh_observation()
+    private let glyphs = UnsafeMutablePointer<Int16>.allocate(capacity: mapSize)
+    private let chars = UnsafeMutablePointer<UInt8>.allocate(capacity: mapSize)
+    private let blstats = UnsafeMutablePointer<Int>.allocate(capacity: Int(CNH_BLSTATS_SIZE))
+    private let messageBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: Int(CNH_MESSAGE_SIZE))
+    private let programState = UnsafeMutablePointer<Int32>.allocate(capacity: Int(CNH_PROGRAM_STATE_SIZE))
+    private let internalState = UnsafeMutablePointer<Int32>.allocate(capacity: Int(CNH_INTERNAL_SIZE))
+    private let misc = UnsafeMutablePointer<Int32>.allocate(capacity: Int(CNH_MISC_SIZE))
+
+    private var running = false
+    private var steps = 0
+    /// Steps in a row in which the game's clock stood still; as in NLE, never reset between episodes.
+    private var frozenSteps = 0
+    private var explored: [Int: Int] = [:]  // scout: cells seen per (dungeon, level)
+    private var lastTurn = -1, stalledSteps = 0  // challenge: no-progress timeout
+
+    public convenience init(name: String) throws(EnvironmentError) {
+        try self.init(name: name, installation: NLEInstallation.locate())
+    }
+
+    public init(name: String, installation: NLEInstallation) throws(EnvironmentError) {
+        let parts = name.split(separator: ",").map(String.init)
+        guard let head = parts.first, head.hasPrefix("nethack:"), let task = NetHackTask(rawValue: String(head.dropFirst("nethack:".count))) else {
+            throw .unknownEnvironment(name: name, known: EnvironmentFactory.knownNames)
+        }
+        var actionSet = task.defaultActions, stepLimit = task.defaultStepLimit, depth: Int?
+        for option in parts.dropFirst() {
+            let pair = option.split(separator: "=", maxSplits: 1).map(String.init)
+            switch (pair.first, pair.count == 2 ? pair[1] : nil) {
+            case let ("actions", value?):
+                guard let set = NetHackActionSet(rawValue: value) else { throw .invalidOptions(name: name, reason: "actions must be task, extended or full") }
+                actionSet = set
+            case let ("depth", value?):
+                guard task == .staircase, let n = Int(value), n >= 2 else { throw .invalidOptions(name: name, reason: "depth=N (N ≥ 2) applies to staircase only") }
+                depth = n
+            case let ("max-steps", value?):
+                guard let n = Int(value), n > 0 else { throw .invalidOptions(name: name, reason: "max-steps must be a positive integer") }
+                stepLimit = n
+            default:
+                throw .invalidOptions(name: name, reason: "unknown option '\(option)' (known: actions=, depth=, max-steps=)")
+            }
+        }
+        self.task = task
+        self.actionSet = actionSet
+        self.stepLimit = stepLimit
+        targetDepth = depth
+        self.name = name
+        keys = actionSet.keys
+        self.installation = installation
+
+        // A private game directory, as NLE makes one: the data file linked, empty score files, a save folder.
+        let fm = FileManager.default
+        directory = fm.temporaryDirectory.appendingPathComponent("oni-nethack-\(getpid())-\(UUID().uuidString)")
+        do {
+            try fm.createDirectory(at: directory.appendingPathComponent("save"), withIntermediateDirectories: true)
+            try fm.createSymbolicLink(at: directory.appendingPathComponent("nhdat"), withDestinationURL: installation.data)
+            for file in ["perm", "record", "logfile", "xlogfile"] {
+                guard fm.createFile(atPath: directory.appendingPathComponent(file).path, contents: nil) else {
+                    throw CocoaError(.fileWriteUnknown)
+                }
+            }
+        } catch {
+            try? fm.removeItem(at: directory)
+            throw .nleFailed("cannot prepare the game directory \(directory.path): \(error)")
+        }
+        var reason = [CChar](repeating: 0, count: 512)
+        guard let loaded = cnh_load(installation.library.path, &reason, reason.count) else {
+            try? fm.removeItem(at: directory)
+            throw .nleFailed(Self.text(reason))
+        }
+        game = loaded
+        settings = .allocate(capacity: 1)
+
+        observation.glyphs = glyphs
+        observation.chars = chars
+        observation.blstats = blstats
+        observation.message = messageBuffer
+        observation.program_state = programState
+        observation.internal = internalState
+        observation.misc = misc
+    }
+
+    deinit {
+        cnh_unload(game)
+        settings.deallocate()
+        for buffer in [UnsafeMutableRawPointer(glyphs), UnsafeMutableRawPointer(chars), UnsafeMutableRawPointer(blstats),
+            UnsafeMutableRawPointer(messageBuffer), UnsafeMutableRawPointer(programState), UnsafeMutableRawPointer(internalState),
+            UnsafeMutableRawPointer(misc)]
+        {
+            buffer.deallocate()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    // MARK: Environment
+
+    @discardableResult
+    public func reset(seed: UInt64) -> String {
+        var reason = [CChar](repeating: 0, count: 512)
+        if running {
+            guard cnh_end(game, &reason, reason.count) else { preconditionFailure("NetHack could not be reloaded: \(Self.text(reason))") }
+        }
+        prepareSettings(seed: seed)
+        guard cnh_start(game, &observation, settings, &reason, reason.count) else {
+            preconditionFailure("NetHack did not start: \(Self.text(reason))")
+        }
+        running = true
+        precondition(observation.done == 0, "NetHack ended right after it started")
+        // Dismiss the opening messages until the game is in its move loop, as NLE does.
+        for _ in 0..<1000 where programState[3] == 0 {
+            send(NetHackKey.space)
+            precondition(observation.done == 0, "NetHack ended during its opening messages")
+        }
+        steps = 0
+        explored = [:]
+        lastTurn = -1
+        stalledSteps = 0
+        return message
+    }
+
+    public func step(_ action: Int) -> StepOutcome {
+        precondition(running && observation.done == 0, "step() after the episode ended; call reset(seed:) first")
+        precondition((0..<keys.count).contains(action), "action \(action) outside 0..<\(keys.count)")
+        let last = Snapshot(blstats: blstats, internalState: internalState)
+        send(keys[action])
+        var done = observation.done != 0
+        if programState[0] == 1 || !task.agentAnswersPrompts { done = performKnownSteps(done: done, leavePromptsToAgent: true) }
+        steps += 1
+        let status = done ? .death : endStatus()
+        let reward = self.reward(since: last, status: status)
+        let shown = message
+        if status != .running && !done {
+            quit()
+            done = true
+        }
+        return StepOutcome(reward: reward, done: done, success: status == .taskSuccessful, message: shown)
+    }
+
+    public func writeObservation(field fieldIndex: Int, into buffer: UnsafeMutableRawBufferPointer) {
+        switch fieldIndex {
+        case 0:
+            buffer.copyMemory(from: UnsafeRawBufferPointer(start: chars, count: Self.mapSize))
+        case 1:
+            for i in 0..<Int(CNH_BLSTATS_SIZE) {
+                let value = Int32(clamping: blstats[i])
+                buffer.storeBytes(of: value.littleEndian, toByteOffset: 4 * i, as: Int32.self)
+            }
+        default:
+            buffer.copyMemory(from: UnsafeRawBufferPointer(start: messageBuffer, count: Int(CNH_MESSAGE_SIZE)))
+        }
+    }
+
+    public func render() -> String {
+        var lines: [String] = [message]
+        for row in 0..<Int(CNH_ROWS) {
+            let line = (0..<Int(CNH_COLUMNS)).map { column -> Character in
+                let byte = chars[row * Int(CNH_COLUMNS) + column]
+                return Character(Unicode.Scalar(byte >= 32 && byte < 127 ? byte : 32))
+            }
+            lines.append(String(line))
+        }
+        let b = (0..<Int(CNH_BLSTATS_SIZE)).map { blstats[$0] }
+        lines.append("Dlvl:\(b[12]) $:\(b[13]) HP:\(b[10])(\(b[11])) Pw:\(b[14])(\(b[15])) AC:\(b[16]) Xp:\(b[18])/\(b[19]) T:\(b[20]) S:\(b[9])")
+        return lines.joined(separator: "\n")
+    }
+
+    // MARK: NLE's step logic
+
+    /// What a reward compares against: the previous step's status line and internals.
+    private struct Snapshot {
+        var score: Int, gold: Int, time: Int, hunger: Int32
+
+        init(blstats: UnsafeMutablePointer<Int>, internalState: UnsafeMutablePointer<Int32>) {
+            (score, gold, time, hunger) = (blstats[9], blstats[13], blstats[20], internalState[7])
+        }
+    }
+
+    /// The message on the top line (NUL-terminated bytes, Latin-1).
+    public var message: String {
+        var text = ""
+        for i in 0..<Int(CNH_MESSAGE_SIZE) {
+            let byte = messageBuffer[i]
+            if byte == 0 { break }
+            text.unicodeScalars.append(Unicode.Scalar(byte))
+        }
+        return text
+    }
+
+    /// A C error buffer as text.
+    private static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private var inNormalGame: Bool { observation.in_normal_game != 0 }
+
+    private func send(_ key: Int32) {
+        observation.action = key
+        cnh_step(game, &observation)
+    }
+
+    private func prepareSettings(seed: UInt64) {
+        let prepared = cnh_prepare_settings(
+            settings, directory.path, task.options, UInt(seed), UInt(seed &+ 0x9E37_79B9_7F4A_7C15), UInt(seed &+ 1))
+        precondition(prepared, "game directory path or options too long for NetHack")
+    }
+
+    /// Dismisses "--More--", escapes text prompts, and declines yes/no questions
+    /// unless they are ones an agent answers (eat, attack, direction, pray); returns `done`.
+    private func performKnownSteps(done start: Bool, leavePromptsToAgent: Bool) -> Bool {
+        var done = start
+        while !done {
+            if internalState[3] != 0 {
+                send(NetHackKey.space)
+            } else if internalState[2] != 0 {
+                send(NetHackKey.escape)
+            } else {
+                if internalState[1] != 0 {
+                    if leavePromptsToAgent && (task.agentAnswersPrompts || Self.agentPrompt(messageBuffer)) { break }
+                    send(NetHackKey.escape)
+                    done = observation.done != 0
+                }
+                break
+            }
+            done = observation.done != 0
+        }
+        return done
+    }
+
+    private static let agentPromptWords = ["eat", "attack", "direction?", "pray"].map { Array($0.utf8) }
+
+    private static func agentPrompt(_ message: UnsafeMutablePointer<UInt8>) -> Bool {
+        let bytes = UnsafeBufferPointer(start: message, count: Int(CNH_MESSAGE_SIZE))
+        return agentPromptWords.contains { word in
+            (0...(bytes.count - word.count)).contains { start in (0..<word.count).allSatisfy { bytes[start + $0] == word[$0] } }
+        }
+    }
+
+    /// Quits the game (after a task ended it), as NLE does: M-q, then yes.
+    private func quit() {
+        var done = performKnownSteps(done: observation.done != 0, leavePromptsToAgent: false)
+        if !done {
+            send(NetHackKey.quit)
+            send(NetHackKey.yes)
+            done = performKnownSteps(done: observation.done != 0, leavePromptsToAgent: false)
+        }
+    }
+
+    private func endStatus() -> NetHackStepStatus {
+        if task == .challenge {
+            // NLE checks for progress twice per step: a frozen clock counts double.
+            for _ in 0..<2 {
+                if blstats[20] == lastTurn { stalledSteps += 1 } else { lastTurn = blstats[20]; stalledSteps = 0 }
+            }
+            if steps >= stepLimit || stalledSteps >= 10_000 { return .aborted }
+            return .running
+        }
+        if steps >= stepLimit { return .aborted }
+        switch task {
+        case .staircase:
+            if let targetDepth { return blstats[12] >= targetDepth ? .taskSuccessful : .running }
+            return internalState[4] != 0 ? .taskSuccessful : .running
+        case .staircasePet:
+            return internalState[4] != 0 && neighbourhood(contains: Self.petGlyphs.contains) ? .taskSuccessful : .running
+        case .oracle:
+            return neighbourhood { $0 == Self.oracleGlyph } ? .taskSuccessful : .running
+        default:
+            return .running
+        }
+    }
+
+    /// Whether a glyph in the 3×3 square around the hero matches, with numpy's
+    /// slicing of `glyphs[y-1:y+2, x-1:x+2]` (a start of -1 wraps to the end).
+    private func neighbourhood(contains match: (Int16) -> Bool) -> Bool {
+        func range(_ centre: Int, _ size: Int) -> Range<Int> {
+            let start = centre - 1 < 0 ? centre - 1 + size : centre - 1
+            let end = min(centre + 2, size)
+            return start < end ? start..<end : 0..<0
+        }
+        let columns = Int(CNH_COLUMNS)
+        for y in range(blstats[1], Int(CNH_ROWS)) {
+            for x in range(blstats[0], columns) where match(glyphs[y * columns + x]) { return true }
+        }
+        return false
+    }
+
+    /// The frozen-step penalty (NLE's "constant" mode); updates the frozen-step count.
+    private func timePenalty(since last: Snapshot) -> Float {
+        frozenSteps = blstats[20] == last.time ? frozenSteps + 1 : 0
+        return frozenSteps > 0 ? task.frozenStepPenalty : 0
+    }
+
+    private func reward(since last: Snapshot, status: NetHackStepStatus) -> Float {
+        switch task {
+        case .score, .challenge:
+            let gain = inNormalGame ? Float(blstats[9] - last.score) : 0
+            return gain + timePenalty(since: last)
+        case .staircase, .staircasePet, .oracle:
+            let penalty = timePenalty(since: last)
+            return (status == .taskSuccessful ? 1 : 0) + penalty
+        case .gold:
+            guard inNormalGame else { return 0 }
+            return Float(blstats[13] - last.gold) + timePenalty(since: last)
+        case .eat:
+            guard inNormalGame else { return 0 }
+            return Float(max(0, internalState[7] - last.hunger)) + timePenalty(since: last)
+        case .scout:
+            guard inNormalGame else { return 0 }
+            let seen = (0..<Self.mapSize).reduce(0) { $0 + (glyphs[$1] != Self.stoneGlyph ? 1 : 0) }
+            let key = blstats[23] << 16 | blstats[24]
+            let gain = seen - explored[key, default: 0]
+            explored[key] = seen
+            return Float(gain) + timePenalty(since: last)
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import OniCore
+import OniEnvironments
+import Testing
+
+/// The NetHack environment against the real game: loading, determinism, and
+/// step-for-step parity with NLE 1.3.0's Python package on the same seeds
+/// and actions. Needs `bash deploy/setup.sh` (libnethack) and, for parity,
+/// the Python `nle` package in the venv `deploy/test.sh` makes.
+@Suite(.serialized) struct NetHackTests {
+    /// The 64-bit LCG both sides draw actions from.
+    struct Actions {
+        var state: UInt64
+        mutating func next(_ count: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(count))
+        }
+    }
+
+    struct Step: Equatable, CustomStringConvertible {
+        var reward: Double, done: Bool, message: String?, blstats: [Int]?
+
+        /// Rewards are Float32 here and float64 in Python: equal to 1e-5 relative.
+        static func == (a: Step, b: Step) -> Bool {
+            abs(a.reward - b.reward) <= 1e-5 * max(1, abs(b.reward)) && a.done == b.done && a.message == b.message && a.blstats == b.blstats
+        }
+        var description: String { "reward \(reward) done \(done) message \(message ?? "-") blstats \(blstats.map { "\($0)" } ?? "-")" }
+    }
+
+    /// Plays `steps` steps of `name` the way nle_reference.py does.
+    static func play(_ name: String, seed: UInt64, steps: Int, actionsSeed: UInt64) throws -> [Step] {
+        let env = try NetHackEnvironment(name: name)
+        var actions = Actions(state: actionsSeed)
+        var episode: UInt64 = 0
+        env.reset(seed: seed &+ episode)
+        var status = [UInt8](repeating: 0, count: env.observationFields[1].byteCount)
+        var rows: [Step] = []
+        for _ in 0..<steps {
+            let outcome = env.step(actions.next(env.actionCount))
+            let reward = (Double(outcome.reward) * 1e6).rounded() / 1e6  // as the reference prints it
+            if outcome.done {
+                rows.append(Step(reward: reward, done: true, message: nil, blstats: nil))
+                episode += 1
+                env.reset(seed: seed &+ episode)
+            } else {
+                status.withUnsafeMutableBytes { env.writeObservation(field: 1, into: $0) }
+                let blstats = status.withUnsafeBytes { raw in (0..<27).map { Int(raw.load(fromByteOffset: 4 * $0, as: Int32.self)) } }
+                rows.append(Step(reward: reward, done: false, message: outcome.message, blstats: blstats))
+            }
+        }
+        return rows
+    }
+
+    static var referencePython: String {
+        ProcessInfo.processInfo.environment["ONI_NLE_PYTHON"]
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/oni/nle-venv/bin/python").path
+    }
+
+    /// The Python package's steps for the same task, seeds and actions.
+    static func reference(_ task: String, seed: UInt64, steps: Int, actionsSeed: UInt64) throws -> [Step] {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Reference/nle_reference.py")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: referencePython)
+        process.arguments = [script.path, task, "\(seed)", "\(steps)", "\(actionsSeed)"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ReferenceError(status: process.terminationStatus) }
+        return try String(decoding: data, as: UTF8.self).split(separator: "\n").map { line in
+            let row = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            return Step(
+                reward: (row["reward"] as! NSNumber).doubleValue, done: row["done"] as! Bool, message: row["message"] as? String,
+                blstats: (row["blstats"] as? [NSNumber])?.map(\.intValue))
+        }
+    }
+
+    struct ReferenceError: Error, CustomStringConvertible {
+        var status: Int32
+        var description: String {
+            "nle_reference.py exited \(status); is the Python nle==1.3.0 package installed in \(NetHackTests.referencePython)? (bash deploy/test.sh makes that venv)"
+        }
+    }
+
+    @Test(arguments: [
+        ("score", UInt64(11), 5000), ("staircase", UInt64(23), 5000), ("oracle", UInt64(37), 5000),
+        ("staircase-pet", UInt64(41), 5000), ("gold", UInt64(43), 5000), ("eat", UInt64(47), 5000), ("scout", UInt64(53), 5000),
+    ])
+    func matchesThePythonPackageStepForStep(task: String, seed: UInt64, steps: Int) throws {
+        let ours = try Self.play("nethack:\(task)", seed: seed, steps: steps, actionsSeed: seed * 7)
+        let theirs = try Self.reference(task, seed: seed, steps: steps, actionsSeed: seed * 7)
+        #expect(theirs.count == steps)
+        if let first = zip(ours, theirs).enumerated().first(where: { $0.element.0 != $0.element.1 }) {
+            Issue.record("step \(first.offset) differs:\n  oni:    \(first.element.0)\n  python: \(first.element.1)")
+        }
+        // The runs must be long enough to mean something: episodes that ended, real messages.
+        #expect(ours.filter(\.done).count >= 1, "no episode ended")
+        #expect(Set(ours.compactMap(\.message)).count >= 5)
+    }
+
+    @Test func sameSeedSameGameAndCopiesAreIndependent() throws {
+        // Two instances in one process, interleaved: each has its own copy of the game.
+        let a = try NetHackEnvironment(name: "nethack:score")
+        let b = try NetHackEnvironment(name: "nethack:score")
+        #expect(a.reset(seed: 5) == b.reset(seed: 5))
+        var actions = Actions(state: 1)
+        for _ in 0..<300 {
+            let action = actions.next(a.actionCount)
+            let (x, y) = (a.step(action), b.step(action))
+            #expect(x == y)
+            if x.done { break }
+        }
+        #expect(a.render() == b.render())
+        _ = b.reset(seed: 6)
+        #expect(a.render() != b.render())
+    }
+
+    @Test func namesOptionsAndErrors() throws {
+        let env = try NetHackEnvironment(name: "nethack:staircase,depth=3,actions=extended,max-steps=100")
+        #expect(env.targetDepth == 3 && env.actionCount == 86 && env.stepLimit == 100)
+        #expect(try NetHackEnvironment(name: "nethack:challenge").actionCount == 121)
+        #expect(try NetHackEnvironment(name: "nethack:score").actionCount == 23)
+        #expect(throws: EnvironmentError.self) { try NetHackEnvironment(name: "nethack:score,depth=3") }
+        #expect(throws: EnvironmentError.self) { try NetHackEnvironment(name: "nethack:nowhere") }
+        #expect(throws: EnvironmentError.self) { try NetHackEnvironment(name: "nethack:score,actions=all") }
+        // A missing installation names where it looked and the command that installs it.
+        do {
+            _ = try NLEInstallation.locate(explicit: "/nonexistent/nle", environment: [:])
+            Issue.record("found an installation that does not exist")
+        } catch let error {
+            #expect("\(error)".contains("/nonexistent/nle") && "\(error)".contains("deploy/setup.sh"))
+        }
+    }
+
+    @Test func stepLimitEndsTheEpisodeAndTheObservationIsTheMap() throws {
+        let env = try NetHackEnvironment(name: "nethack:score,max-steps=20")
+        env.reset(seed: 3)
+        var map = [UInt8](repeating: 0, count: env.observationFields[0].byteCount)
+        map.withUnsafeMutableBytes { env.writeObservation(field: 0, into: $0) }
+        #expect(map.contains(UInt8(ascii: "@")))
+        var steps = 0, done = false
+        while !done && steps < 50 {
+            done = env.step(19).done  // '.' waits a turn
+            steps += 1
+        }
+        #expect(done && steps <= 20)
+    }
+}
