@@ -69,4 +69,11 @@ public protocol Environment: AnyObject {
     func writeObservation(field fieldIndex: Int, into buffer: UnsafeMutableRawBufferPointer)
     /// A human-readable picture of the current state.
     func render() -> String
+    /// Indices into the "status" observation of the agent's map column and row,
+    /// if it has them (an egocentric view is centred there); nil by default.
+    var positionInStatus: (x: Int, y: Int)? { get }
+}
+
+extension Environment {
+    public var positionInStatus: (x: Int, y: Int)? { nil }
 }

@@ -31,6 +31,14 @@ public struct PolicyArchitecture: Sendable, Codable, Equatable {
     /// Width of the hidden layer after the encoders (and of the recurrent core).
     public var hidden = 256
     public var core = Core.gru
+    /// Side of the egocentric window the map encoder sees, centred on the agent; 0 = the whole map.
+    public var crop = 0
+    /// Indices into the status vector of the agent's column and row (for `crop`).
+    public var cropCentre: [Int] = []
+
+    /// The map the convolutions see: the crop, or the whole map.
+    public var viewHeight: Int { crop > 0 ? crop : height }
+    public var viewWidth: Int { crop > 0 ? crop : width }
 
     public init(height: Int, width: Int, statusSize: Int, actions: Int, messageLength: Int = 0) {
         self.height = height
@@ -45,7 +53,8 @@ public struct PolicyArchitecture: Sendable, Codable, Equatable {
         let range = 1...4096
         return [height, width, actions, embedding, filters, hidden, messageEmbedding, messageFilters].allSatisfy(range.contains)
             && (0...4096).contains(statusSize) && (0...4096).contains(messageLength)
-            && height * width * filters <= 1 << 22
+            && viewHeight * viewWidth * filters <= 1 << 22 && (0...64).contains(crop)
+            && (crop == 0 || (cropCentre.count == 2 && cropCentre.allSatisfy { (0..<statusSize).contains($0) }))
     }
 
     /// Whether this network can act in `other`'s environment (same observation shapes and actions).
@@ -60,11 +69,12 @@ public struct PolicyArchitecture: Sendable, Codable, Equatable {
     /// A stable description, e.g. "oni-policy-v2 7x13 s4 m64 a5 e8 f16 me8 mf16 h256 gru".
     public var signature: String {
         "oni-policy-v2 \(height)x\(width) s\(statusSize) m\(messageLength) a\(actions) e\(embedding) f\(filters) "
-            + "me\(messageEmbedding) mf\(messageFilters) h\(hidden) \(core.rawValue)"
+            + "me\(messageEmbedding) mf\(messageFilters) h\(hidden) \(core.rawValue)" + (crop > 0 ? " crop\(crop)" : "")
     }
 
     private enum CodingKeys: String, CodingKey {
         case height, width, statusSize, messageLength, actions, embedding, filters, messageEmbedding, messageFilters, hidden, core
+        case crop, cropCentre
     }
 
     /// Reads the JSON of this or an earlier version: fields added later take their old meaning when absent
@@ -82,13 +92,17 @@ public struct PolicyArchitecture: Sendable, Codable, Equatable {
         messageEmbedding = try c.decodeIfPresent(Int.self, forKey: .messageEmbedding) ?? messageEmbedding
         messageFilters = try c.decodeIfPresent(Int.self, forKey: .messageFilters) ?? messageFilters
         core = try c.decodeIfPresent(Core.self, forKey: .core) ?? .none
+        crop = try c.decodeIfPresent(Int.self, forKey: .crop) ?? 0
+        cropCentre = try c.decodeIfPresent([Int].self, forKey: .cropCentre) ?? []
     }
 }
 
 extension PolicyArchitecture {
     /// The architecture for an environment with a "chars" map observation (and
     /// optionally a "status" vector and a "message" byte string); nil for
-    /// environments without a map.
+    /// environments without a map. Maps larger than 32×32 cells whose status
+    /// says where the agent is (NetHack's 21×79) are seen through a 9×9
+    /// egocentric window.
     public init?(environment: any Environment) {
         let fields = environment.observationFields
         guard let chars = fields.first(where: { $0.name == "chars" }), chars.elementType == .uint8, chars.shape.count == 2 else {
@@ -99,5 +113,9 @@ extension PolicyArchitecture {
         self.init(
             height: chars.shape[0], width: chars.shape[1], statusSize: status?.shape[0] ?? 0, actions: environment.actionCount,
             messageLength: message?.shape[0] ?? 0)
+        if let position = environment.positionInStatus, height * width > 32 * 32 {
+            crop = 9
+            cropCentre = [position.x, position.y]
+        }
     }
 }

@@ -89,12 +89,14 @@ public final class PolicyNetwork<S: Scalar> {
     public init(architecture a: PolicyArchitecture, seed: UInt64) {
         architecture = a
         var rng = SeededGenerator(seed: seed)
-        let positions = a.height * a.width
+        let positions = a.viewHeight * a.viewWidth
         embedding = Embedding(name: "embed", vocabulary: Self.vocabulary, dimension: a.embedding, count: positions, rng: &rng)
         channelsFirst = ChannelsFirst(positions: positions, channels: a.embedding)
-        conv0 = Conv2d(name: "conv0", channels: a.embedding, height: a.height, width: a.width, filters: a.filters, kernel: 3, padding: 1, rng: &rng)
+        conv0 = Conv2d(
+            name: "conv0", channels: a.embedding, height: a.viewHeight, width: a.viewWidth, filters: a.filters, kernel: 3, padding: 1, rng: &rng)
         elu0 = Activation(.elu, size: a.filters * positions)
-        conv1 = Conv2d(name: "conv1", channels: a.filters, height: a.height, width: a.width, filters: a.filters, kernel: 3, padding: 1, rng: &rng)
+        conv1 = Conv2d(
+            name: "conv1", channels: a.filters, height: a.viewHeight, width: a.viewWidth, filters: a.filters, kernel: 3, padding: 1, rng: &rng)
         elu1 = Activation(.elu, size: a.filters * positions)
         message = a.messageLength > 0 ? MessageEncoder(a, rng: &rng) : nil
         trunk = Linear(name: "trunk", inputSize: Self.joinedSize(a), outputSize: a.hidden, rng: &rng)
@@ -105,7 +107,7 @@ public final class PolicyNetwork<S: Scalar> {
     }
 
     private static func joinedSize(_ a: PolicyArchitecture) -> Int {
-        a.filters * a.height * a.width + a.statusSize + (a.messageLength > 0 ? a.messageFilters : 0)
+        a.filters * a.viewHeight * a.viewWidth + a.statusSize + (a.messageLength > 0 ? a.messageFilters : 0)
     }
 
     /// Every trainable parameter, in a fixed order.
@@ -129,15 +131,15 @@ public final class PolicyNetwork<S: Scalar> {
     public func forward(_ observations: ObservationRows, steps: Int, envs: Int, state: [S], resets: [UInt8]) -> (logits: [S], values: [S], state: [S]) {
         let a = architecture
         let rows = steps * envs
-        let positions = a.height * a.width
         precondition(
-            observations.chars.count >= rows * positions && observations.status.count >= rows * a.statusSize
+            observations.chars.count >= rows * a.height * a.width && observations.status.count >= rows * a.statusSize
                 && observations.message.count >= rows * a.messageLength,
             "observation buffers too small")
         precondition(state.count == envs * a.stateSize && resets.count == rows, "recurrent state or resets of the wrong size")
         self.rows = rows
         self.resets = resets
-        let indices = (0..<(rows * positions)).map { Int32(observations.chars[$0]) }
+        let positions = a.viewHeight * a.viewWidth
+        let indices = a.crop > 0 ? Self.egocentric(observations, rows: rows, a) : (0..<(rows * positions)).map { Int32(observations.chars[$0]) }
         let embedded = channelsFirst.forward(embedding.forward(indices, batch: rows), batch: rows)
         let features = elu1.forward(conv1.forward(elu0.forward(conv0.forward(embedded, batch: rows), batch: rows), batch: rows), batch: rows)
         let messageFeatures = message?.forward(observations.message, rows: rows) ?? []
@@ -159,6 +161,26 @@ public final class PolicyNetwork<S: Scalar> {
         return (policyHead.forward(hidden, batch: rows), valueHead.forward(hidden, batch: rows), last)
     }
 
+    /// The crop × crop window of each row's map centred on the agent (status[cropCentre]); cells off the map are blank.
+    public static func egocentric(_ observations: ObservationRows, rows: Int, _ a: PolicyArchitecture) -> [Int32] {
+        let crop = a.crop, half = a.crop / 2, mapSize = a.height * a.width
+        var indices = [Int32](repeating: 32, count: rows * crop * crop)
+        for r in 0..<rows {
+            let x = Int(observations.status[r * a.statusSize + a.cropCentre[0]])
+            let y = Int(observations.status[r * a.statusSize + a.cropCentre[1]])
+            for dy in 0..<crop {
+                let my = y - half + dy
+                guard my >= 0 && my < a.height else { continue }
+                for dx in 0..<crop {
+                    let mx = x - half + dx
+                    guard mx >= 0 && mx < a.width else { continue }
+                    indices[(r * crop + dy) * crop + dx] = Int32(observations.chars[r * mapSize + my * a.width + mx])
+                }
+            }
+        }
+        return indices
+    }
+
     /// Back-propagates dLoss/dLogits and dLoss/dValues of the last forward into the parameters' gradients.
     @_specialize(exported: true, where S == Float)
     @_specialize(exported: true, where S == Double)
@@ -169,7 +191,7 @@ public final class PolicyNetwork<S: Scalar> {
         for i in dHidden.indices { dHidden[i] += dValueHidden[i] }
         if let core { dHidden = core.backward(dHidden, resets: resets) }
         let dJoined = trunk.backward(trunkELU.backward(dHidden))
-        let convSize = a.filters * a.height * a.width
+        let convSize = a.filters * a.viewHeight * a.viewWidth
         let joinedSize = Self.joinedSize(a)
         var dFeatures = [S](repeating: 0, count: rows * convSize)
         for r in 0..<rows {

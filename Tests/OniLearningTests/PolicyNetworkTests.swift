@@ -112,6 +112,31 @@ import Testing
         #expect(state == whole.state)
     }
 
+    /// With a crop, the map encoder sees only the window around the agent (status[0], status[1]).
+    @Test func egocentricViewSeesOnlyAroundTheAgent() {
+        var a = Self.tiny
+        (a.height, a.width, a.crop, a.cropCentre) = (6, 9, 3, [0, 1])
+        #expect(a.isReasonable && a.signature.hasSuffix("crop3"))
+        let net = PolicyNetwork<Double>(architecture: a, seed: 8)
+        var rng = SeededGenerator(seed: 9)
+        var observations = Observations(a, rows: 1, rng: &rng)
+        observations.status = [4, 2]  // column 4, row 2: the window is columns 3...5, rows 1...3
+        let before = observations.forward(net, steps: 1, envs: 1)
+        observations.chars[5 * 9 + 8] = 99  // far away
+        observations.chars[0] = 99
+        #expect(observations.forward(net, steps: 1, envs: 1).logits == before.logits)
+        observations.chars[1 * 9 + 3] = observations.chars[1 * 9 + 3] == 64 ? 35 : 64  // inside the window
+        #expect(observations.forward(net, steps: 1, envs: 1).logits != before.logits)
+        // At the map's edge the window is padded with blanks, not wrapped.
+        observations.status = [0, 0]
+        let corner = observations.chars.withUnsafeBufferPointer { c in
+            observations.status.withUnsafeBufferPointer { s in
+                PolicyNetwork<Double>.egocentric(ObservationRows(chars: c, status: s, message: nil), rows: 1, a)
+            }
+        }
+        #expect(corner[0] == 32 && corner[1] == 32 && corner[3] == 32 && corner[4] == Int32(observations.chars[0]))
+    }
+
     @Test func weightsRoundTripBetweenNetworks() throws {
         let a = Self.tiny
         let source = PolicyNetwork<Float>(architecture: a, seed: 1)

@@ -26,6 +26,8 @@ public final class NetHackEnvironment: Environment {
     public let targetDepth: Int?
     public let name: String
     public var actionCount: Int { keys.count }
+    /// blstats[0] and [1] are the hero's column and row.
+    public var positionInStatus: (x: Int, y: Int)? { (0, 1) }
     public let observationFields: [ObservationField] = [
         ObservationField(name: "chars", elementType: .uint8, shape: [Int(CNH_ROWS), Int(CNH_COLUMNS)]),
         ObservationField(name: "status", elementType: .int32, shape: [Int(CNH_BLSTATS_SIZE)]),
