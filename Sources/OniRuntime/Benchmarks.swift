@@ -135,24 +135,34 @@ public enum Benchmarks {
     /// Grid environment steps per second on one core, random actions.
     public static func env(output: (String) -> Void) {
         for task in GridTask.allCases {
-            let env = GridWorld(task: task)
-            var rng = SeededGenerator(seed: 1)
-            var seed: UInt64 = 0
-            env.reset(seed: seed)
-            let n = 2_000_000
-            var buffer = [UInt8](repeating: 0, count: env.observationFields[0].byteCount)
-            let elapsed = seconds {
-                buffer.withUnsafeMutableBytes { raw in
-                    for _ in 0..<n {
-                        if env.step(rng.below(5)).done {
-                            seed += 1
-                            env.reset(seed: seed)
-                        }
-                        env.writeObservation(field: 0, into: raw)
-                    }
-                }
+            let elapsed = stepThrough(GridWorld(task: task), steps: 2_000_000)
+            output("env        " + "grid:\(task.rawValue)".padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "%10.0f steps/s (1 core, with observation)", 2_000_000 / elapsed))
+        }
+        do {
+            for name in ["nethack:score", "nethack:staircase"] {
+                let n = 20_000
+                let elapsed = stepThrough(try NetHackEnvironment(name: name), steps: n)
+                output("env        " + name.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%6.0f steps/s (1 core, random actions, resets included)", Double(n) / elapsed))
             }
-            output("env        " + "grid:\(task.rawValue)".padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "%10.0f steps/s (1 core, with observation)", Double(n) / elapsed))
+        } catch {
+            output("env        nethack: not measured (\(error))")
+        }
+    }
+
+    /// Seconds for `steps` random steps (resets included), writing every observation field each step.
+    private static func stepThrough(_ env: some Environment, steps n: Int) -> Double {
+        var rng = SeededGenerator(seed: 1)
+        var seed: UInt64 = 0
+        env.reset(seed: seed)
+        var buffers = env.observationFields.map { [UInt8](repeating: 0, count: $0.byteCount) }
+        return seconds {
+            for _ in 0..<n {
+                if env.step(rng.below(env.actionCount)).done {
+                    seed += 1
+                    env.reset(seed: seed)
+                }
+                for f in buffers.indices { buffers[f].withUnsafeMutableBytes { env.writeObservation(field: f, into: $0) } }
+            }
         }
     }
 

@@ -133,6 +133,34 @@ import Testing
         }
     }
 
+    /// obs= asks libnethack for more buffers; they are filled, and asking for them does not change the game.
+    @Test func optionalObservationsAreFilledAndLeaveTheGameAlone() throws {
+        let rich = try NetHackEnvironment(name: "nethack:score,obs=chars+status+message+glyphs+tty_chars+tty_cursor+inv_letters+inv_strs+inv_glyphs+colors")
+        let plain = try NetHackEnvironment(name: "nethack:score")
+        #expect(rich.observationFields.map(\.name) == ["chars", "status", "message", "glyphs", "tty_chars", "tty_cursor", "inv_letters", "inv_strs", "inv_glyphs", "colors"])
+        #expect(rich.reset(seed: 9) == plain.reset(seed: 9))
+        var actions = Actions(state: 4)
+        for _ in 0..<200 {
+            let action = actions.next(rich.actionCount)
+            let (x, y) = (rich.step(action), plain.step(action))
+            #expect(x == y)
+            if x.done { break }
+        }
+        func field(_ name: String) -> [UInt8] {
+            let index = rich.observationFields.firstIndex { $0.name == name }!
+            var bytes = [UInt8](repeating: 0, count: rich.observationFields[index].byteCount)
+            bytes.withUnsafeMutableBytes { rich.writeObservation(field: index, into: $0) }
+            return bytes
+        }
+        let tty = String(decoding: field("tty_chars"), as: UTF8.self)
+        #expect(tty.contains("Dlvl:"))  // the bottom lines as the terminal shows them
+        #expect(field("inv_letters").contains(UInt8(ascii: "a")))  // a Monk starts with items
+        #expect(String(decoding: field("inv_strs"), as: UTF8.self).contains("leather gloves"))
+        let glyphs = field("glyphs").withUnsafeBytes { raw in (0..<(21 * 79)).map { raw.load(fromByteOffset: 4 * $0, as: Int32.self) } }
+        #expect(glyphs.allSatisfy { (0..<5976).contains($0) } && glyphs.contains { $0 != 2359 })
+        #expect(throws: EnvironmentError.self) { try NetHackEnvironment(name: "nethack:score,obs=chars+screen_descriptions") }
+    }
+
     @Test func stepLimitEndsTheEpisodeAndTheObservationIsTheMap() throws {
         let env = try NetHackEnvironment(name: "nethack:score,max-steps=20")
         env.reset(seed: 3)

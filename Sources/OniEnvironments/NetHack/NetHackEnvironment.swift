@@ -7,10 +7,11 @@ import OniCore
 /// sets, skipping "--More--", declining prompts, rewards with the frozen-step
 /// penalty, step limits and end conditions.
 ///
-/// Named `nethack:TASK[,actions=task|extended|full][,depth=N][,max-steps=N]`,
+/// Named `nethack:TASK[,actions=task|extended|full][,depth=N][,max-steps=N][,obs=F+F+…]`,
 /// e.g. `nethack:score` or `nethack:staircase,depth=3,actions=extended`.
-/// Observations: `chars` (uint8 [21, 79], the map), `status` (int32 [27],
-/// NLE's blstats) and `message` (uint8 [256]).
+/// Observations: by default `chars` (uint8 [21, 79], the map), `status`
+/// (int32 [27], NLE's blstats) and `message` (uint8 [256]); `obs=` picks
+/// others of `NetHackField` (glyphs, colors, tty_chars, inventory, …).
 ///
 /// Every instance loads its own copy of libnethack (the game's state is
 /// process-global) and plays in its own temporary directory; a reset reloads
@@ -27,12 +28,11 @@ public final class NetHackEnvironment: Environment {
     public let name: String
     public var actionCount: Int { keys.count }
     /// blstats[0] and [1] are the hero's column and row.
-    public var positionInStatus: (x: Int, y: Int)? { (0, 1) }
-    public let observationFields: [ObservationField] = [
-        ObservationField(name: "chars", elementType: .uint8, shape: [Int(CNH_ROWS), Int(CNH_COLUMNS)]),
-        ObservationField(name: "status", elementType: .int32, shape: [Int(CNH_BLSTATS_SIZE)]),
-        ObservationField(name: "message", elementType: .uint8, shape: [Int(CNH_MESSAGE_SIZE)]),
-    ]
+    public var positionInStatus: (x: Int, y: Int)? {
+        fields.firstIndex(of: .status) != nil ? (0, 1) : nil
+    }
+    public let fields: [NetHackField]
+    public var observationFields: [ObservationField] { fields.map(\.observationField) }
 
     static let mapSize = Int(CNH_ROWS * CNH_COLUMNS)
     /// Glyph of dark, unexplored stone; the Oracle's glyph; the pets' glyph range (NetHack 3.6 as built for NLE).
@@ -46,13 +46,13 @@ public final class NetHackEnvironment: Environment {
     private let game: OpaquePointer
     private let settings: UnsafeMutablePointer<cnh_settings>
     private var observation = cnh_observation()
-    private let glyphs = UnsafeMutablePointer<Int16>.allocate(capacity: mapSize)
-    private let chars = UnsafeMutablePointer<UInt8>.allocate(capacity: mapSize)
-    private let blstats = UnsafeMutablePointer<Int>.allocate(capacity: Int(CNH_BLSTATS_SIZE))
-    private let messageBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: Int(CNH_MESSAGE_SIZE))
-    private let programState = UnsafeMutablePointer<Int32>.allocate(capacity: Int(CNH_PROGRAM_STATE_SIZE))
-    private let internalState = UnsafeMutablePointer<Int32>.allocate(capacity: Int(CNH_INTERNAL_SIZE))
-    private let misc = UnsafeMutablePointer<Int32>.allocate(capacity: Int(CNH_MISC_SIZE))
+    private let buffers: NetHackBuffers
+    private var glyphs: UnsafeMutablePointer<Int16> { buffers.glyphs }
+    private var chars: UnsafeMutablePointer<UInt8> { buffers.chars }
+    private var blstats: UnsafeMutablePointer<Int> { buffers.blstats }
+    private var messageBuffer: UnsafeMutablePointer<UInt8> { buffers.message }
+    private var programState: UnsafeMutablePointer<Int32> { buffers.programState }
+    private var internalState: UnsafeMutablePointer<Int32> { buffers.internalState }
 
     private var running = false
     private var steps = 0
@@ -70,7 +70,7 @@ public final class NetHackEnvironment: Environment {
         guard let head = parts.first, head.hasPrefix("nethack:"), let task = NetHackTask(rawValue: String(head.dropFirst("nethack:".count))) else {
             throw .unknownEnvironment(name: name, known: EnvironmentFactory.knownNames)
         }
-        var actionSet = task.defaultActions, stepLimit = task.defaultStepLimit, depth: Int?
+        var actionSet = task.defaultActions, stepLimit = task.defaultStepLimit, depth: Int?, fields = NetHackField.standard
         for option in parts.dropFirst() {
             let pair = option.split(separator: "=", maxSplits: 1).map(String.init)
             switch (pair.first, pair.count == 2 ? pair[1] : nil) {
@@ -80,17 +80,25 @@ public final class NetHackEnvironment: Environment {
             case let ("depth", value?):
                 guard task == .staircase, let n = Int(value), n >= 2 else { throw .invalidOptions(name: name, reason: "depth=N (N ≥ 2) applies to staircase only") }
                 depth = n
+            case let ("obs", value?):
+                let names = value.split(separator: "+").map(String.init)
+                guard !names.isEmpty, names.allSatisfy({ NetHackField(rawValue: $0) != nil }), Set(names).count == names.count else {
+                    throw .invalidOptions(
+                        name: name, reason: "obs= takes fields joined by +, of: \(NetHackField.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                fields = names.compactMap(NetHackField.init(rawValue:))
             case let ("max-steps", value?):
                 guard let n = Int(value), n > 0 else { throw .invalidOptions(name: name, reason: "max-steps must be a positive integer") }
                 stepLimit = n
             default:
-                throw .invalidOptions(name: name, reason: "unknown option '\(option)' (known: actions=, depth=, max-steps=)")
+                throw .invalidOptions(name: name, reason: "unknown option '\(option)' (known: actions=, depth=, max-steps=, obs=)")
             }
         }
         self.task = task
         self.actionSet = actionSet
         self.stepLimit = stepLimit
         targetDepth = depth
+        self.fields = fields
         self.name = name
         keys = actionSet.keys
         self.installation = installation
@@ -117,25 +125,14 @@ public final class NetHackEnvironment: Environment {
         }
         game = loaded
         settings = .allocate(capacity: 1)
-
-        observation.glyphs = glyphs
-        observation.chars = chars
-        observation.blstats = blstats
-        observation.message = messageBuffer
-        observation.program_state = programState
-        observation.internal = internalState
-        observation.misc = misc
+        var observation = cnh_observation()
+        buffers = NetHackBuffers(fields: fields, into: &observation)
+        self.observation = observation
     }
 
     deinit {
         cnh_unload(game)
         settings.deallocate()
-        for buffer in [UnsafeMutableRawPointer(glyphs), UnsafeMutableRawPointer(chars), UnsafeMutableRawPointer(blstats),
-            UnsafeMutableRawPointer(messageBuffer), UnsafeMutableRawPointer(programState), UnsafeMutableRawPointer(internalState),
-            UnsafeMutableRawPointer(misc)]
-        {
-            buffer.deallocate()
-        }
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -184,17 +181,7 @@ public final class NetHackEnvironment: Environment {
     }
 
     public func writeObservation(field fieldIndex: Int, into buffer: UnsafeMutableRawBufferPointer) {
-        switch fieldIndex {
-        case 0:
-            buffer.copyMemory(from: UnsafeRawBufferPointer(start: chars, count: Self.mapSize))
-        case 1:
-            for i in 0..<Int(CNH_BLSTATS_SIZE) {
-                let value = Int32(clamping: blstats[i])
-                buffer.storeBytes(of: value.littleEndian, toByteOffset: 4 * i, as: Int32.self)
-            }
-        default:
-            buffer.copyMemory(from: UnsafeRawBufferPointer(start: messageBuffer, count: Int(CNH_MESSAGE_SIZE)))
-        }
+        buffers.write(fields[fieldIndex], into: buffer)
     }
 
     public func render() -> String {
