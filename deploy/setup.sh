@@ -13,7 +13,9 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-python3 -m pip --version >/dev/null 2>&1 || missing+=(python3 python3-pip python3-venv)
+# pip fetches the NetHack wheel; the tests' venv needs venv/ensurepip.
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3 python3-pip)
+python3 -c "import venv, ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
 
 if ((${#missing[@]})); then
   sudo=""
@@ -29,7 +31,9 @@ fi
 nle_dir=${ONI_NLE_DIR:-$HOME/.local/share/oni/nle-1.3.0}
 nle_wheel=nle-1.3.0-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl
 nle_sha256=68b151d2b114f44dd4b8bf044bcb73e6f7e4e9e7e7a93c4a8310792a91967b8f
-if [[ ! -f $nle_dir/nle/libnethack.so || ! -f $nle_dir/nle/nethackdir/nhdat ]]; then
+if [[ $(uname -m) != x86_64 ]]; then
+  echo "setup: NetHack (nethack:* environments) is available for x86_64 only; skipped on $(uname -m)"
+elif [[ ! -f $nle_dir/nle/libnethack.so || ! -f $nle_dir/nle/nethackdir/nhdat ]]; then
   echo "setup: fetching NetHack (the nle==1.3.0 wheel) into $nle_dir"
   download=$(mktemp -d)
   python3 -m pip download --quiet --disable-pip-version-check nle==1.3.0 --no-deps --only-binary=:all: \

@@ -112,6 +112,7 @@ bool cnh_start(cnh_game *game, cnh_observation *observation, cnh_settings *setti
         return false;
     }
     game->context = game->start(observation, NULL, settings);
+    if (!game->context) say(error, size, "nle_start returned no game", NULL);
     return game->context != NULL;
 }
 
@@ -127,6 +128,13 @@ bool cnh_end(cnh_game *game, char *error, size_t size) {
     if (game->handle) {
         dlclose(game->handle);
         game->handle = NULL;
+        /* A copy that stayed mapped would start its next game on stale globals (and crash). */
+        void *stale = dlopen(game->path, RTLD_LAZY | RTLD_NOLOAD);
+        if (stale) {
+            dlclose(stale);
+            say(error, size, "the libnethack copy was not unloaded", NULL);
+            return false;
+        }
     }
     return open_copy(game, error, size);
 }

@@ -55,6 +55,9 @@ public struct TrainingBatch: Sendable {
             }
             guard coreState.allSatisfy(\.isFinite) else { throw .observationMismatch("non-finite core state") }
         }
+        guard r.behaviourValues.isEmpty || r.behaviourValues.count == r.numSteps * r.numEnvs else {
+            throw .observationMismatch("behaviour values must be T × B")
+        }
         guard r.behaviourValues.allSatisfy(\.isFinite) else { throw .observationMismatch("non-finite behaviour value") }
         guard r.actions.allSatisfy({ $0 >= 0 && Int($0) < a.actions }) else {
             throw .observationMismatch("actions outside 0..<\(a.actions)")

@@ -74,13 +74,14 @@ public final class Learner {
     public func run() throws {
         let runDirectory = URL(fileURLWithPath: config.runDirectory)
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
-        let lock = try RunDirectoryLock(runDirectory: runDirectory)
-        defer { lock.release() }
         let storePath = runDirectory.appendingPathComponent(RunStore.fileName).path
+        // Checked before anything is written to the directory.
         if !config.resume, let existing = try existingRun(storePath: storePath, runDirectory: runDirectory) {
             throw RuntimeError.invalidConfiguration(
                 "\(config.runDirectory) already holds a run (\(existing)); pass --resume to continue it, or choose another --run-dir")
         }
+        let lock = try RunDirectoryLock(runDirectory: runDirectory)
+        defer { lock.release() }
         try restore(storePath: storePath)
         let writer = try StoreWriter(path: storePath, logger: logger)
         let jsonl = try JSONLinesMetricsSink(path: runDirectory.appendingPathComponent("metrics.jsonl").path)
@@ -94,7 +95,7 @@ public final class Learner {
                 architecture.core = config.core
                 trainer = APPOTrainer(architecture: architecture, config: config.training, seed: config.seed)
                 logger.info("training", metadata: ["network": "\(architecture.signature)", "parameters": "\(trainer!.network.parameters.reduce(0) { $0 + $1.count })"])
-                resumeTraining(runDirectory: runDirectory)
+                try resumeTraining(runDirectory: runDirectory)
             } else {
                 logger.warning("environment has no map observation; recording without training", metadata: ["env": "\(config.env)"])
             }
@@ -222,7 +223,7 @@ public final class Learner {
     private func existingRun(storePath: String, runDirectory: URL) throws -> String? {
         var found: [String] = []
         if FileManager.default.fileExists(atPath: storePath) {
-            let store = try RunStore(path: storePath)
+            let store = try RunStore(path: storePath, readOnly: true)
             defer { store.close() }
             let steps = try store.lastLearnerEnvSteps(), rollouts = try store.count(.rollouts), messages = try store.count(.messages)
             if steps > 0 || rollouts > 0 || messages > 0 { found.append("\(steps) env steps, \(messages) messages") }
@@ -317,7 +318,7 @@ public final class Learner {
     // MARK: Training
 
     /// Loads the newest usable checkpoint of the run directory, if any.
-    private func resumeTraining(runDirectory: URL) {
+    private func resumeTraining(runDirectory: URL) throws {
         guard let trainer else { return }
         let store = CheckpointStore(runDirectory: runDirectory)
         checkpoints = store
@@ -330,7 +331,9 @@ public final class Learner {
             logger.info("resumed training", metadata: ["version": "\(metadata.version)", "checkpoint_env_steps": "\(metadata.envSteps)"])
         case let .unusable(problems):
             for problem in problems { logger.error("checkpoint unusable", metadata: ["problem": "\(problem)"]) }
-            logger.error("no usable checkpoint: training starts from fresh weights")
+            // Resuming means continuing this policy: silently starting afresh would mislead.
+            throw RuntimeError.invalidConfiguration(
+                "--resume: no usable checkpoint in \(store.directory.path) (\(problems.map(\.description).joined(separator: "; ")))")
         }
     }
 

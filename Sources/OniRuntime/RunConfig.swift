@@ -53,9 +53,17 @@ public struct RunConfig: Sendable, Codable, Equatable {
             throw .invalidConfiguration("--resume: \(path) not found; is \(runDirectory) a run directory made by `oni run`?")
         }
         do {
-            return try JSONDecoder().decode(RunConfig.self, from: data)
+            // Options added since the run began take the value they had then: the defaults of
+            // the time, and a feed-forward network before the recurrent core existed.
+            guard let saved = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw CocoaError(.propertyListReadCorrupt)
+            }
+            var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(RunConfig(runDirectory: runDirectory))) as! [String: Any]
+            merged.merge(saved) { $1 }
+            if saved["core"] == nil { merged["core"] = PolicyArchitecture.Core.none.rawValue }
+            return try JSONDecoder().decode(RunConfig.self, from: JSONSerialization.data(withJSONObject: merged))
         } catch {
-            throw .invalidConfiguration("--resume: \(path) is not a configuration of this Oni version: \(error)")
+            throw .invalidConfiguration("--resume: \(path) is not a run configuration Oni can read: \(error)")
         }
     }
 

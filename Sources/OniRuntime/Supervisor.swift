@@ -43,7 +43,8 @@ public final class Supervisor {
         try config.validate()
         let runDirectory = URL(fileURLWithPath: config.runDirectory)
         // Checked before anything is written: a second run never overwrites the first one's config.
-        if !config.resume && FileManager.default.fileExists(atPath: runDirectory.appendingPathComponent("config.json").path) {
+        let traces = ["config.json", "oni.sqlite", "checkpoints/policy.safetensors"]
+        if !config.resume && traces.contains(where: { FileManager.default.fileExists(atPath: runDirectory.appendingPathComponent($0).path) }) {
             throw RuntimeError.invalidConfiguration(
                 "\(config.runDirectory) already holds a run; pass --resume to continue it, or choose another --run-dir")
         }

@@ -26,7 +26,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Worker processes.") var workers = RunConfig.defaults.workers
     @Option(help: "Environments per worker (B).") var envsPerWorker = RunConfig.defaults.envsPerWorker
     @Option(help: "Rollout length (T).") var rolloutLength = RunConfig.defaults.rolloutLength
-    @Option(help: "Stop after this many env steps (0 = until Ctrl-C).") var maxEnvSteps = RunConfig.defaults.maxEnvSteps
+    @Option(help: "Stop after this many env steps (0 = until Ctrl-C; default \(RunConfig.defaults.maxEnvSteps)).") var maxEnvSteps: UInt64?
     @Option(help: "Base seed.") var seed = RunConfig.defaults.seed
     @Option(help: "Address every role binds and connects to.") var host = RunConfig.defaults.host
     @Option(help: "First of six ports (experience, params, metrics, control, -, annotator).") var basePort = RunConfig.defaults.basePort
@@ -35,7 +35,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Goal for the LLM: default, combat, gold, stairs or free text.") var goal = RunConfig.defaults.goal
     @Option(name: [.customLong("llm-batch-size"), .customLong("llm_batch_size")], help: "Messages per annotation request.")
     var llmBatchSize = RunConfig.defaults.llmBatchSize
-    @Option(help: "Log level of the roles.") var logLevel = RunConfig.defaults.logLevel
+    @Option(help: "Log level of the roles (default \(RunConfig.defaults.logLevel)).") var logLevel: String?
     @Flag(inversion: .prefixedNo, help: "Train the policy with APPO (off: workers act at random).") var train = RunConfig.defaults.train
     @Option(help: "Network: character embedding size.") var embedding = RunConfig.defaults.embedding
     @Option(help: "Network: filters of each convolution.") var filters = RunConfig.defaults.filters
@@ -43,7 +43,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Network: recurrent core, gru or none.") var core = RunConfig.defaults.core.rawValue
 
     func validate() throws {
-        if resume && runDir == nil { throw ValidationError("--resume needs --run-dir RUN_DIR") }
+        // With --config the file may give the run directory: checked after the merge.
+        if resume && runDir == nil && config == nil { throw ValidationError("--resume needs --run-dir RUN_DIR") }
         guard PolicyArchitecture.Core(rawValue: core) != nil else {
             throw ValidationError("--core must be one of \(PolicyArchitecture.Core.allCases.map(\.rawValue).joined(separator: ", ")), got '\(core)'")
         }
@@ -68,7 +69,7 @@ struct RunCommand: ParsableCommand {
         resolved.workers = workers
         resolved.envsPerWorker = envsPerWorker
         resolved.rolloutLength = rolloutLength
-        resolved.maxEnvSteps = maxEnvSteps
+        resolved.maxEnvSteps = maxEnvSteps ?? RunConfig.defaults.maxEnvSteps
         resolved.seed = seed
         resolved.host = host
         resolved.basePort = basePort
@@ -76,14 +77,14 @@ struct RunCommand: ParsableCommand {
         resolved.llmModel = llmModel ?? environment["ONI_LLM_MODEL"] ?? "default"
         resolved.goal = goal
         resolved.llmBatchSize = llmBatchSize
-        resolved.logLevel = logLevel
+        resolved.logLevel = logLevel ?? RunConfig.defaults.logLevel
         resolved.train = train
         resolved.embedding = embedding
         resolved.filters = filters
         resolved.hidden = hidden
         resolved.core = PolicyArchitecture.Core(rawValue: core)!
-        if resume, let runDir {
-            let given = Set(CommandLine.arguments)
+        if resume {
+            guard let runDir else { throw ValidationError("--resume needs --run-dir RUN_DIR") }
             let saved: RunConfig
             do {
                 saved = try RunConfig.saved(inRunDirectory: runDir)
@@ -93,8 +94,8 @@ struct RunCommand: ParsableCommand {
             }
             resolved = saved
             resolved.runDirectory = runDir
-            if given.contains("--max-env-steps") { resolved.maxEnvSteps = maxEnvSteps }
-            if given.contains("--log-level") { resolved.logLevel = logLevel }
+            if let maxEnvSteps { resolved.maxEnvSteps = maxEnvSteps }
+            if let logLevel { resolved.logLevel = logLevel }
             resolved.resume = true
         }
 

@@ -6,7 +6,7 @@ import Testing
 /// The NetHack environment against the real game: loading, determinism, and
 /// step-for-step parity with NLE 1.3.0's Python package on the same seeds
 /// and actions. Needs `bash deploy/setup.sh` (libnethack) and, for parity,
-/// the Python `nle` package in the venv `deploy/test.sh` makes.
+/// the Python `nle` package in the test venv `deploy/test.sh` makes.
 @Suite(.serialized) struct NetHackTests {
     /// The 64-bit LCG both sides draw actions from.
     struct Actions {
@@ -52,13 +52,14 @@ import Testing
     }
 
     static var referencePython: String {
-        ProcessInfo.processInfo.environment["ONI_NLE_PYTHON"]
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/oni/nle-venv/bin/python").path
+        ProcessInfo.processInfo.environment["ONI_TEST_PYTHON"]
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/oni/test-venv/bin/python").path
     }
 
     /// The Python package's steps for the same task, seeds and actions.
     static func reference(_ task: String, seed: UInt64, steps: Int, actionsSeed: UInt64) throws -> [Step] {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Reference/nle_reference.py")
+        guard FileManager.default.isExecutableFile(atPath: referencePython) else { throw ReferenceError(status: -1) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: referencePython)
         process.arguments = [script.path, task, "\(seed)", "\(steps)", "\(actionsSeed)"]
@@ -79,7 +80,8 @@ import Testing
     struct ReferenceError: Error, CustomStringConvertible {
         var status: Int32
         var description: String {
-            "nle_reference.py exited \(status); is the Python nle==1.3.0 package installed in \(NetHackTests.referencePython)? (bash deploy/test.sh makes that venv)"
+            (status < 0 ? "\(NetHackTests.referencePython) not found" : "nle_reference.py exited \(status)")
+                + "; the Python nle==1.3.0 package is needed there (bash deploy/test.sh makes that venv, or set ONI_TEST_PYTHON)"
         }
     }
 
@@ -99,18 +101,23 @@ import Testing
         #expect(Set(ours.compactMap(\.message)).count >= 5)
     }
 
-    @Test func sameSeedSameGameAndCopiesAreIndependent() throws {
-        // Two instances in one process, interleaved: each has its own copy of the game.
-        let a = try NetHackEnvironment(name: "nethack:score")
-        let b = try NetHackEnvironment(name: "nethack:score")
-        #expect(a.reset(seed: 5) == b.reset(seed: 5))
-        var actions = Actions(state: 1)
-        for _ in 0..<300 {
+    /// Plays both with the same actions until an episode ends; every step must agree.
+    static func expectLockstep(_ a: NetHackEnvironment, _ b: NetHackEnvironment, steps: Int, actionsSeed: UInt64) {
+        var actions = Actions(state: actionsSeed)
+        for _ in 0..<steps {
             let action = actions.next(a.actionCount)
             let (x, y) = (a.step(action), b.step(action))
             #expect(x == y)
             if x.done { break }
         }
+    }
+
+    @Test func sameSeedSameGameAndCopiesAreIndependent() throws {
+        // Two instances in one process, interleaved: each has its own copy of the game.
+        let a = try NetHackEnvironment(name: "nethack:score")
+        let b = try NetHackEnvironment(name: "nethack:score")
+        #expect(a.reset(seed: 5) == b.reset(seed: 5))
+        Self.expectLockstep(a, b, steps: 300, actionsSeed: 1)
         #expect(a.render() == b.render())
         _ = b.reset(seed: 6)
         #expect(a.render() != b.render())
@@ -139,13 +146,7 @@ import Testing
         let plain = try NetHackEnvironment(name: "nethack:score")
         #expect(rich.observationFields.map(\.name) == ["chars", "status", "message", "glyphs", "tty_chars", "tty_cursor", "inv_letters", "inv_strs", "inv_glyphs", "colors"])
         #expect(rich.reset(seed: 9) == plain.reset(seed: 9))
-        var actions = Actions(state: 4)
-        for _ in 0..<200 {
-            let action = actions.next(rich.actionCount)
-            let (x, y) = (rich.step(action), plain.step(action))
-            #expect(x == y)
-            if x.done { break }
-        }
+        Self.expectLockstep(rich, plain, steps: 200, actionsSeed: 4)
         func field(_ name: String) -> [UInt8] {
             let index = rich.observationFields.firstIndex { $0.name == name }!
             var bytes = [UInt8](repeating: 0, count: rich.observationFields[index].byteCount)

@@ -45,15 +45,18 @@ import Testing
         }
     }
 
+    /// The test venv's Python (deploy/test.sh makes it and exports ONI_TEST_PYTHON), else python3.
+    static var python: String { ProcessInfo.processInfo.environment["ONI_TEST_PYTHON"] ?? "python3" }
+
     /// The file reads in the reference implementation (Python `safetensors`, as PyTorch users load it).
     @Test func readsInTheReferenceImplementation() throws {
         let check = Process()
         check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        check.arguments = ["python3", "-c", "import safetensors.numpy"]
+        check.arguments = [Self.python, "-c", "import safetensors.numpy"]
         check.standardError = FileHandle.nullDevice
         try check.run()
         check.waitUntilExit()
-        try #require(check.terminationStatus == 0, "python3 with the safetensors package is needed (deploy/test.sh installs it)")
+        try #require(check.terminationStatus == 0, "\(Self.python) with the safetensors package is needed (deploy/test.sh installs it)")
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("oni-\(UUID().uuidString).safetensors").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Safetensors.encode(entries, metadata: ["oni": "{}"]).write(to: URL(fileURLWithPath: path))
@@ -66,7 +69,7 @@ import Testing
             """
         let python = Process()
         python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        python.arguments = ["python3", "-c", script]
+        python.arguments = [Self.python, "-c", script]
         let pipe = Pipe()
         python.standardOutput = pipe
         try python.run()

@@ -45,7 +45,8 @@ public final class NetHackEnvironment: Environment {
     private let directory: URL
     private let game: OpaquePointer
     private let settings: UnsafeMutablePointer<cnh_settings>
-    private var observation = cnh_observation()
+    /// Where libnethack writes observations; it keeps this address, so it never moves.
+    private let observation: UnsafeMutablePointer<cnh_observation>
     private let buffers: NetHackBuffers
     private var glyphs: UnsafeMutablePointer<Int16> { buffers.glyphs }
     private var chars: UnsafeMutablePointer<UInt8> { buffers.chars }
@@ -125,14 +126,15 @@ public final class NetHackEnvironment: Environment {
         }
         game = loaded
         settings = .allocate(capacity: 1)
-        var observation = cnh_observation()
-        buffers = NetHackBuffers(fields: fields, into: &observation)
-        self.observation = observation
+        observation = .allocate(capacity: 1)
+        observation.initialize(to: cnh_observation())
+        buffers = NetHackBuffers(fields: fields, into: &observation.pointee)
     }
 
     deinit {
         cnh_unload(game)
         settings.deallocate()
+        observation.deallocate()
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -145,29 +147,29 @@ public final class NetHackEnvironment: Environment {
             guard cnh_end(game, &reason, reason.count) else { preconditionFailure("NetHack could not be reloaded: \(Self.text(reason))") }
         }
         prepareSettings(seed: seed)
-        guard cnh_start(game, &observation, settings, &reason, reason.count) else {
+        guard cnh_start(game, observation, settings, &reason, reason.count) else {
             preconditionFailure("NetHack did not start: \(Self.text(reason))")
         }
         running = true
-        precondition(observation.done == 0, "NetHack ended right after it started")
+        precondition(observation.pointee.done == 0, "NetHack ended right after it started")
         // Dismiss the opening messages until the game is in its move loop, as NLE does.
         for _ in 0..<1000 where programState[3] == 0 {
             send(NetHackKey.space)
-            precondition(observation.done == 0, "NetHack ended during its opening messages")
+            precondition(observation.pointee.done == 0, "NetHack ended during its opening messages")
         }
         steps = 0
         explored = [:]
-        lastTurn = -1
+        lastTurn = blstats[20]  // NLE checks for progress once at reset
         stalledSteps = 0
         return message
     }
 
     public func step(_ action: Int) -> StepOutcome {
-        precondition(running && observation.done == 0, "step() after the episode ended; call reset(seed:) first")
+        precondition(running && observation.pointee.done == 0, "step() after the episode ended; call reset(seed:) first")
         precondition((0..<keys.count).contains(action), "action \(action) outside 0..<\(keys.count)")
         let last = Snapshot(blstats: blstats, internalState: internalState)
         send(keys[action])
-        var done = observation.done != 0
+        var done = observation.pointee.done != 0
         if programState[0] == 1 || !task.agentAnswersPrompts { done = performKnownSteps(done: done, leavePromptsToAgent: true) }
         steps += 1
         let status = done ? .death : endStatus()
@@ -225,11 +227,11 @@ public final class NetHackEnvironment: Environment {
         String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    private var inNormalGame: Bool { observation.in_normal_game != 0 }
+    private var inNormalGame: Bool { observation.pointee.in_normal_game != 0 }
 
     private func send(_ key: Int32) {
-        observation.action = key
-        cnh_step(game, &observation)
+        observation.pointee.action = key
+        cnh_step(game, observation)
     }
 
     private func prepareSettings(seed: UInt64) {
@@ -251,11 +253,11 @@ public final class NetHackEnvironment: Environment {
                 if internalState[1] != 0 {
                     if leavePromptsToAgent && (task.agentAnswersPrompts || Self.agentPrompt(messageBuffer)) { break }
                     send(NetHackKey.escape)
-                    done = observation.done != 0
+                    done = observation.pointee.done != 0
                 }
                 break
             }
-            done = observation.done != 0
+            done = observation.pointee.done != 0
         }
         return done
     }
@@ -271,11 +273,11 @@ public final class NetHackEnvironment: Environment {
 
     /// Quits the game (after a task ended it), as NLE does: M-q, then yes.
     private func quit() {
-        var done = performKnownSteps(done: observation.done != 0, leavePromptsToAgent: false)
+        var done = performKnownSteps(done: observation.pointee.done != 0, leavePromptsToAgent: false)
         if !done {
             send(NetHackKey.quit)
-            send(NetHackKey.yes)
-            done = performKnownSteps(done: observation.done != 0, leavePromptsToAgent: false)
+            if observation.pointee.done == 0 { send(NetHackKey.yes) }
+            done = performKnownSteps(done: observation.pointee.done != 0, leavePromptsToAgent: false)
         }
     }
 
