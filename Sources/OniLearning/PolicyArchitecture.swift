@@ -6,6 +6,13 @@ import OniCore
 public struct PolicyArchitecture: Sendable, Codable, Equatable {
     /// The recurrent core between the encoders and the heads.
     public enum Core: String, Sendable, Codable, CaseIterable {
+        /// The core a command line names: `auto` (nil: the environment's choice), `gru` or `none`.
+        public static func choice(_ text: String) -> Core?? {
+            text == "auto" ? .some(nil) : Core(rawValue: text).map { .some($0) }
+        }
+
+        public static let choices = "auto, gru, none"
+
         /// Feed-forward: each step sees only its own observation.
         case none
         /// A GRU of `hidden` units, trained by back-propagation through each rollout.
@@ -102,7 +109,9 @@ extension PolicyArchitecture {
     /// optionally a "status" vector and a "message" byte string); nil for
     /// environments without a map. Maps larger than 32×32 cells whose status
     /// says where the agent is (NetHack's 21×79) are seen through a 9×9
-    /// egocentric window.
+    /// egocentric window, with a GRU to remember what left it; a map seen
+    /// whole (the grid tasks) gets a feed-forward network, which learns them
+    /// as well and runs ~30% faster.
     public init?(environment: any Environment) {
         let fields = environment.observationFields
         guard let chars = fields.first(where: { $0.name == "chars" }), chars.elementType == .uint8, chars.shape.count == 2 else {
@@ -113,9 +122,11 @@ extension PolicyArchitecture {
         self.init(
             height: chars.shape[0], width: chars.shape[1], statusSize: status?.shape[0] ?? 0, actions: environment.actionCount,
             messageLength: message?.shape[0] ?? 0)
+        core = .none
         if let position = environment.positionInStatus, height * width > 32 * 32 {
             crop = 9
             cropCentre = [position.x, position.y]
+            core = .gru
         }
     }
 }

@@ -92,7 +92,7 @@ public final class Learner {
                 architecture.filters = config.filters
                 architecture.hidden = config.hidden
                 architecture.messageFilters = config.messageFilters
-                architecture.core = config.core
+                if let core = config.core { architecture.core = core }
                 trainer = APPOTrainer(architecture: architecture, config: config.training, seed: config.seed)
                 logger.info("training", metadata: ["network": "\(architecture.signature)", "parameters": "\(trainer!.network.parameters.reduce(0) { $0 + $1.count })"])
                 try resumeTraining(runDirectory: runDirectory)

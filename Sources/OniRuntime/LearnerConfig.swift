@@ -57,7 +57,8 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     public var filters = 16
     public var hidden = 256
     public var messageFilters = 16
-    public var core = PolicyArchitecture.Core.gru
+    /// The recurrent core; nil lets the environment decide (GRU for an egocentric view, none for a whole map).
+    public var core: PolicyArchitecture.Core? = nil
 
     public init() {}
 }

@@ -40,7 +40,7 @@ public struct RunConfig: Sendable, Codable, Equatable {
     public var embedding = 8
     public var filters = 16
     public var hidden = 256
-    public var core = PolicyArchitecture.Core.gru
+    public var core = "auto"
 
     public init(runDirectory: String) {
         self.runDirectory = runDirectory
@@ -93,7 +93,7 @@ public struct RunConfig: Sendable, Codable, Equatable {
             "--experience-bind", "tcp://\(host):\(basePort)", "--params-bind", "tcp://\(host):\(basePort + 1)",
             "--metrics-bind", "tcp://\(host):\(basePort + 2)", "--control-bind", "tcp://\(host):\(basePort + 3)",
             "--max-env-steps", "\(maxEnvSteps)", "--env", env, "--seed", "\(seed)", "--goal", goal, "--llm-batch-size", "\(llmBatchSize)", "--log-level", logLevel,
-            "--embedding", "\(embedding)", "--filters", "\(filters)", "--hidden", "\(hidden)", "--core", core.rawValue,
+            "--embedding", "\(embedding)", "--filters", "\(filters)", "--hidden", "\(hidden)", "--core", core,
             train ? "--train" : "--no-train",
         ]
         if resume { args.append("--resume") }

@@ -54,7 +54,7 @@ struct LearnerCommand: ParsableCommand {
     @Option(help: "Network: filters of each convolution.") var filters = LearnerConfig().filters
     @Option(help: "Network: hidden layer width (and recurrent state size).") var hidden = LearnerConfig().hidden
     @Option(help: "Network: filters of each message convolution (used when the env has a message).") var messageFilters = LearnerConfig().messageFilters
-    @Option(help: "Network: recurrent core, gru or none.") var core = LearnerConfig().core.rawValue
+    @Option(help: "Network: recurrent core, auto (GRU for an egocentric view, none for a whole map), gru or none.") var core = "auto"
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
 
     func validate() throws {
@@ -67,8 +67,8 @@ struct LearnerCommand: ParsableCommand {
         guard embedding > 0, filters > 0, hidden > 0, messageFilters > 0 else {
             throw ValidationError("--embedding, --filters, --hidden and --message-filters must be positive")
         }
-        guard PolicyArchitecture.Core(rawValue: core) != nil else {
-            throw ValidationError("--core must be one of \(PolicyArchitecture.Core.allCases.map(\.rawValue).joined(separator: ", ")), got '\(core)'")
+        guard PolicyArchitecture.Core.choice(core) != nil else {
+            throw ValidationError("--core must be one of \(PolicyArchitecture.Core.choices), got '\(core)'")
         }
         guard valueClip >= 0 else { throw ValidationError("--value-clip must be ≥ 0") }
         guard learningRate > 0, (0...1).contains(discount), clip > 0, publishEvery > 0, maxPolicyLag >= 0 else {
@@ -112,7 +112,7 @@ struct LearnerCommand: ParsableCommand {
         config.filters = filters
         config.hidden = hidden
         config.messageFilters = messageFilters
-        config.core = PolicyArchitecture.Core(rawValue: core)!
+        config.core = PolicyArchitecture.Core.choice(core)!
         try RoleMain.run(logLevel: logLevel, label: "oni.learner") { context, stop, logger in
             try Learner(config: config, context: context, stop: stop, logger: logger).run()
         }

@@ -40,13 +40,13 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Network: character embedding size.") var embedding = RunConfig.defaults.embedding
     @Option(help: "Network: filters of each convolution.") var filters = RunConfig.defaults.filters
     @Option(help: "Network: hidden layer width (and recurrent state size).") var hidden = RunConfig.defaults.hidden
-    @Option(help: "Network: recurrent core, gru or none.") var core = RunConfig.defaults.core.rawValue
+    @Option(help: "Network: recurrent core, auto (GRU for an egocentric view, none for a whole map), gru or none.") var core = RunConfig.defaults.core
 
     func validate() throws {
         // With --config the file may give the run directory: checked after the merge.
         if resume && runDir == nil && config == nil { throw ValidationError("--resume needs --run-dir RUN_DIR") }
-        guard PolicyArchitecture.Core(rawValue: core) != nil else {
-            throw ValidationError("--core must be one of \(PolicyArchitecture.Core.allCases.map(\.rawValue).joined(separator: ", ")), got '\(core)'")
+        guard PolicyArchitecture.Core.choice(core) != nil else {
+            throw ValidationError("--core must be one of \(PolicyArchitecture.Core.choices), got '\(core)'")
         }
     }
 
@@ -82,7 +82,7 @@ struct RunCommand: ParsableCommand {
         resolved.embedding = embedding
         resolved.filters = filters
         resolved.hidden = hidden
-        resolved.core = PolicyArchitecture.Core(rawValue: core)!
+        resolved.core = core
         if resume {
             guard let runDir else { throw ValidationError("--resume needs --run-dir RUN_DIR") }
             let saved: RunConfig

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Times Oni's default policy network against the same network in PyTorch
+# Times Oni's recurrent policy network (grid shapes, GRU core) against the same network in PyTorch
 # (CPU, one thread each) and prints the ratios; optionally loads an Oni
 # checkpoint into the PyTorch model:
 #   bash deploy/tools/torch-side-by-side.sh [--checkpoint RUN_DIR/checkpoints/policy.safetensors]

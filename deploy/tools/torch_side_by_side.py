@@ -1,4 +1,4 @@
-"""Times Oni's default policy network against the same network in PyTorch.
+"""Times Oni's recurrent policy network (grid shapes, GRU core) against the same network in PyTorch.
 
 Same layers, sizes and batch as `oni bench learner`: a T=32, B=16 rollout
 (33 x 16 observation rows) through the map CNN, the message CNN, the trunk,
@@ -141,7 +141,7 @@ def main():
         torch_infer = (time.perf_counter() - start) / 200 * 1000
 
     oni_update, oni_infer, _ = oni_figures(args.oni)
-    print(f"network: Oni's default policy ({params} parameters), T=32 B=16, one thread each")
+    print(f"network: Oni's recurrent policy ({params} parameters), T=32 B=16, one thread each")
     print(f"APPO update      PyTorch {torch.__version__}: {torch_update:7.1f} ms   Oni: {oni_update:7.1f} ms   "
           f"Oni is {torch_update / oni_update:.2f}x PyTorch's speed")
     print(f"inference (16)   PyTorch: {torch_infer:7.2f} ms   Oni: {oni_infer:7.2f} ms   "
