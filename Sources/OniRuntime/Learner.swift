@@ -37,6 +37,9 @@ public final class Learner {
     private var trainingStats: [String: Double] = [:]
     private var policyLags = RollingWindow(capacity: 100)
     private var updateMilliseconds = RollingWindow(capacity: 100)
+    /// Intrinsic reward per step and fraction of steps rewarded, per trained rollout.
+    private var intrinsicPerStep = RollingWindow(capacity: 100)
+    private var rewardedFraction = RollingWindow(capacity: 100)
     private var publishedVersion: Int64 = -1
     private var checkpoints: CheckpointStore?
     private var lastCheckpoint = 0.0
@@ -94,7 +97,15 @@ public final class Learner {
                 architecture.messageFilters = config.messageFilters
                 if let core = config.core { architecture.core = core }
                 trainer = APPOTrainer(architecture: architecture, config: config.training, seed: config.seed)
-                logger.info("training", metadata: ["network": "\(architecture.signature)", "parameters": "\(trainer!.network.parameters.reduce(0) { $0 + $1.count })"])
+                let r = config.reward
+                let formula = "\(r.extrinsicCoefficient)·r_ext"
+                    + (r.type == .none ? "" : " + \(r.llmCoefficient)·\(r.type.rawValue)(msg)/N_\(r.countScope.rawValue)(msg)^\(r.countExponent)")
+                logger.info(
+                    "training",
+                    metadata: [
+                        "network": "\(architecture.signature)", "parameters": "\(trainer!.network.parameters.reduce(0) { $0 + $1.count })",
+                        "reward": "\(formula)",
+                    ])
                 try resumeTraining(runDirectory: runDirectory)
             } else {
                 logger.warning("environment has no map observation; recording without training", metadata: ["env": "\(config.env)"])
@@ -337,6 +348,39 @@ public final class Learner {
         }
     }
 
+    /// The rollout with its rewards replaced by ONI's composition of extrinsic and intrinsic reward.
+    private func withIntrinsicReward(_ rollout: Rollout) -> Rollout {
+        let composition = config.reward
+        // r_int once per distinct message of the rollout (retrieval: its label).
+        let ids = rollout.messages.map { registry.id(of: $0) }
+        let messageRewards = ids.map { id -> Double in
+            guard composition.type == .retrieval, let id, let label = registry.entry(id)?.label else { return 0 }
+            return Double(label)
+        }
+        let counts: [Int64]
+        switch composition.countScope {
+        case .episode:
+            counts = rollout.messageEpisodeCount.map(Int64.init)
+        case .global:
+            // The registry already counts this rollout: step i's N is what came before it plus its turn here.
+            var inRollout = [Int64](repeating: 0, count: rollout.messages.count)
+            for k in rollout.messageIndex where k >= 0 { inRollout[Int(k)] += 1 }
+            var seen = ids.enumerated().map { k, id in (id.flatMap { registry.entry($0)?.count } ?? inRollout[k]) - inRollout[k] }
+            counts = rollout.messageIndex.map { k in
+                guard k >= 0 else { return 0 }
+                seen[Int(k)] += 1
+                return seen[Int(k)]
+            }
+        }
+        let (rewards, summary) = composition.compose(
+            extrinsic: rollout.rewards, messageIndex: rollout.messageIndex, counts: counts, messageRewards: messageRewards)
+        intrinsicPerStep.append(summary.intrinsic / Double(max(rollout.stepCount, 1)))
+        rewardedFraction.append(Double(summary.rewardedSteps) / Double(max(rollout.stepCount, 1)))
+        var composed = rollout
+        composed.rewards = rewards
+        return composed
+    }
+
     private func saveCheckpoint() {
         guard let trainer, let checkpoints else { return }
         lastCheckpoint = now
@@ -369,7 +413,7 @@ public final class Learner {
         }
         let batch: TrainingBatch
         do {
-            batch = try TrainingBatch(rollout: rollout, architecture: trainer.network.architecture)
+            batch = try TrainingBatch(rollout: withIntrinsicReward(rollout), architecture: trainer.network.architecture)
         } catch {
             counters["learner/rollouts_untrainable", default: 0] += 1
             logger.warning("rollout not trainable", metadata: ["worker": "\(rollout.workerID)", "error": "\(error)"])
@@ -491,6 +535,9 @@ public final class Learner {
             values["learner/policy_version"] = Double(trainer.version)
             if let lag = policyLags.mean { values["learner/policy_lag"] = lag }
             if let ms = updateMilliseconds.mean { values["learner/update_ms"] = ms }
+            if let mean = intrinsicPerStep.mean { values["reward/intrinsic_per_step"] = mean }
+            if let mean = rewardedFraction.mean { values["reward/rewarded_step_fraction"] = mean }
+            values["reward/llm_coeff"] = config.reward.type == .none ? 0 : config.reward.llmCoefficient
         }
         values["learner/frames_refused"] = Double(sockets.framesRefused)
         values["learner/uptime_s"] = now - started

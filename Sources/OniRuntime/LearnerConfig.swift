@@ -44,6 +44,8 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     public var train = true
     /// APPO hyper-parameters.
     public var training = TrainingConfig()
+    /// How extrinsic and LLM-derived intrinsic reward combine (ONI's reward_type and coefficients).
+    public var reward = RewardComposition()
     /// Publish Params after every this many updates (and every 2 s regardless, for late joiners).
     public var publishEveryUpdates = 1
     /// Rollouts whose policy is more than this many versions behind are not trained on (counted).

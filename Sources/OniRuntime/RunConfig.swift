@@ -32,6 +32,11 @@ public struct RunConfig: Sendable, Codable, Equatable {
     public var goal = "default"
     /// Messages per annotation request.
     public var llmBatchSize = 8
+    /// Intrinsic reward (auto: retrieval when annotating, none otherwise) and ONI's coefficients.
+    public var reward = "auto"
+    public var llmRewardCoeff = RewardComposition().llmCoefficient
+    public var extrinsicRewardCoeff = RewardComposition().extrinsicCoefficient
+    public var betaCountExponent = RewardComposition().countExponent
     /// Log level of the children.
     public var logLevel = "info"
     /// Train the policy (off: workers act at random; the run only records and labels).
@@ -94,7 +99,8 @@ public struct RunConfig: Sendable, Codable, Equatable {
             "--metrics-bind", "tcp://\(host):\(basePort + 2)", "--control-bind", "tcp://\(host):\(basePort + 3)",
             "--max-env-steps", "\(maxEnvSteps)", "--env", env, "--seed", "\(seed)", "--goal", goal, "--llm-batch-size", "\(llmBatchSize)", "--log-level", logLevel,
             "--embedding", "\(embedding)", "--filters", "\(filters)", "--hidden", "\(hidden)", "--core", core,
-            train ? "--train" : "--no-train",
+            train ? "--train" : "--no-train", "--reward", reward, "--llm-reward-coeff", "\(llmRewardCoeff)",
+            "--extrinsic-reward-coeff", "\(extrinsicRewardCoeff)", "--beta-count-exponent", "\(betaCountExponent)",
         ]
         if resume { args.append("--resume") }
         if llmBaseURL != nil { args += ["--annotator", annotatorEndpoint] }

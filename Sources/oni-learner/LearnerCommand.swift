@@ -46,6 +46,14 @@ struct LearnerCommand: ParsableCommand {
     @Option(help: "Clip the global gradient norm to this (0 = no clipping).") var maxGradNorm = TrainingConfig().maxGradientNorm
     @Option(help: "Scale extrinsic rewards by this before clipping to ±10.") var rewardScale = TrainingConfig().rewardScale
     @Option(help: "Clip the value's change from the acting policy's value to ±this (0 = no clipping).") var valueClip = TrainingConfig().valueClip
+    @Option(help: "Intrinsic reward: auto (retrieval with an annotator, none without), none or retrieval.") var reward = "auto"
+    @Option(name: [.customLong("llm-reward-coeff"), .customLong("llm_reward_coeff")], help: "Weight of the intrinsic (LLM) reward.")
+    var llmRewardCoeff = RewardComposition().llmCoefficient
+    @Option(name: [.customLong("extrinsic-reward-coeff"), .customLong("extrinsic_reward_coeff")], help: "Weight of the game's reward.")
+    var extrinsicRewardCoeff = RewardComposition().extrinsicCoefficient
+    @Option(name: [.customLong("beta-count-exponent"), .customLong("beta_count_exponent")], help: "β of the 1/N(msg)^β count scaling.")
+    var betaCountExponent = RewardComposition().countExponent
+    @Option(help: "Count N(msg) per episode (ONI) or globally.") var countScope = RewardComposition().countScope.rawValue
     @Option(help: "Skip rollouts whose policy is more than this many versions old.") var maxPolicyLag = LearnerConfig().maxPolicyLag
     @Option(help: "Publish params after every this many updates.") var publishEvery = LearnerConfig().publishEveryUpdates
     @Option(help: "Seed of the initial weights.") var seed = LearnerConfig().seed
@@ -71,6 +79,13 @@ struct LearnerCommand: ParsableCommand {
             throw ValidationError("--core must be one of \(PolicyArchitecture.Core.choices), got '\(core)'")
         }
         guard valueClip >= 0 else { throw ValidationError("--value-clip must be ≥ 0") }
+        guard reward == "auto" || IntrinsicRewardType(rawValue: reward) != nil else {
+            throw ValidationError("--reward must be auto, \(IntrinsicRewardType.allCases.map(\.rawValue).joined(separator: " or ")); got '\(reward)'")
+        }
+        guard MessageCountScope(rawValue: countScope) != nil else { throw ValidationError("--count-scope must be episode or global") }
+        guard llmRewardCoeff.isFinite, extrinsicRewardCoeff.isFinite, betaCountExponent.isFinite, betaCountExponent >= 0 else {
+            throw ValidationError("reward coefficients must be finite and --beta-count-exponent ≥ 0")
+        }
         guard learningRate > 0, (0...1).contains(discount), clip > 0, publishEvery > 0, maxPolicyLag >= 0 else {
             throw ValidationError("--learning-rate and --clip must be positive, --discount in [0, 1], --publish-every ≥ 1, --max-policy-lag ≥ 0")
         }
@@ -104,6 +119,11 @@ struct LearnerCommand: ParsableCommand {
         config.training.maxGradientNorm = maxGradNorm
         config.training.rewardScale = rewardScale
         config.training.valueClip = valueClip
+        config.reward.type = reward == "auto" ? (annotator == nil ? .none : .retrieval) : IntrinsicRewardType(rawValue: reward)!
+        config.reward.llmCoefficient = llmRewardCoeff
+        config.reward.extrinsicCoefficient = extrinsicRewardCoeff
+        config.reward.countExponent = betaCountExponent
+        config.reward.countScope = MessageCountScope(rawValue: countScope)!
         config.maxPolicyLag = maxPolicyLag
         config.publishEveryUpdates = publishEvery
         config.seed = seed

@@ -35,6 +35,14 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Goal for the LLM: default, combat, gold, stairs or free text.") var goal = RunConfig.defaults.goal
     @Option(name: [.customLong("llm-batch-size"), .customLong("llm_batch_size")], help: "Messages per annotation request.")
     var llmBatchSize = RunConfig.defaults.llmBatchSize
+    @Option(help: "Intrinsic reward: auto (retrieval when an LLM is configured, none otherwise), none or retrieval.")
+    var reward = RunConfig.defaults.reward
+    @Option(name: [.customLong("llm-reward-coeff"), .customLong("llm_reward_coeff")], help: "Weight of the intrinsic (LLM) reward.")
+    var llmRewardCoeff = RunConfig.defaults.llmRewardCoeff
+    @Option(name: [.customLong("extrinsic-reward-coeff"), .customLong("extrinsic_reward_coeff")], help: "Weight of the game's reward.")
+    var extrinsicRewardCoeff = RunConfig.defaults.extrinsicRewardCoeff
+    @Option(name: [.customLong("beta-count-exponent"), .customLong("beta_count_exponent")], help: "β of the 1/N(msg)^β count scaling (N per episode).")
+    var betaCountExponent = RunConfig.defaults.betaCountExponent
     @Option(help: "Log level of the roles (default \(RunConfig.defaults.logLevel)).") var logLevel: String?
     @Flag(inversion: .prefixedNo, help: "Train the policy with APPO (off: workers act at random).") var train = RunConfig.defaults.train
     @Option(help: "Network: character embedding size.") var embedding = RunConfig.defaults.embedding
@@ -43,6 +51,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Network: recurrent core, auto (GRU for an egocentric view, none for a whole map), gru or none.") var core = RunConfig.defaults.core
 
     func validate() throws {
+        guard reward == "auto" || IntrinsicRewardType(rawValue: reward) != nil else { throw ValidationError("--reward must be auto, none or retrieval; got '\(reward)'") }
         // With --config the file may give the run directory: checked after the merge.
         if resume && runDir == nil && config == nil { throw ValidationError("--resume needs --run-dir RUN_DIR") }
         guard PolicyArchitecture.Core.choice(core) != nil else {
@@ -83,6 +92,10 @@ struct RunCommand: ParsableCommand {
         resolved.filters = filters
         resolved.hidden = hidden
         resolved.core = core
+        resolved.reward = reward
+        resolved.llmRewardCoeff = llmRewardCoeff
+        resolved.extrinsicRewardCoeff = extrinsicRewardCoeff
+        resolved.betaCountExponent = betaCountExponent
         if resume {
             guard let runDir else { throw ValidationError("--resume needs --run-dir RUN_DIR") }
             let saved: RunConfig

@@ -94,6 +94,11 @@ import Testing
         #expect(eventually(seconds: 60) { worker.output.contains("acting with the learner's policy") }, "\(worker.output)")
         let rolloutsThen = status(ports, context)["learner/rollouts"] ?? 0
         #expect(eventually(seconds: 60) { (status(ports, context)["learner/rollouts"] ?? 0) >= rolloutsThen + 5 })
+        // With an annotator the learner trains on retrieval reward: labelled progress messages pay.
+        #expect(
+            eventually(seconds: 60) { (status(ports, context)["reward/intrinsic_per_step"] ?? 0) > 0 },
+            "\(status(ports, context).filter { $0.key.hasPrefix("reward/") || $0.key.hasPrefix("messages/") })")
+        #expect(learner.output.contains("reward=1.0·r_ext + 0.1·retrieval(msg)/N_episode(msg)^3.0"), "\(learner.output)")
         let final = status(ports, context)
         #expect(worker.stop() == 0, "\(worker.output)")
         #expect(annotator.stop() == 0, "\(annotator.output)")

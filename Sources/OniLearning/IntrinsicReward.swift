@@ -1,0 +1,63 @@
+import Foundation
+
+/// Where the intrinsic reward comes from (ONI's `reward_type`).
+public enum IntrinsicRewardType: String, Sendable, Codable, CaseIterable {
+    /// Extrinsic reward only.
+    case none
+    /// ONI's retrieval: a message's reward is its LLM label (1 = progress, 0 = not),
+    /// looked up in the label table; messages not yet labelled give 0.
+    case retrieval
+}
+
+/// How occurrences of a message are counted for the 1/N(msg)^β scaling.
+public enum MessageCountScope: String, Sendable, Codable, CaseIterable {
+    /// Occurrences in the current episode (ONI's choice).
+    case episode
+    /// Occurrences over the whole run so far.
+    case global
+}
+
+/// ONI's reward: r = extrinsic_reward_coeff · r_ext + llm_reward_coeff · r_int(msg) / N(msg)^β.
+public struct RewardComposition: Sendable, Codable, Equatable {
+    public var type = IntrinsicRewardType.none
+    /// `extrinsic_reward_coeff`.
+    public var extrinsicCoefficient = 1.0
+    /// `llm_reward_coeff`.
+    public var llmCoefficient = 0.1
+    /// `beta_count_exponent` (β).
+    public var countExponent = 3.0
+    public var countScope = MessageCountScope.episode
+
+    public init() {}
+
+    /// What `compose` added.
+    public struct Summary: Sendable, Equatable {
+        /// Sum of the intrinsic terms (after coefficient and count scaling).
+        public var intrinsic: Double
+        /// Steps whose message earned a non-zero intrinsic term.
+        public var rewardedSteps: Int
+    }
+
+    /// Rewards for the steps of a rollout: `extrinsic[i]` combined with the intrinsic reward of
+    /// the message shown after step i (`messageIndex[i]` into `messageRewards`, -1 for none),
+    /// scaled by 1/N^β with N = `counts[i]` (occurrences so far, this one included; < 1 counts as 1).
+    /// `messageRewards[k]` is r_int of message k, computed once per message, not per step.
+    public func compose(extrinsic: [Float], messageIndex: [Int32], counts: [Int64], messageRewards: [Double]) -> (rewards: [Float], summary: Summary) {
+        precondition(messageIndex.count == extrinsic.count && counts.count == extrinsic.count, "reward arrays differ in length")
+        var rewards = [Float](repeating: 0, count: extrinsic.count)
+        var summary = Summary(intrinsic: 0, rewardedSteps: 0)
+        for i in extrinsic.indices {
+            var r = extrinsicCoefficient * Double(extrinsic[i])
+            let k = Int(messageIndex[i])
+            if type != .none, k >= 0, k < messageRewards.count, messageRewards[k] != 0 {
+                let n = Double(max(counts[i], 1))
+                let term = llmCoefficient * messageRewards[k] / pow(n, countExponent)
+                r += term
+                summary.intrinsic += term
+                if term != 0 { summary.rewardedSteps += 1 }
+            }
+            rewards[i] = Float(r)
+        }
+        return (rewards, summary)
+    }
+}
