@@ -75,7 +75,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "oni-annotator",
-            dependencies: ["OniRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["OniRuntime", "OniStorage", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // Tests.

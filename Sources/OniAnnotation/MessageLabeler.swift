@@ -6,11 +6,18 @@ public struct MessageLabeler: Sendable {
     public let backend: any LLMBackend
     /// The prompt every message is asked with.
     public let prompt: AnnotationPrompt
+    /// Labels already given for this model, prompt and goal (across runs); nil asks every time.
+    public let cache: (any LabelCache)?
 
-    /// Creates a labeler that asks `backend` with `prompt`.
-    public init(backend: any LLMBackend, prompt: AnnotationPrompt) {
+    /// Creates a labeler that asks `backend` with `prompt`, answering from `cache` when it can.
+    public init(backend: any LLMBackend, prompt: AnnotationPrompt, cache: (any LabelCache)? = nil) {
         self.backend = backend
         self.prompt = prompt
+        self.cache = cache
+    }
+
+    private func key(_ text: String) -> LabelCacheKey {
+        LabelCacheKey(model: backend.model, promptHash: prompt.templateHash, goal: prompt.goal.text, message: text)
     }
 
     /// Labels every item concurrently and returns one result per item, in the
@@ -38,6 +45,11 @@ public struct MessageLabeler: Sendable {
     /// once; if the second reply is no better the outcome is `.unparseable`.
     /// A backend failure gives `.backendError` with the error's description.
     public func label(_ item: AnnotationItem) async -> AnnotationResult {
+        if let cached = cache?.label(for: key(item.text)) {
+            return AnnotationResult(
+                messageID: item.messageID, outcome: .labelled(value: cached.value, confidence: cached.confidence), model: backend.model,
+                promptHash: prompt.templateHash, reply: cached.reply)
+        }
         let messages = prompt.messages(for: item.text)
         var lastReply = ""
         var outcome = LabelOutcome.unparseable(reason: "no reply")
@@ -51,8 +63,10 @@ public struct MessageLabeler: Sendable {
             outcome = LabelParser.parse(lastReply)
             if case .labelled = outcome { break }
         }
-        return AnnotationResult(
-            messageID: item.messageID, outcome: outcome, model: backend.model, promptHash: prompt.templateHash,
-            reply: String(lastReply.prefix(AnnotationResult.maxReplyCharacters)))
+        let reply = String(lastReply.prefix(AnnotationResult.maxReplyCharacters))
+        if case let .labelled(value, confidence) = outcome {
+            cache?.store(CachedLabel(value: value, confidence: confidence, reply: reply), for: key(item.text))
+        }
+        return AnnotationResult(messageID: item.messageID, outcome: outcome, model: backend.model, promptHash: prompt.templateHash, reply: reply)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import OniAnnotation
+import OniStorage
 import OniWire
 
 /// Everything the annotator needs. The `oni-annotator` flags map onto these fields.
@@ -19,6 +20,8 @@ public struct AnnotatorConfig: Sendable {
     public var maxItemsPerRequest = 64
     /// Frames larger than this are refused.
     public var maxFrameBytes = WireProtocol.defaultMaxFrameBytes
+    /// The label cache shared across runs (SQLite); nil asks the LLM about every message.
+    public var cachePath: String? = SQLiteLabelCache.defaultPath
     /// Seconds between statistics lines in the log.
     public var statsIntervalSeconds = 10.0
 

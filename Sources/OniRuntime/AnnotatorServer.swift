@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import OniAnnotation
 import OniCore
+import OniStorage
 import OniTransport
 import OniWire
 import Synchronization
@@ -17,6 +18,7 @@ public final class AnnotatorServer {
     private let context: ZMQContext
     private let backend: any LLMBackend
     private var labelers: [String: MessageLabeler] = [:]
+    private var cache: SQLiteLabelCache?
 
     private struct Queued {
         var peer: Data
@@ -57,10 +59,21 @@ public final class AnnotatorServer {
             codec: FrameCodec(maxFrameBytes: config.maxFrameBytes), logger: logger)
         try socket.socket.bind(config.bind)
         defer { socket.close() }
+        if let path = config.cachePath {
+            do {
+                cache = try SQLiteLabelCache(path: path)
+            } catch {
+                // Labelling goes on; only the saving across runs is lost.
+                logger.error("label cache unusable; asking the LLM about every message", metadata: ["path": "\(path)", "error": "\(error)"])
+            }
+        }
         let bound = try socket.socket.lastEndpoint()
         logger.info(
             "annotator started",
-            metadata: ["bind": "\(bound)", "llm": "\(config.llm.baseURL.absoluteString)", "model": "\(backend.model)"])
+            metadata: [
+                "bind": "\(bound)", "llm": "\(config.llm.baseURL.absoluteString)", "model": "\(backend.model)",
+                "cache": "\(cache.map { "\($0.path) (\($0.count) labels)" } ?? "none")",
+            ])
 
         var lastStats = Date()
         while !stop.isStopped {
@@ -123,6 +136,12 @@ public final class AnnotatorServer {
             "unparseable": "\(stats.unparseable)", "backend_errors": "\(stats.backendErrors)", "dropped": "\(stats.dropped)",
             "queued": "\(queue.count)", "in_flight": "\(inFlight)",
         ]
+        if let cache {
+            let (hits, misses) = cache.lookups
+            metadata["cache_hits"] = "\(hits)"
+            metadata["cache_misses"] = "\(misses)"
+            metadata["cache_write_failures"] = "\(cache.writeFailures)"
+        }
         if let http = backend as? OpenAICompatibleBackend {
             let s = http.stats
             metadata["llm_requests"] = "\(s.requests)"
@@ -174,7 +193,7 @@ public final class AnnotatorServer {
         if let known = labelers[goal] { return known }
         // Goals come from peers: keep the table small.
         if labelers.count >= 16 { labelers.removeAll() }
-        let labeler = MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: Goal(argument: goal.isEmpty ? "default" : goal)))
+        let labeler = MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: Goal(argument: goal.isEmpty ? "default" : goal)), cache: cache)
         labelers[goal] = labeler
         return labeler
     }

@@ -30,6 +30,8 @@ public struct RunConfig: Sendable, Codable, Equatable {
     public var llmModel = "default"
     /// Goal the LLM judges messages against.
     public var goal = "default"
+    /// The annotator's label cache; nil = its default (~/.cache/oni/annotations.sqlite).
+    public var annotationCache: String?
     /// Messages per annotation request.
     public var llmBatchSize = 8
     /// Intrinsic reward (auto: retrieval when annotating, none otherwise) and ONI's coefficients.
@@ -109,6 +111,7 @@ public struct RunConfig: Sendable, Codable, Equatable {
 
     public func annotatorArguments() -> [String] {
         ["--bind", "tcp://\(host):\(basePort + 5)", "--llm-url", llmBaseURL ?? "", "--llm-model", llmModel, "--log-level", logLevel]
+            + (annotationCache.map { ["--cache", $0] } ?? [])
     }
 
     public func workerArguments(index: Int) -> [String] {

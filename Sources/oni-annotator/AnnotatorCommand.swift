@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import OniAnnotation
 import OniRuntime
+import OniStorage
 import OniTransport
 
 @main
@@ -27,6 +28,8 @@ struct AnnotatorCommand: ParsableCommand {
     @Option(help: "Most tokens the LLM may answer with.") var llmMaxTokens = 16
     @Option(help: "Requests waiting beyond this are dropped, oldest first.") var maxQueuedRequests = 256
     @Option(help: "Id reported in replies.") var id = "annotator-0"
+    @Option(help: "Label cache shared across runs (SQLite), keyed by model, prompt, goal and message.") var cache = SQLiteLabelCache.defaultPath
+    @Flag(help: "Ask the LLM about every message, keeping no cache.") var noCache = false
     @Option(help: "Largest frame accepted, in bytes.") var maxFrameBytes = 64 << 20
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
 
@@ -62,6 +65,7 @@ struct AnnotatorCommand: ParsableCommand {
         config.maxQueuedRequests = maxQueuedRequests
         config.maxConcurrentRequests = maxConcurrentRequests
         config.maxFrameBytes = maxFrameBytes
+        config.cachePath = noCache ? nil : cache
         try RoleMain.run(logLevel: logLevel, label: "oni.annotator") { context, stop, logger in
             try AnnotatorServer(config: config, context: context, stop: stop, logger: logger).run()
         }

@@ -32,6 +32,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "First of six ports (experience, params, metrics, control, -, annotator).") var basePort = RunConfig.defaults.basePort
     @Option(help: "OpenAI-compatible LLM base URL (default: ONI_LLM_BASE_URL; none = no annotation).") var llmUrl: String?
     @Option(help: "Model name for the LLM server (default: ONI_LLM_MODEL or 'default').") var llmModel: String?
+    @Option(help: "The annotator's label cache, shared across runs (default: ~/.cache/oni/annotations.sqlite).") var annotationCache: String?
     @Option(help: "Goal for the LLM: default, combat, gold, stairs or free text.") var goal = RunConfig.defaults.goal
     @Option(name: [.customLong("llm-batch-size"), .customLong("llm_batch_size")], help: "Messages per annotation request.")
     var llmBatchSize = RunConfig.defaults.llmBatchSize
@@ -85,6 +86,7 @@ struct RunCommand: ParsableCommand {
         resolved.llmBaseURL = llmUrl ?? environment["ONI_LLM_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
         resolved.llmModel = llmModel ?? environment["ONI_LLM_MODEL"] ?? "default"
         resolved.goal = goal
+        resolved.annotationCache = annotationCache
         resolved.llmBatchSize = llmBatchSize
         resolved.logLevel = logLevel ?? RunConfig.defaults.logLevel
         resolved.train = train

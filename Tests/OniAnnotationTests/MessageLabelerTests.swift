@@ -28,6 +28,31 @@ import Testing
         #expect(server.receivedMessages.allSatisfy { $0.contains("You kill the newt!") })
     }
 
+    /// A message labelled once is answered from the cache afterwards, by another labeler too
+    /// (a later run); other goals, prompts or models ask again; unparseable replies are not kept.
+    @Test func theCacheAnswersRepeatedQuestions() async throws {
+        let server = try FakeLLMServer { message, _ in .reply(message.contains("key") ? "<label>yes</label>" : "maybe") }
+        let backend = OpenAICompatibleBackend(
+            config: LLMServerConfig(
+                baseURL: server.baseURL, model: "fake-model", timeoutSeconds: 10, maxRetries: 1, maxConcurrentRequests: 4,
+                retryBaseDelaySeconds: 0.01))
+        let cache = MemoryLabelCache()
+        let first = MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: .default), cache: cache)
+        let key = AnnotationItem(messageID: 1, text: "You find a key."), wall = AnnotationItem(messageID: 2, text: "It's a wall.")
+        _ = await first.label([key, wall])
+        #expect(server.requestCount == 3)  // the key once, the wall twice (unparseable, asked again)
+        let later = MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: .default), cache: cache)
+        let again = await later.label([AnnotationItem(messageID: 9, text: "You find a key.")])
+        #expect(again.first?.outcome == .labelled(value: 1, confidence: 1) && again.first?.messageID == 9)
+        #expect(again.first?.reply == "<label>yes</label>" && again.first?.promptHash == AnnotationPrompt(goal: .default).templateHash)
+        #expect(server.requestCount == 3)
+        _ = await later.label([wall])
+        #expect(server.requestCount == 5)  // never cached
+        _ = await MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: .gold), cache: cache).label([key])
+        #expect(server.requestCount == 6)
+        #expect(cache.lookups.hits == 1 && cache.lookups.misses == 4)
+    }
+
     @Test func unparseableTwiceGivesUp() async throws {
         let server = try FakeLLMServer { _, _ in .reply("<label>maybe</label>") }
         let (labeler, _) = Self.labeler(server)

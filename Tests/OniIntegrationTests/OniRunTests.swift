@@ -49,6 +49,7 @@ import Testing
             [
                 "run", "--run-dir", run, "--max-env-steps", "0", "--workers", "1", "--envs-per-worker", "4",
                 "--base-port", "\(FreePorts.consecutive(6))", "--llm-url", llm.baseURL.absoluteString,
+                "--annotation-cache", run + "-labels.sqlite",
             ] + OniRunTests.tinyNetwork)
         // Progress lines say how many messages are labelled; wait for a few.
         let labelled = eventually(seconds: 90) {
@@ -61,9 +62,12 @@ import Testing
         oni.signal(SIGINT)
         #expect(oni.wait(seconds: 60) == 0, "\(oni.output)")
         #expect(oni.output.hasPrefix("oni run: annotating with default at \(llm.baseURL.absoluteString)"))
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: run + "-labels.sqlite" + suffix) } }
         let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
         let messages = try store.messages()
         #expect(messages.filter { $0.label != nil }.count >= 3, "\(oni.output)")
+        // Every label the run got is in the cache for the next run.
+        #expect(try SQLiteLabelCache(path: run + "-labels.sqlite").count >= messages.filter { $0.label != nil }.count)
         for message in messages {
             if let label = message.label { #expect(label == (message.text.contains("key") ? 1 : 0), "\(message.text)") }
         }

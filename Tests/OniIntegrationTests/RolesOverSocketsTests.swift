@@ -71,7 +71,8 @@ import Testing
 
         let learner = try learner(ports, runDirectory: run, annotate: true)
         let annotator = try ChildProcess(
-            "oni-annotator", ["--bind", ports.tcp(ports.annotator), "--llm-url", llm.baseURL.absoluteString, "--llm-retries", "1"])
+            "oni-annotator",
+            ["--bind", ports.tcp(ports.annotator), "--llm-url", llm.baseURL.absoluteString, "--llm-retries", "1", "--cache", run + "/label-cache.sqlite"])
         let worker = try worker(ports)
         let tail = try ChildProcess("oni", ["metrics", "--follow", ports.tcp(ports.metrics), "--json", "--count", "3"], name: "metrics")
 

@@ -173,3 +173,46 @@ func temporaryDirectory() throws -> URL {
         #expect(throws: StorageError.self) { _ = try RunStore(path: "/nonexistent-dir/sub/oni.sqlite") }
     }
 }
+
+@Suite struct SQLiteLabelCacheTests {
+    func temporaryPath() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("oni-cache-\(UUID().uuidString)/annotations.sqlite").path
+    }
+
+    @Test func labelsOutliveTheProcessThatStoredThem() throws {
+        let path = temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let key = LabelCacheKey(model: "qwen", promptHash: "abc", goal: "score", message: "You find a key.")
+        do {
+            let cache = try SQLiteLabelCache(path: path)
+            #expect(cache.label(for: key) == nil)
+            cache.store(CachedLabel(value: 1, confidence: 0.75, reply: "<label>yes</label>"), for: key)
+            cache.store(CachedLabel(value: 0, confidence: 1, reply: "no"), for: LabelCacheKey(model: "qwen", promptHash: "abc", goal: "score", message: "It's a wall."))
+        }
+        let reopened = try SQLiteLabelCache(path: path)
+        #expect(reopened.count == 2)
+        #expect(reopened.label(for: key) == CachedLabel(value: 1, confidence: 0.75, reply: "<label>yes</label>"))
+        // Any other model, prompt or goal is another question.
+        for other in [
+            LabelCacheKey(model: "llama", promptHash: "abc", goal: "score", message: key.message),
+            LabelCacheKey(model: "qwen", promptHash: "def", goal: "score", message: key.message),
+            LabelCacheKey(model: "qwen", promptHash: "abc", goal: "gold", message: key.message),
+        ] {
+            #expect(reopened.label(for: other) == nil)
+        }
+        #expect(reopened.lookups.hits == 1 && reopened.lookups.misses == 3 && reopened.writeFailures == 0)
+    }
+
+    @Test func aFileThatIsNotACacheIsACorruptError() throws {
+        let path = temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(repeating: 0x41, count: 8192).write(to: URL(fileURLWithPath: path))
+        #expect {
+            _ = try SQLiteLabelCache(path: path)
+        } throws: { error in
+            if case .corrupt = error as? StorageError { return true }
+            return false
+        }
+    }
+}
