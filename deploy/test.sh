@@ -5,12 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh
 # Python, for the tests only, in a venv: the checkpoint format is checked against the
-# reference safetensors reader, the NetHack environment step for step against NLE's package.
+# reference safetensors reader, the NetHack environment step for step against NLE's package,
+# the TensorBoard event files with TensorBoard's own reader.
 venv=${ONI_TEST_VENV:-$HOME/.cache/oni/test-venv}
-if ! "$venv/bin/python" -c "import nle, safetensors.numpy, sys; sys.exit(nle.__version__ != '1.3.0')" 2>/dev/null; then
-  echo "test: installing nle==1.3.0, safetensors and numpy into $venv"
+if ! "$venv/bin/python" -c "import nle, safetensors.numpy, tensorboard, sys; sys.exit(nle.__version__ != '1.3.0')" 2>/dev/null; then
+  echo "test: installing nle==1.3.0, safetensors, numpy and tensorboard into $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check nle==1.3.0 safetensors numpy
+  "$venv/bin/pip" install --quiet --disable-pip-version-check nle==1.3.0 safetensors numpy tensorboard
 fi
 export ONI_TEST_PYTHON=$venv/bin/python
 swift build --build-tests

@@ -44,6 +44,7 @@ public final class Learner {
     private var checkpoints: CheckpointStore?
     private var lastCheckpoint = 0.0
     private var lastPublished = -Double.infinity
+    private var tensorBoard: TensorBoardWriter?
 
     public init(config: LearnerConfig, context: ZMQContext, stop: StopSignal, logger: Logger) {
         self.config = config
@@ -88,6 +89,13 @@ public final class Learner {
         try restore(storePath: storePath)
         let writer = try StoreWriter(path: storePath, logger: logger)
         let jsonl = try JSONLinesMetricsSink(path: runDirectory.appendingPathComponent("metrics.jsonl").path)
+        if config.tensorBoard {
+            do {
+                tensorBoard = try TensorBoardWriter(directory: runDirectory.appendingPathComponent("tb").path)
+            } catch {
+                logger.error("TensorBoard event file not created; going on without it", metadata: ["error": "\(error)"])
+            }
+        }
         if config.train {
             let environment = try EnvironmentFactory.make(name: config.env)
             if var architecture = PolicyArchitecture(environment: environment) {
@@ -511,6 +519,14 @@ public final class Learner {
         _ = try? sockets.metrics.send(.metrics(snapshot), dontWait: true)
         writer.submit(.metrics(unixMilliseconds: snapshot.unixMs, envSteps: snapshot.envSteps, values: snapshot.values))
         do { try jsonl.write(snapshot) } catch { logger.error("metrics.jsonl write failed", metadata: ["error": "\(error)"]) }
+        if let tensorBoard {
+            do {
+                try tensorBoard.write(step: Int64(snapshot.envSteps), values: snapshot.values)
+            } catch {
+                logger.error("TensorBoard write failed; no more event files this run", metadata: ["error": "\(error)"])
+                self.tensorBoard = nil
+            }
+        }
     }
 
     private func snapshot(_ sockets: Sockets, writer: StoreWriter) -> Oni_V1_Metrics {

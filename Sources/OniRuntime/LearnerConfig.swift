@@ -36,6 +36,8 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     public var maxFrameBytes = WireProtocol.defaultMaxFrameBytes
     /// Stop after consuming this many environment steps (0 = run until stopped).
     public var maxEnvSteps: UInt64 = 0
+    /// Write TensorBoard event files to RUN_DIR/tb.
+    public var tensorBoard = true
     /// Keep every rollout in the store (replayable); off saves disk.
     public var storeRollouts = true
     /// The environment the workers play; it fixes the policy network's shape.

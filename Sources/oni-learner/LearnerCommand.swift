@@ -35,6 +35,7 @@ struct LearnerCommand: ParsableCommand {
     @Option(help: "Seconds of silence before a worker counts as dead.") var livenessTimeout = LearnerConfig().livenessTimeoutSeconds
     @Option(help: "Stop after this many env steps (0 = until stopped).") var maxEnvSteps = LearnerConfig().maxEnvSteps
     @Flag(inversion: .prefixedNo, help: "Keep every rollout in the store (replayable).") var storeRollouts = true
+    @Flag(inversion: .prefixedNo, help: "Write TensorBoard event files to RUN_DIR/tb.") var tensorboard = true
     @Option(help: "Largest frame accepted, in bytes.") var maxFrameBytes = LearnerConfig().maxFrameBytes
     @Option(help: "Environment the workers play (fixes the network's shape): \(EnvironmentNames.list).") var env = LearnerConfig().env
     @Flag(inversion: .prefixedNo, help: "Train the policy with APPO (off: record and label only).") var train = true
@@ -108,6 +109,7 @@ struct LearnerCommand: ParsableCommand {
         config.livenessTimeoutSeconds = livenessTimeout
         config.maxEnvSteps = maxEnvSteps
         config.storeRollouts = storeRollouts
+        config.tensorBoard = tensorboard
         config.maxFrameBytes = maxFrameBytes
         config.env = env
         config.train = train
