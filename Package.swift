@@ -45,7 +45,10 @@ let package = Package(
         ),
         .target(
             name: "OniStorage",
-            dependencies: ["CSQLite", "OniCore", "OniWire", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "CSQLite", "OniCore", "OniWire", .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
         ),
         .target(
             name: "OniTelemetry",
@@ -63,7 +66,7 @@ let package = Package(
         // Thin executables.
         .executableTarget(
             name: "oni",
-            dependencies: ["OniRuntime", "OniLearning", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["OniRuntime", "OniLearning", "OniStorage", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "oni-learner",

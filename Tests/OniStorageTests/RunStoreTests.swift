@@ -216,3 +216,41 @@ func temporaryDirectory() throws -> URL {
         }
     }
 }
+
+@Suite struct StoreCheckTests {
+    /// A sound store passes; then each kind of damage is named: a rollout blob that is not a
+    /// Rollout, a row that disagrees with its blob, a worker's sequence going back, a label of 0.5.
+    @Test func soundStorePassesAndDamageIsNamed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oni-check-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try RunStore(runDirectory: dir)
+        func stored(_ sequence: UInt64, steps: UInt64, protobuf: Data? = nil) throws -> StoreRecord {
+            let rollout = sampleRollout(sequence: sequence)
+            return .rollout(
+                StoredRollout(
+                    workerID: rollout.workerID, sequence: sequence, policyVersion: -1, steps: rollout.stepCount, learnerEnvSteps: steps,
+                    replay: false, receivedUnixMilliseconds: 1000, protobuf: try protobuf ?? rollout.wire.serializedData(), episodes: rollout.episodes))
+        }
+        try store.write([
+            .message(id: 1, text: "You find a key.", count: 3, firstSeenEnvSteps: 10), try stored(0, steps: 12), try stored(1, steps: 24),
+            .label(AnnotationResult(messageID: 1, outcome: .labelled(value: 1, confidence: 1), model: "m", promptHash: "p", reply: "yes"), unixMilliseconds: 1),
+        ])
+        let clean = try StoreCheck.run(store)
+        #expect(clean.isClean, "\(clean.problems)")
+        #expect(clean.counts.first { $0.0 == "rollouts" }?.1 == 2)
+
+        try store.write([try stored(2, steps: 36, protobuf: Data([0xFF, 0xFF, 0xFF])), try stored(1, steps: 30)])
+        try store.database.execute("UPDATE labels SET label = 0.5")
+        try store.database.execute("UPDATE rollouts SET steps = 7 WHERE id = 2")
+        let damaged = try StoreCheck.run(store)
+        let text = damaged.problems.joined(separator: "\n")
+        #expect(!damaged.isClean)
+        #expect(text.contains("rollout 3 is not a protobuf Rollout"), "\(text)")
+        #expect(text.contains("rollout 2: row says worker-0 #1 (7 steps)"), "\(text)")
+        #expect(text.contains("sequence 1 after 2"), "\(text)")
+        #expect(text.contains("learner env steps went back from 36 to 30"), "\(text)")
+        #expect(text.contains("1 labels are malformed"), "\(text)")
+        store.close()
+    }
+}
