@@ -254,3 +254,45 @@ func temporaryDirectory() throws -> URL {
         store.close()
     }
 }
+
+@Suite struct EpisodeBrowserTests {
+    /// An episode that spans two rollouts comes back whole, in order, from both; one longer than
+    /// what is stored comes back as far as it goes, with the gap named; filters select.
+    @Test func framesSpanRolloutsAndGapsAreNamed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oni-episodes-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try RunStore(runDirectory: dir)
+        defer { store.close() }
+        let first = sampleRollout(sequence: 0), second = sampleRollout(sequence: 1)  // T = 4, B = 3
+        let spanning = EpisodeSummary(envIndex: 1, episodeID: 4, episodeReturn: 2, length: 6, success: true, endStep: 1, seed: 9)
+        let long = EpisodeSummary(envIndex: 2, episodeID: 5, episodeReturn: 0, length: 31, success: false, endStep: 3, seed: 10)
+        try store.write([
+            .rollout(StoredRollout(workerID: "worker-0", sequence: 0, policyVersion: -1, steps: 12, learnerEnvSteps: 12, replay: false,
+                receivedUnixMilliseconds: 1, protobuf: try first.wire.serializedData(), episodes: [])),
+            .rollout(StoredRollout(workerID: "worker-0", sequence: 1, policyVersion: -1, steps: 12, learnerEnvSteps: 24, replay: false,
+                receivedUnixMilliseconds: 2, protobuf: try second.wire.serializedData(), episodes: [spanning, long])),
+        ])
+        let browser = EpisodeBrowser(store: store)
+        var filter = EpisodeBrowser.Filter()
+        filter.success = true
+        let rows = try browser.list(filter)
+        #expect(rows.map(\.length) == [6])
+        let (frames, gap) = try browser.frames(of: rows[0])
+        #expect(gap == nil)
+        #expect(frames.map(\.step) == Array(0..<6))
+        // Steps 2, 3 of the first rollout, then 0, 1 of the second — env 1 of 3: k = t·3 + 1.
+        let ks = [2, 3].map { $0 * 3 + 1 } + [0, 1].map { $0 * 3 + 1 }
+        #expect(frames.suffix(4).map(\.action) == ks.map { first.actions[$0] })
+        #expect(frames.suffix(4).map(\.reward) == ks.map { first.rewards[$0] })
+        let chars = try #require(frames.last?.observation["chars"])
+        #expect(chars.shape == [2, 3] && chars.bytes == second.observations["chars"]!.bytes[(4 * 6)..<(5 * 6)])
+
+        filter = EpisodeBrowser.Filter()
+        filter.minLength = 20
+        let longRow = try #require(try browser.list(filter).first)
+        let partial = try browser.frames(of: longRow)
+        #expect(partial.frames.count == 8 && partial.frames.first?.step == 23)
+        #expect(partial.gap == .missingRollouts(episode: longRow.id, framesFound: 8, length: 31))
+    }
+}
