@@ -298,13 +298,17 @@ public final class Learner {
     }
 
     private func ingest(_ rollout: Rollout, protobuf: Data, writer: StoreWriter) {
-        heard(rollout.workerID, role: "worker", envSteps: rollout.workerEnvSteps, policyVersion: rollout.policyVersion)
+        heard(rollout.workerID, role: rollout.replay ? "replay" : "worker", envSteps: rollout.workerEnvSteps, policyVersion: rollout.policyVersion)
         if let last = lastSequence[rollout.workerID], rollout.sequence > last, rollout.sequence - last > 1 {
             counters["learner/rollouts_lost", default: 0] += Double(rollout.sequence - last - 1)
         }
         lastSequence[rollout.workerID] = rollout.sequence
         rollouts += 1
         envSteps += UInt64(rollout.stepCount)
+        if rollout.replay {
+            counters["replay/rollouts", default: 0] += 1
+            counters["replay/env_steps", default: 0] += Double(rollout.stepCount)
+        }
 
         // Count each distinct message once per rollout, with its number of steps.
         var occurrences = [Int64](repeating: 0, count: rollout.messages.count)
@@ -313,7 +317,7 @@ public final class Learner {
             let (id, isNew) = registry.observe(text, occurrences: occurrences[i], envSteps: envSteps)
             if isNew && config.annotatorEndpoint != nil { annotation.enqueue(id) }
         }
-        for episode in rollout.episodes {
+        for episode in rollout.episodes where !rollout.replay {  // the returns are the live agent's
             episodes += 1
             returns.append(episode.episodeReturn)
             lengths.append(Double(episode.length))
@@ -407,17 +411,20 @@ public final class Learner {
             counters["learner/rollouts_wrong_env", default: 0] += 1
             return
         }
-        // A uniform-random rollout (-1) counts as acting with the version before the first;
-        // a version this learner has not published comes from another learner's params.
-        guard rollout.policyVersion >= -1, rollout.policyVersion <= trainer.version else {
-            counters["learner/rollouts_foreign_version", default: 0] += 1
-            return
-        }
-        let lag = trainer.version - rollout.policyVersion
-        policyLags.append(Double(lag))
-        guard lag <= config.maxPolicyLag else {
-            counters["learner/rollouts_too_old", default: 0] += 1
-            return
+        // Replayed experience is off-policy by design (another run's versions): V-trace corrects it.
+        if !rollout.replay {
+            // A uniform-random rollout (-1) counts as acting with the version before the first;
+            // a version this learner has not published comes from another learner's params.
+            guard rollout.policyVersion >= -1, rollout.policyVersion <= trainer.version else {
+                counters["learner/rollouts_foreign_version", default: 0] += 1
+                return
+            }
+            let lag = trainer.version - rollout.policyVersion
+            policyLags.append(Double(lag))
+            guard lag <= config.maxPolicyLag else {
+                counters["learner/rollouts_too_old", default: 0] += 1
+                return
+            }
         }
         let batch: TrainingBatch
         do {

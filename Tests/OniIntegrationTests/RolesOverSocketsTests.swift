@@ -133,6 +133,33 @@ import Testing
         #expect(prompts.int(0) == 0)
     }
 
+    /// A run's stored rollouts, replayed into a fresh learner, are all received as replay and trained on.
+    @Test func storedRolloutsReplayIntoAnotherLearner() throws {
+        let context = ZMQContext()
+        let source = temporaryRun(), target = temporaryRun()
+        defer { for run in [source, target] { try? FileManager.default.removeItem(atPath: run) } }
+        let first = Ports()
+        let learner = try learner(first, runDirectory: source, annotate: false)
+        let worker = try worker(first)
+        #expect(eventually(seconds: 30) { (status(first, context)["store/written"] ?? 0) >= 20 }, "\(learner.output)")
+        #expect(worker.stop() == 0)
+        #expect(learner.stop() == 0)
+        let stored = try RunStore(path: source + "/oni.sqlite", readOnly: true).count(.rollouts)
+        #expect(stored > 0)
+
+        let second = Ports()
+        let fresh = try self.learner(second, runDirectory: target, annotate: false)
+        let replay = try ChildProcess("oni", ["replay", "rollouts", source, "--to", second.tcp(second.experience)], name: "replay")
+        #expect(replay.wait(seconds: 60) == 0, "\(replay.output)")
+        #expect(replay.output.contains("sent \(stored) of \(stored) rollouts"), "\(replay.output)")
+        let received = eventually(seconds: 30) { Int(status(second, context)["replay/rollouts"] ?? 0) == stored }
+        let s = status(second, context)
+        #expect(received, "\(s.filter { $0.key.hasPrefix("replay/") || $0.key.hasPrefix("learner/") })")
+        #expect((s["learner/policy_version"] ?? 0) >= 1, "trained on replayed experience")
+        #expect(s["workers/live"] == 0 && s["env/episodes"] == 0)  // replay is neither a worker nor live episodes
+        #expect(fresh.stop() == 0, "\(fresh.output)")
+    }
+
     @Test func learnerKilledMidRunResumesAndWorkersReconnect() throws {
         let ports = Ports()
         let run = temporaryRun()

@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+import OniCore
+import OniStorage
+import OniTransport
+import OniWire
+import SwiftProtobuf
+
+/// `oni replay rollouts`: streams a run's stored rollouts to a learner exactly
+/// as a worker sends them (PUSH to its experience socket, same frames), marked
+/// as replay, oldest first, reading the store in small batches so memory stays
+/// bounded whatever its size. The learner's V-trace corrects with the stored
+/// behaviour log-probabilities.
+public final class RolloutReplayer {
+    public struct Config: Sendable {
+        public var runDirectory: String
+        /// The learner's experience endpoint.
+        public var endpoint: String
+        /// Most rollouts per second (nil = as fast as the learner takes them).
+        public var rate: Double?
+        /// Only rollouts the original learner received between these env-step counts.
+        public var fromStep: UInt64?
+        public var untilStep: UInt64?
+
+        public init(runDirectory: String, endpoint: String) {
+            self.runDirectory = runDirectory
+            self.endpoint = endpoint
+        }
+    }
+
+    public struct Progress: Sendable {
+        public var sent = 0
+        public var total = 0
+        /// Stored rows that did not decode as rollouts (skipped, counted).
+        public var unreadable = 0
+    }
+
+    public let config: Config
+    private let context: ZMQContext
+    private let stop: StopSignal
+    private let logger: Logger
+
+    public init(config: Config, context: ZMQContext? = nil, stop: StopSignal, logger: Logger) {
+        self.config = config
+        self.context = context ?? ZMQContext()
+        self.stop = stop
+        self.logger = logger
+    }
+
+    /// Sends every selected rollout (or until stopped); `report` gets progress every two seconds and at the end.
+    public func run(report: (Progress) -> Void) throws -> Progress {
+        let path = URL(fileURLWithPath: config.runDirectory).appendingPathComponent(RunStore.fileName).path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw RuntimeError.invalidConfiguration("\(path) does not exist: not a run directory")
+        }
+        let store = try RunStore(path: path, readOnly: true)
+        defer { store.close() }
+        let range = "learner_env_steps BETWEEN \(config.fromStep ?? 0) AND \(min(config.untilStep ?? UInt64(Int64.max), UInt64(Int64.max)))"
+        var progress = Progress()
+        progress.total = Int(try store.database.scalarInt("SELECT count(*) FROM rollouts WHERE \(range)") ?? 0)
+
+        let socket = try MessageSocket(context: context, type: .push, name: "replay", accepts: [], logger: logger)
+        try socket.socket.setSendHighWaterMark(2)
+        try socket.socket.setSendTimeout(milliseconds: 200)
+        try socket.socket.connect(config.endpoint)
+        defer {
+            try? socket.socket.setLinger(milliseconds: 2000)
+            socket.close()
+        }
+
+        var lastID: Int64 = 0
+        var lastReport = Date()
+        let started = Date()
+        reading: while !stop.isStopped {
+            let batch = try store.database.prepare("SELECT id, protobuf FROM rollouts WHERE id > ? AND \(range) ORDER BY id LIMIT 64")
+                .bind(.int(lastID))
+            var rows: [(Int64, Data)] = []
+            while try batch.step() { rows.append((batch.int(0), batch.blob(1))) }
+            if rows.isEmpty { break }
+            for (id, blob) in rows {
+                lastID = id
+                guard var rollout = try? Oni_V1_Rollout(serializedBytes: blob) else {
+                    progress.unreadable += 1
+                    continue
+                }
+                rollout.replay = true
+                // Its own sender id: never mistaken for (or counted against) a live worker.
+                rollout.workerID = "replay:" + rollout.workerID
+                while !stop.isStopped {
+                    if try socket.send(.rollout(rollout)) { break }
+                }
+                if stop.isStopped { break reading }
+                progress.sent += 1
+                if let rate = config.rate, rate > 0 {
+                    let due = started.addingTimeInterval(Double(progress.sent) / rate)
+                    if due > Date() { Thread.sleep(until: due) }
+                }
+                if Date().timeIntervalSince(lastReport) >= 2 {
+                    lastReport = Date()
+                    report(progress)
+                }
+            }
+        }
+        report(progress)
+        return progress
+    }
+}
