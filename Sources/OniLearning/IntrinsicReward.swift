@@ -7,6 +7,9 @@ public enum IntrinsicRewardType: String, Sendable, Codable, CaseIterable {
     /// ONI's retrieval: a message's reward is its LLM label (1 = progress, 0 = not),
     /// looked up in the label table; messages not yet labelled give 0.
     case retrieval
+    /// ONI's classification: a text classifier trained online on the labels gives every
+    /// message, labelled or not, 1 if P(progress) exceeds `classificationThreshold`, else 0.
+    case classification
 }
 
 /// How occurrences of a message are counted for the 1/N(msg)^β scaling.
@@ -27,6 +30,8 @@ public struct RewardComposition: Sendable, Codable, Equatable {
     /// `beta_count_exponent` (β).
     public var countExponent = 3.0
     public var countScope = MessageCountScope.episode
+    /// `classification_threshold`: P(progress) above which the classifier's reward is 1.
+    public var classificationThreshold = 0.5
 
     public init() {}
 

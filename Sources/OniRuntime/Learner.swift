@@ -40,6 +40,12 @@ public final class Learner {
     /// Intrinsic reward per step and fraction of steps rewarded, per trained rollout.
     private var intrinsicPerStep = RollingWindow(capacity: 100)
     private var rewardedFraction = RollingWindow(capacity: 100)
+    /// The classification reward model, its training state and its rewards per message for its current version.
+    private var classifier: MessageClassifier?
+    private var classifierRNG = SeededGenerator(seed: 17)
+    private var classifierLabels = -1
+    private var classifierRewards: (version: Int, rewards: [String: Double]) = (-1, [:])
+    private var classifierStats: [String: Double] = [:]
     private var publishedVersion: Int64 = -1
     private var checkpoints: CheckpointStore?
     private var lastCheckpoint = 0.0
@@ -365,9 +371,14 @@ public final class Learner {
         let composition = config.reward
         // r_int once per distinct message of the rollout (retrieval: its label).
         let ids = rollout.messages.map { registry.id(of: $0) }
-        let messageRewards = ids.map { id -> Double in
-            guard composition.type == .retrieval, let id, let label = registry.entry(id)?.label else { return 0 }
-            return Double(label)
+        let messageRewards: [Double]
+        switch composition.type {
+        case .none:
+            messageRewards = ids.map { _ in 0 }
+        case .retrieval:
+            messageRewards = ids.map { id in id.flatMap { registry.entry($0)?.label }.map(Double.init) ?? 0 }
+        case .classification:
+            messageRewards = classifierRewards(for: rollout.messages, threshold: composition.classificationThreshold)
         }
         let counts: [Int64]
         switch composition.countScope {
@@ -391,6 +402,41 @@ public final class Learner {
         var composed = rollout
         composed.rewards = rewards
         return composed
+    }
+
+    /// r_int of each message under the classifier: computed once per message and classifier version.
+    private func classifierRewards(for texts: [String], threshold: Double) -> [Double] {
+        guard let classifier, classifier.version > 0 else { return texts.map { _ in 0 } }
+        if classifierRewards.version != classifier.version { classifierRewards = (classifier.version, [:]) }
+        let unknown = Array(Set(texts.filter { classifierRewards.rewards[$0] == nil }))
+        for (text, p) in zip(unknown, classifier.probabilities(unknown)) { classifierRewards.rewards[text] = p > threshold ? 1 : 0 }
+        return texts.map { classifierRewards.rewards[$0] ?? 0 }
+    }
+
+    /// ONI's schedule: a burst of steps when new labels arrived, a few steady ones now and then.
+    /// Every tenth message (by id) is held out to measure the classifier's accuracy.
+    private func trainClassifier(updates: Int64) {
+        if classifier == nil { classifier = MessageClassifier(seed: config.seed &+ 101) }
+        guard let classifier else { return }
+        let labelsNow = registry.labelledCount
+        let steps = labelsNow != classifierLabels ? 50 : (updates % 20 == 0 ? 5 : 0)
+        guard steps > 0 else { return }
+        var train: [(text: String, label: Float)] = [], heldOut: [(text: String, label: Float)] = []
+        for (id, entry) in registry.entries {
+            guard let label = entry.label else { continue }
+            if id % 10 == 0 { heldOut.append((entry.text, label)) } else { train.append((entry.text, label)) }
+        }
+        guard train.count >= 2 else { return }
+        classifierLabels = labelsNow
+        let loss = classifier.train(on: train, steps: steps, rng: &classifierRNG)
+        classifierStats["reward/classifier_loss"] = loss
+        classifierStats["reward/model_version"] = Double(classifier.version)
+        classifierStats["reward/classifier_examples"] = Double(train.count)
+        if !heldOut.isEmpty {
+            let p = classifier.probabilities(heldOut.map(\.text))
+            let correct = zip(p, heldOut).filter { ($0 > config.reward.classificationThreshold) == ($1.label > 0.5) }.count
+            classifierStats["reward/classifier_heldout_accuracy"] = Double(correct) / Double(heldOut.count)
+        }
     }
 
     private func saveCheckpoint() {
@@ -437,6 +483,7 @@ public final class Learner {
         let start = now
         trainingStats = trainer.update(batch)
         updateMilliseconds.append((now - start) * 1000)
+        if config.reward.type == .classification { trainClassifier(updates: trainer.version) }
     }
 
     /// Publishes Params after every `publishEveryUpdates` updates, and every 2 s for workers that join late.
@@ -561,6 +608,7 @@ public final class Learner {
             if let mean = intrinsicPerStep.mean { values["reward/intrinsic_per_step"] = mean }
             if let mean = rewardedFraction.mean { values["reward/rewarded_step_fraction"] = mean }
             values["reward/llm_coeff"] = config.reward.type == .none ? 0 : config.reward.llmCoefficient
+            values.merge(classifierStats) { _, new in new }
         }
         values["learner/frames_refused"] = Double(sockets.framesRefused)
         values["learner/uptime_s"] = now - started

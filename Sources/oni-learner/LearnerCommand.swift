@@ -47,7 +47,9 @@ struct LearnerCommand: ParsableCommand {
     @Option(help: "Clip the global gradient norm to this (0 = no clipping).") var maxGradNorm = TrainingConfig().maxGradientNorm
     @Option(help: "Scale extrinsic rewards by this before clipping to ±10.") var rewardScale = TrainingConfig().rewardScale
     @Option(help: "Clip the value's change from the acting policy's value to ±this (0 = no clipping).") var valueClip = TrainingConfig().valueClip
-    @Option(help: "Intrinsic reward: auto (retrieval with an annotator, none without), none or retrieval.") var reward = "auto"
+    @Option(help: "Intrinsic reward: auto (retrieval with an annotator, none without), none, retrieval or classification.") var reward = "auto"
+    @Option(name: [.customLong("classification-threshold"), .customLong("classification_threshold")], help: "P(progress) above which the classifier pays.")
+    var classificationThreshold = RewardComposition().classificationThreshold
     @Option(name: [.customLong("llm-reward-coeff"), .customLong("llm_reward_coeff")], help: "Weight of the intrinsic (LLM) reward.")
     var llmRewardCoeff = RewardComposition().llmCoefficient
     @Option(name: [.customLong("extrinsic-reward-coeff"), .customLong("extrinsic_reward_coeff")], help: "Weight of the game's reward.")
@@ -84,6 +86,7 @@ struct LearnerCommand: ParsableCommand {
             throw ValidationError("--reward must be auto, \(IntrinsicRewardType.allCases.map(\.rawValue).joined(separator: " or ")); got '\(reward)'")
         }
         guard MessageCountScope(rawValue: countScope) != nil else { throw ValidationError("--count-scope must be episode or global") }
+        guard (0...1).contains(classificationThreshold) else { throw ValidationError("--classification-threshold must be in [0, 1]") }
         guard llmRewardCoeff.isFinite, extrinsicRewardCoeff.isFinite, betaCountExponent.isFinite, betaCountExponent >= 0 else {
             throw ValidationError("reward coefficients must be finite and --beta-count-exponent ≥ 0")
         }
@@ -126,6 +129,7 @@ struct LearnerCommand: ParsableCommand {
         config.reward.extrinsicCoefficient = extrinsicRewardCoeff
         config.reward.countExponent = betaCountExponent
         config.reward.countScope = MessageCountScope(rawValue: countScope)!
+        config.reward.classificationThreshold = classificationThreshold
         config.maxPolicyLag = maxPolicyLag
         config.publishEveryUpdates = publishEvery
         config.seed = seed

@@ -36,7 +36,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Goal for the LLM: default, combat, gold, stairs or free text.") var goal = RunConfig.defaults.goal
     @Option(name: [.customLong("llm-batch-size"), .customLong("llm_batch_size")], help: "Messages per annotation request.")
     var llmBatchSize = RunConfig.defaults.llmBatchSize
-    @Option(help: "Intrinsic reward: auto (retrieval when an LLM is configured, none otherwise), none or retrieval.")
+    @Option(help: "Intrinsic reward: auto (retrieval when an LLM is configured, none otherwise), none, retrieval or classification.")
     var reward = RunConfig.defaults.reward
     @Option(name: [.customLong("llm-reward-coeff"), .customLong("llm_reward_coeff")], help: "Weight of the intrinsic (LLM) reward.")
     var llmRewardCoeff = RunConfig.defaults.llmRewardCoeff
@@ -52,7 +52,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Network: recurrent core, auto (GRU for an egocentric view, none for a whole map), gru or none.") var core = RunConfig.defaults.core
 
     func validate() throws {
-        guard reward == "auto" || IntrinsicRewardType(rawValue: reward) != nil else { throw ValidationError("--reward must be auto, none or retrieval; got '\(reward)'") }
+        guard reward == "auto" || IntrinsicRewardType(rawValue: reward) != nil else { throw ValidationError("--reward must be auto, none, retrieval or classification; got '\(reward)'") }
         // With --config the file may give the run directory: checked after the merge.
         if resume && runDir == nil && config == nil { throw ValidationError("--resume needs --run-dir RUN_DIR") }
         guard PolicyArchitecture.Core.choice(core) != nil else {

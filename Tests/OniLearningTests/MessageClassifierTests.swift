@@ -1,0 +1,52 @@
+import Foundation
+import OniCore
+import OniLearning
+import Testing
+
+@Suite struct MessageClassifierTests {
+    /// Binary cross-entropy with logits against finite differences and a hand-computed value.
+    @Test func binaryCrossEntropyGradient() {
+        let logits: [Float] = [0.3, -1.2, 2.5], labels: [Float] = [1, 0, 0]
+        let (loss, gradient) = MessageClassifier.binaryCrossEntropy(logits: logits, labels: labels)
+        // −[log σ(0.3) + log(1 − σ(−1.2)) + log(1 − σ(2.5))] / 3
+        func sigmoid(_ z: Double) -> Double { 1 / (1 + Foundation.exp(-z)) }
+        let expected = -(Foundation.log(sigmoid(0.3)) + Foundation.log(1 - sigmoid(-1.2)) + Foundation.log(1 - sigmoid(2.5))) / 3
+        #expect(abs(loss - expected) < 1e-6)  // the logits are Float32
+        for i in logits.indices {
+            var plus = logits, minus = logits
+            plus[i] += 1e-3
+            minus[i] -= 1e-3
+            let numeric = (MessageClassifier.binaryCrossEntropy(logits: plus, labels: labels).loss
+                - MessageClassifier.binaryCrossEntropy(logits: minus, labels: labels).loss) / 2e-3
+            #expect(abs(numeric - Double(gradient[i])) < 1e-4, "logit \(i)")
+        }
+    }
+
+    @Test func featuresAreNormalisedAndCaseBlind() {
+        let f = MessageClassifier.features("You find a key.")
+        #expect(abs(f.reduce(0) { $0 + $1 * $1 } - 1) < 1e-5)
+        #expect(f == MessageClassifier.features("YOU FIND A KEY."))
+        #expect(MessageClassifier.features("").allSatisfy { $0 == 0 })
+    }
+
+    /// Trained on labels where progress means keys, kills and stairs, it labels the training
+    /// messages right and carries the pattern to messages it never saw.
+    @Test func learnsFromLabelsAndGeneralises() {
+        let examples: [(text: String, label: Float)] = [
+            ("You find a key.", 1), ("You kill the rat!", 1), ("You kill the newt!", 1), ("There is a staircase down here.", 1),
+            ("You unlock the door.", 1), ("It's a wall.", 0), ("The door is locked.", 0), ("You miss the rat.", 0),
+            ("The rat bites!", 0), ("Hello Agent, welcome to the dungeon!", 0), ("You hear some noises.", 0), ("You see no door there.", 0),
+        ]
+        let classifier = MessageClassifier(seed: 3)
+        var rng = SeededGenerator(seed: 4)
+        #expect(classifier.version == 0)
+        classifier.train(on: examples, steps: 120, rng: &rng)
+        #expect(classifier.version == 1)
+        let p = classifier.probabilities(examples.map(\.text))
+        for (probability, example) in zip(p, examples) {
+            #expect((probability > 0.5) == (example.label > 0.5), "\(example.text): \(probability)")
+        }
+        let unseen = classifier.probabilities(["You kill the jackal!", "It's a solid wall."])
+        #expect(unseen[0] > 0.5 && unseen[1] < 0.5, "\(unseen)")
+    }
+}
