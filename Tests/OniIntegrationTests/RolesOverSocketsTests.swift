@@ -31,7 +31,7 @@ import Testing
         func tcp(_ port: Int) -> String { "tcp://127.0.0.1:\(port)" }
     }
 
-    func learner(_ ports: Ports, runDirectory: String, annotate: Bool, resume: Bool = false) throws -> ChildProcess {
+    func learner(_ ports: Ports, runDirectory: String, annotate: Bool, resume: Bool = false, extra: [String] = []) throws -> ChildProcess {
         var args = [
             "--run-dir", runDirectory, "--experience-bind", ports.tcp(ports.experience), "--params-bind", ports.tcp(ports.params),
             "--metrics-bind", ports.tcp(ports.metrics), "--control-bind", ports.tcp(ports.control), "--metrics-interval", "0.2",
@@ -41,7 +41,7 @@ import Testing
         ]
         if annotate { args += ["--annotator", ports.tcp(ports.annotator)] }
         if resume { args.append("--resume") }
-        return try ChildProcess("oni-learner", args)
+        return try ChildProcess("oni-learner", args + extra)
     }
 
     func worker(_ ports: Ports, id: String = "worker-0") throws -> ChildProcess {
@@ -131,6 +131,30 @@ import Testing
         let prompts = try store.database.prepare("SELECT count(*) FROM labels WHERE prompt_hash = '' OR model = ''")
         #expect(try prompts.step())
         #expect(prompts.int(0) == 0)
+    }
+
+    /// With --reward classification the learner trains its classifier on the labels as they arrive.
+    @Test func classificationRewardModelTrainsOnTheLabels() throws {
+        let llm = try FakeLLMServer(responder: Self.judge)
+        defer { llm.stop() }
+        let ports = Ports()
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let context = ZMQContext()
+        let learner = try learner(ports, runDirectory: run, annotate: true, extra: ["--reward", "classification"])
+        let annotator = try ChildProcess(
+            "oni-annotator",
+            ["--bind", ports.tcp(ports.annotator), "--llm-url", llm.baseURL.absoluteString, "--cache", run + "/label-cache.sqlite"])
+        let worker = try worker(ports)
+        let trained = eventually(seconds: 60) {
+            let s = status(ports, context)
+            return (s["reward/model_version"] ?? 0) >= 1 && (s["reward/classifier_examples"] ?? 0) >= 2
+        }
+        #expect(trained, "\(status(ports, context).filter { $0.key.hasPrefix("reward/") || $0.key.hasPrefix("messages/") })")
+        #expect(learner.output.contains("classification(msg)"), "\(learner.output)")
+        #expect(worker.stop() == 0)
+        #expect(annotator.stop() == 0)
+        #expect(learner.stop() == 0)
     }
 
     /// A run's stored rollouts, replayed into a fresh learner, are all received as replay and trained on.
