@@ -51,6 +51,9 @@ public final class Learner {
     private var lastCheckpoint = 0.0
     private var lastPublished = -Double.infinity
     private var tensorBoard: TensorBoardWriter?
+    /// Retention: blob bytes kept so far and the fraction's running credit.
+    private var storedRolloutBytes: Int64 = 0
+    private var retentionCredit = 0.0
 
     public init(config: LearnerConfig, context: ZMQContext, stop: StopSignal, logger: Logger) {
         self.config = config
@@ -266,6 +269,7 @@ public final class Learner {
             if !row.settled && config.annotatorEndpoint != nil { annotation.enqueue(row.id) }
         }
         envSteps = try store.lastLearnerEnvSteps()
+        storedRolloutBytes = try store.database.scalarInt("SELECT coalesce(sum(length(protobuf)), 0) FROM rollouts") ?? 0
         episodes = UInt64(try store.count(.episodes))
         _ = registry.takeDirty()
     }
@@ -334,7 +338,7 @@ public final class Learner {
                 StoredRollout(
                     workerID: rollout.workerID, sequence: rollout.sequence, policyVersion: rollout.policyVersion,
                     steps: rollout.stepCount, learnerEnvSteps: envSteps, replay: rollout.replay,
-                    receivedUnixMilliseconds: unixMilliseconds, protobuf: config.storeRollouts ? Data(protobuf) : nil,
+                    receivedUnixMilliseconds: unixMilliseconds, protobuf: retain(protobuf.count) ? Data(protobuf) : nil,
                     episodes: rollout.episodes)))
         if !stored {
             let dropped = writer.currentStats.droppedRollouts
@@ -342,6 +346,20 @@ public final class Learner {
                 logger.warning("disk slower than experience: rollouts dropped from the store", metadata: ["dropped": "\(dropped)"])
             }
         }
+    }
+
+    /// Whether this rollout's blob is kept: the configured fraction, evenly spread, under the size cap.
+    private func retain(_ bytes: Int) -> Bool {
+        guard config.storeRollouts else { return false }
+        retentionCredit += config.storeRolloutsFraction
+        guard retentionCredit >= 1 - 1e-9 else { return false }
+        retentionCredit -= 1
+        if let cap = config.storeMaxRolloutBytes, storedRolloutBytes + Int64(bytes) > cap {
+            counters["store/rollouts_over_cap", default: 0] += 1
+            return false
+        }
+        storedRolloutBytes += Int64(bytes)
+        return true
     }
 
     // MARK: Training

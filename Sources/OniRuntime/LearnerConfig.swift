@@ -40,6 +40,11 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     public var tensorBoard = true
     /// Keep every rollout in the store (replayable); off saves disk.
     public var storeRollouts = true
+    /// Of the rollouts received, the fraction whose blobs are kept (evenly spread; episodes,
+    /// messages, labels and metrics are always kept).
+    public var storeRolloutsFraction = 1.0
+    /// Stop keeping rollout blobs once they take this many bytes in the store (nil = no cap).
+    public var storeMaxRolloutBytes: Int64? = nil
     /// The environment the workers play; it fixes the policy network's shape.
     public var env = "grid:keyroom"
     /// Train the policy (off: record and label only).

@@ -39,6 +39,9 @@ public struct RunConfig: Sendable, Codable, Equatable {
     public var llmRewardCoeff = RewardComposition().llmCoefficient
     public var extrinsicRewardCoeff = RewardComposition().extrinsicCoefficient
     public var betaCountExponent = RewardComposition().countExponent
+    /// Fraction of rollouts kept in the store (1 = all, 0 = none) and the size cap in MiB (0 = none).
+    public var storeFraction = 1.0
+    public var storeMaxMb = 0
     /// Log level of the children.
     public var logLevel = "info"
     /// Train the policy (off: workers act at random; the run only records and labels).
@@ -103,6 +106,7 @@ public struct RunConfig: Sendable, Codable, Equatable {
             "--embedding", "\(embedding)", "--filters", "\(filters)", "--hidden", "\(hidden)", "--core", core,
             train ? "--train" : "--no-train", "--reward", reward, "--llm-reward-coeff", "\(llmRewardCoeff)",
             "--extrinsic-reward-coeff", "\(extrinsicRewardCoeff)", "--beta-count-exponent", "\(betaCountExponent)",
+            "--store-fraction", "\(storeFraction)", "--store-max-mb", "\(storeMaxMb)",
         ]
         if resume { args.append("--resume") }
         if llmBaseURL != nil { args += ["--annotator", annotatorEndpoint] }

@@ -34,7 +34,10 @@ struct LearnerCommand: ParsableCommand {
     @Option(help: "Seconds between metrics snapshots.") var metricsInterval = LearnerConfig().metricsIntervalSeconds
     @Option(help: "Seconds of silence before a worker counts as dead.") var livenessTimeout = LearnerConfig().livenessTimeoutSeconds
     @Option(help: "Stop after this many env steps (0 = until stopped).") var maxEnvSteps = LearnerConfig().maxEnvSteps
-    @Flag(inversion: .prefixedNo, help: "Keep every rollout in the store (replayable).") var storeRollouts = true
+    @Flag(inversion: .prefixedNo, help: "Keep rollouts in the store (replayable); see --store-fraction and --store-max-mb.") var storeRollouts = true
+    @Option(help: "Fraction of the rollouts kept in the store, evenly spread (episodes, messages, labels, metrics are always kept).")
+    var storeFraction = 1.0
+    @Option(help: "Stop keeping rollouts once they take this many MiB of the store (0 = no cap).") var storeMaxMb = 0
     @Flag(inversion: .prefixedNo, help: "Write TensorBoard event files to RUN_DIR/tb.") var tensorboard = true
     @Option(help: "Largest frame accepted, in bytes.") var maxFrameBytes = LearnerConfig().maxFrameBytes
     @Option(help: "Environment the workers play (fixes the network's shape): \(EnvironmentNames.list).") var env = LearnerConfig().env
@@ -86,6 +89,7 @@ struct LearnerCommand: ParsableCommand {
             throw ValidationError("--reward must be auto, \(IntrinsicRewardType.allCases.map(\.rawValue).joined(separator: " or ")); got '\(reward)'")
         }
         guard MessageCountScope(rawValue: countScope) != nil else { throw ValidationError("--count-scope must be episode or global") }
+        guard (0...1).contains(storeFraction), storeMaxMb >= 0 else { throw ValidationError("--store-fraction must be in [0, 1] and --store-max-mb ≥ 0") }
         guard (0...1).contains(classificationThreshold) else { throw ValidationError("--classification-threshold must be in [0, 1]") }
         guard llmRewardCoeff.isFinite, extrinsicRewardCoeff.isFinite, betaCountExponent.isFinite, betaCountExponent >= 0 else {
             throw ValidationError("reward coefficients must be finite and --beta-count-exponent ≥ 0")
@@ -112,6 +116,8 @@ struct LearnerCommand: ParsableCommand {
         config.livenessTimeoutSeconds = livenessTimeout
         config.maxEnvSteps = maxEnvSteps
         config.storeRollouts = storeRollouts
+        config.storeRolloutsFraction = storeFraction
+        config.storeMaxRolloutBytes = storeMaxMb > 0 ? Int64(storeMaxMb) << 20 : nil
         config.tensorBoard = tensorboard
         config.maxFrameBytes = maxFrameBytes
         config.env = env

@@ -44,6 +44,9 @@ struct RunCommand: ParsableCommand {
     var extrinsicRewardCoeff = RunConfig.defaults.extrinsicRewardCoeff
     @Option(name: [.customLong("beta-count-exponent"), .customLong("beta_count_exponent")], help: "β of the 1/N(msg)^β count scaling (N per episode).")
     var betaCountExponent = RunConfig.defaults.betaCountExponent
+    @Option(help: "Fraction of rollouts kept in the store, evenly spread (episodes, messages, labels, metrics always are).")
+    var storeFraction = RunConfig.defaults.storeFraction
+    @Option(help: "Stop keeping rollouts once they take this many MiB (0 = no cap).") var storeMaxMb = RunConfig.defaults.storeMaxMb
     @Option(help: "Log level of the roles (default \(RunConfig.defaults.logLevel)).") var logLevel: String?
     @Flag(inversion: .prefixedNo, help: "Train the policy with APPO (off: workers act at random).") var train = RunConfig.defaults.train
     @Option(help: "Network: character embedding size.") var embedding = RunConfig.defaults.embedding
@@ -52,6 +55,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Network: recurrent core, auto (GRU for an egocentric view, none for a whole map), gru or none.") var core = RunConfig.defaults.core
 
     func validate() throws {
+        guard (0...1).contains(storeFraction), storeMaxMb >= 0 else { throw ValidationError("--store-fraction must be in [0, 1] and --store-max-mb ≥ 0") }
         guard reward == "auto" || IntrinsicRewardType(rawValue: reward) != nil else { throw ValidationError("--reward must be auto, none, retrieval or classification; got '\(reward)'") }
         // With --config the file may give the run directory: checked after the merge.
         if resume && runDir == nil && config == nil { throw ValidationError("--resume needs --run-dir RUN_DIR") }
@@ -95,6 +99,8 @@ struct RunCommand: ParsableCommand {
         resolved.hidden = hidden
         resolved.core = core
         resolved.reward = reward
+        resolved.storeFraction = storeFraction
+        resolved.storeMaxMb = storeMaxMb
         resolved.llmRewardCoeff = llmRewardCoeff
         resolved.extrinsicRewardCoeff = extrinsicRewardCoeff
         resolved.betaCountExponent = betaCountExponent

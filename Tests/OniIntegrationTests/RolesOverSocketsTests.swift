@@ -157,6 +157,26 @@ import Testing
         #expect(learner.stop() == 0)
     }
 
+    /// --store-fraction keeps that share of the rollouts, evenly spread; every episode is still recorded.
+    @Test func retentionKeepsAFractionOfTheRollouts() throws {
+        let context = ZMQContext()
+        let ports = Ports()
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let learner = try learner(ports, runDirectory: run, annotate: false, extra: ["--store-fraction", "0.25"])
+        let worker = try worker(ports)
+        #expect(eventually(seconds: 60) { (status(ports, context)["learner/rollouts"] ?? 0) >= 24 }, "\(learner.output)")
+        #expect(worker.stop() == 0)
+        #expect(learner.stop() == 0)
+        let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
+        let received = Int(try store.metricSnapshots(last: 1).last?.values["learner/rollouts"] ?? 0)
+        let kept = try store.count(.rollouts)
+        #expect(received >= 24 && abs(kept - received / 4) <= 1, "kept \(kept) of \(received)")
+        let unattached = try store.database.scalarInt("SELECT count(*) FROM episodes WHERE rollout_id IS NULL") ?? 0
+        #expect(try store.count(.episodes) > 0 && unattached > 0)
+        #expect(try StoreCheck.run(store).isClean)
+    }
+
     /// A run's stored rollouts, replayed into a fresh learner, are all received as replay and trained on.
     @Test func storedRolloutsReplayIntoAnotherLearner() throws {
         let context = ZMQContext()
