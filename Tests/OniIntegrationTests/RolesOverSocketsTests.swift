@@ -57,6 +57,13 @@ import Testing
         ((try? StatusClient.query(ports.tcp(ports.control), context: context, timeoutMilliseconds: 500, logger: logger)) ?? nil)?.values ?? [:]
     }
 
+    /// An annotator asking `llm`, with its label cache inside the run directory.
+    func annotator(_ ports: Ports, llm: FakeLLMServer, run: String) throws -> ChildProcess {
+        try ChildProcess(
+            "oni-annotator",
+            ["--bind", ports.tcp(ports.annotator), "--llm-url", llm.baseURL.absoluteString, "--llm-retries", "1", "--cache", run + "/label-cache.sqlite"])
+    }
+
     func temporaryRun() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("oni-run-\(UUID().uuidString)").path
     }
@@ -70,9 +77,7 @@ import Testing
         let context = ZMQContext()
 
         let learner = try learner(ports, runDirectory: run, annotate: true)
-        let annotator = try ChildProcess(
-            "oni-annotator",
-            ["--bind", ports.tcp(ports.annotator), "--llm-url", llm.baseURL.absoluteString, "--llm-retries", "1", "--cache", run + "/label-cache.sqlite"])
+        let annotator = try annotator(ports, llm: llm, run: run)
         let worker = try worker(ports)
         let tail = try ChildProcess("oni", ["metrics", "--follow", ports.tcp(ports.metrics), "--json", "--count", "3"], name: "metrics")
 
@@ -142,9 +147,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: run) }
         let context = ZMQContext()
         let learner = try learner(ports, runDirectory: run, annotate: true, extra: ["--reward", "classification"])
-        let annotator = try ChildProcess(
-            "oni-annotator",
-            ["--bind", ports.tcp(ports.annotator), "--llm-url", llm.baseURL.absoluteString, "--cache", run + "/label-cache.sqlite"])
+        let annotator = try annotator(ports, llm: llm, run: run)
         let worker = try worker(ports)
         let trained = eventually(seconds: 60) {
             let s = status(ports, context)
