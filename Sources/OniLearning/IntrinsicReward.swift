@@ -2,6 +2,14 @@ import Foundation
 
 /// Where the intrinsic reward comes from (ONI's `reward_type`).
 public enum IntrinsicRewardType: String, Sendable, Codable, CaseIterable {
+    /// The reward a command line names: `auto` (nil: the learner's choice, retrieval when it has
+    /// an annotator and none otherwise) or a type's name.
+    public static func choice(_ text: String) -> IntrinsicRewardType?? {
+        text == "auto" ? .some(nil) : IntrinsicRewardType(rawValue: text).map { .some($0) }
+    }
+
+    public static let choices = "auto, " + allCases.map(\.rawValue).joined(separator: ", ")
+
     /// Extrinsic reward only.
     case none
     /// ONI's retrieval: a message's reward is its LLM label (1 = progress, 0 = not),

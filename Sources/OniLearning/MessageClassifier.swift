@@ -26,17 +26,37 @@ public final class MessageClassifier {
 
     /// The message's features: hashed character n-gram counts, L2-normalised.
     public static func features(_ text: String) -> [Float] {
-        var counts = [Float](repeating: 0, count: buckets)
+        var dense = [Float](repeating: 0, count: buckets)
+        for (index, value) in sparseFeatures(text) { dense[Int(index)] = value }
+        return dense
+    }
+
+    /// The same features as (bucket, value) pairs: a message has ~100 n-grams, not 4,096.
+    static func sparseFeatures(_ text: String) -> [(index: Int32, value: Float)] {
+        var counts: [Int32: Float] = [:]
         let bytes = Array(text.lowercased().utf8)
         for n in 1...3 where bytes.count >= n {
             for start in 0...(bytes.count - n) {
                 var hash: UInt32 = 2_166_136_261 ^ UInt32(n)  // FNV-1a, seeded by the n-gram's length
                 for byte in bytes[start..<(start + n)] { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-                counts[Int(hash % UInt32(buckets))] += 1
+                counts[Int32(hash % UInt32(buckets)), default: 0] += 1
             }
         }
-        let norm = counts.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        return norm > 0 ? counts.map { $0 / norm } : counts
+        let norm = counts.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return counts.sorted { $0.key < $1.key }.map { ($0.key, $0.value / norm) }
+    }
+
+    /// Sparse features per message text, computed once: the label set is re-read every training round.
+    private var featureCache: [String: [(index: Int32, value: Float)]] = [:]
+
+    private func dense(_ texts: [String]) -> [Float] {
+        var batch = [Float](repeating: 0, count: texts.count * Self.buckets)
+        for (row, text) in texts.enumerated() {
+            let sparse = featureCache[text] ?? Self.sparseFeatures(text)
+            featureCache[text] = sparse
+            for (index, value) in sparse { batch[row * Self.buckets + Int(index)] = value }
+        }
+        return batch
     }
 
     private func logits(_ features: [Float], batch: Int) -> [Float] {
@@ -46,7 +66,7 @@ public final class MessageClassifier {
     /// P(progress) for each message.
     public func probabilities(_ texts: [String]) -> [Double] {
         guard !texts.isEmpty else { return [] }
-        return logits(texts.flatMap(Self.features), batch: texts.count).map { 1 / (1 + Foundation.exp(-Double($0))) }
+        return logits(dense(texts), batch: texts.count).map { 1 / (1 + Foundation.exp(-Double($0))) }
     }
 
     /// Mean binary cross-entropy with logits and its gradient: softplus(z) − y·z, dz = σ(z) − y.
@@ -66,11 +86,10 @@ public final class MessageClassifier {
     @discardableResult
     public func train(on examples: [(text: String, label: Float)], steps: Int, batchSize: Int = 32, rng: inout SeededGenerator) -> Double {
         guard !examples.isEmpty, steps > 0 else { return .nan }
-        let featureTable = examples.map { Self.features($0.text) }
         var loss = Double.nan
         for _ in 0..<steps {
             let picks = (0..<min(batchSize, examples.count)).map { _ in rng.below(examples.count) }
-            let z = logits(picks.flatMap { featureTable[$0] }, batch: picks.count)
+            let z = logits(dense(picks.map { examples[$0].text }), batch: picks.count)
             let (l, dz) = Self.binaryCrossEntropy(logits: z, labels: picks.map { examples[$0].label })
             loss = l
             _ = first.backward(relu.backward(second.backward(dz)))

@@ -37,15 +37,7 @@ public final class Learner {
     private var trainingStats: [String: Double] = [:]
     private var policyLags = RollingWindow(capacity: 100)
     private var updateMilliseconds = RollingWindow(capacity: 100)
-    /// Intrinsic reward per step and fraction of steps rewarded, per trained rollout.
-    private var intrinsicPerStep = RollingWindow(capacity: 100)
-    private var rewardedFraction = RollingWindow(capacity: 100)
-    /// The classification reward model, its training state and its rewards per message for its current version.
-    private var classifier: MessageClassifier?
-    private var classifierRNG = SeededGenerator(seed: 17)
-    private var classifierLabels = -1
-    private var classifierRewards: (version: Int, rewards: [String: Double]) = (-1, [:])
-    private var classifierStats: [String: Double] = [:]
+    private var intrinsic: IntrinsicRewards
     private var publishedVersion: Int64 = -1
     private var checkpoints: CheckpointStore?
     private var lastCheckpoint = 0.0
@@ -63,6 +55,7 @@ public final class Learner {
         annotation = AnnotationQueue(
             batchSize: config.llmBatchSize, maxInFlight: config.maxAnnotationRequestsInFlight, timeout: config.annotationTimeoutSeconds)
         liveness = LivenessTracker(timeout: config.livenessTimeoutSeconds)
+        intrinsic = IntrinsicRewards(composition: config.reward, seed: config.seed)
     }
 
     /// Monotonic seconds, for timeouts (immune to wall-clock steps).
@@ -114,14 +107,11 @@ public final class Learner {
                 architecture.messageFilters = config.messageFilters
                 if let core = config.core { architecture.core = core }
                 trainer = APPOTrainer(architecture: architecture, config: config.training, seed: config.seed)
-                let r = config.reward
-                let formula = "\(r.extrinsicCoefficient)·r_ext"
-                    + (r.type == .none ? "" : " + \(r.llmCoefficient)·\(r.type.rawValue)(msg)/N_\(r.countScope.rawValue)(msg)^\(r.countExponent)")
                 logger.info(
                     "training",
                     metadata: [
                         "network": "\(architecture.signature)", "parameters": "\(trainer!.network.parameters.reduce(0) { $0 + $1.count })",
-                        "reward": "\(formula)",
+                        "reward": "\(intrinsic.formula)",
                     ])
                 try resumeTraining(runDirectory: runDirectory)
             } else {
@@ -350,7 +340,6 @@ public final class Learner {
 
     /// Whether this rollout's blob is kept: the configured fraction, evenly spread, under the size cap.
     private func retain(_ bytes: Int) -> Bool {
-        guard config.storeRollouts else { return false }
         retentionCredit += config.storeRolloutsFraction
         guard retentionCredit >= 1 - 1e-9 else { return false }
         retentionCredit -= 1
@@ -381,79 +370,6 @@ public final class Learner {
             // Resuming means continuing this policy: silently starting afresh would mislead.
             throw RuntimeError.invalidConfiguration(
                 "--resume: no usable checkpoint in \(store.directory.path) (\(problems.map(\.description).joined(separator: "; ")))")
-        }
-    }
-
-    /// The rollout with its rewards replaced by ONI's composition of extrinsic and intrinsic reward.
-    private func withIntrinsicReward(_ rollout: Rollout) -> Rollout {
-        let composition = config.reward
-        // r_int once per distinct message of the rollout (retrieval: its label).
-        let ids = rollout.messages.map { registry.id(of: $0) }
-        let messageRewards: [Double]
-        switch composition.type {
-        case .none:
-            messageRewards = ids.map { _ in 0 }
-        case .retrieval:
-            messageRewards = ids.map { id in id.flatMap { registry.entry($0)?.label }.map(Double.init) ?? 0 }
-        case .classification:
-            messageRewards = classifierRewards(for: rollout.messages, threshold: composition.classificationThreshold)
-        }
-        let counts: [Int64]
-        switch composition.countScope {
-        case .episode:
-            counts = rollout.messageEpisodeCount.map(Int64.init)
-        case .global:
-            // The registry already counts this rollout: step i's N is what came before it plus its turn here.
-            var inRollout = [Int64](repeating: 0, count: rollout.messages.count)
-            for k in rollout.messageIndex where k >= 0 { inRollout[Int(k)] += 1 }
-            var seen = ids.enumerated().map { k, id in (id.flatMap { registry.entry($0)?.count } ?? inRollout[k]) - inRollout[k] }
-            counts = rollout.messageIndex.map { k in
-                guard k >= 0 else { return 0 }
-                seen[Int(k)] += 1
-                return seen[Int(k)]
-            }
-        }
-        let (rewards, summary) = composition.compose(
-            extrinsic: rollout.rewards, messageIndex: rollout.messageIndex, counts: counts, messageRewards: messageRewards)
-        intrinsicPerStep.append(summary.intrinsic / Double(max(rollout.stepCount, 1)))
-        rewardedFraction.append(Double(summary.rewardedSteps) / Double(max(rollout.stepCount, 1)))
-        var composed = rollout
-        composed.rewards = rewards
-        return composed
-    }
-
-    /// r_int of each message under the classifier: computed once per message and classifier version.
-    private func classifierRewards(for texts: [String], threshold: Double) -> [Double] {
-        guard let classifier, classifier.version > 0 else { return texts.map { _ in 0 } }
-        if classifierRewards.version != classifier.version { classifierRewards = (classifier.version, [:]) }
-        let unknown = Array(Set(texts.filter { classifierRewards.rewards[$0] == nil }))
-        for (text, p) in zip(unknown, classifier.probabilities(unknown)) { classifierRewards.rewards[text] = p > threshold ? 1 : 0 }
-        return texts.map { classifierRewards.rewards[$0] ?? 0 }
-    }
-
-    /// ONI's schedule: a burst of steps when new labels arrived, a few steady ones now and then.
-    /// Every tenth message (by id) is held out to measure the classifier's accuracy.
-    private func trainClassifier(updates: Int64) {
-        if classifier == nil { classifier = MessageClassifier(seed: config.seed &+ 101) }
-        guard let classifier else { return }
-        let labelsNow = registry.labelledCount
-        let steps = labelsNow != classifierLabels ? 50 : (updates % 20 == 0 ? 5 : 0)
-        guard steps > 0 else { return }
-        var train: [(text: String, label: Float)] = [], heldOut: [(text: String, label: Float)] = []
-        for (id, entry) in registry.entries {
-            guard let label = entry.label else { continue }
-            if id % 10 == 0 { heldOut.append((entry.text, label)) } else { train.append((entry.text, label)) }
-        }
-        guard train.count >= 2 else { return }
-        classifierLabels = labelsNow
-        let loss = classifier.train(on: train, steps: steps, rng: &classifierRNG)
-        classifierStats["reward/classifier_loss"] = loss
-        classifierStats["reward/model_version"] = Double(classifier.version)
-        classifierStats["reward/classifier_examples"] = Double(train.count)
-        if !heldOut.isEmpty {
-            let p = classifier.probabilities(heldOut.map(\.text))
-            let correct = zip(p, heldOut).filter { ($0 > config.reward.classificationThreshold) == ($1.label > 0.5) }.count
-            classifierStats["reward/classifier_heldout_accuracy"] = Double(correct) / Double(heldOut.count)
         }
     }
 
@@ -492,7 +408,7 @@ public final class Learner {
         }
         let batch: TrainingBatch
         do {
-            batch = try TrainingBatch(rollout: withIntrinsicReward(rollout), architecture: trainer.network.architecture)
+            batch = try TrainingBatch(rollout: intrinsic.apply(to: rollout, registry: registry), architecture: trainer.network.architecture)
         } catch {
             counters["learner/rollouts_untrainable", default: 0] += 1
             logger.warning("rollout not trainable", metadata: ["worker": "\(rollout.workerID)", "error": "\(error)"])
@@ -501,7 +417,7 @@ public final class Learner {
         let start = now
         trainingStats = trainer.update(batch)
         updateMilliseconds.append((now - start) * 1000)
-        if config.reward.type == .classification { trainClassifier(updates: trainer.version) }
+        intrinsic.afterUpdate(registry: registry, updates: trainer.version)
     }
 
     /// Publishes Params after every `publishEveryUpdates` updates, and every 2 s for workers that join late.
@@ -623,10 +539,7 @@ public final class Learner {
             values["learner/policy_version"] = Double(trainer.version)
             if let lag = policyLags.mean { values["learner/policy_lag"] = lag }
             if let ms = updateMilliseconds.mean { values["learner/update_ms"] = ms }
-            if let mean = intrinsicPerStep.mean { values["reward/intrinsic_per_step"] = mean }
-            if let mean = rewardedFraction.mean { values["reward/rewarded_step_fraction"] = mean }
-            values["reward/llm_coeff"] = config.reward.type == .none ? 0 : config.reward.llmCoefficient
-            values.merge(classifierStats) { _, new in new }
+            values.merge(intrinsic.metrics) { _, new in new }
         }
         values["learner/frames_refused"] = Double(sockets.framesRefused)
         values["learner/uptime_s"] = now - started

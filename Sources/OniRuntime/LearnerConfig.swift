@@ -38,10 +38,8 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     public var maxEnvSteps: UInt64 = 0
     /// Write TensorBoard event files to RUN_DIR/tb.
     public var tensorBoard = true
-    /// Keep every rollout in the store (replayable); off saves disk.
-    public var storeRollouts = true
-    /// Of the rollouts received, the fraction whose blobs are kept (evenly spread; episodes,
-    /// messages, labels and metrics are always kept).
+    /// Of the rollouts received, the fraction whose blobs are kept in the store for replay
+    /// (evenly spread; 0 keeps none; episodes, messages, labels and metrics are always kept).
     public var storeRolloutsFraction = 1.0
     /// Stop keeping rollout blobs once they take this many bytes in the store (nil = no cap).
     public var storeMaxRolloutBytes: Int64? = nil

@@ -34,7 +34,7 @@ struct LearnerCommand: ParsableCommand {
     @Option(help: "Seconds between metrics snapshots.") var metricsInterval = LearnerConfig().metricsIntervalSeconds
     @Option(help: "Seconds of silence before a worker counts as dead.") var livenessTimeout = LearnerConfig().livenessTimeoutSeconds
     @Option(help: "Stop after this many env steps (0 = until stopped).") var maxEnvSteps = LearnerConfig().maxEnvSteps
-    @Flag(inversion: .prefixedNo, help: "Keep rollouts in the store (replayable); see --store-fraction and --store-max-mb.") var storeRollouts = true
+    @Flag(inversion: .prefixedNo, help: "Keep rollouts in the store (replayable); --no-store-rollouts is --store-fraction 0.") var storeRollouts = true
     @Option(help: "Fraction of the rollouts kept in the store, evenly spread (episodes, messages, labels, metrics are always kept).")
     var storeFraction = 1.0
     @Option(help: "Stop keeping rollouts once they take this many MiB of the store (0 = no cap).") var storeMaxMb = 0
@@ -85,8 +85,8 @@ struct LearnerCommand: ParsableCommand {
             throw ValidationError("--core must be one of \(PolicyArchitecture.Core.choices), got '\(core)'")
         }
         guard valueClip >= 0 else { throw ValidationError("--value-clip must be ≥ 0") }
-        guard reward == "auto" || IntrinsicRewardType(rawValue: reward) != nil else {
-            throw ValidationError("--reward must be auto, \(IntrinsicRewardType.allCases.map(\.rawValue).joined(separator: " or ")); got '\(reward)'")
+        guard IntrinsicRewardType.choice(reward) != nil else {
+            throw ValidationError("--reward must be one of \(IntrinsicRewardType.choices), got '\(reward)'")
         }
         guard MessageCountScope(rawValue: countScope) != nil else { throw ValidationError("--count-scope must be episode or global") }
         guard (0...1).contains(storeFraction), storeMaxMb >= 0 else { throw ValidationError("--store-fraction must be in [0, 1] and --store-max-mb ≥ 0") }
@@ -115,8 +115,7 @@ struct LearnerCommand: ParsableCommand {
         config.metricsIntervalSeconds = metricsInterval
         config.livenessTimeoutSeconds = livenessTimeout
         config.maxEnvSteps = maxEnvSteps
-        config.storeRollouts = storeRollouts
-        config.storeRolloutsFraction = storeFraction
+        config.storeRolloutsFraction = storeRollouts ? storeFraction : 0
         config.storeMaxRolloutBytes = storeMaxMb > 0 ? Int64(storeMaxMb) << 20 : nil
         config.tensorBoard = tensorboard
         config.maxFrameBytes = maxFrameBytes
@@ -130,7 +129,7 @@ struct LearnerCommand: ParsableCommand {
         config.training.maxGradientNorm = maxGradNorm
         config.training.rewardScale = rewardScale
         config.training.valueClip = valueClip
-        config.reward.type = reward == "auto" ? (annotator == nil ? .none : .retrieval) : IntrinsicRewardType(rawValue: reward)!
+        config.reward.type = IntrinsicRewardType.choice(reward)! ?? (annotator == nil ? .none : .retrieval)
         config.reward.llmCoefficient = llmRewardCoeff
         config.reward.extrinsicCoefficient = extrinsicRewardCoeff
         config.reward.countExponent = betaCountExponent

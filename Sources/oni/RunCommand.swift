@@ -56,7 +56,9 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         guard (0...1).contains(storeFraction), storeMaxMb >= 0 else { throw ValidationError("--store-fraction must be in [0, 1] and --store-max-mb ≥ 0") }
-        guard reward == "auto" || IntrinsicRewardType(rawValue: reward) != nil else { throw ValidationError("--reward must be auto, none, retrieval or classification; got '\(reward)'") }
+        guard IntrinsicRewardType.choice(reward) != nil else {
+            throw ValidationError("--reward must be one of \(IntrinsicRewardType.choices), got '\(reward)'")
+        }
         // With --config the file may give the run directory: checked after the merge.
         if resume && runDir == nil && config == nil { throw ValidationError("--resume needs --run-dir RUN_DIR") }
         guard PolicyArchitecture.Core.choice(core) != nil else {
