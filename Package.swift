@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "OniEnvironmentsTests", dependencies: ["OniEnvironments", "OniCore"], exclude: ["Reference"]),
         .testTarget(name: "OniAnnotationTests", dependencies: ["OniAnnotation", "OniCore", "OniTestSupport"]),
         .testTarget(name: "OniStorageTests", dependencies: ["OniStorage", "OniWire", "OniCore", "OniTestSupport"]),
-        .testTarget(name: "OniRuntimeTests", dependencies: ["OniRuntime"]),
+        .testTarget(name: "OniRuntimeTests", dependencies: ["OniRuntime", "OniCore"]),
         .testTarget(name: "OniTelemetryTests", dependencies: ["OniTelemetry"]),
         .testTarget(name: "OniNeuralTests", dependencies: ["OniNeural", "OniCore", "CBLAS"]),
         .testTarget(name: "OniLearningTests", dependencies: ["OniLearning", "OniNeural", "OniCore"]),

@@ -1,6 +1,15 @@
 import Foundation
 import OniCore
 
+/// How a model gives its label.
+public enum LabelMode: String, Sendable, CaseIterable {
+    /// A short answer, `<label>yes</label>` or `<label>no</label>`, read by `LabelParser`.
+    case tagged
+    /// One generated token: the probabilities the model gives to "yes" and "no" as its first
+    /// token are compared (`LogProbabilityLabel`), which also yields a confidence.
+    case logprob
+}
+
 /// The chat prompt that asks a model whether one game message shows progress
 /// toward a `Goal`.
 ///
@@ -9,9 +18,11 @@ import OniCore
 /// cache; only the final user message changes from one game message to the next.
 public struct AnnotationPrompt: Sendable {
     /// The template version; part of `templateHash`.
-    public let version = "oni-label-v1"
+    public let version: String
     /// The goal the prompt asks about.
     public let goal: Goal
+    /// How the model answers.
+    public let mode: LabelMode
     /// The system message.
     public let systemText: String
     /// The few-shot block: alternating user and assistant messages, one pair per example.
@@ -21,7 +32,7 @@ public struct AnnotationPrompt: Sendable {
 
     /// Example game messages with their answer for each goal. Custom goals are
     /// answered like the default scoring goal.
-    private static let exampleTable: [(message: String, answer: @Sendable (Goal) -> Bool)] = [
+    static let exampleTable: [(message: String, answer: @Sendable (Goal) -> Bool)] = [
         ("You kill the newt!", { goal in
             switch goal {
             case .default, .combat, .custom: true
@@ -50,20 +61,34 @@ public struct AnnotationPrompt: Sendable {
         }),
     ]
 
-    /// Builds the prompt for `goal`.
-    public init(goal: Goal) {
+    /// Builds the prompt for `goal`, answered as `mode` asks.
+    public init(goal: Goal, mode: LabelMode = .tagged) {
         self.goal = goal
-        systemText = """
+        self.mode = mode
+        let task = """
             You judge messages from a dungeon-crawling game in the style of NetHack. \
             The player's goal: \(goal.text)
             For each game message you are shown, decide whether it shows that the player has just made \
             progress toward this goal, or has clearly moved closer to achieving it. Messages that are \
             neutral, purely descriptive, or unrelated to the goal do not count as progress.
-            Reply with exactly <label>yes</label> if the message shows progress, or exactly \
-            <label>no</label> if it does not. Do not write anything else.
             """
+        switch mode {
+        case .tagged:
+            version = "oni-label-v1"
+            systemText = task + """
+
+                Reply with exactly <label>yes</label> if the message shows progress, or exactly \
+                <label>no</label> if it does not. Do not write anything else.
+                """
+        case .logprob:
+            version = "oni-label-logprob-v1"
+            systemText = task + """
+
+                Reply with one word: yes if the message shows progress, no if it does not.
+                """
+        }
         examples = Self.exampleTable.flatMap { example in
-            [ChatMessage.user(Self.question(example.message)), ChatMessage.assistant(Self.answer(example.answer(goal)))]
+            [ChatMessage.user(Self.question(example.message)), ChatMessage.assistant(Self.answer(example.answer(goal), mode: mode))]
         }
         var material = version + "\n" + systemText
         for message in examples {
@@ -90,7 +115,10 @@ public struct AnnotationPrompt: Sendable {
         "Game message: \(gameMessage)"
     }
 
-    private static func answer(_ progress: Bool) -> String {
-        progress ? "<label>yes</label>" : "<label>no</label>"
+    private static func answer(_ progress: Bool, mode: LabelMode) -> String {
+        switch mode {
+        case .tagged: progress ? "<label>yes</label>" : "<label>no</label>"
+        case .logprob: progress ? "yes" : "no"
+        }
     }
 }

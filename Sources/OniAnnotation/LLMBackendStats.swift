@@ -1,3 +1,5 @@
+import OniCore
+
 /// A snapshot of an LLM backend's request counters.
 public struct LLMBackendStats: Sendable, Equatable {
     /// HTTP requests sent, retries included.
@@ -9,6 +11,8 @@ public struct LLMBackendStats: Sendable, Equatable {
     /// Total wall-clock time of all HTTP requests, in milliseconds. Time spent
     /// waiting for a free request slot or backing off is not included.
     public var cumulativeLatencyMilliseconds: Double
+    /// The wall-clock times of the last 1,024 HTTP requests, in milliseconds, for percentiles.
+    public var recentLatencyMilliseconds = RollingWindow(capacity: 1024)
 
     /// Creates a snapshot; all counters default to zero.
     public init(requests: Int = 0, retries: Int = 0, failures: Int = 0, cumulativeLatencyMilliseconds: Double = 0) {

@@ -16,11 +16,28 @@ import OniCore
 public enum LabelParser {
     private static let openTag = "<label>"
     private static let closeTag = "</label>"
-    private static let positiveWords: Set<String> = ["yes", "true", "1", "helpful"]
-    private static let negativeWords: Set<String> = ["no", "false", "0", "unhelpful"]
+    /// The answers to "does this message show progress?" and their values.
+    public static let labelWords: [String: Float] = [
+        "yes": 1, "true": 1, "1": 1, "helpful": 1,
+        "no": 0, "false": 0, "0": 0, "unhelpful": 0,
+    ]
+    /// The answers to "which of the two shows more progress?" (`PairPrompt`) and their values.
+    public static let preferenceWords: [String: Float] = [
+        "first": 1, "1": 1, "second": 0, "2": 0, "tie": 0.5, "equal": 0.5, "same": 0.5, "neither": 0.5, "both": 0.5,
+    ]
+
+    /// Parses the answer to a comparison: `.labelled(value: 1, 0 or 0.5, confidence: 1)`.
+    public static func parsePreference(_ reply: String) -> LabelOutcome {
+        parse(reply, words: preferenceWords)
+    }
 
     /// Parses `reply`; a recognised answer gives `.labelled(value: 1 or 0, confidence: 1)`.
     public static func parse(_ reply: String) -> LabelOutcome {
+        parse(reply, words: labelWords)
+    }
+
+    /// Parses `reply` against an answer vocabulary (lowercase words and their values).
+    public static func parse(_ reply: String, words: [String: Float]) -> LabelOutcome {
         let text = reply.lowercased()
         if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             return .unparseable(reason: "empty reply")
@@ -31,7 +48,7 @@ public enum LabelParser {
                 return .unparseable(reason: "unterminated label tag")
             }
             let inner = String(text[lastOpen.upperBound..<close.lowerBound])
-            if let value = value(of: inner) {
+            if let value = value(of: inner, words: words) {
                 return .labelled(value: value, confidence: 1)
             }
             let shown = inner.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -40,7 +57,7 @@ public enum LabelParser {
         if text.contains(closeTag) {
             return .unparseable(reason: "closing label tag without an opening tag")
         }
-        if let value = value(of: text) {
+        if let value = value(of: text, words: words) {
             return .labelled(value: value, confidence: 1)
         }
         return .unparseable(reason: "no label tag in reply")
@@ -48,7 +65,7 @@ public enum LabelParser {
 
     /// 1 or 0 for a lowercased answer word, after trimming whitespace, one
     /// layer of quotes and trailing `.`/`!`; nil for anything else.
-    private static func value(of answer: String) -> Float? {
+    private static func value(of answer: String, words: [String: Float]) -> Float? {
         var word = Substring(answer.trimmingCharacters(in: .whitespacesAndNewlines))
         word = stripQuotes(word)
         while let last = word.last, last == "." || last == "!" {
@@ -56,9 +73,7 @@ public enum LabelParser {
         }
         word = stripQuotes(word)
         let normalized = String(word).trimmingCharacters(in: .whitespaces)
-        if positiveWords.contains(normalized) { return 1 }
-        if negativeWords.contains(normalized) { return 0 }
-        return nil
+        return words[normalized]
     }
 
     private static func stripQuotes(_ word: Substring) -> Substring {

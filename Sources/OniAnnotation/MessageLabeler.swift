@@ -1,6 +1,7 @@
 import OniCore
 
-/// Labels game messages by asking an LLM backend, one prompt per message.
+/// Labels game messages by asking an LLM backend, one prompt per message, and
+/// compares pairs of messages (ranking) with the goal's `PairPrompt`.
 public struct MessageLabeler: Sendable {
     /// The server (or test double) that answers the prompts.
     public let backend: any LLMBackend
@@ -13,11 +14,23 @@ public struct MessageLabeler: Sendable {
     public init(backend: any LLMBackend, prompt: AnnotationPrompt, cache: (any LabelCache)? = nil) {
         self.backend = backend
         self.prompt = prompt
+        self.pairPrompt = PairPrompt(goal: prompt.goal)
         self.cache = cache
     }
 
-    private func key(_ text: String) -> LabelCacheKey {
-        LabelCacheKey(model: backend.model, promptHash: prompt.templateHash, goal: prompt.goal.text, message: text)
+    /// Compares pairs (items with a second text).
+    public let pairPrompt: PairPrompt
+
+    private func key(_ item: AnnotationItem) -> LabelCacheKey {
+        if let second = item.secondText {
+            // U+241E (symbol for record separator) never appears in game messages.
+            return LabelCacheKey(model: backend.model, promptHash: pairPrompt.templateHash, goal: prompt.goal.text, message: item.text + "\u{241E}" + second)
+        }
+        return LabelCacheKey(model: backend.model, promptHash: prompt.templateHash, goal: prompt.goal.text, message: item.text)
+    }
+
+    private func promptHash(_ item: AnnotationItem) -> String {
+        item.secondText == nil ? prompt.templateHash : pairPrompt.templateHash
     }
 
     /// Labels every item concurrently and returns one result per item, in the
@@ -41,32 +54,49 @@ public struct MessageLabeler: Sendable {
         }
     }
 
+    /// The alternatives as the reply kept for audit: `yes:-0.105 no:-2.303 …`.
+    static func describe(_ alternatives: [TokenAlternative]) -> String {
+        alternatives.map { "\($0.token.debugDescription.dropFirst().dropLast()):\(String(format: "%.3f", $0.logprob))" }
+            .joined(separator: " ")
+    }
+
     /// Labels one item. A reply without a recognisable label is asked again
     /// once; if the second reply is no better the outcome is `.unparseable`.
     /// A backend failure gives `.backendError` with the error's description.
     public func label(_ item: AnnotationItem) async -> AnnotationResult {
-        if let cached = cache?.label(for: key(item.text)) {
+        if let cached = cache?.label(for: key(item)) {
             return AnnotationResult(
                 messageID: item.messageID, outcome: .labelled(value: cached.value, confidence: cached.confidence), model: backend.model,
-                promptHash: prompt.templateHash, reply: cached.reply)
+                promptHash: promptHash(item), reply: cached.reply)
         }
-        let messages = prompt.messages(for: item.text)
+        let messages = item.secondText.map { pairPrompt.messages(first: item.text, second: $0) } ?? prompt.messages(for: item.text)
         var lastReply = ""
         var outcome = LabelOutcome.unparseable(reason: "no reply")
         for _ in 0..<2 {
             do {
-                lastReply = try await backend.complete(messages)
+                switch item.secondText == nil ? prompt.mode : .tagged {
+                case .tagged where item.secondText != nil:
+                    lastReply = try await backend.complete(CompletionRequest(messages: messages)).text
+                    outcome = LabelParser.parsePreference(lastReply)
+                case .tagged:
+                    lastReply = try await backend.complete(CompletionRequest(messages: messages)).text
+                    outcome = LabelParser.parse(lastReply)
+                case .logprob:
+                    let completion = try await backend.complete(
+                        CompletionRequest(messages: messages, maxTokens: 1, alternatives: LogProbabilityLabel.alternativesToRequest))
+                    lastReply = Self.describe(completion.firstTokenAlternatives)
+                    outcome = LogProbabilityLabel.decide(completion.firstTokenAlternatives)
+                }
             } catch {
                 outcome = .backendError(reason: error.description)
                 break
             }
-            outcome = LabelParser.parse(lastReply)
             if case .labelled = outcome { break }
         }
         let reply = String(lastReply.prefix(AnnotationResult.maxReplyCharacters))
         if case let .labelled(value, confidence) = outcome {
-            cache?.store(CachedLabel(value: value, confidence: confidence, reply: reply), for: key(item.text))
+            cache?.store(CachedLabel(value: value, confidence: confidence, reply: reply), for: key(item))
         }
-        return AnnotationResult(messageID: item.messageID, outcome: outcome, model: backend.model, promptHash: prompt.templateHash, reply: reply)
+        return AnnotationResult(messageID: item.messageID, outcome: outcome, model: backend.model, promptHash: promptHash(item), reply: reply)
     }
 }

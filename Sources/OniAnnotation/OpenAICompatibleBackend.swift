@@ -9,7 +9,8 @@ import FoundationNetworking
 /// chat-completions API (vLLM, llama.cpp's `llama-server`, Ollama, FastChat).
 ///
 /// Each completion is a `POST <baseURL>/chat/completions` with
-/// `{model, messages, max_tokens, temperature}`. At most
+/// `{model, messages, max_tokens, temperature}` (plus `logprobs`/`top_logprobs`
+/// when the first token's alternatives are asked for). At most
 /// `maxConcurrentRequests` requests are in flight at once; retryable failures
 /// are retried with capped exponential backoff and full jitter.
 public final class OpenAICompatibleBackend: LLMBackend {
@@ -59,15 +60,19 @@ public final class OpenAICompatibleBackend: LLMBackend {
         session.finishTasksAndInvalidate()
     }
 
-    /// Sends `messages` and returns `choices[0].message.content`.
+    /// Sends the conversation and returns `choices[0].message.content` (and, when asked
+    /// for, `choices[0].logprobs.content[0].top_logprobs`).
     ///
     /// Retryable errors (see `LLMError.isRetryable`) are retried up to
     /// `config.maxRetries` times; others are thrown at once.
-    public func complete(_ messages: [ChatMessage]) async throws(LLMError) -> String {
+    public func complete(_ request: CompletionRequest) async throws(LLMError) -> Completion {
         let body: Data
         do {
             body = try JSONEncoder().encode(
-                RequestBody(model: config.model, messages: messages, maxTokens: config.maxTokens, temperature: config.temperature))
+                RequestBody(
+                    model: config.model, messages: request.messages, maxTokens: request.maxTokens ?? config.maxTokens,
+                    temperature: config.temperature, logprobs: request.alternatives > 0 ? true : nil,
+                    topLogprobs: request.alternatives > 0 ? request.alternatives : nil))
         } catch {
             counters.withLock { $0.failures += 1 }
             throw .badResponse("request could not be encoded: \(error)")
@@ -76,7 +81,7 @@ public final class OpenAICompatibleBackend: LLMBackend {
         var retry = 0
         while true {
             do throws(LLMError) {
-                return try await attempt(body)
+                return try await attempt(body, alternatives: request.alternatives)
             } catch let failure {
                 guard failure.isRetryable, retry < max(0, config.maxRetries), !Task.isCancelled else {
                     counters.withLock { $0.failures += 1 }
@@ -112,7 +117,7 @@ public final class OpenAICompatibleBackend: LLMBackend {
     }
 
     /// One HTTP exchange, holding a request slot for its duration.
-    private func attempt(_ body: Data) async throws(LLMError) -> String {
+    private func attempt(_ body: Data, alternatives: Int) async throws(LLMError) -> Completion {
         do {
             try await slots.acquire()
         } catch {
@@ -120,7 +125,7 @@ public final class OpenAICompatibleBackend: LLMBackend {
         }
         let clock = ContinuousClock()
         let start = clock.now
-        let result = await send(body)
+        let result = await send(body, alternatives: alternatives)
         let elapsed = start.duration(to: clock.now)
         await slots.release()
 
@@ -128,6 +133,7 @@ public final class OpenAICompatibleBackend: LLMBackend {
         counters.withLock {
             $0.requests += 1
             $0.cumulativeLatencyMilliseconds += milliseconds
+            $0.recentLatencyMilliseconds.append(milliseconds)
         }
         return try result.get()
     }
@@ -145,13 +151,13 @@ public final class OpenAICompatibleBackend: LLMBackend {
     /// One HTTP exchange raced against the deadline. The caller gets whichever
     /// comes first; the loser is cancelled and not waited for (Foundation on
     /// Linux may take until the server answers to notice a cancellation).
-    private func send(_ body: Data) async -> Result<String, LLMError> {
+    private func send(_ body: Data, alternatives: Int) async -> Result<Completion, LLMError> {
         let deadline = timeout
         let timeoutError = LLMError.timeout(seconds: config.timeoutSeconds)
         let first = FirstResult()
         return await withCheckedContinuation { continuation in
             first.arm(continuation)
-            let exchange = Task { first.deliver(await self.exchange(body)) }
+            let exchange = Task { first.deliver(await self.exchange(body, alternatives: alternatives)) }
             let timer = Task {
                 try? await Task.sleep(for: .seconds(deadline))
                 if !Task.isCancelled { first.deliver(.failure(timeoutError)) }
@@ -163,7 +169,7 @@ public final class OpenAICompatibleBackend: LLMBackend {
         }
     }
 
-    private func exchange(_ body: Data) async -> Result<String, LLMError> {
+    private func exchange(_ body: Data, alternatives: Int) async -> Result<Completion, LLMError> {
         var request = URLRequest(
             url: endpoint, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: Self.sessionTimeout(timeout))
         request.httpMethod = "POST"
@@ -192,7 +198,7 @@ public final class OpenAICompatibleBackend: LLMBackend {
         guard (200...299).contains(http.statusCode) else {
             return .failure(.http(status: http.statusCode, truncating: String(decoding: data, as: UTF8.self)))
         }
-        return Self.content(of: data)
+        return Self.completion(of: data, alternatives: alternatives)
     }
 
     private func map(_ error: URLError) -> LLMError {
@@ -214,8 +220,9 @@ public final class OpenAICompatibleBackend: LLMBackend {
         "\(error.localizedDescription) (URLError \(error.code.rawValue))"
     }
 
-    /// Extracts `choices[0].message.content` from a chat-completions body.
-    static func content(of data: Data) -> Result<String, LLMError> {
+    /// Extracts `choices[0].message.content` from a chat-completions body, and the first
+    /// token's alternatives when `alternatives` > 0 (then a reply without them is unusable).
+    static func completion(of data: Data, alternatives: Int) -> Result<Completion, LLMError> {
         let decoded: ResponseBody
         do {
             decoded = try JSONDecoder().decode(ResponseBody.self, from: data)
@@ -229,7 +236,12 @@ public final class OpenAICompatibleBackend: LLMBackend {
         guard let content = first.message?.content else {
             return .failure(.badResponse("choices[0].message.content is missing"))
         }
-        return .success(content)
+        guard alternatives > 0 else { return .success(Completion(text: content)) }
+        guard let top = first.logprobs?.content?.first?.topLogprobs, !top.isEmpty else {
+            return .failure(.badResponse("choices[0].logprobs.content[0].top_logprobs is missing (does the server support logprobs?)"))
+        }
+        let sorted = top.filter { $0.logprob.isFinite || $0.logprob == -.infinity }.sorted { $0.logprob > $1.logprob }
+        return .success(Completion(text: content, firstTokenAlternatives: sorted))
     }
 
     /// The JSON body of a chat-completions request.
@@ -238,10 +250,13 @@ public final class OpenAICompatibleBackend: LLMBackend {
         let messages: [ChatMessage]
         let maxTokens: Int
         let temperature: Double
+        let logprobs: Bool?
+        let topLogprobs: Int?
 
         enum CodingKeys: String, CodingKey {
-            case model, messages, temperature
+            case model, messages, temperature, logprobs
             case maxTokens = "max_tokens"
+            case topLogprobs = "top_logprobs"
         }
     }
 
@@ -251,7 +266,15 @@ public final class OpenAICompatibleBackend: LLMBackend {
             struct Message: Decodable {
                 let content: String?
             }
+            struct LogProbabilities: Decodable {
+                struct Token: Decodable {
+                    let topLogprobs: [TokenAlternative]?
+                    enum CodingKeys: String, CodingKey { case topLogprobs = "top_logprobs" }
+                }
+                let content: [Token]?
+            }
             let message: Message?
+            let logprobs: LogProbabilities?
         }
         let choices: [Choice]
     }
@@ -260,14 +283,14 @@ public final class OpenAICompatibleBackend: LLMBackend {
 /// Hands the first of several racing results to a waiting continuation, once.
 private final class FirstResult: Sendable {
     private struct State {
-        var continuation: CheckedContinuation<Result<String, LLMError>, Never>?
+        var continuation: CheckedContinuation<Result<Completion, LLMError>, Never>?
         var delivered = false
         var cleanup: (@Sendable () -> Void)?
     }
 
     private let state = Mutex(State())
 
-    func arm(_ continuation: CheckedContinuation<Result<String, LLMError>, Never>) {
+    func arm(_ continuation: CheckedContinuation<Result<Completion, LLMError>, Never>) {
         state.withLock { $0.continuation = continuation }
     }
 
@@ -281,8 +304,8 @@ private final class FirstResult: Sendable {
         if runNow { cleanup() }
     }
 
-    func deliver(_ result: Result<String, LLMError>) {
-        let (continuation, cleanup) = state.withLock { s -> (CheckedContinuation<Result<String, LLMError>, Never>?, (@Sendable () -> Void)?) in
+    func deliver(_ result: Result<Completion, LLMError>) {
+        let (continuation, cleanup) = state.withLock { s -> (CheckedContinuation<Result<Completion, LLMError>, Never>?, (@Sendable () -> Void)?) in
             guard !s.delivered else { return (nil, nil) }
             s.delivered = true
             defer { s.continuation = nil; s.cleanup = nil }

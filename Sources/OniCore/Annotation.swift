@@ -1,19 +1,23 @@
-/// A game message the learner wants labelled.
+/// A game message the learner wants labelled, or two it wants compared.
 public struct AnnotationItem: Sendable, Hashable {
-    /// The learner's interned id of the message.
+    /// The learner's interned id of the message (of the pair, for a comparison).
     public var messageID: UInt64
-    /// The message text.
+    /// The message text (the first message of a pair).
     public var text: String
+    /// The second message of a pair: the item asks which of the two shows more progress.
+    public var secondText: String?
 
-    public init(messageID: UInt64, text: String) {
+    public init(messageID: UInt64, text: String, secondText: String? = nil) {
         self.messageID = messageID
         self.text = text
+        self.secondText = secondText
     }
 }
 
 /// How labelling one message ended.
 public enum LabelOutcome: Sendable, Hashable {
     /// The model answered; `value` is 1 (progress) or 0 (no progress), `confidence` in [0, 1].
+    /// For a pair: 1 (the first shows more progress), 0 (the second) or 0.5 (a tie).
     case labelled(value: Float, confidence: Float)
     /// The model replied without a recognisable label. No label is guessed.
     case unparseable(reason: String)

@@ -6,6 +6,10 @@ public enum GridTask: String, CaseIterable, Sendable {
     /// Two rooms joined by a locked door. Find the key, unlock the door,
     /// reach the stairs: reward 1 only then (sparse, three sub-goals).
     case keyroom
+    /// Three rooms in a row joined by two locked doors, one key in each of the first two
+    /// rooms (a key opens one door), the stairs in the third: reward 1 only at the stairs
+    /// (sparse, five sub-goals). Random play almost never finishes it.
+    case vault
     /// One room with a staircase: reward 1 on reaching it.
     case stairs
     /// One room with gold piles: reward 0.1 per gold piece picked up;
@@ -18,6 +22,7 @@ public enum GridTask: String, CaseIterable, Sendable {
     public var stepLimit: Int {
         switch self {
         case .keyroom: 200
+        case .vault: 200
         case .stairs: 100
         case .gold: 100
         case .rats: 150
@@ -28,6 +33,7 @@ public enum GridTask: String, CaseIterable, Sendable {
     public var summary: String {
         switch self {
         case .keyroom: "find the key, unlock the door, take the stairs (reward only at the stairs)"
+        case .vault: "two keys, two locked doors, then the stairs (reward only at the stairs)"
         case .stairs: "reach the staircase (reward 1 there)"
         case .gold: "collect the gold piles (0.1 per piece)"
         case .rats: "kill the rats (1 per kill)"

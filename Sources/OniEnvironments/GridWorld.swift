@@ -44,11 +44,11 @@ public final class GridWorld: Environment {
     private var cells: [Cell] = []
     private var agentX = 0
     private var agentY = 0
-    private var keyAt: (x: Int, y: Int)?
+    private var keysAt: [(x: Int, y: Int)] = []
     private var gold: [Int: Int] = [:]  // cell index -> amount
     private var rats: [Rat] = []
     private var hitPoints = 0
-    private var hasKey = false
+    private var keys = 0
     private var goldCollected = 0
     private var steps = 0
     private var finished = true
@@ -80,11 +80,11 @@ public final class GridWorld: Environment {
             cells[y * w] = .verticalWall
             cells[y * w + w - 1] = .verticalWall
         }
-        keyAt = nil
+        keysAt = []
         gold = [:]
         rats = []
         hitPoints = 10
-        hasKey = false
+        keys = 0
         goldCollected = 0
         steps = 0
         finished = false
@@ -102,11 +102,24 @@ public final class GridWorld: Environment {
             let agent = take(&leftFree)
             (agentX, agentY) = (agent % w, agent / w)
             let key = take(&leftFree)
-            keyAt = (key % w, key / w)
+            keysAt = [(key % w, key / w)]
             var rightFree = right
             cells[take(&rightFree)] = .stairs
             let rat = take(&rightFree)
             rats = [Rat(x: rat % w, y: rat / w)]
+        case .vault:
+            let walls = [w / 3, 2 * w / 3]
+            for wallX in walls {
+                for y in 1..<(h - 1) { cells[y * w + wallX] = .verticalWall }
+                cells[(1 + rng.below(h - 2)) * w + wallX] = .lockedDoor
+            }
+            var first = interior(x: 1..<walls[0])
+            var second = interior(x: (walls[0] + 1)..<walls[1])
+            var third = interior(x: (walls[1] + 1)..<(w - 1))
+            let agent = take(&first)
+            (agentX, agentY) = (agent % w, agent / w)
+            keysAt = [take(&first), take(&second)].map { ($0 % w, $0 / w) }
+            cells[take(&third)] = .stairs
         case .stairs:
             free = interior(x: 1..<(w - 1))
             let agent = take(&free)
@@ -166,7 +179,8 @@ public final class GridWorld: Environment {
                 case .horizontalWall, .verticalWall:
                     message = GridMessage.wall
                 case .lockedDoor:
-                    if hasKey {
+                    if keys > 0 {
+                        keys -= 1
                         cells[target] = .floor
                         message = GridMessage.unlockDoor
                     } else {
@@ -175,9 +189,9 @@ public final class GridWorld: Environment {
                 case .floor, .stairs:
                     agentX = tx
                     agentY = ty
-                    if let key = keyAt, key.x == tx, key.y == ty {
-                        keyAt = nil
-                        hasKey = true
+                    if let key = keysAt.firstIndex(where: { $0.x == tx && $0.y == ty }) {
+                        keysAt.remove(at: key)
+                        keys += 1
                         message = GridMessage.findKey
                     } else if let amount = gold.removeValue(forKey: target) {
                         goldCollected += amount
@@ -188,7 +202,7 @@ public final class GridWorld: Environment {
                         }
                     } else if cells[target] == .stairs {
                         message = GridMessage.staircase
-                        if task == .keyroom || task == .stairs {
+                        if task == .keyroom || task == .vault || task == .stairs {
                             reward += 1
                             done = true
                             success = true
@@ -240,7 +254,7 @@ public final class GridWorld: Environment {
             let count = min(message.count, buffer.count)
             for i in 0..<buffer.count { buffer[i] = i < count ? message[i] : 0 }
         default:
-            for (i, value) in [Int32(hitPoints), hasKey ? 1 : 0, Int32(goldCollected), Int32(steps)].enumerated() {
+            for (i, value) in [Int32(hitPoints), Int32(keys), Int32(goldCollected), Int32(steps)].enumerated() {
                 buffer.storeBytes(of: value.littleEndian, toByteOffset: 4 * i, as: Int32.self)
             }
         }
@@ -253,14 +267,14 @@ public final class GridWorld: Environment {
         for y in 0..<Self.height {
             lines.append(String(decoding: map[(y * Self.width)..<((y + 1) * Self.width)], as: UTF8.self))
         }
-        lines.append("HP:\(hitPoints) Key:\(hasKey ? "yes" : "no") $:\(goldCollected) T:\(steps)")
+        lines.append("HP:\(hitPoints) Keys:\(keys) $:\(goldCollected) T:\(steps)")
         return lines.joined(separator: "\n")
     }
 
     private func fillMap(_ out: UnsafeMutableBufferPointer<UInt8>) {
         for i in cells.indices { out[i] = cells[i].rawValue }
         for (cell, _) in gold { out[cell] = UInt8(ascii: "$") }
-        if let key = keyAt { out[key.y * Self.width + key.x] = UInt8(ascii: "(") }
+        for key in keysAt { out[key.y * Self.width + key.x] = UInt8(ascii: "(") }
         for rat in rats { out[rat.y * Self.width + rat.x] = UInt8(ascii: "r") }
         out[agentY * Self.width + agentX] = UInt8(ascii: "@")
     }

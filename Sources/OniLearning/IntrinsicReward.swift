@@ -18,6 +18,13 @@ public enum IntrinsicRewardType: String, Sendable, Codable, CaseIterable {
     /// ONI's classification: a text classifier trained online on the labels gives every
     /// message, labelled or not, 1 if P(progress) exceeds `classificationThreshold`, else 0.
     case classification
+    /// ONI's ranking: the LLM compares pairs of messages (first, second, tie); a Bradley–Terry
+    /// score model trained online on those judgements gives 1 to messages whose score, normalised
+    /// by its running mean and standard deviation over the steps seen, exceeds `rankingThreshold`.
+    case ranking
+    /// An ELLM-style baseline without the LLM: the cosine similarity of the message's and the
+    /// goal text's character n-gram features, when it reaches `cosineThreshold` (else 0).
+    case cosine
 }
 
 /// How occurrences of a message are counted for the 1/N(msg)^β scaling.
@@ -40,6 +47,10 @@ public struct RewardComposition: Sendable, Codable, Equatable {
     public var countScope = MessageCountScope.episode
     /// `classification_threshold`: P(progress) above which the classifier's reward is 1.
     public var classificationThreshold = 0.5
+    /// Normalised score (in standard deviations above the running mean) above which the ranking reward is 1.
+    public var rankingThreshold = 0.5
+    /// Similarity from which the cosine reward is the similarity itself.
+    public var cosineThreshold = 0.3
 
     public init() {}
 

@@ -4,11 +4,9 @@ import OniNeural
 
 /// ONI's classification reward model: a small text classifier trained online
 /// on the LLM's labels, so that messages the LLM has not (yet) labelled get a
-/// reward too. A message becomes a bag of hashed character 1- to 3-grams
-/// (lower-cased, 4,096 buckets, L2-normalised); an MLP (64 ReLU units) gives
-/// the logit of "progress"; binary cross-entropy, Adam.
+/// reward too. A message becomes `MessageFeatures` (hashed character n-grams);
+/// an MLP (64 ReLU units) gives the logit of "progress"; binary cross-entropy, Adam.
 public final class MessageClassifier {
-    public static let buckets = 4096
     public static let hiddenUnits = 64
     private let first: Linear<Float>
     private let relu = Activation<Float>(.relu, size: hiddenUnits)
@@ -19,54 +17,21 @@ public final class MessageClassifier {
 
     public init(seed: UInt64, learningRate: Float = 3e-3) {
         var rng = SeededGenerator(seed: seed)
-        first = Linear(name: "classifier.hidden", inputSize: Self.buckets, outputSize: Self.hiddenUnits, rng: &rng)
+        first = Linear(name: "classifier.hidden", inputSize: MessageFeatures.buckets, outputSize: Self.hiddenUnits, rng: &rng)
         second = Linear(name: "classifier.out", inputSize: Self.hiddenUnits, outputSize: 1, gain: 1, rng: &rng)
         optimizer = Adam(parameters: first.parameters + second.parameters, learningRate: learningRate, maxGradientNorm: 4)
     }
 
-    /// The message's features: hashed character n-gram counts, L2-normalised.
-    public static func features(_ text: String) -> [Float] {
-        var dense = [Float](repeating: 0, count: buckets)
-        for (index, value) in sparseFeatures(text) { dense[Int(index)] = value }
-        return dense
-    }
+    private let features = MessageFeatures()
 
-    /// The same features as (bucket, value) pairs: a message has ~100 n-grams, not 4,096.
-    static func sparseFeatures(_ text: String) -> [(index: Int32, value: Float)] {
-        var counts: [Int32: Float] = [:]
-        let bytes = Array(text.lowercased().utf8)
-        for n in 1...3 where bytes.count >= n {
-            for start in 0...(bytes.count - n) {
-                var hash: UInt32 = 2_166_136_261 ^ UInt32(n)  // FNV-1a, seeded by the n-gram's length
-                for byte in bytes[start..<(start + n)] { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-                counts[Int32(hash % UInt32(buckets)), default: 0] += 1
-            }
-        }
-        let norm = counts.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        return counts.sorted { $0.key < $1.key }.map { ($0.key, $0.value / norm) }
-    }
-
-    /// Sparse features per message text, computed once: the label set is re-read every training round.
-    private var featureCache: [String: [(index: Int32, value: Float)]] = [:]
-
-    private func dense(_ texts: [String]) -> [Float] {
-        var batch = [Float](repeating: 0, count: texts.count * Self.buckets)
-        for (row, text) in texts.enumerated() {
-            let sparse = featureCache[text] ?? Self.sparseFeatures(text)
-            featureCache[text] = sparse
-            for (index, value) in sparse { batch[row * Self.buckets + Int(index)] = value }
-        }
-        return batch
-    }
-
-    private func logits(_ features: [Float], batch: Int) -> [Float] {
-        second.forward(relu.forward(first.forward(features, batch: batch), batch: batch), batch: batch)
+    private func logits(_ input: [Float], batch: Int) -> [Float] {
+        second.forward(relu.forward(first.forward(input, batch: batch), batch: batch), batch: batch)
     }
 
     /// P(progress) for each message.
     public func probabilities(_ texts: [String]) -> [Double] {
         guard !texts.isEmpty else { return [] }
-        return logits(dense(texts), batch: texts.count).map { 1 / (1 + Foundation.exp(-Double($0))) }
+        return logits(features.dense(texts), batch: texts.count).map { 1 / (1 + Foundation.exp(-Double($0))) }
     }
 
     /// Mean binary cross-entropy with logits and its gradient: softplus(z) − y·z, dz = σ(z) − y.
@@ -89,7 +54,7 @@ public final class MessageClassifier {
         var loss = Double.nan
         for _ in 0..<steps {
             let picks = (0..<min(batchSize, examples.count)).map { _ in rng.below(examples.count) }
-            let z = logits(dense(picks.map { examples[$0].text }), batch: picks.count)
+            let z = logits(features.dense(picks.map { examples[$0].text }), batch: picks.count)
             let (l, dz) = Self.binaryCrossEntropy(logits: z, labels: picks.map { examples[$0].label })
             loss = l
             _ = first.backward(relu.backward(second.backward(dz)))

@@ -1,3 +1,5 @@
+import OniCore
+
 /// Which messages to send to the annotator, and when. Messages without a
 /// label wait newest first; each is in at most one request at a time; a
 /// request unanswered after `timeout` seconds puts its messages back. A
@@ -83,12 +85,17 @@ public struct AnnotationQueue: Sendable {
     }
 
     /// Marks a request answered. Returns false for an unknown or timed-out request.
+    /// With `now`, the request's round trip is added to `roundTripSeconds`.
     @discardableResult
-    public mutating func answered(_ requestID: UInt64) -> Bool {
+    public mutating func answered(_ requestID: UInt64, now: Double? = nil) -> Bool {
         guard let request = inFlight.removeValue(forKey: requestID) else { return false }
         pendingSet.subtract(request.ids)
+        if let now { roundTripSeconds.append(now - request.sentAt) }
         return true
     }
+
+    /// Seconds from sending a request to its answer, last 256 answered requests.
+    public private(set) var roundTripSeconds = RollingWindow(capacity: 256)
 
     /// Records that labelling `id` failed on the server side: it is retried
     /// after a backoff, or given up (returns false) after `maxAttempts`.

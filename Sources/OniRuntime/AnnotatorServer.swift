@@ -23,11 +23,24 @@ public final class AnnotatorServer {
     private struct Queued {
         var peer: Data
         var request: Oni_V1_AnnotationRequest
+        /// When the request arrived (seconds, monotonic), for its latency.
+        var arrived: Double
     }
 
     private var queue: [Queued] = []
     private let outbox = Outbox()
     private var inFlight = 0
+    private let started = AnnotatorServer.clock()
+    /// Seconds from a request's arrival to its reply, last 1,024 requests.
+    private var replyLatency = RollingWindow(capacity: 1024)
+    /// LLM requests and the time at the previous heartbeat, for the rate since then.
+    private var rateMark: (time: Double, llmRequests: Int) = (0, 0)
+
+    private static func clock() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
 
     /// Counts for the log and tests.
     public struct Stats: Sendable, Equatable {
@@ -87,7 +100,7 @@ public final class AnnotatorServer {
                     guard case let .annotationRequest(request) = routed.message else { continue }
                     stats.requests += 1
                     stats.items += request.items.count
-                    queue.append(Queued(peer: routed.peer, request: request))
+                    queue.append(Queued(peer: routed.peer, request: request, arrived: Self.clock()))
                     if queue.count > config.maxQueuedRequests {
                         // Tell the learner at once, so it retries after its backoff instead of its timeout.
                         let dropped = queue.removeFirst()
@@ -98,8 +111,9 @@ public final class AnnotatorServer {
             }
             startLabelling()
             let finished = outbox.takeAll()
-            for (peer, reply) in finished {
+            for (peer, reply, arrived) in finished {
                 inFlight -= 1
+                replyLatency.append((Self.clock() - arrived) * 1000)
                 for result in reply.results {
                     switch result.status {
                     case .labelled: stats.labelled += 1
@@ -127,7 +141,42 @@ public final class AnnotatorServer {
         beat.id = config.id
         beat.unixMs = Int64(Date().timeIntervalSince1970 * 1000)
         beat.framesRefused = UInt64(stats.dropped)
+        beat.stats = figures()
         return beat
+    }
+
+    /// The figures a learner shows as `annotator/*`: counts, queue depth, reply and LLM latency
+    /// percentiles (ms), LLM requests per second since the previous call, the cache's hit rate.
+    private func figures() -> [String: Double] {
+        var values: [String: Double] = [
+            "requests": Double(stats.requests), "items": Double(stats.items), "labelled": Double(stats.labelled),
+            "unparseable": Double(stats.unparseable), "backend_errors": Double(stats.backendErrors), "dropped": Double(stats.dropped),
+            "queue_depth": Double(queue.count), "in_flight": Double(inFlight), "uptime_s": Self.clock() - started,
+        ]
+        for p in [50.0, 95, 99] {
+            if let v = replyLatency.percentile(p) { values["reply_latency_ms_p\(Int(p))"] = v }
+        }
+        if let cache {
+            let (hits, misses) = cache.lookups
+            values["cache_hits"] = Double(hits)
+            values["cache_misses"] = Double(misses)
+            if hits + misses > 0 { values["cache_hit_rate"] = Double(hits) / Double(hits + misses) }
+        }
+        if let http = backend as? OpenAICompatibleBackend {
+            let s = http.stats
+            values["llm_requests"] = Double(s.requests)
+            values["llm_retries"] = Double(s.retries)
+            values["llm_failures"] = Double(s.failures)
+            for p in [50.0, 95, 99] {
+                if let v = s.recentLatencyMilliseconds.percentile(p) { values["llm_latency_ms_p\(Int(p))"] = v }
+            }
+            let now = Self.clock()
+            if now - rateMark.time >= 1 {
+                if rateMark.time > 0 { values["llm_requests_per_s"] = Double(s.requests - rateMark.llmRequests) / (now - rateMark.time) }
+                rateMark = (now, s.requests)
+            }
+        }
+        return values
     }
 
     private func logStats() {
@@ -135,6 +184,7 @@ public final class AnnotatorServer {
             "requests": "\(stats.requests)", "items": "\(stats.items)", "labelled": "\(stats.labelled)",
             "unparseable": "\(stats.unparseable)", "backend_errors": "\(stats.backendErrors)", "dropped": "\(stats.dropped)",
             "queued": "\(queue.count)", "in_flight": "\(inFlight)",
+            "reply_p50_ms": "\(Int(replyLatency.percentile(50) ?? 0))", "reply_p95_ms": "\(Int(replyLatency.percentile(95) ?? 0))",
         ]
         if let cache {
             let (hits, misses) = cache.lookups
@@ -147,6 +197,7 @@ public final class AnnotatorServer {
             metadata["llm_requests"] = "\(s.requests)"
             metadata["llm_retries"] = "\(s.retries)"
             metadata["llm_mean_latency_ms"] = "\(Int(s.meanLatencyMilliseconds))"
+            metadata["llm_p95_latency_ms"] = "\(Int(s.recentLatencyMilliseconds.percentile(95) ?? 0))"
         }
         logger.info("annotator stats", metadata: metadata)
     }
@@ -176,6 +227,7 @@ public final class AnnotatorServer {
             }
             let requestID = next.request.requestID
             let peer = next.peer
+            let arrived = next.arrived
             let annotatorID = config.id
             let outbox = self.outbox
             Task.detached {
@@ -184,7 +236,7 @@ public final class AnnotatorServer {
                 reply.requestID = requestID
                 reply.annotatorID = annotatorID
                 reply.results = results.map(\.wire)
-                outbox.append(peer: peer, reply: reply)
+                outbox.append(peer: peer, reply: reply, arrived: arrived)
             }
         }
     }
@@ -193,7 +245,8 @@ public final class AnnotatorServer {
         if let known = labelers[goal] { return known }
         // Goals come from peers: keep the table small.
         if labelers.count >= 16 { labelers.removeAll() }
-        let labeler = MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: Goal(argument: goal.isEmpty ? "default" : goal)), cache: cache)
+        let labeler = MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: Goal(argument: goal.isEmpty ? "default" : goal), mode: config.labelMode),
+            cache: cache)
         labelers[goal] = labeler
         return labeler
     }
@@ -201,13 +254,13 @@ public final class AnnotatorServer {
 
 /// Replies finished by labelling tasks, waiting for the socket thread to send them.
 private final class Outbox: Sendable {
-    private let replies = Mutex<[(peer: Data, reply: Oni_V1_AnnotationReply)]>([])
+    private let replies = Mutex<[(peer: Data, reply: Oni_V1_AnnotationReply, arrived: Double)]>([])
 
-    func append(peer: Data, reply: Oni_V1_AnnotationReply) {
-        replies.withLock { $0.append((peer, reply)) }
+    func append(peer: Data, reply: Oni_V1_AnnotationReply, arrived: Double) {
+        replies.withLock { $0.append((peer, reply, arrived)) }
     }
 
-    func takeAll() -> [(peer: Data, reply: Oni_V1_AnnotationReply)] {
+    func takeAll() -> [(peer: Data, reply: Oni_V1_AnnotationReply, arrived: Double)] {
         replies.withLock { box in
             let taken = box
             box.removeAll()

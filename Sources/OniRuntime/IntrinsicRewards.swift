@@ -1,24 +1,28 @@
+import Foundation
 import OniCore
 import OniLearning
 
 /// The learner's intrinsic reward: ONI's composition of a rollout's extrinsic
 /// rewards with the reward model's r_int of its messages, the classification
-/// model and its training schedule, and the figures they report.
+/// and ranking models and their training schedule, and the figures they report.
 struct IntrinsicRewards {
     let composition: RewardComposition
-    private let seed: UInt64
+    /// The goal's text, for the cosine reward.
+    private let goalText: String
     private var intrinsicPerStep = RollingWindow(capacity: 100)
     private var rewardedFraction = RollingWindow(capacity: 100)
-    private var classifier: MessageClassifier?
-    private var rng = SeededGenerator(seed: 17)
-    /// Labels the classifier last trained on, and its rewards per message for its current version.
-    private var trainedOnLabels = -1
-    private var cached: (version: Int, rewards: [String: Double]) = (-1, [:])
-    private var classifierStats: [String: Double] = [:]
+    /// The classification or ranking model, trained off the learner's thread.
+    private let model: RewardModelWorker
+    /// What the model last trained on (labels or judged pairs) and the messages it last scored.
+    private var trainedOn = -1
+    private var scoredMessages = 0
+    /// The cosine reward per message text (it never changes).
+    private var similarities: [String: Double] = [:]
 
-    init(composition: RewardComposition, seed: UInt64) {
+    init(composition: RewardComposition, seed: UInt64, goalText: String) {
         self.composition = composition
-        self.seed = seed
+        self.goalText = goalText
+        model = RewardModelWorker(composition: composition, seed: seed)
     }
 
     /// The formula, for the log.
@@ -37,8 +41,12 @@ struct IntrinsicRewards {
             messageRewards = ids.map { _ in 0 }
         case .retrieval:
             messageRewards = ids.map { id in id.flatMap { registry.entry($0)?.label }.map(Double.init) ?? 0 }
-        case .classification:
-            messageRewards = classified(rollout.messages)
+        case .classification, .ranking:
+            // The latest published model version's table: computed once per message and version.
+            let table = model.published.rewards
+            messageRewards = rollout.messages.map { table[$0] ?? 0 }
+        case .cosine:
+            messageRewards = rollout.messages.map { similarity($0) }
         }
         let counts: [Int64]
         switch composition.countScope {
@@ -64,46 +72,60 @@ struct IntrinsicRewards {
         return composed
     }
 
-    /// r_int of each message under the classifier: computed once per message and classifier version.
-    private mutating func classified(_ texts: [String]) -> [Double] {
-        guard let classifier, classifier.version > 0 else { return texts.map { _ in 0 } }
-        if cached.version != classifier.version { cached = (classifier.version, [:]) }
-        let unknown = Array(Set(texts.filter { cached.rewards[$0] == nil }))
-        for (text, p) in zip(unknown, classifier.probabilities(unknown)) {
-            cached.rewards[text] = p > composition.classificationThreshold ? 1 : 0
-        }
-        return texts.map { cached.rewards[$0] ?? 0 }
+    /// r_int of the cosine baseline: the message's similarity to the goal text, from `cosineThreshold` up.
+    private mutating func similarity(_ text: String) -> Double {
+        if let known = similarities[text] { return known }
+        let value = MessageFeatures.cosine(text, goalText)
+        let reward = value >= composition.cosineThreshold ? value : 0
+        similarities[text] = reward
+        return reward
     }
 
-    /// After a policy update: trains the reward model on ONI's schedule — a burst of steps when
-    /// new labels arrived, a few steady ones every 20 updates. Every tenth message (by id) is held out.
-    mutating func afterUpdate(registry: MessageRegistry, updates: Int64) {
-        guard composition.type == .classification else { return }
-        if classifier == nil { classifier = MessageClassifier(seed: seed &+ 101) }
-        guard let classifier else { return }
-        let labelsNow = registry.labelledCount
-        let steps = labelsNow != trainedOnLabels ? 50 : (updates % 20 == 0 ? 5 : 0)
-        guard steps > 0 else { return }
-        var train: [(text: String, label: Float)] = [], heldOut: [(text: String, label: Float)] = []
-        for (id, entry) in registry.entries {
-            guard let label = entry.label else { continue }
-            if id % 10 == 0 { heldOut.append((entry.text, label)) } else { train.append((entry.text, label)) }
+    /// After a policy update: gives the reward model its next round on ONI's schedule — a burst
+    /// of steps when new labels (or judged pairs) arrived, a few steady ones every 20 updates, and
+    /// a scoring-only round when new messages appeared. Rounds run on the model's own thread;
+    /// while one runs, nothing is submitted. Every tenth message (by id) or pair is held out.
+    mutating func afterUpdate(registry: MessageRegistry, pairs: PairTable, updates: Int64) {
+        guard composition.type == .classification || composition.type == .ranking, !model.isBusy else { return }
+        let examplesNow = composition.type == .ranking ? pairs.judgedCount : registry.labelledCount
+        let newMessages = registry.count != scoredMessages
+        let steps = examplesNow != trainedOn ? 50 : (updates % 20 == 0 ? 5 : 0)
+        guard steps > 0 || (newMessages && model.published.version > 0) else { return }
+        let examples: RewardModelWorker.Job.Examples
+        if composition.type == .ranking {
+            var train: [(first: String, second: String, preference: Float)] = [], heldOut: [(first: String, second: String, preference: Float)] = []
+            for (id, pair) in pairs.pairs {
+                guard let preference = pair.preference, let a = registry.entry(pair.first)?.text, let b = registry.entry(pair.second)?.text else {
+                    continue
+                }
+                if id % 10 == 0 { heldOut.append((a, b, preference)) } else { train.append((a, b, preference)) }
+            }
+            guard !train.isEmpty else { return }
+            examples = .pairs(train: train, heldOut: heldOut)
+        } else {
+            var train: [(text: String, label: Float)] = [], heldOut: [(text: String, label: Float)] = []
+            for (id, entry) in registry.entries {
+                guard let label = entry.label else { continue }
+                if id % 10 == 0 { heldOut.append((entry.text, label)) } else { train.append((entry.text, label)) }
+            }
+            guard train.count >= 2 else { return }
+            examples = .labels(train: train, heldOut: heldOut)
         }
-        guard train.count >= 2 else { return }
-        trainedOnLabels = labelsNow
-        classifierStats["reward/classifier_loss"] = classifier.train(on: train, steps: steps, rng: &rng)
-        classifierStats["reward/model_version"] = Double(classifier.version)
-        classifierStats["reward/classifier_examples"] = Double(train.count)
-        if !heldOut.isEmpty {
-            let p = classifier.probabilities(heldOut.map(\.text))
-            let correct = zip(p, heldOut).filter { ($0 > composition.classificationThreshold) == ($1.label > 0.5) }.count
-            classifierStats["reward/classifier_heldout_accuracy"] = Double(correct) / Double(heldOut.count)
+        let entries = registry.entries.values
+        let job = RewardModelWorker.Job(
+            examples: examples, steps: steps, texts: entries.map(\.text), counts: entries.map { Double(max($0.count, 1)) })
+        if model.submit(job) {
+            trainedOn = examplesNow
+            scoredMessages = registry.count
         }
     }
+
+    /// Waits for the reward model's running round (tests, shutdown).
+    func waitForModel() { model.wait() }
 
     /// reward/* figures for the metrics snapshot.
     var metrics: [String: Double] {
-        var values = classifierStats
+        var values = model.published.figures
         if let mean = intrinsicPerStep.mean { values["reward/intrinsic_per_step"] = mean }
         if let mean = rewardedFraction.mean { values["reward/rewarded_step_fraction"] = mean }
         values["reward/llm_coeff"] = composition.type == .none ? 0 : composition.llmCoefficient

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import OniAnnotation
 import OniCore
 import OniEnvironments
 import OniLearning
@@ -18,6 +19,11 @@ public final class Learner {
     private let context: ZMQContext
 
     private var registry = MessageRegistry()
+    /// Pairs of messages for the ranking reward (empty with other rewards).
+    private var pairs = PairTable()
+    /// The annotator's own figures from its last heartbeat, shown as annotator/*.
+    private var annotatorFigures: [String: Double] = [:]
+    private var pairRNG = SeededGenerator(seed: 0x5EED_0FA1)
     private var annotation: AnnotationQueue
     private var liveness: LivenessTracker
     private var returns = RollingWindow(capacity: 100)
@@ -55,7 +61,8 @@ public final class Learner {
         annotation = AnnotationQueue(
             batchSize: config.llmBatchSize, maxInFlight: config.maxAnnotationRequestsInFlight, timeout: config.annotationTimeoutSeconds)
         liveness = LivenessTracker(timeout: config.livenessTimeoutSeconds)
-        intrinsic = IntrinsicRewards(composition: config.reward, seed: config.seed)
+        pairs = PairTable(pairsPerMessage: config.rankingPairsPerMessage)
+        intrinsic = IntrinsicRewards(composition: config.reward, seed: config.seed, goalText: Goal(argument: config.goal).text)
     }
 
     /// Monotonic seconds, for timeouts (immune to wall-clock steps).
@@ -149,7 +156,9 @@ public final class Learner {
                     while let message = try annotator.receive(timeoutMilliseconds: 0) {
                         switch message {
                         case let .annotationReply(reply): handleReply(reply, writer: writer, socket: annotator)
-                        case let .heartbeat(beat): heard(beat.id, role: "annotator")
+                        case let .heartbeat(beat):
+                            heard(beat.id, role: "annotator")
+                            annotatorFigures = beat.stats
                         default: break
                         }
                     }
@@ -256,7 +265,12 @@ public final class Learner {
         defer { store.close() }
         for row in try store.messages() {
             registry.restore(id: row.id, text: row.text, count: row.count, firstSeenEnvSteps: row.firstSeenEnvSteps, label: row.label)
-            if !row.settled && config.annotatorEndpoint != nil { annotation.enqueue(row.id) }
+            if !row.settled && config.annotatorEndpoint != nil && !ranking { annotation.enqueue(row.id) }
+        }
+        for row in try store.pairs() {
+            let id = PairTable.idBase + row.id
+            pairs.restore(id: id, PairTable.Pair(first: row.firstID, second: row.secondID, createdEnvSteps: row.createdEnvSteps, preference: row.preference))
+            if !row.settled && config.annotatorEndpoint != nil && ranking { annotation.enqueue(id) }
         }
         envSteps = try store.lastLearnerEnvSteps()
         storedRolloutBytes = try store.database.scalarInt("SELECT coalesce(sum(length(protobuf)), 0) FROM rollouts") ?? 0
@@ -315,7 +329,15 @@ public final class Learner {
         for index in rollout.messageIndex where index >= 0 { occurrences[Int(index)] += 1 }
         for (i, text) in rollout.messages.enumerated() where occurrences[i] > 0 {
             let (id, isNew) = registry.observe(text, occurrences: occurrences[i], envSteps: envSteps)
-            if isNew && config.annotatorEndpoint != nil { annotation.enqueue(id) }
+            guard isNew && config.annotatorEndpoint != nil else { continue }
+            if ranking {
+                // Ranking asks the LLM to compare pairs, not to label messages.
+                for pair in pairs.propose(for: id, among: Array(registry.entries.keys).sorted(), envSteps: envSteps, rng: &pairRNG) {
+                    annotation.enqueue(pair)
+                }
+            } else {
+                annotation.enqueue(id)
+            }
         }
         for episode in rollout.episodes where !rollout.replay {  // the returns are the live agent's
             episodes += 1
@@ -417,7 +439,7 @@ public final class Learner {
         let start = now
         trainingStats = trainer.update(batch)
         updateMilliseconds.append((now - start) * 1000)
-        intrinsic.afterUpdate(registry: registry, updates: trainer.version)
+        intrinsic.afterUpdate(registry: registry, pairs: pairs, updates: trainer.version)
     }
 
     /// Publishes Params after every `publishEveryUpdates` updates, and every 2 s for workers that join late.
@@ -437,6 +459,21 @@ public final class Learner {
             guard let entry = registry.entry(id) else { continue }
             writer.submit(.message(id: id, text: entry.text, count: entry.count, firstSeenEnvSteps: entry.firstSeenEnvSteps))
         }
+        for (id, pair) in pairs.takeNew() {
+            writer.submit(.pair(id: id - PairTable.idBase, firstID: pair.first, secondID: pair.second, createdEnvSteps: pair.createdEnvSteps))
+        }
+    }
+
+    private var ranking: Bool { config.reward.type == .ranking }
+
+    /// The annotation item for a queued id: a message without a label, or a pair without a judgement.
+    private func annotationItem(_ id: UInt64) -> Oni_V1_AnnotationItem? {
+        if PairTable.isPair(id) {
+            guard let pair = pairs.pairs[id], pair.preference == nil, let first = registry.entry(pair.first), let second = registry.entry(pair.second)
+            else { return nil }
+            return AnnotationItem(messageID: id, text: first.text, secondText: second.text).wire
+        }
+        return registry.entry(id).flatMap { $0.label == nil ? AnnotationItem(messageID: id, text: $0.text).wire : nil }
     }
 
     // MARK: Annotation
@@ -445,9 +482,7 @@ public final class Learner {
         annotation.expire(now: now)
         while let next = annotation.nextRequest(now: now) {
             // A late reply may have labelled some of these meanwhile.
-            let items = next.ids.compactMap { id in
-                registry.entry(id).flatMap { $0.label == nil ? AnnotationItem(messageID: id, text: $0.text).wire : nil }
-            }
+            let items = next.ids.compactMap(annotationItem)
             if items.isEmpty {
                 annotation.answered(next.requestID)
                 continue
@@ -467,7 +502,7 @@ public final class Learner {
     }
 
     private func handleReply(_ reply: Oni_V1_AnnotationReply, writer: StoreWriter, socket: MessageSocket) {
-        if !annotation.answered(reply.requestID) {
+        if !annotation.answered(reply.requestID, now: now) {
             counters["annotation/late_replies", default: 0] += 1
         }
         counters["annotation/replies", default: 0] += 1
@@ -481,12 +516,25 @@ public final class Learner {
                 socket.refuse(.invalidPayload(kind: .annotationReply, reason: error.reason), detail: reply.annotatorID)
                 continue
             }
-            guard registry.entry(result.messageID) != nil else {
+            let isPair = PairTable.isPair(result.messageID)
+            guard isPair ? pairs.pairs[result.messageID] != nil : registry.entry(result.messageID) != nil else {
                 counters["annotation/unknown_messages", default: 0] += 1
                 continue
             }
-            writer.submit(.label(result, unixMilliseconds: stamp))
+            if isPair {
+                var stored = result
+                stored.messageID -= PairTable.idBase
+                writer.submit(.pairLabel(stored, unixMilliseconds: stamp))
+            } else {
+                writer.submit(.label(result, unixMilliseconds: stamp))
+            }
             switch result.outcome {
+            case let .labelled(value, _) where isPair:
+                guard [0, 0.5, 1].contains(value) else {
+                    counters["annotation/unparseable", default: 0] += 1
+                    continue
+                }
+                pairs.setPreference(result.messageID, value)
             case let .labelled(value, _):
                 // The latest label wins, here and in the store's message_labels view.
                 registry.setLabel(result.messageID, value)
@@ -528,11 +576,19 @@ public final class Learner {
         values["messages/distinct"] = Double(registry.count)
         values["messages/labelled"] = Double(registry.labelledCount)
         values["messages/positive"] = Double(registry.positiveCount)
+        if ranking {
+            values["pairs/total"] = Double(pairs.count)
+            values["pairs/judged"] = Double(pairs.judgedCount)
+        }
         values["annotation/enabled"] = config.annotatorEndpoint == nil ? 0 : 1
         values["annotation/pending"] = Double(annotation.pendingCount)
         values["annotation/waiting"] = Double(annotation.waitingCount)
         values["annotation/timeouts"] = Double(annotation.timedOutRequests)
         values["annotation/abandoned"] = Double(annotation.abandoned)
+        for p in [50.0, 95] {
+            if let v = annotation.roundTripSeconds.percentile(p) { values["annotation/round_trip_ms_p\(Int(p))"] = v * 1000 }
+        }
+        for (name, value) in annotatorFigures where value.isFinite { values["annotator/" + name] = value }
         values["learner/rollouts"] = Double(rollouts)
         if let trainer {
             values.merge(trainingStats) { _, new in new }

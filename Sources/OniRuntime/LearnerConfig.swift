@@ -51,6 +51,8 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     public var training = TrainingConfig()
     /// How extrinsic and LLM-derived intrinsic reward combine (ONI's reward_type and coefficients).
     public var reward = RewardComposition()
+    /// Pairs each new message is put in when the reward is `ranking`.
+    public var rankingPairsPerMessage = 4
     /// Publish Params after every this many updates (and every 2 s regardless, for late joiners).
     public var publishEveryUpdates = 1
     /// Rollouts whose policy is more than this many versions behind are not trained on (counted).

@@ -22,16 +22,26 @@ public struct RunConfig: Sendable, Codable, Equatable {
     public var seed: UInt64 = 1
     /// Address the learner and annotator bind to and the others connect to.
     public var host = "127.0.0.1"
-    /// First port: experience = port, params = +1, metrics = +2, control = +3, annotator = +5.
+    /// First port: experience = port, params = +1, metrics = +2, control = +3, annotator = +5,
+    /// local LLM server = +6.
     public var basePort = 5555
-    /// OpenAI-compatible LLM server base URL; nil runs without annotation.
+    /// Which LLM annotates: `auto` (the server at `llmBaseURL` if given, else the local one if
+    /// installed, else none), `local` (start llama-server; fail if it is not installed) or `none`.
+    public var llm = "auto"
+    /// OpenAI-compatible LLM server base URL (a remote server: vLLM, Ollama, …).
     public var llmBaseURL: String?
-    /// Model name sent to the LLM server.
+    /// Model name sent to the LLM server (a local server is named after its GGUF file).
     public var llmModel = "default"
+    /// GGUF model the local server loads; nil = the one `deploy/setup-llm.sh` installs.
+    public var llmModelFile: String?
+    /// CPU threads of the local server (it shares the machine with the learner and workers).
+    public var llmThreads = 1
     /// Goal the LLM judges messages against.
     public var goal = "default"
     /// The annotator's label cache; nil = its default (~/.cache/oni/annotations.sqlite).
     public var annotationCache: String?
+    /// How the LLM answers (`tagged` or `logprob`, see `LabelMode`).
+    public var labelMode = "tagged"
     /// Messages per annotation request.
     public var llmBatchSize = 8
     /// Intrinsic reward (auto: retrieval when annotating, none otherwise) and ONI's coefficients.
@@ -85,12 +95,19 @@ public struct RunConfig: Sendable, Codable, Equatable {
     public var metricsEndpoint: String { "tcp://\(host):\(basePort + 2)" }
     public var controlEndpoint: String { "tcp://\(host):\(basePort + 3)" }
     public var annotatorEndpoint: String { "tcp://\(host):\(basePort + 5)" }
+    /// The local LLM server's port (it listens on loopback only).
+    public var localLLMPort: Int { basePort + 6 }
+
+    /// The choices of `llm`.
+    public static let llmChoices = ["auto", "local", "none"]
 
     /// Checks ranges; returns the first problem.
     public func validate() throws(RuntimeError) {
         guard workers > 0 else { throw .invalidConfiguration("--workers must be at least 1") }
         guard envsPerWorker > 0, rolloutLength > 0 else { throw .invalidConfiguration("--envs-per-worker and --rollout-length must be positive") }
-        guard (1...65530).contains(basePort) else { throw .invalidConfiguration("--base-port must leave room for 6 ports below 65536") }
+        guard (1...65529).contains(basePort) else { throw .invalidConfiguration("--base-port must leave room for 7 ports below 65536") }
+        guard Self.llmChoices.contains(llm) else { throw .invalidConfiguration("--llm must be one of \(Self.llmChoices), got '\(llm)'") }
+        guard llmThreads > 0 else { throw .invalidConfiguration("--llm-threads must be at least 1") }
         if let url = llmBaseURL, URL(string: url)?.scheme?.hasPrefix("http") != true {
             throw .invalidConfiguration("--llm-url must be an http(s) URL, got '\(url)'")
         }
@@ -114,7 +131,10 @@ public struct RunConfig: Sendable, Codable, Equatable {
     }
 
     public func annotatorArguments() -> [String] {
-        ["--bind", "tcp://\(host):\(basePort + 5)", "--llm-url", llmBaseURL ?? "", "--llm-model", llmModel, "--log-level", logLevel]
+        [
+            "--bind", "tcp://\(host):\(basePort + 5)", "--llm-url", llmBaseURL ?? "", "--llm-model", llmModel, "--label-mode", labelMode,
+            "--log-level", logLevel,
+        ]
             + (annotationCache.map { ["--cache", $0] } ?? [])
     }
 

@@ -5,7 +5,7 @@ import OniTransport
 import OniWire
 
 /// Runs every role of `oni run` as a child process: starts the learner, the
-/// annotator (when an LLM is configured) and the workers, shows progress,
+/// local LLM server and the annotator (when annotating) and the workers, shows progress,
 /// stops them all on Ctrl-C/SIGTERM or when the learner finishes, and fails
 /// naming the role if one dies.
 public final class Supervisor {
@@ -48,28 +48,33 @@ public final class Supervisor {
             throw RuntimeError.invalidConfiguration(
                 "\(config.runDirectory) already holds a run; pass --resume to continue it, or choose another --run-dir")
         }
+        // Which LLM annotates, decided before anything is written or started (the learner is told
+        // whether an annotator exists).
+        var roles = config
+        let local = try resolveLLM(&roles)
         let logs = runDirectory.appendingPathComponent("logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(config).write(to: runDirectory.appendingPathComponent("config.json"))
 
-        if config.llmBaseURL == nil {
-            output("oni run: no LLM server configured (--llm-url or ONI_LLM_BASE_URL): running without annotation")
-        } else {
-            output("oni run: annotating with \(config.llmModel) at \(config.llmBaseURL!), goal '\(config.goal)'")
-        }
         output("oni run: \(config.workers) workers × \(config.envsPerWorker) envs of \(config.env), run directory \(config.runDirectory), logs in \((config.runDirectory as NSString).appendingPathComponent("logs"))")
 
         defer { shutdown() }
         let context = ZMQContext()
-        try launch("learner", "oni-learner", config.learnerArguments(), logs: logs)
+        try launch("learner", "oni-learner", roles.learnerArguments(), logs: logs)
         try waitForLearner(context: context)
-        if config.llmBaseURL != nil {
-            try launch("annotator", "oni-annotator", config.annotatorArguments(), logs: logs)
+        if let local {
+            try launch(
+                "llm-server", local.server, local.arguments(port: config.localLLMPort, threads: config.llmThreads, slots: 4, contextSize: 8192),
+                logs: logs)
+            try waitForLLMServer(URL(string: "http://127.0.0.1:\(config.localLLMPort)")!)
+        }
+        if roles.llmBaseURL != nil {
+            try launch("annotator", "oni-annotator", roles.annotatorArguments(), logs: logs)
         }
         for index in 0..<config.workers {
-            try launch("worker-\(index)", "oni-worker", config.workerArguments(index: index), logs: logs)
+            try launch("worker-\(index)", "oni-worker", roles.workerArguments(index: index), logs: logs)
         }
 
         let progress = try MessageSocket(context: context, type: .sub, name: "progress", accepts: [.metrics], logger: logger)
@@ -107,8 +112,54 @@ public final class Supervisor {
         output("oni run: stopped (\(stop.stopReason ?? "done")); results in \(config.runDirectory)")
     }
 
+    /// Decides which LLM annotates (see `RunConfig.llm`) and says so; fills in the local
+    /// server's URL and model name. Returns the local server to start, if any.
+    private func resolveLLM(_ roles: inout RunConfig) throws -> LocalLLM? {
+        if config.llm == "none" {
+            roles.llmBaseURL = nil
+            output("oni run: --llm none: running without annotation")
+            return nil
+        }
+        if let url = config.llmBaseURL, config.llm == "auto" {
+            output("oni run: annotating with \(config.llmModel) at \(url), goal '\(config.goal)'")
+            return nil
+        }
+        let local: LocalLLM
+        do {
+            local = try LocalLLM.locate(modelPath: config.llmModelFile)
+        } catch {
+            if config.llm == "local" { throw RuntimeError.invalidConfiguration("\(error)") }
+            output("oni run: no LLM: \(error); running without annotation")
+            return nil
+        }
+        roles.llmBaseURL = "http://127.0.0.1:\(config.localLLMPort)/v1"
+        roles.llmModel = local.modelName
+        output("oni run: annotating with \(local.modelName) on a local llama-server (127.0.0.1:\(config.localLLMPort), \(config.llmThreads) thread\(config.llmThreads == 1 ? "" : "s")), goal '\(config.goal)'")
+        return local
+    }
+
+    /// Waits until the local LLM server has loaded its model (`/health` answers 200).
+    private func waitForLLMServer(_ base: URL) throws {
+        let limit = 180.0
+        let deadline = Date().addingTimeInterval(limit)
+        while Date() < deadline && !stop.isStopped {
+            if let server = children.last, server.role == "llm-server", !server.process.isRunning {
+                let tail = Self.tail(of: server.logPath, lines: 15)
+                output("oni run: llm-server exited with status \(server.process.terminationStatus) while starting:\n\(tail)")
+                throw RuntimeError.childFailed(role: "llm-server", detail: "exited while loading its model")
+            }
+            if LLMServerHealth.isReady(base) { return }
+            Thread.sleep(forTimeInterval: 0.25)
+        }
+        if !stop.isStopped {
+            throw RuntimeError.childFailed(
+                role: "llm-server", detail: "\(LocalLLMError.notReady(url: base.absoluteString, seconds: limit, detail: "no 200 from /health"))")
+        }
+    }
+
+    /// Starts `executable` (a sibling of `oni`, or an absolute path) as `role`, logging to `logs/ROLE.log`.
     private func launch(_ role: String, _ executable: String, _ arguments: [String], logs: URL) throws {
-        let url = executableDirectory.appendingPathComponent(executable)
+        let url = executable.hasPrefix("/") ? URL(fileURLWithPath: executable) : executableDirectory.appendingPathComponent(executable)
         guard FileManager.default.isExecutableFile(atPath: url.path) else {
             throw RuntimeError.executableMissing(name: executable, searched: executableDirectory.path)
         }
@@ -162,6 +213,7 @@ public final class Supervisor {
         let waves = [
             children.filter { $0.role.hasPrefix("worker") },
             children.filter { $0.role == "annotator" },
+            children.filter { $0.role == "llm-server" },
             children.filter { $0.role == "learner" },
         ]
         for wave in waves {

@@ -6,7 +6,7 @@ import OniCore
 /// labels and metrics. Open one `RunStore` per thread.
 public final class RunStore {
     /// The schema version this build writes.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     /// File name inside a run directory.
     public static let fileName = "oni.sqlite"
 
@@ -16,6 +16,8 @@ public final class RunStore {
     private var upsertMessage: Statement?
     private var insertLabel: Statement?
     private var insertMetric: Statement?
+    private var insertPair: Statement?
+    private var insertPairLabel: Statement?
 
     /// Opens or creates the store at `path`, creating or migrating the schema
     /// unless `readOnly`.
@@ -111,6 +113,38 @@ public final class RunStore {
                     """)
             }
         }
+        if version < 2 {
+            // v2: the ranking reward's pairs and the LLM's judgements of them.
+            try database.transaction { () throws(StorageError) in
+                try database.execute(
+                    """
+                    CREATE TABLE pairs (
+                        id INTEGER PRIMARY KEY,
+                        first_id INTEGER NOT NULL REFERENCES messages(id),
+                        second_id INTEGER NOT NULL REFERENCES messages(id),
+                        created_env_steps INTEGER NOT NULL
+                    );
+                    CREATE TABLE pair_labels (
+                        id INTEGER PRIMARY KEY,
+                        pair_id INTEGER NOT NULL REFERENCES pairs(id),
+                        status TEXT NOT NULL,
+                        preference REAL,
+                        model TEXT NOT NULL,
+                        prompt_hash TEXT NOT NULL,
+                        reply TEXT NOT NULL,
+                        error TEXT,
+                        created_unix_ms INTEGER NOT NULL
+                    );
+                    CREATE INDEX pair_labels_by_pair ON pair_labels(pair_id);
+                    CREATE VIEW pair_preferences AS
+                        SELECT p.id, f.text AS first, s.text AS second, l.preference, l.model, l.prompt_hash
+                        FROM pairs p JOIN messages f ON f.id = p.first_id JOIN messages s ON s.id = p.second_id
+                        LEFT JOIN pair_labels l ON l.id = (
+                            SELECT id FROM pair_labels WHERE pair_id = p.id AND status = 'labelled' ORDER BY id DESC LIMIT 1);
+                    PRAGMA user_version = 2;
+                    """)
+            }
+        }
     }
 
     /// Finalizes cached statements and closes the connection, so the last
@@ -121,6 +155,8 @@ public final class RunStore {
         upsertMessage = nil
         insertLabel = nil
         insertMetric = nil
+        insertPair = nil
+        insertPairLabel = nil
         database.close()
     }
 
@@ -173,6 +209,22 @@ public final class RunStore {
                 .int(Int64(result.messageID)), .text(status), label, confidence, .text(result.model), .text(result.promptHash),
                 .text(result.reply), error, .int(unixMilliseconds)
             ).run()
+        case let .pair(id, firstID, secondID, createdEnvSteps):
+            let statement = try cached(&insertPair, "INSERT OR IGNORE INTO pairs (id, first_id, second_id, created_env_steps) VALUES (?,?,?,?)")
+            try statement.bind(.int(Int64(id)), .int(Int64(firstID)), .int(Int64(secondID)), .int(Int64(createdEnvSteps))).run()
+        case let .pairLabel(result, unixMilliseconds):
+            let statement = try cached(&insertPairLabel,
+                "INSERT INTO pair_labels (pair_id, status, preference, model, prompt_hash, reply, error, created_unix_ms) VALUES (?,?,?,?,?,?,?,?)")
+            let status: String, preference: SQLiteValue, error: SQLiteValue
+            switch result.outcome {
+            case let .labelled(value, _): (status, preference, error) = ("labelled", .double(Double(value)), .null)
+            case let .unparseable(reason): (status, preference, error) = ("unparseable", .null, .text(reason))
+            case let .backendError(reason): (status, preference, error) = ("backend_error", .null, .text(reason))
+            }
+            try statement.bind(
+                .int(Int64(result.messageID)), .text(status), preference, .text(result.model), .text(result.promptHash), .text(result.reply), error,
+                .int(unixMilliseconds)
+            ).run()
         case let .metrics(unixMilliseconds, envSteps, values):
             let insertMetricStatement = try cached(&insertMetric, "INSERT INTO metrics (unix_ms, env_steps, name, value) VALUES (?,?,?,?)")
             for (name, value) in values.sorted(by: { $0.key < $1.key }) where value.isFinite {
@@ -202,6 +254,45 @@ public final class RunStore {
         public var settled: Bool
     }
 
+    /// A stored pair with its latest judgement.
+    public struct PairRow: Sendable, Hashable {
+        public var id: UInt64
+        public var firstID: UInt64
+        public var secondID: UInt64
+        public var createdEnvSteps: UInt64
+        /// 1 (the first shows more progress), 0 (the second) or 0.5 (a tie), once judged.
+        public var preference: Float?
+        /// The LLM has answered (with a judgement, or with a reply that held none).
+        public var settled: Bool
+
+        public init(id: UInt64, firstID: UInt64, secondID: UInt64, createdEnvSteps: UInt64, preference: Float?, settled: Bool) {
+            self.id = id
+            self.firstID = firstID
+            self.secondID = secondID
+            self.createdEnvSteps = createdEnvSteps
+            self.preference = preference
+            self.settled = settled
+        }
+    }
+
+    /// Every stored pair, by id, with its latest judgement.
+    public func pairs() throws(StorageError) -> [PairRow] {
+        let s = try database.prepare(
+            """
+            SELECT p.id, p.first_id, p.second_id, p.created_env_steps, pp.preference,
+                   EXISTS (SELECT 1 FROM pair_labels WHERE pair_id = p.id AND status IN ('labelled', 'unparseable'))
+            FROM pairs p JOIN pair_preferences pp ON pp.id = p.id ORDER BY p.id
+            """)
+        var rows: [PairRow] = []
+        while try s.step() {
+            rows.append(
+                PairRow(
+                    id: UInt64(s.int(0)), firstID: UInt64(s.int(1)), secondID: UInt64(s.int(2)), createdEnvSteps: UInt64(s.int(3)),
+                    preference: s.isNull(4) ? nil : Float(s.double(4)), settled: s.int(5) != 0))
+        }
+        return rows
+    }
+
     /// Every stored message, by id, with its latest label.
     public func messages() throws(StorageError) -> [MessageRow] {
         let s = try database.prepare(
@@ -227,7 +318,8 @@ public final class RunStore {
 
     /// The store's tables.
     public enum Table: String, Sendable, CaseIterable {
-        case rollouts, episodes, messages, labels, metrics
+        case rollouts, episodes, messages, labels, metrics, pairs
+        case pairLabels = "pair_labels"
     }
 
     /// Stored rollouts with id greater than `afterID`, oldest first, at most `limit`: (id, protobuf bytes).

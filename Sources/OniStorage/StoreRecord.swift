@@ -9,6 +9,10 @@ public enum StoreRecord: Sendable {
     case message(id: UInt64, text: String, count: Int64, firstSeenEnvSteps: UInt64)
     /// An annotator's answer for a message.
     case label(AnnotationResult, unixMilliseconds: Int64)
+    /// A pair of messages the LLM is asked to compare (ranking reward); `id` is the pair's number in the store.
+    case pair(id: UInt64, firstID: UInt64, secondID: UInt64, createdEnvSteps: UInt64)
+    /// The annotator's judgement of a pair; the result's `messageID` is the pair's number.
+    case pairLabel(AnnotationResult, unixMilliseconds: Int64)
     /// A metrics snapshot.
     case metrics(unixMilliseconds: Int64, envSteps: UInt64, values: [String: Double])
 

@@ -26,6 +26,8 @@ struct AnnotatorCommand: ParsableCommand {
     @Option(help: "LLM requests in flight at once (more keeps a big server busy; llama.cpp wants its --parallel).") var llmConcurrency = 4
     @Option(help: "Annotation requests labelled at once (their LLM calls share --llm-concurrency).") var maxConcurrentRequests = 4
     @Option(help: "Most tokens the LLM may answer with.") var llmMaxTokens = 16
+    @Option(help: "How the LLM answers: tagged (<label>yes</label>) or logprob (compares P(yes) and P(no) of its first token; needs a server with logprobs).")
+    var labelMode = LabelMode.tagged.rawValue
     @Option(help: "Requests waiting beyond this are dropped, oldest first.") var maxQueuedRequests = 256
     @Option(help: "Id reported in replies.") var id = "annotator-0"
     @Option(help: "Label cache shared across runs (SQLite), keyed by model, prompt, goal and message.") var cache = SQLiteLabelCache.defaultPath
@@ -40,6 +42,9 @@ struct AnnotatorCommand: ParsableCommand {
             throw ValidationError("--llm-concurrency, --max-concurrent-requests, --max-queued-requests and --llm-max-tokens must be positive")
         }
         try FrameLimit.validate(maxFrameBytes)
+        guard LabelMode(rawValue: labelMode) != nil else {
+            throw ValidationError("--label-mode must be one of \(LabelMode.allCases.map(\.rawValue)), got '\(labelMode)'")
+        }
         guard llmServer() != nil else {
             throw ValidationError("no LLM server: give --llm-url http://HOST:PORT/v1 or set ONI_LLM_BASE_URL")
         }
@@ -66,6 +71,7 @@ struct AnnotatorCommand: ParsableCommand {
         config.maxConcurrentRequests = maxConcurrentRequests
         config.maxFrameBytes = maxFrameBytes
         config.cachePath = noCache ? nil : cache
+        config.labelMode = LabelMode(rawValue: labelMode)!
         try RoleMain.run(logLevel: logLevel, label: "oni.annotator") { context, stop, logger in
             try AnnotatorServer(config: config, context: context, stop: stop, logger: logger).run()
         }

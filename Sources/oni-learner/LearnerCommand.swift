@@ -50,7 +50,12 @@ struct LearnerCommand: ParsableCommand {
     @Option(help: "Clip the global gradient norm to this (0 = no clipping).") var maxGradNorm = TrainingConfig().maxGradientNorm
     @Option(help: "Scale extrinsic rewards by this before clipping to ±10.") var rewardScale = TrainingConfig().rewardScale
     @Option(help: "Clip the value's change from the acting policy's value to ±this (0 = no clipping).") var valueClip = TrainingConfig().valueClip
-    @Option(help: "Intrinsic reward: auto (retrieval with an annotator, none without), none, retrieval or classification.") var reward = "auto"
+    @Option(help: "Intrinsic reward: auto (retrieval with an annotator, none without), none, retrieval, classification, ranking or cosine.")
+    var reward = "auto"
+    @Option(name: [.customLong("ranking-threshold"), .customLong("ranking_threshold")], help: "Normalised score (standard deviations above the mean) above which the ranking reward pays.")
+    var rankingThreshold = RewardComposition().rankingThreshold
+    @Option(help: "Pairs each new message is put in for the ranking reward.") var rankingPairs = 4
+    @Option(help: "Similarity to the goal text from which the cosine reward pays.") var cosineThreshold = RewardComposition().cosineThreshold
     @Option(name: [.customLong("classification-threshold"), .customLong("classification_threshold")], help: "P(progress) above which the classifier pays.")
     var classificationThreshold = RewardComposition().classificationThreshold
     @Option(name: [.customLong("llm-reward-coeff"), .customLong("llm_reward_coeff")], help: "Weight of the intrinsic (LLM) reward.")
@@ -91,6 +96,8 @@ struct LearnerCommand: ParsableCommand {
         guard MessageCountScope(rawValue: countScope) != nil else { throw ValidationError("--count-scope must be episode or global") }
         guard (0...1).contains(storeFraction), storeMaxMb >= 0 else { throw ValidationError("--store-fraction must be in [0, 1] and --store-max-mb ≥ 0") }
         guard (0...1).contains(classificationThreshold) else { throw ValidationError("--classification-threshold must be in [0, 1]") }
+        guard (0...1).contains(cosineThreshold) else { throw ValidationError("--cosine-threshold must be in [0, 1]") }
+        guard rankingPairs > 0 else { throw ValidationError("--ranking-pairs must be at least 1") }
         guard llmRewardCoeff.isFinite, extrinsicRewardCoeff.isFinite, betaCountExponent.isFinite, betaCountExponent >= 0 else {
             throw ValidationError("reward coefficients must be finite and --beta-count-exponent ≥ 0")
         }
@@ -135,6 +142,9 @@ struct LearnerCommand: ParsableCommand {
         config.reward.countExponent = betaCountExponent
         config.reward.countScope = MessageCountScope(rawValue: countScope)!
         config.reward.classificationThreshold = classificationThreshold
+        config.reward.rankingThreshold = rankingThreshold
+        config.reward.cosineThreshold = cosineThreshold
+        config.rankingPairsPerMessage = rankingPairs
         config.maxPolicyLag = maxPolicyLag
         config.publishEveryUpdates = publishEvery
         config.seed = seed

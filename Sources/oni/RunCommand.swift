@@ -11,8 +11,10 @@ struct RunCommand: ParsableCommand {
         discussion: """
             Starts every role as a child process, prints a progress line every two seconds, and \
             stops them all on Ctrl-C/SIGTERM or when the learner reaches --max-env-steps. If a \
-            role dies, the run stops and exits non-zero naming it. With no LLM server \
-            (--llm-url or ONI_LLM_BASE_URL) the run goes on without annotation and says so first. \
+            role dies, the run stops and exits non-zero naming it. The LLM: a server given by \
+            --llm-url (or ONI_LLM_BASE_URL), else the local llama-server that deploy/setup-llm.sh \
+            installs, started on 127.0.0.1:BASE_PORT+6 and stopped with the run; with neither \
+            (or --llm none) the run goes on without annotation and says so first. \
             --config FILE reads a JSON object of these options (e.g. {"workers": 4, "env": \
             "grid:rats"}); flags on the command line override it. --resume --run-dir RUN_DIR \
             continues a run with the options it was started with (RUN_DIR/config.json); of the \
@@ -30,13 +32,19 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Base seed.") var seed = RunConfig.defaults.seed
     @Option(help: "Address every role binds and connects to.") var host = RunConfig.defaults.host
     @Option(help: "First of six ports (experience, params, metrics, control, -, annotator).") var basePort = RunConfig.defaults.basePort
-    @Option(help: "OpenAI-compatible LLM base URL (default: ONI_LLM_BASE_URL; none = no annotation).") var llmUrl: String?
-    @Option(help: "Model name for the LLM server (default: ONI_LLM_MODEL or 'default').") var llmModel: String?
+    @Option(help: "Which LLM annotates: auto (--llm-url if given, else the local llama-server if installed, else none), local or none.")
+    var llm = RunConfig.defaults.llm
+    @Option(help: "OpenAI-compatible LLM base URL of a running server, e.g. vLLM (default: ONI_LLM_BASE_URL).") var llmUrl: String?
+    @Option(help: "Model name for that server (default: ONI_LLM_MODEL or 'default').") var llmModel: String?
+    @Option(help: "GGUF model for the local llama-server (default: the one deploy/setup-llm.sh installs).") var llmModelFile: String?
+    @Option(help: "CPU threads of the local llama-server.") var llmThreads = RunConfig.defaults.llmThreads
+    @Option(help: "How the LLM answers: tagged (<label>yes</label>) or logprob (P(yes) vs P(no) of its first token).")
+    var labelMode = RunConfig.defaults.labelMode
     @Option(help: "The annotator's label cache, shared across runs (default: ~/.cache/oni/annotations.sqlite).") var annotationCache: String?
     @Option(help: "Goal for the LLM: default, combat, gold, stairs or free text.") var goal = RunConfig.defaults.goal
     @Option(name: [.customLong("llm-batch-size"), .customLong("llm_batch_size")], help: "Messages per annotation request.")
     var llmBatchSize = RunConfig.defaults.llmBatchSize
-    @Option(help: "Intrinsic reward: auto (retrieval when an LLM is configured, none otherwise), none, retrieval or classification.")
+    @Option(help: "Intrinsic reward: auto (retrieval when an LLM is configured, none otherwise), none, retrieval, classification, ranking or cosine.")
     var reward = RunConfig.defaults.reward
     @Option(name: [.customLong("llm-reward-coeff"), .customLong("llm_reward_coeff")], help: "Weight of the intrinsic (LLM) reward.")
     var llmRewardCoeff = RunConfig.defaults.llmRewardCoeff
@@ -55,6 +63,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Network: recurrent core, auto (GRU for an egocentric view, none for a whole map), gru or none.") var core = RunConfig.defaults.core
 
     func validate() throws {
+        guard ["tagged", "logprob"].contains(labelMode) else { throw ValidationError("--label-mode must be tagged or logprob, got '\(labelMode)'") }
+        guard RunConfig.llmChoices.contains(llm) else { throw ValidationError("--llm must be one of \(RunConfig.llmChoices), got '\(llm)'") }
         guard (0...1).contains(storeFraction), storeMaxMb >= 0 else { throw ValidationError("--store-fraction must be in [0, 1] and --store-max-mb ≥ 0") }
         guard IntrinsicRewardType.choice(reward) != nil else {
             throw ValidationError("--reward must be one of \(IntrinsicRewardType.choices), got '\(reward)'")
@@ -91,6 +101,10 @@ struct RunCommand: ParsableCommand {
         resolved.basePort = basePort
         resolved.llmBaseURL = llmUrl ?? environment["ONI_LLM_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
         resolved.llmModel = llmModel ?? environment["ONI_LLM_MODEL"] ?? "default"
+        resolved.llm = llm
+        resolved.llmModelFile = llmModelFile
+        resolved.llmThreads = llmThreads
+        resolved.labelMode = labelMode
         resolved.goal = goal
         resolved.annotationCache = annotationCache
         resolved.llmBatchSize = llmBatchSize

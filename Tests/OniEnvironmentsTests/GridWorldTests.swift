@@ -60,6 +60,36 @@ import Testing
         #expect(messages.last == GridMessage.staircase)
     }
 
+    @Test func vaultNeedsTwoKeysAndTwoDoorsBeforeTheStairs() {
+        let env = GridWorld(task: .vault)
+        env.reset(seed: 3)
+        var messages: [String] = []
+        var total: Float = 0
+        var success = false
+        var done = false
+        let key = UInt8(ascii: "("), door = UInt8(ascii: "+"), stairs = UInt8(ascii: ">")
+        for target in [key, door, key, door, stairs] {
+            var steps = 0
+            while !done, steps < 60 {
+                steps += 1
+                guard let action = nextAction(env, toward: target) else { break }
+                let outcome = env.step(action)
+                total += outcome.reward
+                if !outcome.message.isEmpty { messages.append(outcome.message) }
+                if outcome.reward != 0 { #expect(outcome.message == GridMessage.staircase) }
+                done = outcome.done
+                success = outcome.success
+                if outcome.message == GridMessage.findKey || outcome.message == GridMessage.unlockDoor { break }
+            }
+        }
+        #expect(messages.filter { $0 == GridMessage.findKey }.count == 2)
+        #expect(messages.filter { $0 == GridMessage.unlockDoor }.count == 2)
+        #expect(success)
+        #expect(total == 1)
+        // Both keys are used up: the status's key count is back to 0 at the end.
+        #expect(env.render().contains("Keys:0"))
+    }
+
     @Test func lockedDoorSaysSoWithoutKey() {
         let env = GridWorld(task: .keyroom)
         for seed in UInt64(0)..<50 {

@@ -1,4 +1,5 @@
 import Foundation
+import OniRuntime
 import OniStorage
 import OniTestSupport
 import Testing
@@ -17,11 +18,11 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: run) }
         let oni = try ChildProcess(
             "oni",
-            ["run", "--run-dir", run, "--max-env-steps", "20000", "--workers", "2", "--envs-per-worker", "4", "--base-port", "\(FreePorts.consecutive(6))"]
+            ["run", "--llm", "none", "--run-dir", run, "--max-env-steps", "20000", "--workers", "2", "--envs-per-worker", "4", "--base-port", "\(FreePorts.consecutive(7))"]
                 + OniRunTests.tinyNetwork)
         #expect(oni.wait(seconds: 120) == 0, "\(oni.output)")
         let lines = oni.output.split(separator: "\n")
-        #expect(lines.first == "oni run: no LLM server configured (--llm-url or ONI_LLM_BASE_URL): running without annotation")
+        #expect(lines.first == "oni run: --llm none: running without annotation")
         #expect(lines.last?.hasPrefix("oni run: stopped (learner finished)") == true, "\(oni.output)")
         let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
         #expect(try store.lastLearnerEnvSteps() >= 20000)
@@ -29,7 +30,7 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: run + "/logs/worker-1.log"))
 
         // The same directory again: refused without --resume, continued with it (saved options, new step budget).
-        let again = try ChildProcess("oni", ["run", "--run-dir", run, "--base-port", "\(FreePorts.consecutive(6))"] + OniRunTests.tinyNetwork)
+        let again = try ChildProcess("oni", ["run", "--llm", "none", "--run-dir", run, "--base-port", "\(FreePorts.consecutive(7))"] + OniRunTests.tinyNetwork)
         #expect(again.wait(seconds: 60) != 0)
         #expect(again.output.contains("already holds a run"), "\(again.output)")
         let resumed = try ChildProcess("oni", ["run", "--resume", "--run-dir", run, "--max-env-steps", "30000"])
@@ -37,6 +38,63 @@ import Testing
         #expect(try store.lastLearnerEnvSteps() >= 30000)
         let learnerLog = (try? String(contentsOfFile: run + "/logs/learner.log", encoding: .utf8)) ?? ""
         #expect(learnerLog.contains("resumed training"), "\(learnerLog)")
+    }
+
+    /// With no --llm-url, `auto` falls back to running without annotation when the local LLM is
+    /// not installed, naming the command that installs it; `--llm local` refuses instead.
+    @Test func withoutTheLocalLLMAutoSaysHowToInstallIt() throws {
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let nowhere = ["HOME": run + "-home", "ONI_LLAMA_SERVER": "", "ONI_LLAMA_DIR": run + "-none", "PATH": "/usr/bin:/bin"]
+        let local = try ChildProcess(
+            "oni", ["run", "--llm", "local", "--run-dir", run, "--max-env-steps", "1", "--base-port", "\(FreePorts.consecutive(7))"], environment: nowhere)
+        #expect(local.wait(seconds: 60) == 1, "\(local.output)")
+        #expect(local.output.contains("llama-server not found") && local.output.contains("deploy/setup-llm.sh"), "\(local.output)")
+        let auto = try ChildProcess(
+            "oni", ["run", "--run-dir", run, "--max-env-steps", "2000", "--workers", "1", "--envs-per-worker", "4", "--base-port", "\(FreePorts.consecutive(7))"]
+                + OniRunTests.tinyNetwork, environment: nowhere)
+        #expect(auto.wait(seconds: 120) == 0, "\(auto.output)")
+        #expect(auto.output.hasPrefix("oni run: no LLM: local LLM: llama-server not found"), "\(auto.output)")
+        #expect(auto.output.contains("running without annotation"))
+    }
+
+    /// Whether this machine has the local LLM (`deploy/setup-llm.sh`); CI always does.
+    static let localLLMInstalled = (try? LocalLLM.locate()) != nil || ProcessInfo.processInfo.environment["CI"] != nil
+
+    /// The default path end to end with the real llama-server and the real model: `oni run` starts
+    /// the server, labels come back and are stored, and the server is stopped with the run.
+    /// (Whether the labels are right is the model's business, not asserted here.)
+    @Test(.enabled(if: localLLMInstalled)) func theLocalLLMLabelsMessagesEndToEnd() throws {
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let port = FreePorts.consecutive(7)
+        let oni = try ChildProcess(
+            "oni",
+            [
+                "run", "--run-dir", run, "--max-env-steps", "0", "--workers", "1", "--envs-per-worker", "4", "--base-port", "\(port)",
+                "--annotation-cache", run + "-labels.sqlite",
+            ] + OniRunTests.tinyNetwork)
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: run + "-labels.sqlite" + suffix) } }
+        let labelled = eventually(seconds: 240) {
+            oni.output.split(separator: "\n").contains { line in
+                guard let range = line.range(of: "labelled ") else { return false }
+                return Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0 >= 2
+            }
+        }
+        #expect(labelled, "\(oni.output)")
+        oni.signal(SIGINT)
+        #expect(oni.wait(seconds: 60) == 0, "\(oni.output)")
+        let model = try LocalLLM.locate().modelName
+        #expect(oni.output.hasPrefix("oni run: annotating with \(model) on a local llama-server (127.0.0.1:\(port + 6)"), "\(oni.output)")
+        let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
+        let rows = try store.database.prepare("SELECT count(*), count(DISTINCT prompt_hash) FROM labels WHERE status = 'labelled' AND model = ?")
+        try rows.bind(.text(model))
+        #expect(try rows.step())
+        #expect(rows.int(0) >= 2 && rows.int(1) == 1, "\(oni.output)")
+        let log = (try? String(contentsOfFile: run + "/logs/llm-server.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("model loaded"), "\(log.suffix(2000))")
+        // Stopped with the run: nothing answers on its port any more.
+        #expect(!LLMServerHealth.isReady(URL(string: "http://127.0.0.1:\(port + 6)")!))
     }
 
     @Test func withAnLLMItLabelsMessages() throws {
@@ -48,7 +106,7 @@ import Testing
             "oni",
             [
                 "run", "--run-dir", run, "--max-env-steps", "0", "--workers", "1", "--envs-per-worker", "4",
-                "--base-port", "\(FreePorts.consecutive(6))", "--llm-url", llm.baseURL.absoluteString,
+                "--base-port", "\(FreePorts.consecutive(7))", "--llm-url", llm.baseURL.absoluteString,
                 "--annotation-cache", run + "-labels.sqlite",
             ] + OniRunTests.tinyNetwork)
         // Progress lines say how many messages are labelled; wait for a few.
@@ -77,7 +135,7 @@ import Testing
         let run = temporaryRun()
         defer { try? FileManager.default.removeItem(atPath: run) }
         let oni = try ChildProcess(
-            "oni", ["run", "--run-dir", run, "--env", "grid:nowhere", "--workers", "1", "--base-port", "\(FreePorts.consecutive(6))"])
+            "oni", ["run", "--llm", "none", "--run-dir", run, "--env", "grid:nowhere", "--workers", "1", "--base-port", "\(FreePorts.consecutive(7))"])
         let status = oni.wait(seconds: 60)
         #expect(status != nil && status != 0, "\(oni.output)")
         #expect(oni.output.contains("learner exited with status"), "\(oni.output)")
@@ -87,9 +145,9 @@ import Testing
     @Test func aWorkerThatDiesFailsTheRunNamingIt() throws {
         let run = temporaryRun()
         defer { try? FileManager.default.removeItem(atPath: run) }
-        let port = FreePorts.consecutive(6)
+        let port = FreePorts.consecutive(7)
         let oni = try ChildProcess(
-            "oni", ["run", "--run-dir", run, "--max-env-steps", "0", "--workers", "2", "--envs-per-worker", "2", "--base-port", "\(port)"]
+            "oni", ["run", "--llm", "none", "--run-dir", run, "--max-env-steps", "0", "--workers", "2", "--envs-per-worker", "2", "--base-port", "\(port)"]
                 + OniRunTests.tinyNetwork)
         #expect(eventually(seconds: 60) { oni.output.contains("oni run: steps") }, "\(oni.output)")
         // Kill worker-1 of this run (its command line names this run's experience port).
@@ -108,7 +166,7 @@ import Testing
         let run = temporaryRun()
         defer { try? FileManager.default.removeItem(atPath: run) }
         let oni = try ChildProcess(
-            "oni", ["run", "--run-dir", run, "--max-env-steps", "0", "--workers", "2", "--envs-per-worker", "2", "--base-port", "\(FreePorts.consecutive(6))"]
+            "oni", ["run", "--llm", "none", "--run-dir", run, "--max-env-steps", "0", "--workers", "2", "--envs-per-worker", "2", "--base-port", "\(FreePorts.consecutive(7))"]
                 + OniRunTests.tinyNetwork)
         #expect(eventually(seconds: 60) { oni.output.contains("oni run: steps") }, "\(oni.output)")
         oni.signal(SIGTERM)

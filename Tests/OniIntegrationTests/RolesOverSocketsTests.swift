@@ -54,7 +54,7 @@ import Testing
     }
 
     func status(_ ports: Ports, _ context: ZMQContext) -> [String: Double] {
-        ((try? StatusClient.query(ports.tcp(ports.control), context: context, timeoutMilliseconds: 500, logger: logger)) ?? nil)?.values ?? [:]
+        ((try? StatusClient.query(ports.tcp(ports.control), context: context, timeoutMilliseconds: 2000, logger: logger)) ?? nil)?.values ?? [:]
     }
 
     /// An annotator asking `llm`, with its label cache inside the run directory.
@@ -122,7 +122,7 @@ import Testing
         let versions = try store.database.prepare("SELECT max(policy_version) FROM rollouts")
         #expect(try versions.step())
         #expect(versions.int(0) >= 1, "worker: \(worker.output)\nlearner: \(learner.output)")
-        #expect(final["learner/loss_value"]?.isFinite == true)
+        #expect(final["learner/loss_value"]?.isFinite == true, "\(final.filter { $0.key.hasPrefix("learner/") })")
         let messages = Dictionary(uniqueKeysWithValues: try store.messages().map { ($0.text, $0) })
         #expect(messages["It's a wall."]?.label == 0)
         #expect(messages["You find a key."]?.label == 1)
@@ -158,6 +158,52 @@ import Testing
         #expect(worker.stop() == 0)
         #expect(annotator.stop() == 0)
         #expect(learner.stop() == 0)
+    }
+
+    /// Pairs judged like `judge` judges messages: progress beats none, equal is a tie.
+    static func comparePairs(_ message: String, _ number: Int) -> FakeLLMServer.Response {
+        let lines = message.split(separator: "\n").map(String.init)
+        guard lines.count == 2, lines[0].hasPrefix("First message: ") else { return judge(message, number) }
+        func progress(_ text: String) -> Bool { ["key", "unlock", "staircase", "kill"].contains { text.contains($0) } }
+        let (a, b) = (progress(lines[0]), progress(lines[1]))
+        return .reply(a == b ? "<label>tie</label>" : (a ? "<label>first</label>" : "<label>second</label>"))
+    }
+
+    /// With --reward ranking the learner asks for pairs, not single labels, stores the judgements
+    /// and trains its Bradley–Terry model on them; a restarted learner has the pairs back.
+    @Test func rankingRewardModelTrainsOnJudgedPairs() throws {
+        let llm = try FakeLLMServer(responder: Self.comparePairs)
+        defer { llm.stop() }
+        let ports = Ports()
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let context = ZMQContext()
+        let learner = try learner(ports, runDirectory: run, annotate: true, extra: ["--reward", "ranking", "--ranking-pairs", "3"])
+        let annotator = try annotator(ports, llm: llm, run: run)
+        let worker = try worker(ports)
+        let trained = eventually(seconds: 60) {
+            let s = status(ports, context)
+            return (s["reward/model_version"] ?? 0) >= 1 && (s["pairs/judged"] ?? 0) >= 2
+        }
+        #expect(trained, "\(status(ports, context).filter { $0.key.hasPrefix("reward/") || $0.key.hasPrefix("pairs/") })")
+        #expect(learner.output.contains("ranking(msg)"), "\(learner.output)")
+        #expect(worker.stop() == 0)
+        #expect(annotator.stop() == 0)
+        #expect(learner.stop() == 0)
+        #expect(llm.receivedMessages.allSatisfy { $0.hasPrefix("First message: ") }, "\(llm.receivedMessages)")
+
+        let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
+        let pairs = try store.pairs()
+        #expect(pairs.filter { $0.preference != nil }.count >= 2)
+        #expect(try store.count(.labels) == 0)
+        #expect(try StoreCheck.run(store).isClean)
+        store.close()
+
+        // Resume: the judged pairs come back (ONI's ranking loses them; we must not).
+        let again = Ports()
+        let resumed = try self.learner(again, runDirectory: run, annotate: false, extra: ["--reward", "ranking", "--resume"])
+        #expect(eventually(seconds: 30) { (status(again, context)["pairs/judged"] ?? 0) >= Double(pairs.filter { $0.preference != nil }.count) })
+        #expect(resumed.stop() == 0)
     }
 
     /// --store-fraction keeps that share of the rollouts, evenly spread; every episode is still recorded.

@@ -23,10 +23,10 @@ import Testing
     }
 
     @Test func featuresAreNormalisedAndCaseBlind() {
-        let f = MessageClassifier.features("You find a key.")
+        let f = MessageFeatures.dense("You find a key.")
         #expect(abs(f.reduce(0) { $0 + $1 * $1 } - 1) < 1e-5)
-        #expect(f == MessageClassifier.features("YOU FIND A KEY."))
-        #expect(MessageClassifier.features("").allSatisfy { $0 == 0 })
+        #expect(f == MessageFeatures.dense("YOU FIND A KEY."))
+        #expect(MessageFeatures.dense("").allSatisfy { $0 == 0 })
     }
 
     /// Trained on labels where progress means keys, kills and stairs, it labels the training

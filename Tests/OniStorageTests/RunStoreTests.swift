@@ -169,6 +169,34 @@ func temporaryDirectory() throws -> URL {
         #expect(throws: StorageError.schemaTooNew(found: 99, supported: RunStore.schemaVersion)) { _ = try RunStore(path: path) }
     }
 
+    /// A store written by schema 1 (no pairs) opens in this build: migrated to 2 in place, its rows kept.
+    @Test func versionOneStoreIsMigrated() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent(RunStore.fileName).path
+        do {
+            let store = try RunStore(path: path)
+            try store.write([.message(id: 1, text: "You find a key.", count: 3, firstSeenEnvSteps: 10),
+                             .message(id: 2, text: "It's a wall.", count: 9, firstSeenEnvSteps: 12)])
+            // Back to what version 1 wrote.
+            try store.database.execute("DROP VIEW pair_preferences; DROP TABLE pair_labels; DROP TABLE pairs; PRAGMA user_version = 1;")
+            store.close()
+        }
+        let reopened = try RunStore(path: path)
+        defer { reopened.close() }
+        #expect(try reopened.database.scalarInt("PRAGMA user_version") == 2)
+        #expect(try reopened.messages().map(\.text) == ["You find a key.", "It's a wall."])
+        try reopened.write([.pair(id: 1, firstID: 1, secondID: 2, createdEnvSteps: 20)])
+        let judged = AnnotationResult(messageID: 1, outcome: .labelled(value: 1, confidence: 1), model: "m", promptHash: "h", reply: "<label>first</label>")
+        try reopened.write([.pairLabel(judged, unixMilliseconds: 5)])
+        let pairs = try reopened.pairs()
+        #expect(pairs == [RunStore.PairRow(id: 1, firstID: 1, secondID: 2, createdEnvSteps: 20, preference: 1, settled: true)])
+        let view = try reopened.database.prepare("SELECT first, second, preference FROM pair_preferences")
+        #expect(try view.step())
+        #expect(view.text(0) == "You find a key." && view.text(1) == "It's a wall." && view.double(2) == 1)
+        #expect(try StoreCheck.run(reopened).isClean)
+    }
+
     @Test func unopenablePathIsATypedError() {
         #expect(throws: StorageError.self) { _ = try RunStore(path: "/nonexistent-dir/sub/oni.sqlite") }
     }

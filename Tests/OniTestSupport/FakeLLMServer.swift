@@ -23,6 +23,9 @@ public final class FakeLLMServer: @unchecked Sendable {
         case garbage
         /// Waits this many seconds, then replies 200 with `<label>no</label>`.
         case hang(seconds: Double)
+        /// 200 whose content is the first token and whose `logprobs.content[0].top_logprobs`
+        /// lists these (token, log-probability) pairs, as a server with logprobs answers.
+        case logprobs([(token: String, logprob: Double)])
     }
 
     /// A socket call that failed while starting the server.
@@ -320,6 +323,10 @@ extension FakeLLMServer {
                 return write(fd, status: code, contentType: "application/json", body: Self.errorBody(code), keepAlive: request.keepAlive)
             case .garbage:
                 return write(fd, status: 200, contentType: "text/html", body: Array("<html><body>upstream proxy error</body></html>".utf8), keepAlive: request.keepAlive)
+            case let .logprobs(alternatives):
+                return write(
+                    fd, status: 200, contentType: "application/json", body: Self.completionBody(alternatives.first?.token ?? "", model: model, number: number, alternatives: alternatives),
+                    keepAlive: request.keepAlive)
             case let .hang(seconds):
                 let deadline = Date().addingTimeInterval(seconds)
                 while Date() < deadline, !isStopped {
@@ -375,17 +382,21 @@ extension FakeLLMServer {
 
         // MARK: Bodies
 
-        private static func completionBody(_ content: String, model: String, number: Int) -> [UInt8] {
-            let object: [String: Any] = [
+        private static func completionBody(_ content: String, model: String, number: Int, alternatives: [(token: String, logprob: Double)]? = nil) -> [UInt8] {
+            var choice: [String: Any] = ["index": 0, "message": ["role": "assistant", "content": content], "finish_reason": "length"]
+            if let alternatives {
+                let top = alternatives.map { ["token": $0.token, "logprob": $0.logprob, "bytes": Array($0.token.utf8).map(Int.init)] as [String: Any] }
+                choice["logprobs"] = ["content": [["token": content, "logprob": alternatives.first?.logprob ?? 0, "top_logprobs": top] as [String: Any]]]
+            }
+            var object: [String: Any] = [
                 "id": "chatcmpl-fake-\(number)",
                 "object": "chat.completion",
                 "created": Int(Date().timeIntervalSince1970),
                 "model": model,
-                "choices": [
-                    ["index": 0, "message": ["role": "assistant", "content": content], "finish_reason": "stop"] as [String: Any],
-                ],
+                "choices": [["index": 0, "message": ["role": "assistant", "content": content], "finish_reason": "stop"] as [String: Any]],
                 "usage": ["prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0],
             ]
+            if alternatives != nil { object["choices"] = [choice] }
             return json(object)
         }
 

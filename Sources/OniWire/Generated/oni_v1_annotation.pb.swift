@@ -73,17 +73,20 @@ public nonisolated enum Oni_V1_LabelStatus: SwiftProtobuf.Enum, Swift.CaseIterab
 
 }
 
-/// One game message to label.
+/// One game message to label, or (with second_text) two messages to compare.
 public nonisolated struct Oni_V1_AnnotationItem: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// the learner's interned id of the message
+  /// the learner's interned id of the message (of the pair, for a comparison)
   public var messageID: UInt64 = 0
 
-  /// the message itself
+  /// the message itself (the first of the pair)
   public var text: String = String()
+
+  /// non-empty: compare `text` with this message (ranking) instead of labelling it
+  public var secondText: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -122,10 +125,10 @@ public nonisolated struct Oni_V1_AnnotationResult: Sendable {
   /// see LabelStatus
   public var status: Oni_V1_LabelStatus = .unspecified
 
-  /// 1 = shows progress toward the goal, 0 = does not (valid when LABELLED)
+  /// 1 = shows progress toward the goal, 0 = does not (valid when LABELLED);
   public var label: Float = 0
 
-  /// in [0, 1]; 1 when the mode gives none
+  /// for a comparison: 1 = the first shows more progress, 0 = the second, 0.5 = a tie
   public var confidence: Float = 0
 
   /// model name that produced the label
@@ -175,7 +178,7 @@ nonisolated extension Oni_V1_LabelStatus: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Oni_V1_AnnotationItem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AnnotationItem"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}message_id\0\u{1}text\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}message_id\0\u{1}text\0\u{3}second_text\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -185,6 +188,7 @@ nonisolated extension Oni_V1_AnnotationItem: SwiftProtobuf.Message, SwiftProtobu
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.messageID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.text) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.secondText) }()
       default: break
       }
     }
@@ -197,12 +201,16 @@ nonisolated extension Oni_V1_AnnotationItem: SwiftProtobuf.Message, SwiftProtobu
     if !self.text.isEmpty {
       try visitor.visitSingularStringField(value: self.text, fieldNumber: 2)
     }
+    if !self.secondText.isEmpty {
+      try visitor.visitSingularStringField(value: self.secondText, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Oni_V1_AnnotationItem, rhs: Oni_V1_AnnotationItem) -> Bool {
     if lhs.messageID != rhs.messageID {return false}
     if lhs.text != rhs.text {return false}
+    if lhs.secondText != rhs.secondText {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

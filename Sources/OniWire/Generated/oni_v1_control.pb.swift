@@ -85,6 +85,9 @@ public nonisolated struct Oni_V1_Heartbeat: Sendable {
   /// frames this process refused as malformed so far
   public var framesRefused: UInt64 = 0
 
+  /// role-specific figures, e.g. the annotator's LLM latency percentiles
+  public var stats: Dictionary<String,Double> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -176,7 +179,7 @@ nonisolated extension Oni_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf._Messag
 
 nonisolated extension Oni_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}role\0\u{1}id\0\u{3}unix_ms\0\u{3}env_steps\0\u{3}policy_version\0\u{3}rollouts_sent\0\u{3}frames_refused\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}role\0\u{1}id\0\u{3}unix_ms\0\u{3}env_steps\0\u{3}policy_version\0\u{3}rollouts_sent\0\u{3}frames_refused\0\u{1}stats\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -191,6 +194,7 @@ nonisolated extension Oni_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.policyVersion) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.rolloutsSent) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.framesRefused) }()
+      case 8: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: &self.stats) }()
       default: break
       }
     }
@@ -218,6 +222,9 @@ nonisolated extension Oni_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Me
     if self.framesRefused != 0 {
       try visitor.visitSingularUInt64Field(value: self.framesRefused, fieldNumber: 7)
     }
+    if !self.stats.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: self.stats, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -229,6 +236,7 @@ nonisolated extension Oni_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.policyVersion != rhs.policyVersion {return false}
     if lhs.rolloutsSent != rhs.rolloutsSent {return false}
     if lhs.framesRefused != rhs.framesRefused {return false}
+    if lhs.stats != rhs.stats {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,57 @@
+import Foundation
+import OniCore
+
+/// The chat prompt of ONI's ranking reward: which of two game messages shows
+/// more progress toward a `Goal`? The model answers `<label>first</label>`,
+/// `<label>second</label>` or `<label>tie</label>`.
+///
+/// Like `AnnotationPrompt`, the system text and few-shot examples are the same
+/// on every call (a server keeps that prefix cached); the examples are pairs of
+/// `AnnotationPrompt`'s example messages, answered from their labels for the goal.
+public struct PairPrompt: Sendable {
+    /// The template version; part of `templateHash`.
+    public let version = "oni-pair-v1"
+    public let goal: Goal
+    public let systemText: String
+    /// Alternating user and assistant messages, one pair of each per example.
+    public let examples: [ChatMessage]
+    private let hash: String
+
+    /// Example pairs, as indices into `AnnotationPrompt.exampleTable`.
+    private static let examplePairs = [(0, 1), (3, 2), (1, 3), (5, 4), (1, 4)]
+
+    public init(goal: Goal) {
+        self.goal = goal
+        systemText = """
+            You compare messages from a dungeon-crawling game in the style of NetHack. \
+            The player's goal: \(goal.text)
+            You are shown two game messages. Decide which of them shows more progress toward this goal. \
+            If both show the same amount of progress, or neither shows any, it is a tie.
+            Reply with exactly <label>first</label>, <label>second</label> or <label>tie</label>. \
+            Do not write anything else.
+            """
+        let table = AnnotationPrompt.exampleTable
+        examples = Self.examplePairs.flatMap { a, b in
+            let (first, second) = (table[a].answer(goal), table[b].answer(goal))
+            let answer = first == second ? "tie" : (first ? "first" : "second")
+            return [ChatMessage.user(Self.question(table[a].message, table[b].message)), ChatMessage.assistant("<label>\(answer)</label>")]
+        }
+        var material = version + "\n" + systemText
+        for message in examples { material += "\n" + message.role + "\n" + message.content }
+        hash = String(SHA256.hex(material).prefix(16))
+    }
+
+    /// The first 16 hex digits of the SHA-256 of the version, system text and examples.
+    public var templateHash: String { hash }
+
+    /// The conversation comparing `first` with `second`.
+    public func messages(first: String, second: String) -> [ChatMessage] {
+        [ChatMessage.system(systemText)] + examples + [
+            .user(Self.question(first.trimmingCharacters(in: .whitespacesAndNewlines), second.trimmingCharacters(in: .whitespacesAndNewlines)))
+        ]
+    }
+
+    private static func question(_ first: String, _ second: String) -> String {
+        "First message: \(first)\nSecond message: \(second)"
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import OniCore
+import OniNeural
+
+/// ONI's ranking reward model: a score s(message) fitted to the LLM's pairwise
+/// judgements with the Bradley–Terry model, P(first beats second) = σ(s₁ − s₂).
+/// A tie counts as half a win each way. The score is an MLP (64 ReLU units) on
+/// `MessageFeatures`, so messages never compared get a score too.
+public final class MessageRanker {
+    public static let hiddenUnits = 64
+    private let first: Linear<Float>
+    private let relu = Activation<Float>(.relu, size: hiddenUnits)
+    private let second: Linear<Float>
+    private let optimizer: Adam<Float>
+    private let features = MessageFeatures()
+    /// Incremented by every training round: scores from an older version are stale.
+    public private(set) var version = 0
+
+    public init(seed: UInt64, learningRate: Float = 3e-3) {
+        var rng = SeededGenerator(seed: seed)
+        first = Linear(name: "ranker.hidden", inputSize: MessageFeatures.buckets, outputSize: Self.hiddenUnits, rng: &rng)
+        second = Linear(name: "ranker.out", inputSize: Self.hiddenUnits, outputSize: 1, gain: 1, rng: &rng)
+        optimizer = Adam(parameters: first.parameters + second.parameters, learningRate: learningRate, maxGradientNorm: 4)
+    }
+
+    /// The parameters, for checkpoints.
+    public var parameters: [Parameter<Float>] { first.parameters + second.parameters }
+
+    private func forward(_ texts: [String]) -> [Float] {
+        let n = texts.count
+        return second.forward(relu.forward(first.forward(features.dense(texts), batch: n), batch: n), batch: n)
+    }
+
+    /// s(message) for each text.
+    public func scores(_ texts: [String]) -> [Double] {
+        texts.isEmpty ? [] : forward(texts).map(Double.init)
+    }
+
+    /// The Bradley–Terry loss of score differences d = s(first) − s(second) against
+    /// preferences p (1 first, 0 second, 0.5 tie), averaged: p·softplus(−d) + (1−p)·softplus(d),
+    /// which is binary cross-entropy with logit d; its gradient is (σ(d) − p)/n.
+    public static func bradleyTerry(differences: [Float], preferences: [Float]) -> (loss: Double, gradient: [Float]) {
+        MessageClassifier.binaryCrossEntropy(logits: differences, labels: preferences)
+    }
+
+    /// `steps` Adam steps on mini-batches of judged pairs drawn with `rng`; returns the last loss.
+    @discardableResult
+    public func train(on pairs: [(first: String, second: String, preference: Float)], steps: Int, batchSize: Int = 32, rng: inout SeededGenerator)
+        -> Double
+    {
+        guard !pairs.isEmpty, steps > 0 else { return .nan }
+        var loss = Double.nan
+        for _ in 0..<steps {
+            let picks = (0..<min(batchSize, pairs.count)).map { _ in rng.below(pairs.count) }
+            let k = picks.count
+            // Both sides in one batch: rows 0..<k the first messages, k..<2k the second.
+            let s = forward(picks.map { pairs[$0].first } + picks.map { pairs[$0].second })
+            let d = (0..<k).map { s[$0] - s[k + $0] }
+            let (l, dd) = Self.bradleyTerry(differences: d, preferences: picks.map { pairs[$0].preference })
+            loss = l
+            _ = first.backward(relu.backward(second.backward(dd + dd.map { -$0 })))
+            optimizer.step()
+        }
+        version += 1
+        return loss
+    }
+
+    /// Fraction of decided pairs (not ties) whose winner the scores rank higher.
+    public func accuracy(on pairs: [(first: String, second: String, preference: Float)]) -> Double? {
+        let decided = pairs.filter { $0.preference != 0.5 }
+        guard !decided.isEmpty else { return nil }
+        let a = scores(decided.map(\.first)), b = scores(decided.map(\.second))
+        let right = decided.indices.filter { (a[$0] > b[$0]) == (decided[$0].preference > 0.5) }.count
+        return Double(right) / Double(decided.count)
+    }
+}

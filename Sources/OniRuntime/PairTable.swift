@@ -1,0 +1,87 @@
+import OniCore
+
+/// The learner's pairs of messages for the ranking reward: which pairs the LLM is
+/// asked to compare and its judgements. Pair ids share the annotation queue with
+/// message ids, so they live above `idBase`; the store keeps `id - idBase`.
+public struct PairTable: Sendable {
+    /// One pair: message ids and, once judged, the preference (1 first, 0 second, 0.5 tie).
+    public struct Pair: Sendable, Hashable {
+        public var first: UInt64
+        public var second: UInt64
+        public var createdEnvSteps: UInt64
+        public var preference: Float?
+
+        public init(first: UInt64, second: UInt64, createdEnvSteps: UInt64, preference: Float?) {
+            self.first = first
+            self.second = second
+            self.createdEnvSteps = createdEnvSteps
+            self.preference = preference
+        }
+    }
+
+    /// Pair ids start here; message ids stay far below.
+    public static let idBase: UInt64 = 1 << 62
+
+    public private(set) var pairs: [UInt64: Pair] = [:]
+    private var known: Set<[UInt64]> = []
+    private var nextIndex: UInt64 = 1
+    private var dirty: [UInt64] = []
+    /// Pairs with a judgement.
+    public private(set) var judgedCount = 0
+
+    /// How many pairs each new message is put in.
+    public var pairsPerMessage: Int
+
+    public init(pairsPerMessage: Int = 4) {
+        self.pairsPerMessage = pairsPerMessage
+    }
+
+    public static func isPair(_ id: UInt64) -> Bool { id >= idBase }
+
+    public var count: Int { pairs.count }
+
+    /// Pairs `message` with up to `pairsPerMessage` others drawn from `among` (which order comes
+    /// first is drawn too, so the LLM's position bias averages out). Returns the new pair ids.
+    public mutating func propose(for message: UInt64, among others: [UInt64], envSteps: UInt64, rng: inout SeededGenerator) -> [UInt64] {
+        var candidates = others.filter { $0 != message }
+        var created: [UInt64] = []
+        while created.count < pairsPerMessage, !candidates.isEmpty {
+            let other = candidates.remove(at: rng.below(candidates.count))
+            let key = [min(message, other), max(message, other)]
+            guard !known.contains(key) else { continue }
+            let (first, second) = rng.below(2) == 0 ? (message, other) : (other, message)
+            let id = Self.idBase + nextIndex
+            add(id: id, Pair(first: first, second: second, createdEnvSteps: envSteps, preference: nil))
+            created.append(id)
+        }
+        return created
+    }
+
+    /// Restores a pair from the store.
+    public mutating func restore(id: UInt64, _ pair: Pair) {
+        add(id: id, pair)
+        dirty.removeAll { $0 == id }
+    }
+
+    private mutating func add(id: UInt64, _ pair: Pair) {
+        pairs[id] = pair
+        known.insert([min(pair.first, pair.second), max(pair.first, pair.second)])
+        nextIndex = max(nextIndex, id - Self.idBase + 1)
+        dirty.append(id)
+        if pair.preference != nil { judgedCount += 1 }
+    }
+
+    /// Records the LLM's judgement (the latest wins).
+    public mutating func setPreference(_ id: UInt64, _ preference: Float) {
+        guard var pair = pairs[id] else { return }
+        if pair.preference == nil { judgedCount += 1 }
+        pair.preference = preference
+        pairs[id] = pair
+    }
+
+    /// Pairs created since the last call, for the store.
+    public mutating func takeNew() -> [(id: UInt64, pair: Pair)] {
+        defer { dirty.removeAll() }
+        return dirty.compactMap { id in pairs[id].map { (id, $0) } }
+    }
+}

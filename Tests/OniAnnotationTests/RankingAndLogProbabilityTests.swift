@@ -1,0 +1,113 @@
+import Foundation
+import OniAnnotation
+import OniCore
+import OniTestSupport
+import Testing
+
+@Suite struct LogProbabilityLabelTests {
+    @Test func comparesTheMassOnYesAndNo() throws {
+        // llama.cpp-style alternatives: several spellings of each word share the mass.
+        let outcome = LogProbabilityLabel.decide([
+            TokenAlternative(token: "yes", logprob: log(0.6)), TokenAlternative(token: " Yes", logprob: log(0.1)),
+            TokenAlternative(token: "no", logprob: log(0.2)), TokenAlternative(token: "<", logprob: log(0.05)),
+        ])
+        guard case let .labelled(value, confidence) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(value == 1)
+        #expect(abs(Double(confidence) - 0.7 / 0.9) < 1e-6)
+        let negative = LogProbabilityLabel.decide([TokenAlternative(token: "No", logprob: log(0.9)), TokenAlternative(token: "yes", logprob: log(0.1))])
+        #expect(negative == .labelled(value: 0, confidence: 0.9))
+    }
+
+    @Test func withoutEitherWordThereIsNoLabel() {
+        for alternatives in [[], [TokenAlternative(token: "<", logprob: -0.1), TokenAlternative(token: "The", logprob: -3)],
+                             [TokenAlternative(token: "yes", logprob: -.infinity)]] {
+            guard case .unparseable = LogProbabilityLabel.decide(alternatives) else {
+                Issue.record("\(alternatives) gave a label")
+                continue
+            }
+        }
+    }
+
+    /// The logprob mode asks for one token with its alternatives and reads them; the label keeps a confidence.
+    @Test func labelerReadsTheFirstTokensAlternativesFromTheServer() async throws {
+        let server = try FakeLLMServer { message, _ in
+            message.contains("key") ? .logprobs([("yes", log(0.8)), ("no", log(0.15))]) : .logprobs([("no", log(0.55)), ("yes", log(0.45))])
+        }
+        let backend = OpenAICompatibleBackend(
+            config: LLMServerConfig(baseURL: server.baseURL, model: "fake-model", timeoutSeconds: 10, maxRetries: 0, retryBaseDelaySeconds: 0.01))
+        let labeler = MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: .default, mode: .logprob))
+        let results = await labeler.label([AnnotationItem(messageID: 1, text: "You find a key."), AnnotationItem(messageID: 2, text: "It's a wall.")])
+        guard case let .labelled(key, keyConfidence) = results[0].outcome, case let .labelled(wall, wallConfidence) = results[1].outcome else {
+            Issue.record("\(results)")
+            return
+        }
+        #expect(key == 1 && abs(keyConfidence - 0.8 / 0.95) < 1e-5)
+        #expect(wall == 0 && abs(wallConfidence - 0.55) < 1e-5)
+        #expect(results[0].reply.hasPrefix("yes:-0.223"))
+        #expect(results[0].promptHash == AnnotationPrompt(goal: .default, mode: .logprob).templateHash)
+        #expect(AnnotationPrompt(goal: .default, mode: .logprob).templateHash != AnnotationPrompt(goal: .default).templateHash)
+    }
+
+    /// A server that ignores `logprobs` answers text only: counted as a failure, not guessed.
+    @Test func aServerWithoutLogprobsGivesNoLabel() async throws {
+        let server = try FakeLLMServer { _, _ in .reply("yes") }
+        let backend = OpenAICompatibleBackend(
+            config: LLMServerConfig(baseURL: server.baseURL, model: "fake-model", timeoutSeconds: 10, maxRetries: 0, retryBaseDelaySeconds: 0.01))
+        let result = await MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: .default, mode: .logprob))
+            .label(AnnotationItem(messageID: 1, text: "You find a key."))
+        guard case let .backendError(reason) = result.outcome else { Issue.record("\(result.outcome)"); return }
+        #expect(reason.contains("top_logprobs"))
+    }
+}
+
+@Suite struct PairJudgementTests {
+    @Test(arguments: [
+        ("<label>first</label>", Float(1)), ("<label>second</label>", 0), ("<label>tie</label>", 0.5),
+        ("Both are neutral. <label>Tie</label>", 0.5), ("<label>FIRST</label>", 1), ("second", 0), ("<label>2</label>", 0),
+        ("The second message.\n<label>second</label>", 0),
+    ])
+    func preferencesParse(reply: String, expected: Float) {
+        #expect(LabelParser.parsePreference(reply) == .labelled(value: expected, confidence: 1))
+    }
+
+    @Test(arguments: ["", "<label>yes</label>", "<label>first", "the first one, probably", "<label>third</label>"])
+    func otherRepliesAreNotPreferences(reply: String) {
+        guard case .unparseable = LabelParser.parsePreference(reply) else {
+            Issue.record("'\(reply)' parsed")
+            return
+        }
+    }
+
+    /// The examples answer from the single-message labels: progress beats none, equal is a tie.
+    @Test func examplesFollowTheGoal() {
+        let answers = PairPrompt(goal: .default).examples.filter { $0.role == "assistant" }.map(\.content)
+        #expect(answers == ["<label>first</label>", "<label>second</label>", "<label>tie</label>", "<label>tie</label>", "<label>second</label>"])
+        let gold = PairPrompt(goal: .gold).examples.filter { $0.role == "assistant" }.map(\.content)
+        #expect(gold == ["<label>tie</label>", "<label>tie</label>", "<label>tie</label>", "<label>first</label>", "<label>tie</label>"])
+        let messages = PairPrompt(goal: .default).messages(first: " You find a key. ", second: "It's a wall.")
+        #expect(messages.last?.content == "First message: You find a key.\nSecond message: It's a wall.")
+        #expect(PairPrompt(goal: .default).templateHash != PairPrompt(goal: .gold).templateHash)
+    }
+
+    /// A pair item goes out with the pair prompt, comes back as a preference, and is cached by both texts in order.
+    @Test func pairsAreJudgedAndCached() async throws {
+        let server = try FakeLLMServer { message, _ in
+            guard message.hasPrefix("First message:") else { return .reply("<label>yes</label>") }
+            return message.hasPrefix("First message: You find a key.") ? .reply("<label>first</label>") : .reply("<label>second</label>")
+        }
+        let backend = OpenAICompatibleBackend(
+            config: LLMServerConfig(baseURL: server.baseURL, model: "fake-model", timeoutSeconds: 10, maxRetries: 0, retryBaseDelaySeconds: 0.01))
+        let cache = MemoryLabelCache()
+        let labeler = MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: .default), cache: cache)
+        let forward = AnnotationItem(messageID: 5, text: "You find a key.", secondText: "It's a wall.")
+        let backward = AnnotationItem(messageID: 6, text: "It's a wall.", secondText: "You find a key.")
+        let results = await labeler.label([forward, backward])
+        #expect(results.map(\.outcome) == [.labelled(value: 1, confidence: 1), .labelled(value: 0, confidence: 1)])
+        #expect(results.allSatisfy { $0.promptHash == PairPrompt(goal: .default).templateHash })
+        _ = await labeler.label([forward, backward])
+        #expect(server.requestCount == 2)
+        // The single message is a different question: not answered from the pair's entry.
+        _ = await labeler.label([AnnotationItem(messageID: 7, text: "You find a key.")])
+        #expect(server.requestCount == 3)
+    }
+}
