@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Installs the system libraries Oni builds against (Debian/Ubuntu):
 # libzmq3-dev (ZeroMQ), libopenblas-dev (BLAS), libsqlite3-dev (SQLite);
-# and NetHack for the nethack:* environments: libnethack.so and its data
+# NetHack for the nethack:* environments: libnethack.so and its data
 # from the nle==1.3.0 wheel on PyPI (checked against its sha256), unpacked
-# to ONI_NLE_DIR (default ~/.local/share/oni/nle-1.3.0). No Python runs
-# with Oni; pip only fetches the wheel. Swift 6 itself must already be
-# installed. Safe to run again: it only installs what is missing.
+# to ONI_NLE_DIR (default ~/.local/share/oni/nle-1.3.0); and the local LLM
+# `oni run` annotates with (deploy/setup-llm.sh: llama-server built from
+# source with cmake/ninja/g++, and a 491 MB model; ONI_SKIP_LLM=1 skips it).
+# No Python runs with Oni; pip only fetches packages. Swift 6 itself must
+# already be installed. Safe to run again: it only installs what is missing.
 set -euo pipefail
 
 packages=(libzmq3-dev libopenblas-dev libsqlite3-dev pkg-config)
+# To build llama-server (deploy/setup-llm.sh).
+[[ ${ONI_SKIP_LLM:-0} == 1 ]] || packages+=(cmake ninja-build g++ curl ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -50,6 +54,8 @@ for name in wheel.namelist():
 PY
   rm -rf "$download"
 fi
+
+bash "$(dirname "$0")/setup-llm.sh"
 
 command -v swift >/dev/null || { echo "setup: swift not found on PATH; install Swift 6 from swift.org" >&2; exit 1; }
 echo "setup: system libraries and NetHack ($nle_dir) present; $(swift --version 2>&1 | head -1)"

@@ -22,7 +22,7 @@ public enum GridTask: String, CaseIterable, Sendable {
     public var stepLimit: Int {
         switch self {
         case .keyroom: 200
-        case .vault: 200
+        case .vault: 100
         case .stairs: 100
         case .gold: 100
         case .rats: 150

@@ -36,12 +36,18 @@ public struct RunConfig: Sendable, Codable, Equatable {
     public var llmModelFile: String?
     /// CPU threads of the local server (it shares the machine with the learner and workers).
     public var llmThreads = 1
+    /// Requests the annotator keeps in flight (and slots of the local server); 0 = auto: 1 with
+    /// the local server (one slot keeps the cached few-shot prefix for every request, and a shared
+    /// machine gains nothing from more), 4 with any other server.
+    public var llmConcurrency = 0
     /// Goal the LLM judges messages against.
     public var goal = "default"
     /// The annotator's label cache; nil = its default (~/.cache/oni/annotations.sqlite).
     public var annotationCache: String?
-    /// How the LLM answers (`tagged` or `logprob`, see `LabelMode`).
-    public var labelMode = "tagged"
+    /// How the LLM answers: `tagged`, `logprob` (see `LabelMode`) or `auto` — logprob with the
+    /// local llama-server (one generated token, and a confidence), tagged with any other server
+    /// (not every OpenAI-compatible server returns log-probabilities).
+    public var labelMode = "auto"
     /// Messages per annotation request.
     public var llmBatchSize = 8
     /// Intrinsic reward (auto: retrieval when annotating, none otherwise) and ONI's coefficients.
@@ -107,7 +113,10 @@ public struct RunConfig: Sendable, Codable, Equatable {
         guard envsPerWorker > 0, rolloutLength > 0 else { throw .invalidConfiguration("--envs-per-worker and --rollout-length must be positive") }
         guard (1...65529).contains(basePort) else { throw .invalidConfiguration("--base-port must leave room for 7 ports below 65536") }
         guard Self.llmChoices.contains(llm) else { throw .invalidConfiguration("--llm must be one of \(Self.llmChoices), got '\(llm)'") }
-        guard llmThreads > 0 else { throw .invalidConfiguration("--llm-threads must be at least 1") }
+        guard llmThreads > 0, llmConcurrency >= 0 else { throw .invalidConfiguration("--llm-threads must be at least 1, --llm-concurrency at least 0") }
+        guard ["auto", "tagged", "logprob"].contains(labelMode) else {
+            throw .invalidConfiguration("--label-mode must be auto, tagged or logprob, got '\(labelMode)'")
+        }
         if let url = llmBaseURL, URL(string: url)?.scheme?.hasPrefix("http") != true {
             throw .invalidConfiguration("--llm-url must be an http(s) URL, got '\(url)'")
         }
@@ -132,7 +141,8 @@ public struct RunConfig: Sendable, Codable, Equatable {
 
     public func annotatorArguments() -> [String] {
         [
-            "--bind", "tcp://\(host):\(basePort + 5)", "--llm-url", llmBaseURL ?? "", "--llm-model", llmModel, "--label-mode", labelMode,
+            "--bind", "tcp://\(host):\(basePort + 5)", "--llm-url", llmBaseURL ?? "", "--llm-model", llmModel,
+            "--label-mode", labelMode == "auto" ? "tagged" : labelMode, "--llm-concurrency", "\(llmConcurrency == 0 ? 4 : llmConcurrency)",
             "--log-level", logLevel,
         ]
             + (annotationCache.map { ["--cache", $0] } ?? [])

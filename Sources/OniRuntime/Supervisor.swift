@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import OniAnnotation
 import OniTelemetry
 import OniTransport
 import OniWire
@@ -66,7 +67,7 @@ public final class Supervisor {
         try waitForLearner(context: context)
         if let local {
             try launch(
-                "llm-server", local.server, local.arguments(port: config.localLLMPort, threads: config.llmThreads, slots: 4, contextSize: 8192),
+                "llm-server", local.server, local.arguments(port: config.localLLMPort, threads: config.llmThreads, slots: roles.llmConcurrency, contextSize: 4096 * roles.llmConcurrency),
                 logs: logs)
             try waitForLLMServer(URL(string: "http://127.0.0.1:\(config.localLLMPort)")!)
         }
@@ -134,6 +135,8 @@ public final class Supervisor {
         }
         roles.llmBaseURL = "http://127.0.0.1:\(config.localLLMPort)/v1"
         roles.llmModel = local.modelName
+        if roles.labelMode == "auto" { roles.labelMode = LabelMode.logprob.rawValue }
+        if roles.llmConcurrency == 0 { roles.llmConcurrency = 1 }
         output("oni run: annotating with \(local.modelName) on a local llama-server (127.0.0.1:\(config.localLLMPort), \(config.llmThreads) thread\(config.llmThreads == 1 ? "" : "s")), goal '\(config.goal)'")
         return local
     }

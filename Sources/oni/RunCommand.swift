@@ -38,7 +38,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Model name for that server (default: ONI_LLM_MODEL or 'default').") var llmModel: String?
     @Option(help: "GGUF model for the local llama-server (default: the one deploy/setup-llm.sh installs).") var llmModelFile: String?
     @Option(help: "CPU threads of the local llama-server.") var llmThreads = RunConfig.defaults.llmThreads
-    @Option(help: "How the LLM answers: tagged (<label>yes</label>) or logprob (P(yes) vs P(no) of its first token).")
+    @Option(help: "LLM requests in flight and slots of the local llama-server (0 = 1 for the local server, 4 for others).") var llmConcurrency = RunConfig.defaults.llmConcurrency
+    @Option(help: "How the LLM answers: auto (logprob with the local server, tagged otherwise), tagged (<label>yes</label>) or logprob (P(yes) vs P(no) of its first token).")
     var labelMode = RunConfig.defaults.labelMode
     @Option(help: "The annotator's label cache, shared across runs (default: ~/.cache/oni/annotations.sqlite).") var annotationCache: String?
     @Option(help: "Goal for the LLM: default, combat, gold, stairs or free text.") var goal = RunConfig.defaults.goal
@@ -63,7 +64,6 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Network: recurrent core, auto (GRU for an egocentric view, none for a whole map), gru or none.") var core = RunConfig.defaults.core
 
     func validate() throws {
-        guard ["tagged", "logprob"].contains(labelMode) else { throw ValidationError("--label-mode must be tagged or logprob, got '\(labelMode)'") }
         guard RunConfig.llmChoices.contains(llm) else { throw ValidationError("--llm must be one of \(RunConfig.llmChoices), got '\(llm)'") }
         guard (0...1).contains(storeFraction), storeMaxMb >= 0 else { throw ValidationError("--store-fraction must be in [0, 1] and --store-max-mb ≥ 0") }
         guard IntrinsicRewardType.choice(reward) != nil else {
@@ -105,6 +105,7 @@ struct RunCommand: ParsableCommand {
         resolved.llmModelFile = llmModelFile
         resolved.llmThreads = llmThreads
         resolved.labelMode = labelMode
+        resolved.llmConcurrency = llmConcurrency
         resolved.goal = goal
         resolved.annotationCache = annotationCache
         resolved.llmBatchSize = llmBatchSize

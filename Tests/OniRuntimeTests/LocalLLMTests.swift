@@ -22,7 +22,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: modelDir, withIntermediateDirectories: true)
         #expect(FileManager.default.createFile(atPath: serverDir + "/llama-server", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755]))
         do {
-            try LocalLLM.locate(environment: environment)
+            _ = try LocalLLM.locate(environment: environment)
             Issue.record("found a model that is not there")
         } catch let error {
             #expect(error.description.contains("model \(LocalLLM.defaultModelFile) not found"))
