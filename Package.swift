@@ -66,7 +66,7 @@ let package = Package(
         // Thin executables.
         .executableTarget(
             name: "oni",
-            dependencies: ["OniRuntime", "OniLearning", "OniStorage", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["OniRuntime", "OniLearning", "OniStorage", "OniAnnotation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "oni-learner",

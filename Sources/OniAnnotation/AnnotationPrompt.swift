@@ -30,41 +30,14 @@ public struct AnnotationPrompt: Sendable {
 
     private let hash: String
 
-    /// Example game messages with their answer for each goal. Custom goals are
-    /// answered like the default scoring goal.
-    static let exampleTable: [(message: String, answer: @Sendable (Goal) -> Bool)] = [
-        ("You kill the newt!", { goal in
-            switch goal {
-            case .default, .combat, .custom: true
-            case .gold, .stairs: false
-            }
-        }),
-        ("It's a wall.", { _ in false }),
-        ("You find a key.", { goal in
-            switch goal {
-            case .default, .stairs, .custom: true
-            case .combat, .gold: false
-            }
-        }),
-        ("You hear some noises in the distance.", { _ in false }),
-        ("There is a staircase down here.", { goal in
-            switch goal {
-            case .default, .stairs, .custom: true
-            case .combat, .gold: false
-            }
-        }),
-        ("You see here 5 gold pieces.", { goal in
-            switch goal {
-            case .default, .gold, .custom: true
-            case .combat, .stairs: false
-            }
-        }),
-    ]
+    /// The examples shown.
+    public let fewShot: FewShotExamples
 
-    /// Builds the prompt for `goal`, answered as `mode` asks.
-    public init(goal: Goal, mode: LabelMode = .tagged) {
+    /// Builds the prompt for `goal`, answered as `mode` asks, with `fewShot`'s examples.
+    public init(goal: Goal, mode: LabelMode = .tagged, fewShot: FewShotExamples = .builtIn) {
         self.goal = goal
         self.mode = mode
+        self.fewShot = fewShot
         let task = """
             You judge messages from a dungeon-crawling game in the style of NetHack. \
             The player's goal: \(goal.text)
@@ -87,8 +60,8 @@ public struct AnnotationPrompt: Sendable {
                 Reply with one word: yes if the message shows progress, no if it does not.
                 """
         }
-        examples = Self.exampleTable.flatMap { example in
-            [ChatMessage.user(Self.question(example.message)), ChatMessage.assistant(Self.answer(example.answer(goal), mode: mode))]
+        examples = fewShot.examples.indices.flatMap { i in
+            [ChatMessage.user(Self.question(fewShot.examples[i].message)), ChatMessage.assistant(Self.answer(fewShot.progress(i, toward: goal), mode: mode))]
         }
         var material = version + "\n" + systemText
         for message in examples {
@@ -100,6 +73,13 @@ public struct AnnotationPrompt: Sendable {
     /// The first 16 hex digits of the SHA-256 of the version, system text and
     /// examples: identifies the exact template a label answers.
     public var templateHash: String { hash }
+
+    /// The whole template as text, for the record: version, system message, examples, and the
+    /// question with `{message}` where the game message goes.
+    public var templateText: String {
+        ([version, "[system]\n" + systemText] + examples.map { "[\($0.role)]\n" + $0.content } + ["[user]\n" + Self.question("{message}")])
+            .joined(separator: "\n")
+    }
 
     /// The full conversation for one game message: the system message, the
     /// few-shot examples, then a user message asking about `gameMessage`.

@@ -14,7 +14,9 @@ public struct MessageLabeler: Sendable {
     public init(backend: any LLMBackend, prompt: AnnotationPrompt, cache: (any LabelCache)? = nil) {
         self.backend = backend
         self.prompt = prompt
-        self.pairPrompt = PairPrompt(goal: prompt.goal)
+        self.pairPrompt = PairPrompt(goal: prompt.goal, fewShot: prompt.fewShot)
+        cache?.recordPrompt(hash: prompt.templateHash, template: prompt.templateText)
+        cache?.recordPrompt(hash: pairPrompt.templateHash, template: pairPrompt.templateText)
         self.cache = cache
     }
 

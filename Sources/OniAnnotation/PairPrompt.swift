@@ -7,7 +7,7 @@ import OniCore
 ///
 /// Like `AnnotationPrompt`, the system text and few-shot examples are the same
 /// on every call (a server keeps that prefix cached); the examples are pairs of
-/// `AnnotationPrompt`'s example messages, answered from their labels for the goal.
+/// neighbouring examples of the same `FewShotExamples`, answered from their labels for the goal.
 public struct PairPrompt: Sendable {
     /// The template version; part of `templateHash`.
     public let version = "oni-pair-v1"
@@ -17,10 +17,7 @@ public struct PairPrompt: Sendable {
     public let examples: [ChatMessage]
     private let hash: String
 
-    /// Example pairs, as indices into `AnnotationPrompt.exampleTable`.
-    private static let examplePairs = [(0, 1), (3, 2), (1, 3), (5, 4), (1, 4)]
-
-    public init(goal: Goal) {
+    public init(goal: Goal, fewShot: FewShotExamples = .builtIn) {
         self.goal = goal
         systemText = """
             You compare messages from a dungeon-crawling game in the style of NetHack. \
@@ -30,19 +27,30 @@ public struct PairPrompt: Sendable {
             Reply with exactly <label>first</label>, <label>second</label> or <label>tie</label>. \
             Do not write anything else.
             """
-        let table = AnnotationPrompt.exampleTable
-        examples = Self.examplePairs.flatMap { a, b in
-            let (first, second) = (table[a].answer(goal), table[b].answer(goal))
+        // Neighbouring examples: (0, 1), (1, 2), … — at most five pairs.
+        let n = fewShot.examples.count
+        examples = (0..<min(n, 5)).flatMap { a in
+            let b = (a + 1) % n
+            let (first, second) = (fewShot.progress(a, toward: goal), fewShot.progress(b, toward: goal))
             let answer = first == second ? "tie" : (first ? "first" : "second")
-            return [ChatMessage.user(Self.question(table[a].message, table[b].message)), ChatMessage.assistant("<label>\(answer)</label>")]
+            return [
+                ChatMessage.user(Self.question(fewShot.examples[a].message, fewShot.examples[b].message)),
+                ChatMessage.assistant("<label>\(answer)</label>"),
+            ]
         }
-        var material = version + "\n" + systemText
+        var material = version + "\n" + fewShot.version + "\n" + systemText
         for message in examples { material += "\n" + message.role + "\n" + message.content }
         hash = String(SHA256.hex(material).prefix(16))
     }
 
     /// The first 16 hex digits of the SHA-256 of the version, system text and examples.
     public var templateHash: String { hash }
+
+    /// The whole template as text, for the record (`{first}` and `{second}` mark the messages).
+    public var templateText: String {
+        ([version, "[system]\n" + systemText] + examples.map { "[\($0.role)]\n" + $0.content } + ["[user]\n" + Self.question("{first}", "{second}")])
+            .joined(separator: "\n")
+    }
 
     /// The conversation comparing `first` with `second`.
     public func messages(first: String, second: String) -> [ChatMessage] {

@@ -38,6 +38,8 @@ public protocol LabelCache: Sendable {
     func store(_ label: CachedLabel, for key: LabelCacheKey)
     /// Lookups answered from the cache, and not.
     var lookups: (hits: Int, misses: Int) { get }
+    /// Keeps the prompt template a hash stands for (labels name templates by hash).
+    func recordPrompt(hash: String, template: String)
 }
 
 /// A cache in memory, for tests and for runs that keep nothing on disk.
@@ -59,4 +61,13 @@ public final class MemoryLabelCache: LabelCache {
     }
 
     public var lookups: (hits: Int, misses: Int) { state.withLock { ($0.hits, $0.misses) } }
+
+    private let templates = Mutex<[String: String]>([:])
+
+    public func recordPrompt(hash: String, template: String) {
+        templates.withLock { $0[hash] = template }
+    }
+
+    /// The template recorded for `hash`.
+    public func prompt(hash: String) -> String? { templates.withLock { $0[hash] } }
 }

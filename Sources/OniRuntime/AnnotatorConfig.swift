@@ -22,6 +22,8 @@ public struct AnnotatorConfig: Sendable {
     public var maxFrameBytes = WireProtocol.defaultMaxFrameBytes
     /// The label cache shared across runs (SQLite); nil asks the LLM about every message.
     public var cachePath: String? = SQLiteLabelCache.defaultPath
+    /// The few-shot examples the prompts show.
+    public var fewShot = FewShotExamples.builtIn
     /// How the model answers: a tagged word, or its first token's yes/no probabilities.
     public var labelMode = LabelMode.tagged
     /// Seconds between statistics lines in the log.

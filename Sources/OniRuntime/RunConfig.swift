@@ -48,6 +48,8 @@ public struct RunConfig: Sendable, Codable, Equatable {
     /// local llama-server (one generated token, and a confidence), tagged with any other server
     /// (not every OpenAI-compatible server returns log-probabilities).
     public var labelMode = "auto"
+    /// The annotator's few-shot examples file; nil = the built-in ones.
+    public var llmExamples: String?
     /// Messages per annotation request.
     public var llmBatchSize = 8
     /// Intrinsic reward (auto: retrieval when annotating, none otherwise) and ONI's coefficients.
@@ -144,7 +146,7 @@ public struct RunConfig: Sendable, Codable, Equatable {
             "--bind", "tcp://\(host):\(basePort + 5)", "--llm-url", llmBaseURL ?? "", "--llm-model", llmModel,
             "--label-mode", labelMode == "auto" ? "tagged" : labelMode, "--llm-concurrency", "\(llmConcurrency == 0 ? 4 : llmConcurrency)",
             "--log-level", logLevel,
-        ]
+        ] + (llmExamples.map { ["--examples", $0] } ?? [])
             + (annotationCache.map { ["--cache", $0] } ?? [])
     }
 

@@ -5,7 +5,8 @@ import Synchronization
 /// The annotation cache on disk: one SQLite file (WAL) of labels keyed by
 /// model, prompt-template hash, goal and message, shared by every run and
 /// annotator on the machine (default `~/.cache/oni/annotations.sqlite`), so
-/// no message is sent to the same model with the same prompt twice.
+/// no message is sent to the same model with the same prompt twice. The
+/// `prompts` table keeps the template behind every prompt hash.
 public final class SQLiteLabelCache: LabelCache {
     public let path: String
     private let state: Mutex<State>
@@ -33,7 +34,9 @@ public final class SQLiteLabelCache: LabelCache {
                 CREATE TABLE IF NOT EXISTS labels (
                     model TEXT NOT NULL, prompt_hash TEXT NOT NULL, goal TEXT NOT NULL, message TEXT NOT NULL,
                     label REAL NOT NULL, confidence REAL NOT NULL, reply TEXT NOT NULL, created_unix_ms INTEGER NOT NULL,
-                    PRIMARY KEY (model, prompt_hash, goal, message)) WITHOUT ROWID
+                    PRIMARY KEY (model, prompt_hash, goal, message)) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS prompts (
+                    hash TEXT PRIMARY KEY, template TEXT NOT NULL, created_unix_ms INTEGER NOT NULL) WITHOUT ROWID
                 """)
         } catch let .statement(_, code, message) where code == 26 /* SQLITE_NOTADB */ {
             throw .corrupt(path: path, message: message)
@@ -69,6 +72,29 @@ public final class SQLiteLabelCache: LabelCache {
     }
 
     public var lookups: (hits: Int, misses: Int) { state.withLock { ($0.hits, $0.misses) } }
+
+    /// Keeps the template a label's `prompt_hash` stands for (`SELECT template FROM prompts WHERE hash = …`).
+    public func recordPrompt(hash: String, template: String) {
+        state.withLock { s in
+            do {
+                try s.database.prepare("INSERT OR IGNORE INTO prompts (hash, template, created_unix_ms) VALUES (?, ?, ?)")
+                    .bind(.text(hash), .text(template), .int(Int64(Date().timeIntervalSince1970 * 1000))).run()
+            } catch {
+                s.writeFailures += 1
+            }
+        }
+    }
+
+    /// The template recorded for `hash`.
+    public func prompt(hash: String) -> String? {
+        state.withLock { s in
+            guard let statement = try? s.database.prepare("SELECT template FROM prompts WHERE hash = ?").bind(.text(hash)),
+                  (try? statement.step()) == true
+            else { return nil }
+            return statement.text(0)
+        }
+    }
+
     /// Labels that could not be written (disk full, read-only file, …).
     public var writeFailures: Int { state.withLock { $0.writeFailures } }
     /// Labels in the cache.

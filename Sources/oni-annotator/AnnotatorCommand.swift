@@ -28,6 +28,7 @@ struct AnnotatorCommand: ParsableCommand {
     @Option(help: "Most tokens the LLM may answer with.") var llmMaxTokens = 16
     @Option(help: "How the LLM answers: tagged (<label>yes</label>) or logprob (compares P(yes) and P(no) of its first token; needs a server with logprobs).")
     var labelMode = LabelMode.tagged.rawValue
+    @Option(help: "Few-shot examples (a versioned JSON file; default: the built-in oni-examples-v1).") var examples: String?
     @Option(help: "Requests waiting beyond this are dropped, oldest first.") var maxQueuedRequests = 256
     @Option(help: "Id reported in replies.") var id = "annotator-0"
     @Option(help: "Label cache shared across runs (SQLite), keyed by model, prompt, goal and message.") var cache = SQLiteLabelCache.defaultPath
@@ -72,6 +73,13 @@ struct AnnotatorCommand: ParsableCommand {
         config.maxFrameBytes = maxFrameBytes
         config.cachePath = noCache ? nil : cache
         config.labelMode = LabelMode(rawValue: labelMode)!
+        if let examples {
+            do {
+                config.fewShot = try FewShotExamples.load(path: examples)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
         try RoleMain.run(logLevel: logLevel, label: "oni.annotator") { context, stop, logger in
             try AnnotatorServer(config: config, context: context, stop: stop, logger: logger).run()
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import OniAnnotation
 import OniLearning
 import OniRuntime
 
@@ -38,6 +39,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Model name for that server (default: ONI_LLM_MODEL or 'default').") var llmModel: String?
     @Option(help: "GGUF model for the local llama-server (default: the one deploy/setup-llm.sh installs).") var llmModelFile: String?
     @Option(help: "CPU threads of the local llama-server.") var llmThreads = RunConfig.defaults.llmThreads
+    @Option(help: "Few-shot examples for the LLM (a versioned JSON file; default: the built-in ones).") var llmExamples: String?
     @Option(help: "LLM requests in flight and slots of the local llama-server (0 = 1 for the local server, 4 for others).") var llmConcurrency = RunConfig.defaults.llmConcurrency
     @Option(help: "How the LLM answers: auto (logprob with the local server, tagged otherwise), tagged (<label>yes</label>) or logprob (P(yes) vs P(no) of its first token).")
     var labelMode = RunConfig.defaults.labelMode
@@ -64,6 +66,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Network: recurrent core, auto (GRU for an egocentric view, none for a whole map), gru or none.") var core = RunConfig.defaults.core
 
     func validate() throws {
+        if let llmExamples {
+            do { _ = try FewShotExamples.load(path: llmExamples) } catch { throw ValidationError("\(error)") }
+        }
         guard RunConfig.llmChoices.contains(llm) else { throw ValidationError("--llm must be one of \(RunConfig.llmChoices), got '\(llm)'") }
         guard (0...1).contains(storeFraction), storeMaxMb >= 0 else { throw ValidationError("--store-fraction must be in [0, 1] and --store-max-mb ≥ 0") }
         guard IntrinsicRewardType.choice(reward) != nil else {
@@ -106,6 +111,7 @@ struct RunCommand: ParsableCommand {
         resolved.llmThreads = llmThreads
         resolved.labelMode = labelMode
         resolved.llmConcurrency = llmConcurrency
+        resolved.llmExamples = llmExamples.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         resolved.goal = goal
         resolved.annotationCache = annotationCache
         resolved.llmBatchSize = llmBatchSize

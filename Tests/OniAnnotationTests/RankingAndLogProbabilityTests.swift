@@ -80,13 +80,36 @@ import Testing
 
     /// The examples answer from the single-message labels: progress beats none, equal is a tie.
     @Test func examplesFollowTheGoal() {
+        // Neighbours of the built-in examples: newt/wall, wall/key, key/noises, noises/staircase, staircase/gold.
         let answers = PairPrompt(goal: .default).examples.filter { $0.role == "assistant" }.map(\.content)
-        #expect(answers == ["<label>first</label>", "<label>second</label>", "<label>tie</label>", "<label>tie</label>", "<label>second</label>"])
+        #expect(answers == ["<label>first</label>", "<label>second</label>", "<label>first</label>", "<label>second</label>", "<label>tie</label>"])
         let gold = PairPrompt(goal: .gold).examples.filter { $0.role == "assistant" }.map(\.content)
-        #expect(gold == ["<label>tie</label>", "<label>tie</label>", "<label>tie</label>", "<label>first</label>", "<label>tie</label>"])
+        #expect(gold == ["<label>tie</label>", "<label>tie</label>", "<label>tie</label>", "<label>tie</label>", "<label>second</label>"])
         let messages = PairPrompt(goal: .default).messages(first: " You find a key. ", second: "It's a wall.")
         #expect(messages.last?.content == "First message: You find a key.\nSecond message: It's a wall.")
         #expect(PairPrompt(goal: .default).templateHash != PairPrompt(goal: .gold).templateHash)
+    }
+
+    /// A user's examples file replaces the built-in examples in both prompts (and so their hashes);
+    /// a broken one is refused with the reason.
+    @Test func examplesFromAVersionedFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("examples-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(#"{"version": "mine-1", "examples": [{"message": "You feel a strange vibration.", "progress_for": ["default"]}, {"message": "You hear a door open.", "progress_for": []}]}"#.utf8)
+            .write(to: URL(fileURLWithPath: path))
+        let mine = try FewShotExamples.load(path: path)
+        #expect(mine.version == "mine-1" && mine.examples.count == 2)
+        let prompt = AnnotationPrompt(goal: .default, fewShot: mine)
+        #expect(prompt.examples.map(\.content) == ["Game message: You feel a strange vibration.", "<label>yes</label>", "Game message: You hear a door open.", "<label>no</label>"])
+        #expect(prompt.templateHash != AnnotationPrompt(goal: .default).templateHash)
+        #expect(prompt.templateText.contains("Game message: {message}"))
+        #expect(PairPrompt(goal: .default, fewShot: mine).examples.count == 4)
+        try Data(#"{"version": "bad", "examples": [{"message": "x", "progress_for": ["treasure"]}, {"message": "y", "progress_for": []}]}"#.utf8)
+            .write(to: URL(fileURLWithPath: path))
+        #expect(throws: FewShotExamplesError.invalid(path: path, reason: "example 1 names unknown goal 'treasure' (known: [\"combat\", \"default\", \"gold\", \"stairs\"])")) {
+            try FewShotExamples.load(path: path)
+        }
+        #expect(throws: FewShotExamplesError.unreadable(path: path + ".missing")) { try FewShotExamples.load(path: path + ".missing") }
     }
 
     /// A pair item goes out with the pair prompt, comes back as a preference, and is cached by both texts in order.
@@ -106,6 +129,9 @@ import Testing
         #expect(results.allSatisfy { $0.promptHash == PairPrompt(goal: .default).templateHash })
         _ = await labeler.label([forward, backward])
         #expect(server.requestCount == 2)
+        // The templates behind both hashes are on record beside the labels.
+        #expect(cache.prompt(hash: PairPrompt(goal: .default).templateHash)?.contains("First message: {first}") == true)
+        #expect(cache.prompt(hash: AnnotationPrompt(goal: .default).templateHash)?.contains("Game message: {message}") == true)
         // The single message is a different question: not answered from the pair's entry.
         _ = await labeler.label([AnnotationItem(messageID: 7, text: "You find a key.")])
         #expect(server.requestCount == 3)

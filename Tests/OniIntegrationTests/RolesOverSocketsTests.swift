@@ -136,6 +136,10 @@ import Testing
         let prompts = try store.database.prepare("SELECT count(*) FROM labels WHERE prompt_hash = '' OR model = ''")
         #expect(try prompts.step())
         #expect(prompts.int(0) == 0)
+        // The template behind every label's hash is on record in the annotator's cache.
+        let hashes = try store.database.prepare("SELECT DISTINCT prompt_hash FROM labels WHERE status = 'labelled'")
+        let cache = try SQLiteLabelCache(path: run + "/label-cache.sqlite")
+        while try hashes.step() { #expect(cache.prompt(hash: hashes.text(0))?.hasPrefix("oni-label-v1") == true) }
     }
 
     /// With --reward classification the learner trains its classifier on the labels as they arrive.
