@@ -125,3 +125,67 @@ public enum LLMServerHealth {
         var value: Bool { lock.withLock { flag } }
     }
 }
+
+/// A llama-server this process started and stops (`oni replay annotate`; `oni run` runs it as
+/// one of its supervised children instead).
+public final class LocalLLMProcess {
+    public let local: LocalLLM
+    public let port: Int
+    private let process = Process()
+
+    /// Starts the server on 127.0.0.1:`port` with one slot, logging to `logPath`, and waits up to
+    /// `readySeconds` for it to load its model.
+    public init(_ local: LocalLLM, port: Int, threads: Int, logPath: String, readySeconds: Double = 180) throws {
+        self.local = local
+        self.port = port
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.executableURL = URL(fileURLWithPath: local.server)
+        process.arguments = local.arguments(port: port, threads: threads, slots: 1, contextSize: 4096)
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(readySeconds)
+        while !LLMServerHealth.isReady(baseURL.deletingLastPathComponent()) {
+            guard process.isRunning else {
+                throw LocalLLMError.notReady(url: baseURL.absoluteString, seconds: readySeconds, detail: "llama-server exited; see \(logPath)")
+            }
+            guard Date() < deadline else {
+                stop()
+                throw LocalLLMError.notReady(url: baseURL.absoluteString, seconds: readySeconds, detail: "no 200 from /health; see \(logPath)")
+            }
+            Thread.sleep(forTimeInterval: 0.25)
+        }
+    }
+
+    deinit { stop() }
+
+    /// The OpenAI-compatible API base, `http://127.0.0.1:PORT/v1`.
+    public var baseURL: URL { URL(string: "http://127.0.0.1:\(port)/v1")! }
+
+    /// Stops the server (SIGTERM, then SIGKILL after 10 s).
+    public func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago.
+    public static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        return bound ? Int(UInt16(bigEndian: address.sin_port)) : 5599
+    }
+}

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Oni: ParsableCommand {
+struct Oni: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "oni",
         abstract: "Online intrinsic rewards from LLM feedback: run, watch and measure Oni.",

@@ -1,13 +1,100 @@
 import ArgumentParser
 import Foundation
 import Logging
+import OniAnnotation
 import OniRuntime
+import OniStorage
 
 struct ReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
-        abstract: "Send a run's stored experience to a learner again.",
-        subcommands: [Rollouts.self])
+        abstract: "Use a run's stored experience again: train a learner on it, or label its messages anew.",
+        subcommands: [Rollouts.self, Annotate.self])
+
+    struct Annotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Label a run's stored messages again, with another model, prompt or goal.",
+            discussion: """
+                Asks the LLM about every distinct message in RUN_DIR/oni.sqlite and adds the new labels \
+                beside the old ones (the newest is the one the message_labels view and a resumed \
+                learner use), then prints how many labels changed. The LLM: --llm-url (or \
+                ONI_LLM_BASE_URL), else the local llama-server, started for the duration. Labels come \
+                from and go to the annotation cache like the annotator's (--no-cache asks about \
+                everything). The run's learner must not be running.
+                """)
+
+        @Argument(help: "The run directory whose messages to label.") var runDir: String
+        @Option(help: "OpenAI-compatible LLM base URL (default: ONI_LLM_BASE_URL, else the local llama-server).") var llmUrl: String?
+        @Option(help: "Model name for that server (default: ONI_LLM_MODEL or 'default').") var llmModel: String?
+        @Option(help: "GGUF model for the local llama-server (default: the one deploy/setup-llm.sh installs).") var llmModelFile: String?
+        @Option(help: "CPU threads of the local llama-server.") var llmThreads = 2
+        @Option(help: "Goal for the LLM: default, combat, gold, stairs or free text.") var goal = "default"
+        @Option(help: "How the LLM answers: tagged or logprob (default: logprob with the local server, tagged otherwise).") var labelMode: String?
+        @Option(help: "Few-shot examples (a versioned JSON file; default: the built-in ones).") var examples: String?
+        @Option(help: "LLM requests in flight.") var llmConcurrency = 1
+        @Option(help: "The label cache (default: ~/.cache/oni/annotations.sqlite).") var annotationCache = SQLiteLabelCache.defaultPath
+        @Flag(help: "Ask the LLM about every message, keeping no cache.") var noCache = false
+
+        func validate() throws {
+            if let labelMode, LabelMode(rawValue: labelMode) == nil { throw ValidationError("--label-mode must be tagged or logprob, got '\(labelMode)'") }
+            guard llmConcurrency > 0, llmThreads > 0 else { throw ValidationError("--llm-concurrency and --llm-threads must be positive") }
+        }
+
+        func run() async throws {
+            _ = RoleLogging.bootstrap(level: "warning")
+            let fewShot: FewShotExamples
+            do {
+                fewShot = try examples.map { try FewShotExamples.load(path: $0) } ?? .builtIn
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            var environment = ProcessInfo.processInfo.environment
+            if let llmUrl { environment["ONI_LLM_BASE_URL"] = llmUrl }
+            if let llmModel { environment["ONI_LLM_MODEL"] = llmModel }
+            var server: LocalLLMProcess?
+            defer { server?.stop() }
+            var llm: LLMServerConfig
+            if let remote = LLMServerConfig.fromEnvironment(environment) {
+                llm = remote
+            } else {
+                do {
+                    let local = try LocalLLM.locate(modelPath: llmModelFile)
+                    let log = URL(fileURLWithPath: runDir).appendingPathComponent("logs/llm-server-replay.log").path
+                    try? FileManager.default.createDirectory(atPath: (log as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                    Console.line("oni replay: starting the local llama-server with \(local.modelName) (log: \(log))")
+                    server = try LocalLLMProcess(local, port: LocalLLMProcess.freePort(), threads: llmThreads, logPath: log)
+                    llm = LLMServerConfig(baseURL: server!.baseURL, model: local.modelName)
+                } catch {
+                    Console.line("oni replay: \(error)")
+                    throw ExitCode.failure
+                }
+            }
+            llm.maxConcurrentRequests = llmConcurrency
+            let mode = labelMode.flatMap(LabelMode.init(rawValue:)) ?? (server != nil ? .logprob : .tagged)
+            var cache: SQLiteLabelCache?
+            if !noCache {
+                do { cache = try SQLiteLabelCache(path: annotationCache) } catch { Console.line("oni replay: label cache unusable (\(error)); asking about every message") }
+            }
+            let prompt = AnnotationPrompt(goal: Goal(argument: goal), mode: mode, fewShot: fewShot)
+            let labeler = MessageLabeler(backend: OpenAICompatibleBackend(config: llm), prompt: prompt, cache: cache)
+            do {
+                let report = try await Relabeller(runDirectory: runDir, labeler: labeler).run { done, total in
+                    FileHandle.standardError.write(Data("oni replay: \(done) of \(total) messages labelled\n".utf8))
+                }
+                Console.line(
+                    "oni replay: \(report.messages) messages asked of \(llm.model) (\(mode.rawValue), prompt \(prompt.templateHash), goal '\(goal)'): "
+                        + "\(report.labelled) labelled, \(report.changed.count) changed, \(report.newlyLabelled) newly labelled, "
+                        + "\(report.unparseable) unparseable, \(report.errors) errors")
+                for change in report.changed.prefix(20) {
+                    Console.line("  \(Int(change.old)) → \(Int(change.new))  \(change.text)")
+                }
+                if report.changed.count > 20 { Console.line("  … and \(report.changed.count - 20) more") }
+            } catch {
+                Console.line("oni replay: \(error)")
+                throw ExitCode.failure
+            }
+        }
+    }
 
     struct Rollouts: ParsableCommand {
         static let configuration = CommandConfiguration(

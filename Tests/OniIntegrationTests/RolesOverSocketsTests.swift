@@ -210,6 +210,54 @@ import Testing
         #expect(resumed.stop() == 0)
     }
 
+    /// `oni replay annotate` labels a finished run's messages with another "model", keeps the old
+    /// labels beside the new ones, and says which changed.
+    @Test func replayAnnotateRelabelsStoredMessages() throws {
+        let context = ZMQContext()
+        let ports = Ports()
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let learner = try learner(ports, runDirectory: run, annotate: false)
+        let worker = try worker(ports)
+        #expect(eventually(seconds: 60) { (status(ports, context)["messages/distinct"] ?? 0) >= 3 }, "\(learner.output)")
+        #expect(worker.stop() == 0)
+        #expect(learner.stop() == 0)
+
+        let first = try FakeLLMServer(responder: Self.judge)
+        defer { first.stop() }
+        let labelled = try ChildProcess("oni", ["replay", "annotate", run, "--llm-url", first.baseURL.absoluteString, "--no-cache"], name: "relabel-1")
+        #expect(labelled.wait(seconds: 60) == 0, "\(labelled.output)")
+        let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
+        let messages = try store.messages()
+        let parseable = messages.filter { !$0.text.contains("miss") }
+        #expect(labelled.output.contains("\(messages.count) messages asked of default"), "\(labelled.output)")
+        #expect(labelled.output.contains("0 changed, \(parseable.count) newly labelled"), "\(labelled.output)")
+
+        // The opposite judge: every label flips.
+        let contrary = try FakeLLMServer { message, number in
+            guard case let .reply(text) = Self.judge(message, number) else { return .status(500) }
+            return .reply(text.contains("yes") ? "<label>no</label>" : (text.contains("no") ? "<label>yes</label>" : text))
+        }
+        defer { contrary.stop() }
+        let flipped = try ChildProcess("oni", ["replay", "annotate", run, "--llm-url", contrary.baseURL.absoluteString, "--no-cache"], name: "relabel-2")
+        #expect(flipped.wait(seconds: 60) == 0, "\(flipped.output)")
+        #expect(flipped.output.contains("\(parseable.count) changed, 0 newly labelled"), "\(flipped.output)")
+        #expect(flipped.output.contains("0 → 1  It's a wall.") || !parseable.contains { $0.text == "It's a wall." }, "\(flipped.output)")
+        for message in try store.messages() where !message.text.contains("miss") {
+            #expect(message.label == (message.text.contains("key") || message.text.contains("unlock") || message.text.contains("staircase") || message.text.contains("kill") ? 0 : 1), "\(message.text)")
+        }
+        #expect(try store.count(.labels) >= 2 * parseable.count)
+
+        // Refused while a learner holds the run directory.
+        let again = Ports()
+        let busy = try self.learner(again, runDirectory: run, annotate: false, resume: true)
+        #expect(eventually(seconds: 30) { !status(again, context).isEmpty })
+        let refused = try ChildProcess("oni", ["replay", "annotate", run, "--llm-url", first.baseURL.absoluteString], name: "relabel-3")
+        #expect(refused.wait(seconds: 30) == 1)
+        #expect(refused.output.contains("stop the learner"), "\(refused.output)")
+        #expect(busy.stop() == 0)
+    }
+
     /// --store-fraction keeps that share of the rollouts, evenly spread; every episode is still recorded.
     @Test func retentionKeepsAFractionOfTheRollouts() throws {
         let context = ZMQContext()
