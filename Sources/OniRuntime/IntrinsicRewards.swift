@@ -120,9 +120,6 @@ struct IntrinsicRewards {
         }
     }
 
-    /// Waits for the reward model's running round (tests, shutdown).
-    func waitForModel() { model.wait() }
-
     /// reward/* figures for the metrics snapshot.
     var metrics: [String: Double] {
         var values = model.published.figures

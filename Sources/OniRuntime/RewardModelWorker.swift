@@ -67,11 +67,6 @@ final class RewardModelWorker: @unchecked Sendable {
         return true
     }
 
-    /// Waits for the running round, if any (for tests and shutdown).
-    func wait() {
-        queue.sync {}
-    }
-
     private func run(_ job: Job) -> Published {
         var figures: [String: Double] = [:]
         var rewards: [String: Double] = [:]

@@ -15,12 +15,23 @@ public final class Supervisor {
         let role: String
         let process: Process
         let logPath: String
-        init(role: String, process: Process, logPath: String) {
+        /// How it was started, to start it again.
+        let executable: String
+        let arguments: [String]
+        init(role: String, process: Process, logPath: String, executable: String, arguments: [String]) {
             self.role = role
             self.process = process
             self.logPath = logPath
+            self.executable = executable
+            self.arguments = arguments
         }
     }
+
+    /// Roles the run goes on without while they are restarted: training continues on the labels
+    /// it has, and the learner re-sends unanswered requests. At most `maxRestarts` each.
+    static let restartableRoles: Set<String> = ["annotator", "llm-server"]
+    static let maxRestarts = 5
+    private var restarts: [String: Int] = [:]
 
     public let config: RunConfig
     private let executableDirectory: URL
@@ -102,6 +113,13 @@ public final class Supervisor {
                 if stop.isStopped { continue }
                 let tail = Self.tail(of: child.logPath, lines: 15)
                 output("oni run: \(child.role) exited with status \(status); last lines of \(child.logPath):\n\(tail)")
+                if Self.restartableRoles.contains(child.role), restarts[child.role, default: 0] < Self.maxRestarts {
+                    restarts[child.role, default: 0] += 1
+                    output("oni run: restarting \(child.role) (\(restarts[child.role]!) of \(Self.maxRestarts)); training goes on meanwhile")
+                    children.removeAll { $0 === child }
+                    try launch(child.role, child.executable, child.arguments, logs: logs)
+                    continue
+                }
                 throw RuntimeError.childFailed(role: child.role, detail: "exited with status \(status)")
             }
         }
@@ -187,7 +205,7 @@ public final class Supervisor {
         } catch {
             throw RuntimeError.childFailed(role: role, detail: "could not start \(url.path): \(error)")
         }
-        children.append(Child(role: role, process: process, logPath: logPath))
+        children.append(Child(role: role, process: process, logPath: logPath, executable: executable, arguments: arguments))
         logger.debug("started", metadata: ["role": "\(role)", "pid": "\(process.processIdentifier)"])
     }
 

@@ -162,6 +162,37 @@ import Testing
         #expect(oni.output.contains("worker-1 exited with status"), "\(oni.output)")
     }
 
+    /// The annotator is not needed for training to go on: when it dies it is restarted, the run
+    /// continues, and labelling resumes.
+    @Test func aDeadAnnotatorIsRestartedAndTheRunGoesOn() throws {
+        let llm = try FakeLLMServer { message, _ in .reply(message.contains("key") ? "<label>yes</label>" : "<label>no</label>") }
+        defer { llm.stop() }
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let port = FreePorts.consecutive(7)
+        let oni = try ChildProcess(
+            "oni",
+            [
+                "run", "--run-dir", run, "--max-env-steps", "0", "--workers", "1", "--envs-per-worker", "4", "--base-port", "\(port)",
+                "--llm-url", llm.baseURL.absoluteString, "--annotation-cache", run + "-labels.sqlite",
+            ] + OniRunTests.tinyNetwork)
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: run + "-labels.sqlite" + suffix) } }
+        #expect(eventually(seconds: 60) { oni.output.contains("oni run: steps") }, "\(oni.output)")
+        let pkill = Process()
+        pkill.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
+        pkill.arguments = ["-KILL", "-f", "oni-annotator --bind tcp://127.0.0.1:\(port + 5)"]
+        try pkill.run()
+        pkill.waitUntilExit()
+        #expect(pkill.terminationStatus == 0, "no annotator process found")
+        #expect(eventually(seconds: 30) { oni.output.contains("oni run: restarting annotator (1 of 5)") }, "\(oni.output)")
+        let linesThen = oni.output.split(separator: "\n").count
+        #expect(eventually(seconds: 60) { oni.output.split(separator: "\n").suffix(from: linesThen).contains { $0.hasPrefix("oni run: steps") } })
+        oni.signal(SIGINT)
+        #expect(oni.wait(seconds: 60) == 0, "\(oni.output)")
+        let log = (try? String(contentsOfFile: run + "/logs/annotator.log", encoding: .utf8)) ?? ""
+        #expect(log.components(separatedBy: "annotator started").count == 3, "\(log)")
+    }
+
     @Test func sigtermStopsEveryChildCleanly() throws {
         let run = temporaryRun()
         defer { try? FileManager.default.removeItem(atPath: run) }
