@@ -15,6 +15,9 @@ public final class MessageClassifier {
     /// Incremented by every training round: rewards computed with an older version are stale.
     public private(set) var version = 0
 
+    /// The parameters, for saving.
+    public var parameters: [Parameter<Float>] { first.parameters + second.parameters }
+
     public init(seed: UInt64, learningRate: Float = 3e-3) {
         var rng = SeededGenerator(seed: seed)
         first = Linear(name: "classifier.hidden", inputSize: MessageFeatures.buckets, outputSize: Self.hiddenUnits, rng: &rng)
@@ -62,5 +65,15 @@ public final class MessageClassifier {
         }
         version += 1
         return loss
+    }
+
+    /// Writes the weights (`RewardModelFile`).
+    public func save(to path: String) throws {
+        try RewardModelFile.save(parameters, kind: .classification, version: version, to: path)
+    }
+
+    /// Reads weights written by `save`; the version continues from the file's.
+    public func load(from path: String) throws(RewardModelFileError) {
+        version = try RewardModelFile.load(into: parameters, kind: .classification, from: path)
     }
 }

@@ -73,4 +73,14 @@ public final class MessageRanker {
         let right = decided.indices.filter { (a[$0] > b[$0]) == (decided[$0].preference > 0.5) }.count
         return Double(right) / Double(decided.count)
     }
+
+    /// Writes the weights (`RewardModelFile`).
+    public func save(to path: String) throws {
+        try RewardModelFile.save(parameters, kind: .ranking, version: version, to: path)
+    }
+
+    /// Reads weights written by `save`; the version continues from the file's.
+    public func load(from path: String) throws(RewardModelFileError) {
+        version = try RewardModelFile.load(into: parameters, kind: .ranking, from: path)
+    }
 }

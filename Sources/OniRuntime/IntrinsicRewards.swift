@@ -25,6 +25,15 @@ struct IntrinsicRewards {
         model = RewardModelWorker(composition: composition, seed: seed)
     }
 
+    /// Whether the reward has a model with weights to keep (classification, ranking).
+    var hasModel: Bool { composition.type == .classification || composition.type == .ranking }
+
+    /// Starts the model from saved weights; see `RewardModelWorker.load`.
+    func loadModel(from path: String) throws(RewardModelFileError) -> Int { try model.load(from: path) }
+
+    /// Saves the model's weights on its own thread.
+    func saveModel(to path: String, done: @escaping @Sendable ((any Error)?) -> Void) { model.save(to: path, done: done) }
+
     /// The formula, for the log.
     var formula: String {
         let c = composition

@@ -96,6 +96,7 @@ public final class Learner {
         let lock = try RunDirectoryLock(runDirectory: runDirectory)
         defer { lock.release() }
         try restore(storePath: storePath)
+        try startRewardModel(runDirectory: runDirectory)
         let writer = try StoreWriter(path: storePath, logger: logger)
         let jsonl = try JSONLinesMetricsSink(path: runDirectory.appendingPathComponent("metrics.jsonl").path)
         if config.tensorBoard {
@@ -395,9 +396,44 @@ public final class Learner {
         }
     }
 
+    /// Where the reward model's weights are kept beside the policy.
+    static func rewardModelCheckpoint(_ runDirectory: URL) -> String {
+        runDirectory.appendingPathComponent("checkpoints/reward_model.safetensors").path
+    }
+
+    /// The reward model starts from the run's own checkpoint when resuming, else from --reward-init.
+    private func startRewardModel(runDirectory: URL) throws {
+        guard intrinsic.hasModel else { return }
+        let own = Self.rewardModelCheckpoint(runDirectory)
+        if config.resume, FileManager.default.fileExists(atPath: own) {
+            do {
+                let version = try intrinsic.loadModel(from: own)
+                logger.info("reward model resumed", metadata: ["path": "\(own)", "version": "\(version)"])
+                return
+            } catch {
+                // The labels and pairs are in the store: the model is retrained from them.
+                logger.error("reward model checkpoint unusable; retraining from the stored labels", metadata: ["error": "\(error)"])
+            }
+        }
+        if let path = config.rewardInit {
+            do {
+                let version = try intrinsic.loadModel(from: path)
+                logger.info("reward model starts from a fitted one", metadata: ["path": "\(path)", "version": "\(version)"])
+            } catch {
+                throw RuntimeError.invalidConfiguration("--reward-init: \(error)")
+            }
+        }
+    }
+
     private func saveCheckpoint() {
         guard let trainer, let checkpoints else { return }
         lastCheckpoint = now
+        if intrinsic.hasModel {
+            let logger = self.logger
+            intrinsic.saveModel(to: Self.rewardModelCheckpoint(checkpoints.directory.deletingLastPathComponent())) { error in
+                if let error { logger.error("reward model not saved", metadata: ["error": "\(error)"]) }
+            }
+        }
         do {
             try checkpoints.save(trainer, envSteps: envSteps)
             counters["learner/checkpoints_saved", default: 0] += 1

@@ -51,6 +51,9 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     public var training = TrainingConfig()
     /// How extrinsic and LLM-derived intrinsic reward combine (ONI's reward_type and coefficients).
     public var reward = RewardComposition()
+    /// Weights the classification or ranking model starts from (`oni replay fit-reward`'s file);
+    /// a resumed run's own checkpoint wins over it.
+    public var rewardInit: String? = nil
     /// Pairs each new message is put in when the reward is `ranking`.
     public var rankingPairsPerMessage = 4
     /// Publish Params after every this many updates (and every 2 s regardless, for late joiners).

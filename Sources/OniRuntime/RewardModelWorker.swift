@@ -44,6 +44,33 @@ final class RewardModelWorker: @unchecked Sendable {
         ranker = MessageRanker(seed: seed &+ 103)
     }
 
+    /// Starts the model from saved weights (a checkpoint, or `oni replay fit-reward`'s file);
+    /// call before the first round. Returns the model version the file held.
+    func load(from path: String) throws(RewardModelFileError) -> Int {
+        switch composition.type {
+        case .classification: try classifier.load(from: path)
+        case .ranking: try ranker.load(from: path)
+        default: throw .invalid(path: path, reason: "--reward \(composition.type.rawValue) has no model to load")
+        }
+        return composition.type == .ranking ? ranker.version : classifier.version
+    }
+
+    /// Saves the weights to `path` on the model's thread, after any running round; `done` gets the error, if any.
+    func save(to path: String, done: @escaping @Sendable ((any Error)?) -> Void) {
+        queue.async { [self] in
+            do {
+                switch composition.type {
+                case .classification: try classifier.save(to: path)
+                case .ranking: try ranker.save(to: path)
+                default: break
+                }
+                done(nil)
+            } catch {
+                done(error)
+            }
+        }
+    }
+
     /// The latest published round.
     var published: Published { latest.withLock { $0 } }
 

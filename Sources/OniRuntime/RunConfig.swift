@@ -57,6 +57,8 @@ public struct RunConfig: Sendable, Codable, Equatable {
     public var llmRewardCoeff = RewardComposition().llmCoefficient
     public var extrinsicRewardCoeff = RewardComposition().extrinsicCoefficient
     public var betaCountExponent = RewardComposition().countExponent
+    /// Weights the classification or ranking model starts from (`oni replay fit-reward`).
+    public var rewardInit: String?
     /// Fraction of rollouts kept in the store (1 = all, 0 = none) and the size cap in MiB (0 = none).
     public var storeFraction = 1.0
     public var storeMaxMb = 0
@@ -137,6 +139,7 @@ public struct RunConfig: Sendable, Codable, Equatable {
             "--store-fraction", "\(storeFraction)", "--store-max-mb", "\(storeMaxMb)",
         ]
         if resume { args.append("--resume") }
+        if let rewardInit { args += ["--reward-init", rewardInit] }
         if llmBaseURL != nil { args += ["--annotator", annotatorEndpoint] }
         return args
     }

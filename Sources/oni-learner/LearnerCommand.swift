@@ -55,6 +55,7 @@ struct LearnerCommand: ParsableCommand {
     @Option(name: [.customLong("ranking-threshold"), .customLong("ranking_threshold")], help: "Normalised score (standard deviations above the mean) above which the ranking reward pays.")
     var rankingThreshold = RewardComposition().rankingThreshold
     @Option(help: "Pairs each new message is put in for the ranking reward.") var rankingPairs = 4
+    @Option(help: "Weights the classification or ranking model starts from (written by `oni replay fit-reward`).") var rewardInit: String?
     @Option(help: "Similarity to the goal text from which the cosine reward pays.") var cosineThreshold = RewardComposition().cosineThreshold
     @Option(name: [.customLong("classification-threshold"), .customLong("classification_threshold")], help: "P(progress) above which the classifier pays.")
     var classificationThreshold = RewardComposition().classificationThreshold
@@ -145,6 +146,7 @@ struct LearnerCommand: ParsableCommand {
         config.reward.rankingThreshold = rankingThreshold
         config.reward.cosineThreshold = cosineThreshold
         config.rankingPairsPerMessage = rankingPairs
+        config.rewardInit = rewardInit
         config.maxPolicyLag = maxPolicyLag
         config.publishEveryUpdates = publishEvery
         config.seed = seed

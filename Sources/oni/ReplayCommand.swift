@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import OniAnnotation
+import OniLearning
 import OniRuntime
 import OniStorage
 
@@ -9,7 +10,53 @@ struct ReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Use a run's stored experience again: train a learner on it, or label its messages anew.",
-        subcommands: [Rollouts.self, Annotate.self])
+        subcommands: [Rollouts.self, Annotate.self, FitReward.self])
+
+    struct FitReward: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "fit-reward",
+            abstract: "Fit the classification or ranking reward model offline from a run's labels or pairs.",
+            discussion: """
+                Trains the model the learner would train online (Motif-style, offline) on the labels \
+                (classification) or pair judgements (ranking) in RUN_DIR/oni.sqlite, every tenth \
+                message or pair held out, and writes its weights (safetensors) for a learner to start \
+                from: oni-learner --reward KIND --reward-init FILE (or oni run --reward-init FILE).
+                """)
+
+        @Argument(help: "The run directory whose labels or pairs to fit.") var runDir: String
+        @Option(help: "classification or ranking.") var reward: String
+        @Option(help: "Adam steps (batches of 32).") var steps = 2000
+        @Option(help: "Where to write the weights (default: RUN_DIR/reward-KIND.safetensors).") var output: String?
+        @Option(help: "Seed of the initial weights and the batches.") var seed: UInt64 = 1
+
+        func validate() throws {
+            guard let kind = IntrinsicRewardType(rawValue: reward), kind == .classification || kind == .ranking else {
+                throw ValidationError("--reward must be classification or ranking, got '\(reward)'")
+            }
+            guard steps >= 10 else { throw ValidationError("--steps must be at least 10") }
+        }
+
+        func run() throws {
+            let kind = IntrinsicRewardType(rawValue: reward)!
+            let path = output ?? URL(fileURLWithPath: runDir).appendingPathComponent("reward-\(kind.rawValue).safetensors").path
+            var fitter = RewardModelFitter(runDirectory: runDir, kind: kind)
+            fitter.steps = steps
+            fitter.seed = seed
+            do {
+                let report = try fitter.fit(output: path) { step, loss in
+                    FileHandle.standardError.write(Data("oni replay: step \(step) of \(steps), loss \(String(format: "%.4f", loss))\n".utf8))
+                }
+                let accuracy = report.heldOutAccuracy.map { String(format: "%.2f", $0) } ?? "- (nothing held out)"
+                Console.line(
+                    "oni replay: fitted a \(kind.rawValue) model on \(report.trainExamples) examples (\(report.heldOutExamples) held out): "
+                        + "loss \(String(format: "%.4f", report.loss)), held-out accuracy \(accuracy); written to \(path)")
+                Console.line("oni replay: start a learner from it with --reward \(kind.rawValue) --reward-init \(path)")
+            } catch {
+                Console.line("oni replay: \(error)")
+                throw ExitCode.failure
+            }
+        }
+    }
 
     struct Annotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

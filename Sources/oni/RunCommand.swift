@@ -49,6 +49,7 @@ struct RunCommand: ParsableCommand {
     var llmBatchSize = RunConfig.defaults.llmBatchSize
     @Option(help: "Intrinsic reward: auto (retrieval when an LLM is configured, none otherwise), none, retrieval, classification, ranking or cosine.")
     var reward = RunConfig.defaults.reward
+    @Option(help: "Weights the classification or ranking model starts from (written by `oni replay fit-reward`).") var rewardInit: String?
     @Option(name: [.customLong("llm-reward-coeff"), .customLong("llm_reward_coeff")], help: "Weight of the intrinsic (LLM) reward.")
     var llmRewardCoeff = RunConfig.defaults.llmRewardCoeff
     @Option(name: [.customLong("extrinsic-reward-coeff"), .customLong("extrinsic_reward_coeff")], help: "Weight of the game's reward.")
@@ -111,6 +112,7 @@ struct RunCommand: ParsableCommand {
         resolved.llmThreads = llmThreads
         resolved.labelMode = labelMode
         resolved.llmConcurrency = llmConcurrency
+        resolved.rewardInit = rewardInit.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         resolved.llmExamples = llmExamples.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         resolved.goal = goal
         resolved.annotationCache = annotationCache

@@ -162,6 +162,31 @@ import Testing
         #expect(worker.stop() == 0)
         #expect(annotator.stop() == 0)
         #expect(learner.stop() == 0)
+        // The model's weights are kept beside the policy and come back with --resume.
+        #expect(FileManager.default.fileExists(atPath: run + "/checkpoints/reward_model.safetensors"))
+        let again = Ports()
+        let resumed = try self.learner(again, runDirectory: run, annotate: false, resume: true, extra: ["--reward", "classification"])
+        #expect(eventually(seconds: 30) { resumed.output.contains("reward model resumed") }, "\(resumed.output)")
+        #expect(resumed.stop() == 0)
+
+        // Fitted offline from the stored labels, then a fresh learner starts from it.
+        let fitted = run + "-fitted.safetensors"
+        defer { try? FileManager.default.removeItem(atPath: fitted) }
+        let fit = try ChildProcess("oni", ["replay", "fit-reward", run, "--reward", "classification", "--steps", "100", "--output", fitted], name: "fit")
+        #expect(fit.wait(seconds: 60) == 0, "\(fit.output)")
+        #expect(fit.output.contains("fitted a classification model on") && fit.output.contains("--reward-init \(fitted)"), "\(fit.output)")
+        let fresh = temporaryRun(), third = Ports()
+        defer { try? FileManager.default.removeItem(atPath: fresh) }
+        let started = try self.learner(third, runDirectory: fresh, annotate: false, extra: ["--reward", "classification", "--reward-init", fitted])
+        #expect(eventually(seconds: 30) { started.output.contains("reward model starts from a fitted one") }, "\(started.output)")
+        #expect(started.stop() == 0)
+        // A file that is not a classifier is refused, naming why.
+        let wrong = try self.learner(Ports(), runDirectory: temporaryRun(), annotate: false, extra: ["--reward", "ranking", "--reward-init", fitted])
+        #expect(wrong.wait(seconds: 30) != 0)
+        #expect(wrong.output.contains("holds a classification model, not a ranking one"), "\(wrong.output)")
+        let ranking = try ChildProcess("oni", ["replay", "fit-reward", run, "--reward", "ranking"], name: "fit-ranking")
+        #expect(ranking.wait(seconds: 30) == 1)
+        #expect(ranking.output.contains("holds no judged pairs"), "\(ranking.output)")
     }
 
     /// Pairs judged like `judge` judges messages: progress beats none, equal is a tie.
