@@ -31,10 +31,6 @@ public struct MessageLabeler: Sendable {
         return LabelCacheKey(model: backend.model, promptHash: prompt.templateHash, goal: prompt.goal.text, message: item.text)
     }
 
-    private func promptHash(_ item: AnnotationItem) -> String {
-        item.secondText == nil ? prompt.templateHash : pairPrompt.templateHash
-    }
-
     /// Labels every item concurrently and returns one result per item, in the
     /// order of `items`. How many requests actually run at once is up to the
     /// backend (`OpenAICompatibleBackend` honours `maxConcurrentRequests`).
@@ -65,11 +61,33 @@ public struct MessageLabeler: Sendable {
     /// Labels one item. A reply without a recognisable label is asked again
     /// once; if the second reply is no better the outcome is `.unparseable`.
     /// A backend failure gives `.backendError` with the error's description.
+    ///
+    /// A pair is asked in both orders — small models often prefer a position
+    /// whatever the messages say — and the preference is the mean of the two
+    /// answers (`first` in one order and `second` in the other is a tie), so it is
+    /// one of 0, 0.25, 0.5, 0.75 and 1.
     public func label(_ item: AnnotationItem) async -> AnnotationResult {
+        guard let second = item.secondText else {
+            let (outcome, reply) = await ask(item)
+            return AnnotationResult(messageID: item.messageID, outcome: outcome, model: backend.model, promptHash: prompt.templateHash, reply: reply)
+        }
+        let forward = await ask(item)
+        let backward = await ask(AnnotationItem(messageID: item.messageID, text: second, secondText: item.text))
+        let reply = String("\(forward.reply) | reversed: \(backward.reply)".prefix(AnnotationResult.maxReplyCharacters))
+        let outcome: LabelOutcome
+        switch (forward.outcome, backward.outcome) {
+        case let (.labelled(a, _), .labelled(b, _)): outcome = .labelled(value: (a + (1 - b)) / 2, confidence: 1)
+        case let (.backendError(reason), _), let (_, .backendError(reason)): outcome = .backendError(reason: reason)
+        case let (.unparseable(reason), _), let (_, .unparseable(reason)): outcome = .unparseable(reason: reason)
+        }
+        return AnnotationResult(messageID: item.messageID, outcome: outcome, model: backend.model, promptHash: pairPrompt.templateHash, reply: reply)
+    }
+
+    /// One question — a message, or a pair in the given order — answered from the cache or
+    /// asked (a second time if the first reply had no label); labels are cached.
+    private func ask(_ item: AnnotationItem) async -> (outcome: LabelOutcome, reply: String) {
         if let cached = cache?.label(for: key(item)) {
-            return AnnotationResult(
-                messageID: item.messageID, outcome: .labelled(value: cached.value, confidence: cached.confidence), model: backend.model,
-                promptHash: promptHash(item), reply: cached.reply)
+            return (.labelled(value: cached.value, confidence: cached.confidence), cached.reply)
         }
         let messages = item.secondText.map { pairPrompt.messages(first: item.text, second: $0) } ?? prompt.messages(for: item.text)
         var lastReply = ""
@@ -99,6 +117,6 @@ public struct MessageLabeler: Sendable {
         if case let .labelled(value, confidence) = outcome {
             cache?.store(CachedLabel(value: value, confidence: confidence, reply: reply), for: key(item))
         }
-        return AnnotationResult(messageID: item.messageID, outcome: outcome, model: backend.model, promptHash: promptHash(item), reply: reply)
+        return (outcome, reply)
     }
 }

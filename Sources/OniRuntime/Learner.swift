@@ -566,7 +566,7 @@ public final class Learner {
             }
             switch result.outcome {
             case let .labelled(value, _) where isPair:
-                guard [0, 0.5, 1].contains(value) else {
+                guard (0...1).contains(value) else {
                     counters["annotation/unparseable", default: 0] += 1
                     continue
                 }

@@ -90,6 +90,26 @@ import Testing
         #expect(PairPrompt(goal: .default).templateHash != PairPrompt(goal: .gold).templateHash)
     }
 
+    /// A judge that always prefers one position says nothing about the messages: asking both
+    /// orders turns its answers into ties; a judge that is consistent in one order only gives 0.75.
+    @Test func positionBiasCancelsOut() async throws {
+        let biased = try FakeLLMServer { _, _ in .reply("<label>first</label>") }
+        let backend = OpenAICompatibleBackend(
+            config: LLMServerConfig(baseURL: biased.baseURL, model: "fake-model", timeoutSeconds: 10, maxRetries: 0, retryBaseDelaySeconds: 0.01))
+        let result = await MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: .default))
+            .label(AnnotationItem(messageID: 3, text: "You find a key.", secondText: "It's a wall."))
+        #expect(result.outcome == .labelled(value: 0.5, confidence: 1))
+        #expect(biased.requestCount == 2)
+        let halfSure = try FakeLLMServer { message, _ in
+            .reply(message.hasPrefix("First message: You find a key.") ? "<label>first</label>" : "<label>tie</label>")
+        }
+        let other = OpenAICompatibleBackend(
+            config: LLMServerConfig(baseURL: halfSure.baseURL, model: "fake-model", timeoutSeconds: 10, maxRetries: 0, retryBaseDelaySeconds: 0.01))
+        let partial = await MessageLabeler(backend: other, prompt: AnnotationPrompt(goal: .default))
+            .label(AnnotationItem(messageID: 4, text: "You find a key.", secondText: "It's a wall."))
+        #expect(partial.outcome == .labelled(value: 0.75, confidence: 1))
+    }
+
     /// A user's examples file replaces the built-in examples in both prompts (and so their hashes);
     /// a broken one is refused with the reason.
     @Test func examplesFromAVersionedFile() throws {
@@ -124,8 +144,10 @@ import Testing
         let labeler = MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: .default), cache: cache)
         let forward = AnnotationItem(messageID: 5, text: "You find a key.", secondText: "It's a wall.")
         let backward = AnnotationItem(messageID: 6, text: "It's a wall.", secondText: "You find a key.")
-        let results = await labeler.label([forward, backward])
+        // Each pair is asked in both orders; the second item's two questions are then in the cache.
+        let results = [await labeler.label(forward), await labeler.label(backward)]
         #expect(results.map(\.outcome) == [.labelled(value: 1, confidence: 1), .labelled(value: 0, confidence: 1)])
+        #expect(results[0].reply == "<label>first</label> | reversed: <label>second</label>")
         #expect(results.allSatisfy { $0.promptHash == PairPrompt(goal: .default).templateHash })
         _ = await labeler.label([forward, backward])
         #expect(server.requestCount == 2)

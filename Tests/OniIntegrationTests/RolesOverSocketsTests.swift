@@ -153,7 +153,7 @@ import Testing
         let learner = try learner(ports, runDirectory: run, annotate: true, extra: ["--reward", "classification"])
         let annotator = try annotator(ports, llm: llm, run: run)
         let worker = try worker(ports)
-        let trained = eventually(seconds: 60) {
+        let trained = eventually(seconds: 120) {
             let s = status(ports, context)
             return (s["reward/model_version"] ?? 0) >= 1 && (s["reward/classifier_examples"] ?? 0) >= 2
         }
@@ -210,7 +210,7 @@ import Testing
         let learner = try learner(ports, runDirectory: run, annotate: true, extra: ["--reward", "ranking", "--ranking-pairs", "3"])
         let annotator = try annotator(ports, llm: llm, run: run)
         let worker = try worker(ports)
-        let trained = eventually(seconds: 60) {
+        let trained = eventually(seconds: 120) {
             let s = status(ports, context)
             return (s["reward/model_version"] ?? 0) >= 1 && (s["pairs/judged"] ?? 0) >= 2
         }

@@ -129,6 +129,7 @@ public nonisolated struct Oni_V1_AnnotationResult: Sendable {
   public var label: Float = 0
 
   /// for a comparison: 1 = the first shows more progress, 0 = the second, 0.5 = a tie
+  /// (asked in both orders and averaged, so 0.25 and 0.75 occur too)
   public var confidence: Float = 0
 
   /// model name that produced the label
