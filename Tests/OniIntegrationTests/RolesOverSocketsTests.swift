@@ -261,7 +261,7 @@ import Testing
         // The opposite judge: every label flips.
         let contrary = try FakeLLMServer { message, number in
             guard case let .reply(text) = Self.judge(message, number) else { return .status(500) }
-            return .reply(text.contains("yes") ? "<label>no</label>" : (text.contains("no") ? "<label>yes</label>" : text))
+            return .reply(text.contains("<label>yes</label>") ? "<label>no</label>" : (text.contains("<label>no</label>") ? "<label>yes</label>" : text))
         }
         defer { contrary.stop() }
         let flipped = try ChildProcess("oni", ["replay", "annotate", run, "--llm-url", contrary.baseURL.absoluteString, "--no-cache"], name: "relabel-2")
