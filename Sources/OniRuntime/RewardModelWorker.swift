@@ -129,9 +129,10 @@ final class RewardModelWorker: @unchecked Sendable {
             let total = max(job.counts.reduce(0, +), 1)
             let mean = zip(scores, job.counts).reduce(0) { $0 + $1.0 * $1.1 } / total
             let variance = zip(scores, job.counts).reduce(0) { $0 + $1.1 * ($1.0 - mean) * ($1.0 - mean) } / total
-            let std = max(variance.squareRoot(), 1e-6)
+            let std = variance.squareRoot()
             for (text, score) in zip(job.texts, scores) {
-                rewards[text] = (score - mean) / std > composition.rankingThreshold ? 1 : 0
+                // Scores that barely differ (every judgement a tie) carry no signal: no reward.
+                rewards[text] = std > 1e-3 && (score - mean) / std > composition.rankingThreshold ? 1 : 0
             }
             figures["reward/ranker_score_mean"] = mean
             figures["reward/ranker_score_std"] = std
