@@ -164,12 +164,20 @@ public final class LocalLLMProcess {
     /// The OpenAI-compatible API base, `http://127.0.0.1:PORT/v1`.
     public var baseURL: URL { URL(string: "http://127.0.0.1:\(port)/v1")! }
 
-    /// Stops the server (SIGTERM, then SIGKILL after 10 s).
+    /// Stops the server (SIGTERM, SIGINT after 1 s, SIGKILL after 10 s).
     public func stop() {
         guard process.isRunning else { return }
         process.terminate()
         let deadline = Date().addingTimeInterval(10)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        var nudged = false
+        while process.isRunning && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+            // It sometimes sits on the first SIGTERM; a second signal makes it exit at once.
+            if !nudged && deadline.timeIntervalSinceNow < 9 {
+                nudged = true
+                process.interrupt()
+            }
+        }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }

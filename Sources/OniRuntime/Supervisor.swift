@@ -240,8 +240,14 @@ public final class Supervisor {
         for wave in waves {
             for child in wave where child.process.isRunning { child.process.terminate() }
             let deadline = Date().addingTimeInterval(10)
+            var nudged = false
             while wave.contains(where: { $0.process.isRunning }) && Date() < deadline {
                 Thread.sleep(forTimeInterval: 0.02)
+                // llama-server sometimes sits on its first SIGTERM; a second signal makes it exit at once.
+                if !nudged && deadline.timeIntervalSinceNow < 9 {
+                    nudged = true
+                    for child in wave where child.role == "llm-server" && child.process.isRunning { child.process.interrupt() }
+                }
             }
             for child in wave where child.process.isRunning {
                 output("oni run: \(child.role) did not stop within 10 s; killing it")
