@@ -179,26 +179,13 @@ public final class AnnotatorServer {
         return values
     }
 
+    /// The same figures a learner sees, in the log (with the cache's write failures).
     private func logStats() {
-        var metadata: Logger.Metadata = [
-            "requests": "\(stats.requests)", "items": "\(stats.items)", "labelled": "\(stats.labelled)",
-            "unparseable": "\(stats.unparseable)", "backend_errors": "\(stats.backendErrors)", "dropped": "\(stats.dropped)",
-            "queued": "\(queue.count)", "in_flight": "\(inFlight)",
-            "reply_p50_ms": "\(Int(replyLatency.percentile(50) ?? 0))", "reply_p95_ms": "\(Int(replyLatency.percentile(95) ?? 0))",
-        ]
-        if let cache {
-            let (hits, misses) = cache.lookups
-            metadata["cache_hits"] = "\(hits)"
-            metadata["cache_misses"] = "\(misses)"
-            metadata["cache_write_failures"] = "\(cache.writeFailures)"
+        var metadata: Logger.Metadata = [:]
+        for (name, value) in figures() {
+            metadata[name] = value == value.rounded() ? "\(Int(value))" : "\(String(format: "%.1f", value))"
         }
-        if let http = backend as? OpenAICompatibleBackend {
-            let s = http.stats
-            metadata["llm_requests"] = "\(s.requests)"
-            metadata["llm_retries"] = "\(s.retries)"
-            metadata["llm_mean_latency_ms"] = "\(Int(s.meanLatencyMilliseconds))"
-            metadata["llm_p95_latency_ms"] = "\(Int(s.recentLatencyMilliseconds.percentile(95) ?? 0))"
-        }
+        if let cache { metadata["cache_write_failures"] = "\(cache.writeFailures)" }
         logger.info("annotator stats", metadata: metadata)
     }
 

@@ -118,6 +118,24 @@ public enum LLMServerHealth {
         return ready.value
     }
 
+    /// How waiting for a starting server ended.
+    public enum Wait: Equatable {
+        case ready, exited, timedOut, abandoned
+    }
+
+    /// Polls `base/health` every 0.25 s until it answers 200 (`ready`), the server process is gone
+    /// (`alive` false: `exited`), `seconds` pass (`timedOut`) or `abandon` says stop (`abandoned`).
+    public static func waitUntilReady(_ base: URL, seconds: Double, alive: () -> Bool, abandon: () -> Bool = { false }) -> Wait {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            if abandon() { return .abandoned }
+            if !alive() { return .exited }
+            if isReady(base) { return .ready }
+            if Date() >= deadline { return .timedOut }
+            Thread.sleep(forTimeInterval: 0.25)
+        }
+    }
+
     private final class ReadyFlag: @unchecked Sendable {
         private let lock = NSLock()
         private var flag = false
@@ -146,16 +164,14 @@ public final class LocalLLMProcess {
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let deadline = Date().addingTimeInterval(readySeconds)
-        while !LLMServerHealth.isReady(baseURL.deletingLastPathComponent()) {
-            guard process.isRunning else {
-                throw LocalLLMError.notReady(url: baseURL.absoluteString, seconds: readySeconds, detail: "llama-server exited; see \(logPath)")
-            }
-            guard Date() < deadline else {
-                stop()
-                throw LocalLLMError.notReady(url: baseURL.absoluteString, seconds: readySeconds, detail: "no 200 from /health; see \(logPath)")
-            }
-            Thread.sleep(forTimeInterval: 0.25)
+        let process = self.process
+        switch LLMServerHealth.waitUntilReady(baseURL.deletingLastPathComponent(), seconds: readySeconds, alive: { process.isRunning }) {
+        case .ready, .abandoned: return
+        case .exited:
+            throw LocalLLMError.notReady(url: baseURL.absoluteString, seconds: readySeconds, detail: "llama-server exited; see \(logPath)")
+        case .timedOut:
+            stop()
+            throw LocalLLMError.notReady(url: baseURL.absoluteString, seconds: readySeconds, detail: "no 200 from /health; see \(logPath)")
         }
     }
 

@@ -144,10 +144,12 @@ public struct RunConfig: Sendable, Codable, Equatable {
         return args
     }
 
+    /// The annotator's command line; `auto` label mode and concurrency must have been
+    /// resolved (`Supervisor` does it once it knows which server answers).
     public func annotatorArguments() -> [String] {
         [
             "--bind", "tcp://\(host):\(basePort + 5)", "--llm-url", llmBaseURL ?? "", "--llm-model", llmModel,
-            "--label-mode", labelMode == "auto" ? "tagged" : labelMode, "--llm-concurrency", "\(llmConcurrency == 0 ? 4 : llmConcurrency)",
+            "--label-mode", labelMode, "--llm-concurrency", "\(llmConcurrency)",
             "--log-level", logLevel,
         ] + (llmExamples.map { ["--examples", $0] } ?? [])
             + (annotationCache.map { ["--cache", $0] } ?? [])

@@ -140,6 +140,9 @@ public final class Supervisor {
             return nil
         }
         if let url = config.llmBaseURL, config.llm == "auto" {
+            // Not every OpenAI-compatible server returns log-probabilities; a remote one has room for more requests.
+            if roles.labelMode == "auto" { roles.labelMode = LabelMode.tagged.rawValue }
+            if roles.llmConcurrency == 0 { roles.llmConcurrency = 4 }
             output("oni run: annotating with \(config.llmModel) at \(url), goal '\(config.goal)'")
             return nil
         }
@@ -161,18 +164,16 @@ public final class Supervisor {
 
     /// Waits until the local LLM server has loaded its model (`/health` answers 200).
     private func waitForLLMServer(_ base: URL) throws {
+        guard let server = children.last(where: { $0.role == "llm-server" }) else { return }
         let limit = 180.0
-        let deadline = Date().addingTimeInterval(limit)
-        while Date() < deadline && !stop.isStopped {
-            if let server = children.last, server.role == "llm-server", !server.process.isRunning {
-                let tail = Self.tail(of: server.logPath, lines: 15)
-                output("oni run: llm-server exited with status \(server.process.terminationStatus) while starting:\n\(tail)")
-                throw RuntimeError.childFailed(role: "llm-server", detail: "exited while loading its model")
-            }
-            if LLMServerHealth.isReady(base) { return }
-            Thread.sleep(forTimeInterval: 0.25)
-        }
-        if !stop.isStopped {
+        switch LLMServerHealth.waitUntilReady(base, seconds: limit, alive: { server.process.isRunning }, abandon: { stop.isStopped }) {
+        case .ready, .abandoned:
+            return
+        case .exited:
+            let tail = Self.tail(of: server.logPath, lines: 15)
+            output("oni run: llm-server exited with status \(server.process.terminationStatus) while starting:\n\(tail)")
+            throw RuntimeError.childFailed(role: "llm-server", detail: "exited while loading its model")
+        case .timedOut:
             throw RuntimeError.childFailed(
                 role: "llm-server", detail: "\(LocalLLMError.notReady(url: base.absoluteString, seconds: limit, detail: "no 200 from /health"))")
         }

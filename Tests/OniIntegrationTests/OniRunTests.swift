@@ -9,6 +9,16 @@ import Testing
     /// A small network keeps training quick in debug builds.
     static let tinyNetwork = ["--embedding", "2", "--filters", "2", "--hidden", "16"]
 
+    /// SIGKILLs the processes whose command line matches `pattern`; false if there were none.
+    static func killAll(matching pattern: String) throws -> Bool {
+        let pkill = Process()
+        pkill.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
+        pkill.arguments = ["-KILL", "-f", pattern]
+        try pkill.run()
+        pkill.waitUntilExit()
+        return pkill.terminationStatus == 0
+    }
+
     func temporaryRun() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("oni-run-\(UUID().uuidString)").path
     }
@@ -151,12 +161,7 @@ import Testing
                 + OniRunTests.tinyNetwork)
         #expect(eventually(seconds: 60) { oni.output.contains("oni run: steps") }, "\(oni.output)")
         // Kill worker-1 of this run (its command line names this run's experience port).
-        let pkill = Process()
-        pkill.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
-        pkill.arguments = ["-KILL", "-f", "oni-worker --id worker-1 .*tcp://127.0.0.1:\(port)"]
-        try pkill.run()
-        pkill.waitUntilExit()
-        #expect(pkill.terminationStatus == 0, "no worker-1 process found")
+        #expect(try Self.killAll(matching: "oni-worker --id worker-1 .*tcp://127.0.0.1:\(port)"), "no worker-1 process found")
         let status = oni.wait(seconds: 60)
         #expect(status != nil && status != 0, "\(oni.output)")
         #expect(oni.output.contains("worker-1 exited with status"), "\(oni.output)")
@@ -178,12 +183,7 @@ import Testing
             ] + OniRunTests.tinyNetwork)
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: run + "-labels.sqlite" + suffix) } }
         #expect(eventually(seconds: 60) { oni.output.contains("oni run: steps") }, "\(oni.output)")
-        let pkill = Process()
-        pkill.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
-        pkill.arguments = ["-KILL", "-f", "oni-annotator --bind tcp://127.0.0.1:\(port + 5)"]
-        try pkill.run()
-        pkill.waitUntilExit()
-        #expect(pkill.terminationStatus == 0, "no annotator process found")
+        #expect(try Self.killAll(matching: "oni-annotator --bind tcp://127.0.0.1:\(port + 5)"), "no annotator process found")
         #expect(eventually(seconds: 30) { oni.output.contains("oni run: restarting annotator (1 of 5)") }, "\(oni.output)")
         let linesThen = oni.output.split(separator: "\n").count
         #expect(eventually(seconds: 60) { oni.output.split(separator: "\n").suffix(from: linesThen).contains { $0.hasPrefix("oni run: steps") } })
