@@ -8,7 +8,9 @@ public struct AnnotatorConfig: Sendable {
     /// Id reported in replies and logs.
     public var id = "annotator-0"
     /// Where learners send AnnotationRequests (ROUTER).
-    public var bind = "tcp://*:5560"
+    public var bind = AnnotatorConfig.defaultBind
+    /// The default of `bind`.
+    public static let defaultBind = "tcp://*:5560"
     /// The OpenAI-compatible LLM server.
     public var llm: LLMServerConfig
     /// Requests waiting beyond this are dropped, oldest first (learners re-send after their timeout).

@@ -16,6 +16,8 @@ public final class AnnotatorServer {
     private let logger: Logger
     private let stop: StopSignal
     private let context: ZMQContext
+    /// Frames the request socket received and refused (malformed, oversized, wrong version or kind).
+    public let frameCounters = FrameCounters()
     private let backend: any LLMBackend
     private var labelers: [String: MessageLabeler] = [:]
     private var cache: SQLiteLabelCache?
@@ -69,7 +71,7 @@ public final class AnnotatorServer {
     public func run() throws {
         let socket = try MessageSocket(
             context: context, type: .router, name: "requests", accepts: [.annotationRequest, .heartbeat],
-            codec: FrameCodec(maxFrameBytes: config.maxFrameBytes), logger: logger)
+            codec: FrameCodec(maxFrameBytes: config.maxFrameBytes), counters: frameCounters, logger: logger)
         try socket.socket.bind(config.bind)
         defer { socket.close() }
         if let path = config.cachePath {
@@ -140,7 +142,7 @@ public final class AnnotatorServer {
         beat.role = "annotator"
         beat.id = config.id
         beat.unixMs = Int64(Date().timeIntervalSince1970 * 1000)
-        beat.framesRefused = UInt64(stats.dropped)
+        beat.framesRefused = UInt64(frameCounters.refusedTotal)
         beat.stats = figures()
         return beat
     }
@@ -152,7 +154,13 @@ public final class AnnotatorServer {
             "requests": Double(stats.requests), "items": Double(stats.items), "labelled": Double(stats.labelled),
             "unparseable": Double(stats.unparseable), "backend_errors": Double(stats.backendErrors), "dropped": Double(stats.dropped),
             "queue_depth": Double(queue.count), "in_flight": Double(inFlight), "uptime_s": Self.clock() - started,
+            "frames_refused": Double(frameCounters.refusedTotal),
         ]
+        if let security = context.securityCounters {
+            values["curve_admitted"] = Double(security.admitted)
+            values["curve_refused_keys"] = Double(security.refusedKeys)
+            values["curve_failed_handshakes"] = Double(security.failedHandshakes)
+        }
         for p in [50.0, 95, 99] {
             if let v = replyLatency.percentile(p) { values["reply_latency_ms_p\(Int(p))"] = v }
         }

@@ -37,28 +37,40 @@ public enum Benchmarks {
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 
-    /// ZeroMQ PUSH/PULL over tcp loopback with 64 KiB frames, and Rollout
-    /// encode/decode (T=32, B=16, grid observations).
+    /// ZeroMQ PUSH/PULL over tcp loopback with 64 KiB and 1 KiB frames, plain and with CURVE
+    /// (keys made for the run), and Rollout encode/decode (T=32, B=16, grid observations).
     public static func transport(output: (String) -> Void) throws {
-        let context = ZMQContext()
+        let plain = ZMQContext()
         let logger = Logger(label: "oni.bench")
+        let serverPair = try CurveKeyPair.generate()
+        let clientPair = try CurveKeyPair.generate()
+        let server = try ZMQContext(
+            security: CurveSecurity(server: serverPair, client: nil, serverPublic: serverPair.publicKey, authorized: [clientPair.publicKey]),
+            logger: logger)
+        let client = try ZMQContext(
+            security: CurveSecurity(server: nil, client: clientPair, serverPublic: serverPair.publicKey, authorized: []), logger: logger)
         for (size, count) in [(64 << 10, 20_000), (1 << 10, 200_000)] {
-            let pull = try ZMQSocket(context: context, type: .pull)
-            try pull.setReceiveHighWaterMark(10_000)
-            try pull.setReceiveTimeout(milliseconds: 5000)
-            try pull.bind("tcp://127.0.0.1:*")
-            let sender = senderThread(context: context, endpoint: try pull.lastEndpoint(), frame: Data(repeating: 0xA5, count: size), count: count)
-            var received = 0
-            let elapsed = try seconds {
-                sender.start()
-                while received < count {
-                    guard try pull.receive() != nil else { throw stalled(received, count) }
-                    received += 1
+            var rates: [Double] = []
+            for (name, receiving, sending) in [("plain", plain, plain), ("CURVE", server, client)] {
+                let pull = try ZMQSocket(context: receiving, type: .pull)
+                try pull.setReceiveHighWaterMark(10_000)
+                try pull.setReceiveTimeout(milliseconds: 5000)
+                try pull.bind("tcp://127.0.0.1:*")
+                let sender = senderThread(context: sending, endpoint: try pull.lastEndpoint(), frame: Data(repeating: 0xA5, count: size), count: count)
+                var received = 0
+                let elapsed = try seconds {
+                    sender.start()
+                    while received < count {
+                        guard try pull.receive() != nil else { throw stalled(received, count) }
+                        received += 1
+                    }
                 }
+                pull.close()
+                let mb = Double(size * count) / elapsed / 1e6
+                rates.append(mb)
+                output(String(format: "transport  zmq push/pull tcp loopback %6d B frames, %@: %9.0f frames/s  %7.0f MB/s", size, name, Double(count) / elapsed, mb))
             }
-            pull.close()
-            let mb = Double(size * count) / elapsed / 1e6
-            output(String(format: "transport  zmq push/pull tcp loopback %6d B frames: %9.0f frames/s  %7.0f MB/s", size, Double(count) / elapsed, mb))
+            output(String(format: "transport  CURVE costs %.1f× at %d B frames", rates[0] / rates[1], size))
         }
 
         let env = GridWorld(task: .keyroom)
@@ -76,21 +88,23 @@ public enum Benchmarks {
         output(String(format: "transport  rollout T=32 B=16 (%d KiB): encode %7.0f/s  decode+validate %7.0f/s", frame.count / 1024, Double(n) / encode, Double(n) / decode))
 
         // End to end through MessageSocket: rollouts/s a learner can take in.
-        let pull = try MessageSocket(context: context, type: .pull, name: "bench", accepts: [.rollout], logger: logger)
-        try pull.socket.bind("tcp://127.0.0.1:*")
-        let total = 5000
-        let sender = senderThread(context: context, endpoint: try pull.socket.lastEndpoint(), frame: frame, count: total)
-        var got = 0
-        let elapsed = try seconds {
-            sender.start()
-            while got < total {
-                guard case let .rollout(wire)? = try pull.receive(timeoutMilliseconds: 5000) else { throw stalled(got, total) }
-                _ = try Rollout(wire: wire)
-                got += 1
+        for (name, receiving, sending) in [("plain", plain, plain), ("CURVE", server, client)] {
+            let pull = try MessageSocket(context: receiving, type: .pull, name: "bench", accepts: [.rollout], logger: logger)
+            try pull.socket.bind("tcp://127.0.0.1:*")
+            let total = 5000
+            let sender = senderThread(context: sending, endpoint: try pull.socket.lastEndpoint(), frame: frame, count: total)
+            var got = 0
+            let elapsed = try seconds {
+                sender.start()
+                while got < total {
+                    guard case let .rollout(wire)? = try pull.receive(timeoutMilliseconds: 5000) else { throw stalled(got, total) }
+                    _ = try Rollout(wire: wire)
+                    got += 1
+                }
             }
+            pull.close()
+            output(String(format: "transport  rollouts received+decoded over tcp, %@: %7.0f rollouts/s = %9.0f env steps/s", name, Double(total) / elapsed, Double(total * 32 * 16) / elapsed))
         }
-        pull.close()
-        output(String(format: "transport  rollouts received+decoded over tcp: %7.0f rollouts/s = %9.0f env steps/s", Double(total) / elapsed, Double(total * 32 * 16) / elapsed))
     }
 
     static func stalled(_ received: Int, _ expected: Int) -> RuntimeError {

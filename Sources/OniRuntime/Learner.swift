@@ -634,6 +634,12 @@ public final class Learner {
             values.merge(intrinsic.metrics) { _, new in new }
         }
         values["learner/frames_refused"] = Double(sockets.framesRefused)
+        if let security = context.securityCounters {
+            values["security/admitted"] = Double(security.admitted)
+            values["security/refused_keys"] = Double(security.refusedKeys)
+            values["security/failed_handshakes"] = Double(security.failedHandshakes)
+            values["security/refused_by_annotator"] = Double(security.refusedByServer)
+        }
         values["learner/uptime_s"] = now - started
         let store = writer.currentStats
         values["store/pending"] = Double(store.pending)

@@ -40,8 +40,8 @@ public struct MetricsViewer {
 
     /// Tails a learner's metrics socket until stopped. ZeroMQ reconnects by
     /// itself when the learner restarts; a notice is printed while it is silent.
-    public func followSocket(_ endpoint: String, logger: Logger) throws {
-        let context = ZMQContext()
+    public func followSocket(_ endpoint: String, curve: CurveSettings? = nil, logger: Logger) throws {
+        let context = try RoleMain.makeContext(curve: curve, logger: logger)
         let socket = try MessageSocket(context: context, type: .sub, name: "metrics", accepts: [.metrics], logger: logger)
         defer { socket.close() }
         try socket.socket.connect(endpoint)

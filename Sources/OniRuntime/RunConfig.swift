@@ -62,6 +62,8 @@ public struct RunConfig: Sendable, Codable, Equatable {
     /// Fraction of rollouts kept in the store (1 = all, 0 = none) and the size cap in MiB (0 = none).
     public var storeFraction = 1.0
     public var storeMaxMb = 0
+    /// CURVE key directory (`oni keys generate`); nil = plain TCP. Every role gets `--curve`.
+    public var curve: String?
     /// Log level of the children.
     public var logLevel = "info"
     /// Train the policy (off: workers act at random; the run only records and labels).
@@ -141,7 +143,7 @@ public struct RunConfig: Sendable, Codable, Equatable {
         if resume { args.append("--resume") }
         if let rewardInit { args += ["--reward-init", rewardInit] }
         if llmBaseURL != nil { args += ["--annotator", annotatorEndpoint] }
-        return args
+        return args + curveArguments
     }
 
     /// The annotator's command line; `auto` label mode and concurrency must have been
@@ -152,13 +154,15 @@ public struct RunConfig: Sendable, Codable, Equatable {
             "--label-mode", labelMode, "--llm-concurrency", "\(llmConcurrency)",
             "--log-level", logLevel,
         ] + (llmExamples.map { ["--examples", $0] } ?? [])
-            + (annotationCache.map { ["--cache", $0] } ?? [])
+            + (annotationCache.map { ["--cache", $0] } ?? []) + curveArguments
     }
 
     public func workerArguments(index: Int) -> [String] {
         [
             "--id", "worker-\(index)", "--env", env, "--num-envs", "\(envsPerWorker)", "--rollout-length", "\(rolloutLength)",
             "--seed", "\(seed &+ UInt64(index))", "--experience", experienceEndpoint, "--params", paramsEndpoint, "--log-level", logLevel,
-        ]
+        ] + curveArguments
     }
+
+    private var curveArguments: [String] { curve.map { ["--curve", $0] } ?? [] }
 }

@@ -73,7 +73,8 @@ public final class Supervisor {
         output("oni run: \(config.workers) workers × \(config.envsPerWorker) envs of \(config.env), run directory \(config.runDirectory), logs in \((config.runDirectory as NSString).appendingPathComponent("logs"))")
 
         defer { shutdown() }
-        let context = ZMQContext()
+        let context = try RoleMain.makeContext(
+            curve: config.curve.map { CurveSettings(directory: $0, binds: false, connects: true) }, logger: logger)
         try launch("learner", "oni-learner", roles.learnerArguments(), logs: logs)
         try waitForLearner(context: context)
         if let local {

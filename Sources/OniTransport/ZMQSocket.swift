@@ -52,14 +52,20 @@ public final class ZMQSocket {
 
     // MARK: Endpoints
 
-    /// Binds to `endpoint` (e.g. "tcp://*:5555", "tcp://127.0.0.1:*", "ipc:///tmp/x").
+    /// Binds to `endpoint` (e.g. "tcp://*:5555", "tcp://127.0.0.1:*", "ipc:///tmp/x"),
+    /// as a CURVE server when the context has keys. Bind or connect a socket once.
     public func bind(_ endpoint: String) throws(TransportError) {
-        guard zmq_bind(try live(), endpoint) == 0 else { throw .last("bind \(endpoint)") }
+        let h = try live()
+        try context.secure(h, endpoint: endpoint, server: true)
+        guard zmq_bind(h, endpoint) == 0 else { throw .last("bind \(endpoint)") }
     }
 
-    /// Connects to `endpoint`; libzmq reconnects by itself when the peer goes away.
+    /// Connects to `endpoint` (as a CURVE client when the context has keys); libzmq
+    /// reconnects by itself when the peer goes away.
     public func connect(_ endpoint: String) throws(TransportError) {
-        guard zmq_connect(try live(), endpoint) == 0 else { throw .last("connect \(endpoint)") }
+        let h = try live()
+        try context.secure(h, endpoint: endpoint, server: false)
+        guard zmq_connect(h, endpoint) == 0 else { throw .last("connect \(endpoint)") }
     }
 
     /// The endpoint last bound, with a wildcard port resolved (e.g. "tcp://127.0.0.1:41233").

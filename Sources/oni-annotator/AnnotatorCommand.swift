@@ -34,6 +34,7 @@ struct AnnotatorCommand: ParsableCommand {
     @Option(help: "Label cache shared across runs (SQLite), keyed by model, prompt, goal and message.") var cache = SQLiteLabelCache.defaultPath
     @Flag(help: "Ask the LLM about every message, keeping no cache.") var noCache = false
     @Option(help: "Largest frame accepted, in bytes.") var maxFrameBytes = 64 << 20
+    @Option(help: ArgumentHelp(CurveSettings.help, valueName: "dir")) var curve: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
 
     func validate() throws {
@@ -80,7 +81,10 @@ struct AnnotatorCommand: ParsableCommand {
                 throw ValidationError("\(error)")
             }
         }
-        try RoleMain.run(logLevel: logLevel, label: "oni.annotator") { context, stop, logger in
+        try RoleMain.run(
+            logLevel: logLevel, label: "oni.annotator",
+            curve: .from(curve, clientKey: nil, binds: true, connects: false)
+        ) { context, stop, logger in
             try AnnotatorServer(config: config, context: context, stop: stop, logger: logger).run()
         }
     }

@@ -75,6 +75,8 @@ struct LearnerCommand: ParsableCommand {
     @Option(help: "Network: hidden layer width (and recurrent state size).") var hidden = LearnerConfig().hidden
     @Option(help: "Network: filters of each message convolution (used when the env has a message).") var messageFilters = LearnerConfig().messageFilters
     @Option(help: "Network: recurrent core, auto (GRU for an egocentric view, none for a whole map), gru or none.") var core = "auto"
+    @Option(help: ArgumentHelp(CurveSettings.help, valueName: "dir")) var curve: String?
+    @Option(help: ArgumentHelp(CurveSettings.clientKeyHelp, valueName: "file")) var curveClientKey: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
 
     func validate() throws {
@@ -156,7 +158,10 @@ struct LearnerCommand: ParsableCommand {
         config.hidden = hidden
         config.messageFilters = messageFilters
         config.core = PolicyArchitecture.Core.choice(core)!
-        try RoleMain.run(logLevel: logLevel, label: "oni.learner") { context, stop, logger in
+        try RoleMain.run(
+            logLevel: logLevel, label: "oni.learner",
+            curve: .from(curve, clientKey: curveClientKey, binds: true, connects: annotator != nil)
+        ) { context, stop, logger in
             try Learner(config: config, context: context, stop: stop, logger: logger).run()
         }
     }

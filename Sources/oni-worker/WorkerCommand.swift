@@ -25,6 +25,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Seconds between heartbeats.") var heartbeatSeconds = WorkerConfig().heartbeatSeconds
     @Option(help: "Stop after this many env steps (0 = until stopped).") var maxEnvSteps = WorkerConfig().maxEnvSteps
     @Option(help: "Largest frame accepted, in bytes.") var maxFrameBytes = WorkerConfig().maxFrameBytes
+    @Option(help: ArgumentHelp(CurveSettings.help, valueName: "dir")) var curve: String?
+    @Option(help: ArgumentHelp(CurveSettings.clientKeyHelp, valueName: "file")) var curveClientKey: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
 
     func validate() throws {
@@ -45,7 +47,10 @@ struct WorkerCommand: ParsableCommand {
         config.heartbeatSeconds = heartbeatSeconds
         config.maxEnvSteps = maxEnvSteps
         config.maxFrameBytes = maxFrameBytes
-        try RoleMain.run(logLevel: logLevel, label: "oni.worker.\(id)") { context, stop, logger in
+        try RoleMain.run(
+            logLevel: logLevel, label: "oni.worker.\(id)",
+            curve: .from(curve, clientKey: curveClientKey, binds: false, connects: true)
+        ) { context, stop, logger in
             try Worker(config: config, context: context, stop: stop, logger: logger).run()
         }
     }

@@ -18,6 +18,8 @@ struct MetricsCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per snapshot instead of a table.") var json = false
     @Option(help: "Stored snapshots to print (RUN_DIR without --follow).") var last = 10
     @Option(help: "Stop after this many snapshots (0 = never).") var count = 0
+    @Option(help: ArgumentHelp(CurveSettings.help, valueName: "dir")) var curve: String?
+    @Option(help: ArgumentHelp(CurveSettings.clientKeyHelp, valueName: "file")) var curveClientKey: String?
 
     func run() throws {
         _ = RoleLogging.bootstrap(level: "warning")
@@ -27,7 +29,8 @@ struct MetricsCommand: ParsableCommand {
         let viewer = MetricsViewer(json: json, maxSnapshots: count, stop: stop, output: Console.line)
         do {
             if source.hasPrefix("tcp://") || source.hasPrefix("ipc://") {
-                try viewer.followSocket(source, logger: Logger(label: "oni.metrics"))
+                try viewer.followSocket(
+                    source, curve: .from(curve, clientKey: curveClientKey, binds: false, connects: true), logger: Logger(label: "oni.metrics"))
             } else if follow {
                 try viewer.followFile(runDirectory: source)
             } else {

@@ -4,6 +4,7 @@ import Logging
 import OniAnnotation
 import OniLearning
 import OniRuntime
+import OniTransport
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -59,6 +60,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Fraction of rollouts kept in the store, evenly spread (episodes, messages, labels, metrics always are).")
     var storeFraction = RunConfig.defaults.storeFraction
     @Option(help: "Stop keeping rollouts once they take this many MiB (0 = no cap).") var storeMaxMb = RunConfig.defaults.storeMaxMb
+    @Option(help: ArgumentHelp(CurveSettings.help + " Every role gets it.", valueName: "dir")) var curve: String?
     @Option(help: "Log level of the roles (default \(RunConfig.defaults.logLevel)).") var logLevel: String?
     @Flag(inversion: .prefixedNo, help: "Train the policy with APPO (off: workers act at random).") var train = RunConfig.defaults.train
     @Option(help: "Network: character embedding size.") var embedding = RunConfig.defaults.embedding
@@ -118,6 +120,7 @@ struct RunCommand: ParsableCommand {
         resolved.annotationCache = annotationCache
         resolved.llmBatchSize = llmBatchSize
         resolved.logLevel = logLevel ?? RunConfig.defaults.logLevel
+        resolved.curve = curve.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         resolved.train = train
         resolved.embedding = embedding
         resolved.filters = filters
@@ -154,6 +157,9 @@ struct RunCommand: ParsableCommand {
         do {
             try supervisor.run()
         } catch let error as RuntimeError {
+            Console.line("oni run: \(error)")
+            throw ExitCode.failure
+        } catch let error as CurveKeyError {
             Console.line("oni run: \(error)")
             throw ExitCode.failure
         }

@@ -141,6 +141,55 @@ import Testing
         }
     }
 
+    /// `--curve DIR`: every role's sockets encrypted and authenticated, the annotator too;
+    /// `oni health` answers with the keys and gets nothing without them.
+    @Test func withCurveEveryRoleTalksOnlyToKeyHolders() throws {
+        let llm = try FakeLLMServer { message, _ in .reply(message.contains("key") ? "<label>yes</label>" : "<label>no</label>") }
+        defer { llm.stop() }
+        let run = temporaryRun()
+        let keys = run + "-keys"
+        defer { for path in [run, keys, run + "-labels.sqlite", run + "-labels.sqlite-wal", run + "-labels.sqlite-shm"] { try? FileManager.default.removeItem(atPath: path) } }
+        let generate = try ChildProcess("oni", ["keys", "generate", keys])
+        #expect(generate.wait(seconds: 30) == 0, "\(generate.output)")
+        let port = FreePorts.consecutive(7)
+        let oni = try ChildProcess(
+            "oni",
+            [
+                "run", "--run-dir", run, "--max-env-steps", "0", "--workers", "1", "--envs-per-worker", "4", "--curve", keys,
+                "--base-port", "\(port)", "--llm-url", llm.baseURL.absoluteString, "--annotation-cache", run + "-labels.sqlite",
+            ] + OniRunTests.tinyNetwork)
+        let labelled = eventually(seconds: 90) {
+            oni.output.split(separator: "\n").contains { line in
+                guard let range = line.range(of: "labelled ") else { return false }
+                return Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0 >= 2
+            }
+        }
+        #expect(labelled, "\(oni.output)")
+
+        // With the keys, both servers answer; without them, neither does.
+        let learner = try ChildProcess("oni", ["health", "learner", "--endpoint", "tcp://127.0.0.1:\(port + 3)", "--curve", keys])
+        #expect(learner.wait(seconds: 30) == 0, "\(learner.output)")
+        #expect(learner.output.hasPrefix("learner ok: env_steps="), "\(learner.output)")
+        let annotator = try ChildProcess("oni", ["health", "annotator", "--endpoint", "tcp://127.0.0.1:\(port + 5)", "--curve", keys])
+        #expect(annotator.wait(seconds: 30) == 0, "\(annotator.output)")
+        #expect(annotator.output.hasPrefix("annotator ok: id=annotator-0"), "\(annotator.output)")
+        let plain = try ChildProcess("oni", ["health", "learner", "--endpoint", "tcp://127.0.0.1:\(port + 3)", "--timeout-ms", "1000"])
+        #expect(plain.wait(seconds: 30) == 1, "\(plain.output)")
+        #expect(plain.output.contains("no answer from the learner"), "\(plain.output)")
+
+        oni.signal(SIGINT)
+        #expect(oni.wait(seconds: 60) == 0, "\(oni.output)")
+        let learnerLog = (try? String(contentsOfFile: run + "/logs/learner.log", encoding: .utf8)) ?? ""
+        #expect(learnerLog.contains("CURVE on"), "\(learnerLog)")
+        #expect(learnerLog.contains("CURVE handshake failed"), "the keyless probe is logged: \(learnerLog)")
+        let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
+        #expect(try store.messages().contains { $0.label != nil })
+        let security = Dictionary(try store.metrics(names: ["security/admitted", "security/failed_handshakes"]).map { ($0.name, $0.value) }) { _, new in new }
+        // The worker's two sockets, oni run's progress and status sockets, the keyed probe.
+        #expect((security["security/admitted"] ?? 0) >= 3, "\(security)")
+        #expect((security["security/failed_handshakes"] ?? 0) >= 1, "\(security)")
+    }
+
     @Test func aLearnerThatCannotStartFailsTheRunNamingIt() throws {
         let run = temporaryRun()
         defer { try? FileManager.default.removeItem(atPath: run) }
