@@ -1,0 +1,90 @@
+import Foundation
+import OniCore
+import OniTestSupport
+import OniTransport
+import OniWire
+import Testing
+
+/// 100,000 damaged frames into each receiving socket's handler, as the roles configure
+/// them: every frame refused and counted under its reason, nothing accepted, memory flat.
+/// (The processes themselves get the same treatment over real sockets in `FaultTests`.)
+@Suite(.serialized) struct FrameFuzzTests {
+    static let framesPerHandler = 100_000
+    static let maxFrameBytes = 4096
+
+    /// The receiving sockets of the roles: type, what each accepts, and its content check.
+    struct Handler: Sendable, CustomTestStringConvertible {
+        var name: String
+        var type: SocketType
+        var accepts: Set<MessageKind>
+        var testDescription: String { name }
+    }
+
+    static let handlers = [
+        Handler(name: "learner experience (PULL)", type: .pull, accepts: [.rollout, .hello, .heartbeat]),
+        Handler(name: "learner control (REP)", type: .rep, accepts: [.statusRequest]),
+        Handler(name: "learner annotator replies (DEALER)", type: .dealer, accepts: [.annotationReply, .heartbeat]),
+        Handler(name: "annotator requests (ROUTER)", type: .router, accepts: [.annotationRequest, .heartbeat]),
+        Handler(name: "worker params (SUB)", type: .sub, accepts: [.params]),
+        Handler(name: "metrics viewer (SUB)", type: .sub, accepts: [.metrics]),
+        Handler(name: "status and health clients (REQ, DEALER)", type: .req, accepts: [.metrics, .heartbeat]),
+    ]
+
+    /// The content checks the roles apply after decoding (a Rollout's tensors, a reply's results).
+    static func contentError(_ message: WireMessage) -> FrameError? {
+        switch message {
+        case let .rollout(wire):
+            do { _ = try Rollout(wire: wire) } catch { return .invalidPayload(kind: .rollout, reason: error.reason) }
+        case let .annotationReply(reply):
+            for result in reply.results {
+                do { _ = try AnnotationResult(wire: result) } catch { return .invalidPayload(kind: .annotationReply, reason: error.reason) }
+            }
+        default: break
+        }
+        return nil
+    }
+
+    @Test(arguments: handlers) func everyDamagedFrameIsRefusedAndCounted(handler: Handler) throws {
+        let context = ZMQContext()
+        let socket = try MessageSocket(
+            context: context, type: handler.type, name: handler.name, accepts: handler.accepts,
+            codec: FrameCodec(maxFrameBytes: Self.maxFrameBytes), logger: testLogger)
+        defer { socket.close() }
+        var frames = MalformedFrames(seed: 42, accepts: handler.accepts, maxFrameBytes: Self.maxFrameBytes)
+        let routed = handler.type == .router
+        var byDamage: [MalformedFrames.Damage: Int] = [:]
+        var accepted = 0
+        let before = residentBytes(pid: getpid()) ?? 0
+        for i in 0..<Self.framesPerHandler {
+            let (frame, damage) = frames.next()
+            byDamage[damage, default: 0] += 1
+            // A ROUTER sees the sender's routing id first; every tenth frame comes with a stray extra part.
+            var parts = routed ? [Data("peer-\(i % 7)".utf8), frame] : [frame]
+            if i % 10 == 9 && damage == .unexpectedKind { parts.append(Data([1, 2, 3])) }
+            if let message = socket.accept(parts)?.message {
+                if let error = Self.contentError(message) {
+                    socket.refuse(error, detail: nil)
+                } else {
+                    accepted += 1
+                }
+            }
+        }
+        let after = residentBytes(pid: getpid()) ?? 0
+        #expect(accepted == 0)
+        #expect(socket.counters.refusedTotal == Self.framesPerHandler, "\(socket.counters.refused)")
+        // Every kind of damage was tried and each has its own count.
+        #expect(Set(byDamage.keys) == Set(frames.damages), "\(byDamage)")
+        let counted = socket.counters.refused
+        for name in ["truncated", "bad_magic", "version_mismatch", "unknown_kind", "invalid_payload", "unexpected_kind", "oversized"] {
+            #expect((counted[name] ?? 0) > 1000, "\(name): \(counted)")
+        }
+        // Nothing is kept per frame: memory stays flat (a generous bound for a noisy allocator).
+        #expect(after - before < 64 << 20, "resident memory grew by \((after - before) >> 20) MiB")
+    }
+
+    @Test func theGeneratorIsDeterministic() {
+        var a = MalformedFrames(seed: 7, accepts: [.rollout], maxFrameBytes: 1024)
+        var b = MalformedFrames(seed: 7, accepts: [.rollout], maxFrameBytes: 1024)
+        for _ in 0..<1000 { #expect(a.next().frame == b.next().frame) }
+    }
+}
