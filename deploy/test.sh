@@ -16,3 +16,6 @@ fi
 export ONI_TEST_PYTHON=$venv/bin/python
 swift build --build-tests
 swift test --skip-build "$@"
+# The Kubernetes manifests and the compose file: API schemas, and every flag and port against
+# the executables just built.
+bash deploy/k8s/validate.sh .build/debug
