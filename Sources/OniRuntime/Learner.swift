@@ -557,6 +557,13 @@ public final class Learner {
                 counters["annotation/unknown_messages", default: 0] += 1
                 continue
             }
+            // A message is only asked about while unlabelled, so a result for one labelled since is a
+            // second answer to a re-sent request (the first annotator answered late, or twice): kept once.
+            let labelled = isPair ? pairs.pairs[result.messageID]?.preference != nil : registry.entry(result.messageID)?.label != nil
+            if labelled {
+                counters["annotation/duplicate_results", default: 0] += 1
+                continue
+            }
             if isPair {
                 var stored = result
                 stored.messageID -= PairTable.idBase
