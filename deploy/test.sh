@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh
+# iproute2: the multi-host test puts each role in its own network namespace.
+if ! command -v ip >/dev/null; then
+  sudo=$([ "$(id -u)" -eq 0 ] || echo sudo)
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends iproute2
+fi
 # Python, for the tests only, in a venv: the checkpoint format is checked against the
 # reference safetensors reader, the NetHack environment step for step against NLE's package,
 # the TensorBoard event files with TensorBoard's own reader.

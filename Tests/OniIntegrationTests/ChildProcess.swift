@@ -18,13 +18,21 @@ final class ChildProcess {
         return dir
     }
 
-    init(_ executable: String, _ arguments: [String], name: String? = nil, environment: [String: String] = [:]) throws {
+    /// Starts `executable` from `binDirectory`; with `namespace`, inside that network namespace
+    /// (`ip netns exec`, which becomes the executable: signals reach it directly).
+    init(_ executable: String, _ arguments: [String], name: String? = nil, environment: [String: String] = [:], namespace: String? = nil) throws {
         self.name = name ?? executable
         outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("oni-\(self.name)-\(UUID().uuidString).log").path
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        process.executableURL = Self.binDirectory.appendingPathComponent(executable)
-        process.arguments = arguments
+        let path = Self.binDirectory.appendingPathComponent(executable)
+        if let namespace {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", namespace, path.path] + arguments
+        } else {
+            process.executableURL = path
+            process.arguments = arguments
+        }
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice

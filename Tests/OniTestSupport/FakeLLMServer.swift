@@ -7,7 +7,7 @@ import Glibc
 import Darwin
 #endif
 
-/// A real HTTP/1.1 server on 127.0.0.1 that answers
+/// A real HTTP/1.1 server (on 127.0.0.1 unless told otherwise) that answers
 /// `POST /v1/chat/completions` like an OpenAI-compatible LLM server, with
 /// replies chosen by a test's responder. It speaks plain POSIX sockets: one
 /// thread accepts connections and each connection gets its own thread.
@@ -44,9 +44,13 @@ public final class FakeLLMServer: @unchecked Sendable {
 
     private let core: Core
 
-    /// Starts listening on 127.0.0.1 on a port chosen by the OS.
-    public init(responder: @escaping Responder) throws(StartError) {
-        core = try Core(responder: responder)
+    /// The IPv4 address it listens on.
+    public let host: String
+
+    /// Starts listening on `host` (default 127.0.0.1) on a port chosen by the OS.
+    public init(host: String = "127.0.0.1", responder: @escaping Responder) throws(StartError) {
+        self.host = host
+        core = try Core(host: host, responder: responder)
         core.start()
     }
 
@@ -57,14 +61,14 @@ public final class FakeLLMServer: @unchecked Sendable {
     /// The TCP port the server listens on.
     public var port: Int { core.port }
 
-    /// The OpenAI-style API base: `http://127.0.0.1:<port>/v1`.
+    /// The OpenAI-style API base: `http://<host>:<port>/v1`.
     public var baseURL: URL {
         var components = URLComponents()
         components.scheme = "http"
-        components.host = "127.0.0.1"
+        components.host = host
         components.port = port
         components.path = "/v1"
-        guard let url = components.url else { preconditionFailure("127.0.0.1:\(port) is always a valid URL") }
+        guard let url = components.url else { preconditionFailure("\(host):\(port) is always a valid URL") }
         return url
     }
 
@@ -106,7 +110,7 @@ extension FakeLLMServer {
         private static let maxHeaderBytes = 64 * 1024
         private static let maxBodyBytes = 16 * 1024 * 1024
 
-        init(responder: @escaping Responder) throws(StartError) {
+        init(host: String, responder: @escaping Responder) throws(StartError) {
             self.responder = responder
             let fd = socket(AF_INET, Self.streamType, 0)
             guard fd >= 0 else { throw StartError(operation: "socket", code: errno) }
@@ -116,7 +120,7 @@ extension FakeLLMServer {
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = 0
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_addr.s_addr = inet_addr(host)
             let bound = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
