@@ -203,6 +203,7 @@ import Testing
         #expect(learner.isRunning && annotator.isRunning)
         let learnerGrowth = (residentBytes(pid: learner.process.processIdentifier) ?? 0) - learnerMemory
         let annotatorGrowth = (residentBytes(pid: annotator.process.processIdentifier) ?? 0) - annotatorMemory
+        print("fuzz over TCP: \(count) frames each into the learner's experience and the annotator's request socket, \(controlCount) into the control socket; resident memory learner \(learnerMemory >> 20) → +\(learnerGrowth >> 20) MiB, annotator \(annotatorMemory >> 20) → +\(annotatorGrowth >> 20) MiB")
         #expect(learnerGrowth < 128 << 20, "learner grew by \(learnerGrowth >> 20) MiB")
         #expect(annotatorGrowth < 128 << 20, "annotator grew by \(annotatorGrowth >> 20) MiB")
         let log = learner.output
