@@ -22,6 +22,8 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         // Our declarations of NLE's C API and a loader for private copies of libnethack (never linked).
         .target(name: "CNetHack", linkerSettings: [.linkedLibrary("dl")]),
+        // prctl(PR_SET_PDEATHSIG), which Swift cannot call (C variadic).
+        .target(name: "CProcessControl"),
 
         // Libraries, from the inside out.
         .target(name: "OniCore"),
@@ -66,7 +68,10 @@ let package = Package(
         // Thin executables.
         .executableTarget(
             name: "oni",
-            dependencies: ["OniRuntime", "OniLearning", "OniStorage", "OniAnnotation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "CProcessControl", "OniRuntime", "OniLearning", "OniStorage", "OniAnnotation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .executableTarget(
             name: "oni-learner",

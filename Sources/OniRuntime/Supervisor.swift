@@ -79,7 +79,8 @@ public final class Supervisor {
         try waitForLearner(context: context)
         if let local {
             try launch(
-                "llm-server", local.server, local.arguments(port: config.localLLMPort, threads: config.llmThreads, slots: roles.llmConcurrency, contextSize: 4096 * roles.llmConcurrency),
+                // Through `oni exec-tied`: the kernel kills the server if this process dies, even by SIGKILL.
+                "llm-server", "oni", ["exec-tied", "--", local.server] + local.arguments(port: config.localLLMPort, threads: config.llmThreads, slots: roles.llmConcurrency, contextSize: 4096 * roles.llmConcurrency),
                 logs: logs)
             try waitForLLMServer(URL(string: "http://127.0.0.1:\(config.localLLMPort)")!)
         }

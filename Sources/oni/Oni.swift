@@ -7,6 +7,6 @@ struct Oni: AsyncParsableCommand {
         abstract: "Online intrinsic rewards from LLM feedback: run, watch and measure Oni.",
         subcommands: [
             RunCommand.self, MetricsCommand.self, EpisodesCommand.self, ReplayCommand.self, PlotCommand.self, StoreCommand.self, HealthCommand.self,
-            KeysCommand.self, BenchCommand.self,
+            KeysCommand.self, BenchCommand.self, ExecTiedCommand.self,
         ])
 }

@@ -190,6 +190,32 @@ import Testing
         #expect((security["security/failed_handshakes"] ?? 0) >= 1, "\(security)")
     }
 
+    /// `oni exec-tied` (how `oni run` starts the local llama-server): the program dies with the
+    /// process that started it, even when that one is SIGKILLed.
+    @Test func aTiedProgramDiesWithItsParent() throws {
+        let oni = ChildProcess.binDirectory.appendingPathComponent("oni").path
+        let parent = Process()
+        parent.executableURL = URL(fileURLWithPath: "/bin/sh")
+        parent.arguments = ["-c", "'\(oni)' exec-tied -- /bin/sleep 300 & echo $!; wait"]
+        let pipe = Pipe()
+        parent.standardOutput = pipe
+        try parent.run()
+        let line = String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
+        let pid = try #require(Int32(line.trimmingCharacters(in: .whitespacesAndNewlines)))
+        // exec-tied replaced itself with sleep: the same pid, now sleeping.
+        #expect(eventually(seconds: 10) {
+            ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "").hasPrefix("/bin/sleep")
+        })
+        kill(parent.processIdentifier, SIGKILL)
+        parent.waitUntilExit()
+        #expect(eventually(seconds: 10) { kill(pid, 0) != 0 || ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "").contains(") Z ") },
+            "the tied program outlived its parent")
+        // A relative program is refused.
+        let refused = try ChildProcess("oni", ["exec-tied", "--", "sleep", "1"])
+        #expect(refused.wait(seconds: 10) != 0)
+        #expect(refused.output.contains("absolute PROGRAM path"), "\(refused.output)")
+    }
+
     @Test func aLearnerThatCannotStartFailsTheRunNamingIt() throws {
         let run = temporaryRun()
         defer { try? FileManager.default.removeItem(atPath: run) }
