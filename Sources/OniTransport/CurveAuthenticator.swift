@@ -49,7 +49,7 @@ final class CurveAuthenticator: @unchecked Sendable {
     static let zapEndpoint = "inproc://zeromq.zap.01"
     static let domain = "oni"
     private static let watchedEvents = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-        | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+        | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_MONITOR_STOPPED
 
     let counters = SecurityCounters()
     private let contextHandle: UnsafeMutableRawPointer
@@ -59,6 +59,8 @@ final class CurveAuthenticator: @unchecked Sendable {
     /// Monitor sockets made on socket owners' threads, waiting to be taken over by the thread.
     private let handover = Mutex<[Watched]>([])
     private let nextMonitor = Atomic<Int>(0)
+    /// Sockets whose handshakes are watched now (closed ones are let go).
+    let watching = Atomic<Int>(0)
 
     /// Binds the ZAP endpoint (when `serves`) before returning, so no server socket can
     /// accept a connection unchecked, and starts the thread.
@@ -112,6 +114,7 @@ final class CurveAuthenticator: @unchecked Sendable {
                 defer { pending.removeAll() }
                 return pending
             }
+            watching.store(monitors.count, ordering: .relaxed)
             var items = [zmq_pollitem_t]()
             if let zap { items.append(zmq_pollitem_t(socket: zap, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)) }
             for monitor in monitors {
@@ -128,10 +131,20 @@ final class CurveAuthenticator: @unchecked Sendable {
                 if items[0].revents & Int16(ZMQ_POLLIN) != 0, !answer(zap) { return }
                 index = 1
             }
-            for monitor in monitors {
-                if items[index].revents & Int16(ZMQ_POLLIN) != 0, !report(monitor) { return }
+            var stopped: [Int] = []
+            for (position, monitor) in monitors.enumerated() {
+                if items[index].revents & Int16(ZMQ_POLLIN) != 0 {
+                    switch report(monitor) {
+                    case .watching: break
+                    case .socketClosed: stopped.append(position)
+                    case .contextEnding: return
+                    }
+                }
                 index += 1
             }
+            // A closed socket's monitor has nothing more to say: short-lived sockets leave nothing behind.
+            for position in stopped.reversed() { zmq_close(monitors.remove(at: position).socket) }
+            watching.store(monitors.count, ordering: .relaxed)
         }
     }
 
@@ -139,7 +152,10 @@ final class CurveAuthenticator: @unchecked Sendable {
     private func answer(_ zap: UnsafeMutableRawPointer) -> Bool {
         guard let frames = receiveAll(zap) else { return false }
         // version, request id, domain, address, routing id, mechanism, credentials…
-        guard frames.count >= 6 else { return true }  // not from libzmq; a REP must still reply
+        guard frames.count >= 6 else {
+            // Not from libzmq; a REP must still reply before it can receive again.
+            return reply(on: zap, requestID: frames.count > 1 ? frames[1] : Data(), status: "500", text: "malformed ZAP request")
+        }
         let requestID = frames[1]
         let address = String(decoding: frames[3], as: UTF8.self)
         let mechanism = String(decoding: frames[5], as: UTF8.self)
@@ -166,6 +182,11 @@ final class CurveAuthenticator: @unchecked Sendable {
                 logger.warning("refused a client without a CURVE key", metadata: ["address": "\(address)", "mechanism": "\(mechanism)", "count": "\(n)"])
             }
         }
+        return reply(on: zap, requestID: requestID, status: status, text: text)
+    }
+
+    /// Sends one ZAP reply; false when the context is ending.
+    private func reply(on zap: UnsafeMutableRawPointer, requestID: Data, status: String, text: String) -> Bool {
         let reply = [Data("1.0".utf8), requestID, Data(status.utf8), Data(text.utf8), Data(), Data()]
         for (i, frame) in reply.enumerated() {
             let flags = i < reply.count - 1 ? ZMQ_SNDMORE : 0
@@ -175,23 +196,26 @@ final class CurveAuthenticator: @unchecked Sendable {
         return true
     }
 
-    /// Logs one handshake event of a watched socket; false when the context is ending.
-    private func report(_ monitor: Watched) -> Bool {
-        guard let frames = receiveAll(monitor.socket) else { return false }
-        guard frames.count >= 2, frames[0].count >= 6 else { return true }
+    enum MonitorState { case watching, socketClosed, contextEnding }
+
+    /// Logs one handshake event of a watched socket.
+    private func report(_ monitor: Watched) -> MonitorState {
+        guard let frames = receiveAll(monitor.socket) else { return .contextEnding }
+        guard frames.count >= 2, frames[0].count >= 6 else { return .watching }
         let event = UInt16(frames[0][frames[0].startIndex]) | UInt16(frames[0][frames[0].startIndex + 1]) << 8
         let value = frames[0].dropFirst(2).prefix(4).enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
         let endpoint = String(decoding: frames[1], as: UTF8.self)
+        if Int32(event) == ZMQ_EVENT_MONITOR_STOPPED { return .socketClosed }
         if Int32(event) == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH {
             // On a server the ZAP handler has logged the refusal already.
-            guard !monitor.server else { return true }
+            guard !monitor.server else { return .watching }
             let n = counters.refusedByPeer()
             if n <= 5 || n % 1000 == 0 {
                 logger.error(
                     "the server refused this process's CURVE key (is it in the server's authorized_clients?)",
                     metadata: ["socket": "\(monitor.name)", "endpoint": "\(endpoint)", "status": "\(value)", "count": "\(n)"])
             }
-            return true
+            return .watching
         }
         let n = counters.failHandshake()
         if n <= 5 || n % 1000 == 0 {
@@ -202,7 +226,7 @@ final class CurveAuthenticator: @unchecked Sendable {
                 "CURVE handshake failed: \(hint)",
                 metadata: ["socket": "\(monitor.name)", "endpoint": "\(endpoint)", "error": "0x\(String(value, radix: 16))", "count": "\(n)"])
         }
-        return true
+        return .watching
     }
 
     private func receiveAll(_ socket: UnsafeMutableRawPointer) -> [Data]? {

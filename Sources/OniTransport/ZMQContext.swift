@@ -42,6 +42,9 @@ public final class ZMQContext: @unchecked Sendable {
     /// What the CURVE guard has admitted and refused (nil without security).
     public var securityCounters: SecurityCounters? { authenticator?.counters }
 
+    /// Sockets whose CURVE handshakes are watched now (0 without security).
+    var watchedSockets: Int { authenticator?.watching.load(ordering: .relaxed) ?? 0 }
+
     /// Makes blocked calls in every socket of this context return `contextTerminated`.
     public func shutdown() {
         zmq_ctx_shutdown(handle)

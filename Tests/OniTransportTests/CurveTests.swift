@@ -1,7 +1,7 @@
 import Foundation
 import OniCore
 import OniTestSupport
-import OniTransport
+@testable import OniTransport
 import OniWire
 import Testing
 
@@ -204,6 +204,22 @@ import Testing
         defer { push.close() }
         #expect(waitUntil { (client.securityCounters?.failedHandshakes ?? 0) >= 1 })
         #expect(try pull.receive(timeoutMilliseconds: 300) == nil)
+    }
+
+    @Test func shortLivedSocketsLeaveNoWatcherBehind() throws {
+        let dir = try keyDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = try server(dir)
+        defer { s.pull.close() }
+        let client = try ZMQContext(security: CurveSecurity.load(directory: dir, binds: false, connects: true), logger: testLogger)
+        // Like `oni health` or a status query: one socket per question.
+        for i in 0..<30 {
+            let push = try send(from: client, to: s.endpoint, id: "q\(i)")
+            _ = try s.pull.receive(timeoutMilliseconds: 5000)
+            push.close()
+        }
+        #expect(waitUntil { client.watchedSockets == 0 }, "\(client.watchedSockets) watchers left")
+        #expect(s.context.watchedSockets == 1)
     }
 
     @Test func aClientOnlyProcessCannotBind() throws {
