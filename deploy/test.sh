@@ -21,6 +21,10 @@ fi
 export ONI_TEST_PYTHON=$venv/bin/python
 swift build --build-tests
 swift test --skip-build "$@"
-# The Kubernetes manifests and the compose file: API schemas, and every flag and port against
-# the executables just built.
-bash deploy/k8s/validate.sh .build/debug
+# With no filter given: the deployments. Slurm for real (a one-machine cluster of Debian's
+# slurm-wlm, the batch scripts run to the end and requeued), then the Kubernetes manifests and
+# the compose file (API schemas, and every flag and port against the executables just built).
+if [ $# -eq 0 ]; then
+  ONI_BIN=.build/debug bash deploy/slurm/test-slurm.sh
+  bash deploy/k8s/validate.sh .build/debug
+fi

@@ -290,6 +290,8 @@ public final class Learner {
             switch received.message {
             case let .hello(hello):
                 heard(hello.id, role: hello.role, detail: "host \(hello.host) pid \(hello.pid) env \(hello.envName)")
+                // A new worker plays at random until it has Params: publish now, not in up to 2 s.
+                lastPublished = -Double.infinity
             case let .heartbeat(beat):
                 heard(beat.id, role: beat.role, envSteps: beat.envSteps, policyVersion: beat.policyVersion)
             case let .rollout(wire):
@@ -459,7 +461,10 @@ public final class Learner {
             }
             let lag = trainer.version - rollout.policyVersion
             policyLags.append(Double(lag))
-            guard lag <= config.maxPolicyLag else {
+            // Uniform-random play is not a stale policy: a worker plays so until its first Params
+            // (after a resume from version V that would be a "lag" of V + 1, and skipping it would
+            // spend the step budget on nothing). V-trace corrects it like any behaviour policy.
+            guard lag <= config.maxPolicyLag || rollout.policyVersion == -1 else {
                 counters["learner/rollouts_too_old", default: 0] += 1
                 return
             }
