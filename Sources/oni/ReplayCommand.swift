@@ -161,6 +161,8 @@ struct ReplayCommand: ParsableCommand {
         @Option(help: "Most rollouts per second (default: as fast as the learner takes them).") var rate: Double?
         @Option(help: "Only rollouts received at or after this learner env step.") var from: UInt64?
         @Option(help: "Only rollouts received at or before this learner env step.") var until: UInt64?
+        @Option(help: ArgumentHelp(CurveSettings.help, valueName: "dir")) var curve: String?
+        @Option(help: ArgumentHelp(CurveSettings.clientKeyHelp, valueName: "file")) var curveClientKey: String?
 
         func validate() throws {
             if let rate, !(rate > 0) { throw ValidationError("--rate must be positive") }
@@ -174,7 +176,9 @@ struct ReplayCommand: ParsableCommand {
             defer { sources.forEach { $0.cancel() } }
             var config = RolloutReplayer.Config(runDirectory: runDir, endpoint: to)
             (config.rate, config.fromStep, config.untilStep) = (rate, from, until)
-            let replayer = RolloutReplayer(config: config, stop: stop, logger: Logger(label: "oni.replay"))
+            let context = try RoleMain.makeContext(
+                curve: .from(curve, clientKey: curveClientKey, binds: false, connects: true), logger: Logger(label: "oni.replay"))
+            let replayer = RolloutReplayer(config: config, context: context, stop: stop, logger: Logger(label: "oni.replay"))
             do {
                 let done = try replayer.run { p in
                     FileHandle.standardError.write(Data("oni replay: \(p.sent) of \(p.total) rollouts sent\(p.unreadable > 0 ? ", \(p.unreadable) unreadable" : "")\n".utf8))
