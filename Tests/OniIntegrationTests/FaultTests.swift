@@ -78,13 +78,14 @@ import Testing
 
         annotator = try roles.annotator(ports, llm: llm, run: run)
         defer { _ = annotator.stop() }
-        // Every message seen is labelled in the end (messages keep appearing: wait for a quiet moment).
+        // Every message seen is labelled in the end: stop the play (no new messages), then wait
+        // until nothing is waiting or in flight.
+        _ = worker.stop()
         let settled = eventually(seconds: 120) {
             let s = status(ports, context)
             return (s["annotation/pending"] ?? 1) == 0 && (s["annotation/waiting"] ?? 1) == 0 && (s["messages/labelled"] ?? 0) >= 2
         }
         #expect(settled, "\(status(ports, context))")
-        _ = worker.stop()
         #expect(learner.stop() == 0)
 
         let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
