@@ -87,7 +87,7 @@ let package = Package(
         ),
 
         // Tests.
-        .target(name: "OniTestSupport", dependencies: ["OniCore"], path: "Tests/OniTestSupport"),
+        .target(name: "OniTestSupport", dependencies: ["OniCore", "OniWire"], path: "Tests/OniTestSupport"),
         .testTarget(name: "OniCoreTests", dependencies: ["OniCore"]),
         .testTarget(name: "OniWireTests", dependencies: ["OniWire", "OniCore", "OniTestSupport"]),
         .testTarget(name: "OniTransportTests", dependencies: ["OniTransport", "OniWire", "OniCore", "OniTestSupport"]),
@@ -100,7 +100,10 @@ let package = Package(
         .testTarget(name: "OniLearningTests", dependencies: ["OniLearning", "OniNeural", "OniCore"]),
         .testTarget(
             name: "OniIntegrationTests",
-            dependencies: ["OniRuntime", "OniWire", "OniTransport", "OniStorage", "OniTelemetry", "OniTestSupport", "oni", "oni-learner", "oni-worker", "oni-annotator"],
+            dependencies: [
+                "OniCore", "OniRuntime", "OniWire", "OniTransport", "OniStorage", "OniTelemetry", "OniTestSupport",
+                .product(name: "Logging", package: "swift-log"), "oni", "oni-learner", "oni-worker", "oni-annotator",
+            ],
             exclude: ["Golden"]
         ),
     ],
