@@ -290,7 +290,8 @@ public final class Learner {
             switch received.message {
             case let .hello(hello):
                 heard(hello.id, role: hello.role, detail: "host \(hello.host) pid \(hello.pid) env \(hello.envName)")
-                // A new worker plays at random until it has Params: publish now, not in up to 2 s.
+                // A new worker plays at random until it has Params: publish now (it may not have
+                // subscribed yet; the 2 s republish covers that).
                 lastPublished = -Double.infinity
             case let .heartbeat(beat):
                 heard(beat.id, role: beat.role, envSteps: beat.envSteps, policyVersion: beat.policyVersion)
@@ -460,7 +461,11 @@ public final class Learner {
                 return
             }
             let lag = trainer.version - rollout.policyVersion
-            policyLags.append(Double(lag))
+            if rollout.policyVersion == -1 {
+                counters["learner/random_rollouts", default: 0] += 1
+            } else {
+                policyLags.append(Double(lag))
+            }
             // Uniform-random play is not a stale policy: a worker plays so until its first Params
             // (after a resume from version V that would be a "lag" of V + 1, and skipping it would
             // spend the step budget on nothing). V-trace corrects it like any behaviour policy.

@@ -153,21 +153,15 @@ public final class LocalLLMProcess {
 
     /// Starts the server on 127.0.0.1:`port` with one slot, logging to `logPath`, and waits up to
     /// `readySeconds` for it to load its model.
-    /// With `tiedBy` (the `oni` executable), the server is started through `oni exec-tied`, so
-    /// the kernel kills it if this process dies without stopping it.
-    public init(_ local: LocalLLM, port: Int, threads: Int, logPath: String, readySeconds: Double = 180, tiedBy: String? = nil) throws {
+    public init(_ local: LocalLLM, port: Int, threads: Int, logPath: String, readySeconds: Double = 180) throws {
         self.local = local
         self.port = port
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        let arguments = local.arguments(port: port, threads: threads, slots: 1, contextSize: 4096)
-        if let tiedBy {
-            process.executableURL = URL(fileURLWithPath: tiedBy)
-            process.arguments = ["exec-tied", "--", local.server] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: local.server)
-            process.arguments = arguments
-        }
+        // Not through `oni exec-tied`: the parent-death signal follows the spawning thread, and
+        // this is started from async code whose pool threads may retire while the server runs.
+        process.executableURL = URL(fileURLWithPath: local.server)
+        process.arguments = local.arguments(port: port, threads: threads, slots: 1, contextSize: 4096)
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice

@@ -56,6 +56,7 @@ final class CurveAuthenticator: @unchecked Sendable {
     private let authorized: Set<CurvePublicKey>
     private let logger: Logger
     private let zap: UnsafeMutableRawPointer?
+    private let anchor: UnsafeMutableRawPointer?
     /// Monitor sockets made on socket owners' threads, waiting to be taken over by the thread.
     private let handover = Mutex<[Watched]>([])
     private let nextMonitor = Atomic<Int>(0)
@@ -78,8 +79,21 @@ final class CurveAuthenticator: @unchecked Sendable {
                 throw error
             }
             self.zap = zap
+            anchor = nil
         } else {
             self.zap = nil
+            // A socket that is always in the poll set, so that terminating the context ends the
+            // poll with ETERM even when no socket is watched (an empty poll only sleeps).
+            guard let anchor = zmq_socket(contextHandle, ZMQ_PAIR) else { throw .last("zmq_socket (anchor)") }
+            var linger: Int32 = 0
+            zmq_setsockopt(anchor, ZMQ_LINGER, &linger, MemoryLayout<Int32>.size)
+            let endpoint = "inproc://oni-curve-anchor-\(UInt(bitPattern: contextHandle))"
+            guard zmq_bind(anchor, endpoint) == 0 else {
+                let error = TransportError.last("bind \(endpoint)")
+                zmq_close(anchor)
+                throw error
+            }
+            self.anchor = anchor
         }
         let thread = Thread { [self] in self.run() }
         thread.name = "oni-curve"
@@ -106,6 +120,7 @@ final class CurveAuthenticator: @unchecked Sendable {
         var monitors: [Watched] = []
         defer {
             if let zap { zmq_close(zap) }
+            if let anchor { zmq_close(anchor) }
             for monitor in monitors { zmq_close(monitor.socket) }
             for monitor in handover.withLock({ $0 }) { zmq_close(monitor.socket) }
         }
@@ -117,6 +132,7 @@ final class CurveAuthenticator: @unchecked Sendable {
             watching.store(monitors.count, ordering: .relaxed)
             var items = [zmq_pollitem_t]()
             if let zap { items.append(zmq_pollitem_t(socket: zap, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)) }
+            if let anchor { items.append(zmq_pollitem_t(socket: anchor, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)) }
             for monitor in monitors {
                 items.append(zmq_pollitem_t(socket: monitor.socket, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
             }
@@ -124,20 +140,27 @@ final class CurveAuthenticator: @unchecked Sendable {
             let rc = zmq_poll(&items, Int32(items.count), 100)
             if rc < 0 {
                 if zmq_errno() == EINTR { continue }
-                return  // ETERM: the context is ending
+                Self.ending("poll")
+                return
             }
             var index = 0
             if let zap {
-                if items[0].revents & Int16(ZMQ_POLLIN) != 0, !answer(zap) { return }
+                if items[0].revents & Int16(ZMQ_POLLIN) != 0, !answer(zap) {
+                    Self.ending("ZAP")
+                    return
+                }
                 index = 1
             }
+            if anchor != nil { index = 1 }
             var stopped: [Int] = []
             for (position, monitor) in monitors.enumerated() {
                 if items[index].revents & Int16(ZMQ_POLLIN) != 0 {
                     switch report(monitor) {
                     case .watching: break
                     case .socketClosed: stopped.append(position)
-                    case .contextEnding: return
+                    case .contextEnding:
+                        Self.ending("monitor")
+                        return
                     }
                 }
                 index += 1
@@ -145,6 +168,16 @@ final class CurveAuthenticator: @unchecked Sendable {
             // A closed socket's monitor has nothing more to say: short-lived sockets leave nothing behind.
             for position in stopped.reversed() { zmq_close(monitors.remove(at: position).socket) }
             watching.store(monitors.count, ordering: .relaxed)
+        }
+    }
+
+    /// Checks that the thread stops because the context is ending. Any other failure would
+    /// leave the servers without a ZAP handler, which libzmq treats as "admit every key":
+    /// the process stops rather than run open.
+    private static func ending(_ what: String) {
+        let code = zmq_errno()
+        guard code == ETERM else {
+            fatalError("CURVE guard failed (\(what): \(String(cString: zmq_strerror(code)))); stopping rather than admitting every client")
         }
     }
 

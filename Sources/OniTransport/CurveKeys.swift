@@ -164,7 +164,7 @@ public enum CurveKeyFile {
     public static func readAuthorized(_ path: String) throws(CurveKeyError) -> Set<CurvePublicKey> {
         let text = try readText(path)
         var keys = Set<CurvePublicKey>()
-        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (number, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             // Z85 uses '#', so a comment is a whole line; the key is a line's first word, a name may follow.
             let trimmed = raw.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
@@ -191,7 +191,7 @@ public enum CurveKeyFile {
 
     private static func readFields(_ path: String) throws(CurveKeyError) -> [String: String] {
         var fields: [String: String] = [:]
-        for raw in try readText(path).split(separator: "\n") {
+        for raw in try readText(path).split(whereSeparator: \.isNewline) {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }

@@ -18,15 +18,12 @@ struct ExecTiedCommand: ParsableCommand {
         guard let program = words.first, program.hasPrefix("/") else {
             throw ValidationError("exec-tied needs an absolute PROGRAM path, got \(words.first ?? "nothing")")
         }
-        let parent = getppid()
-        guard oni_set_parent_death_signal(SIGKILL) == 0 else {
-            throw ValidationError("exec-tied: prctl(PR_SET_PDEATHSIG) failed: \(String(cString: strerror(errno)))")
-        }
-        // The parent may have died before the request took effect: then nobody would signal us.
-        guard getppid() == parent else { throw ExitCode.failure }
+        // The parent `oni run` names itself; otherwise the one we have now.
+        let parent = ProcessInfo.processInfo.environment["ONI_PARENT_PID"].flatMap { Int32($0) } ?? getppid()
         var argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) }
         argv.append(nil)
-        execv(program, argv)
+        let result = oni_exec_tied(program, argv, SIGKILL, parent)
+        if result == -2 { throw ExitCode.failure }  // the parent died already: nobody would signal us
         throw ValidationError("exec-tied: cannot run \(program): \(String(cString: strerror(errno)))")
     }
 }

@@ -109,9 +109,7 @@ struct ReplayCommand: ParsableCommand {
                     let log = URL(fileURLWithPath: runDir).appendingPathComponent("logs/llm-server-replay.log").path
                     try? FileManager.default.createDirectory(atPath: (log as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                     Console.line("oni replay: starting the local llama-server with \(local.modelName) (log: \(log))")
-                    server = try LocalLLMProcess(
-                        local, port: LocalLLMProcess.freePort(), threads: llmThreads, logPath: log,
-                        tiedBy: ExecutableLocation.directory.appendingPathComponent("oni").path)
+                    server = try LocalLLMProcess(local, port: LocalLLMProcess.freePort(), threads: llmThreads, logPath: log)
                     llm = LLMServerConfig(baseURL: server!.baseURL, model: local.modelName)
                 } catch {
                     Console.line("oni replay: \(error)")

@@ -88,6 +88,8 @@ final class TestNetwork {
     /// they find each other only by address, and training and labelling go on across them.
     @Test(.enabled(if: TestNetwork.available)) func trainingRunsAcrossFourHosts() throws {
         let network = try TestNetwork(hosts: ["learner", "annotator", "worker-a", "worker-b"])
+        // The namespaces go when `network` does: keep it to the end.
+        defer { withExtendedLifetime(network) {} }
         let llm = try FakeLLMServer(host: network.ownAddress) { message, _ in
             .reply(message.contains("key") || message.contains("unlock") ? "<label>yes</label>" : "<label>no</label>")
         }

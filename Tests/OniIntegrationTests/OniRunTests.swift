@@ -206,6 +206,9 @@ import Testing
         #expect(eventually(seconds: 10) {
             ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "").hasPrefix("/bin/sleep")
         })
+        // It answers SIGTERM: no signal is blocked (exec keeps the mask of the thread it ran on).
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        #expect(status.contains("SigBlk:\t0000000000000000"), "\(status)")
         kill(parent.processIdentifier, SIGKILL)
         parent.waitUntilExit()
         #expect(eventually(seconds: 10) { kill(pid, 0) != 0 || ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "").contains(") Z ") },

@@ -365,8 +365,7 @@ import Testing
         #expect(learner.output.contains("resumed_messages=\(before.messages.count)"))
         // The policy came back from the checkpoint the killed learner had written.
         #expect(learner.output.contains("resumed training"), "\(learner.output)")
-        // And trains on: the worker's rollouts (random until the new learner's Params reach it) are not
-        // refused as too old even though the checkpoint's version is far ahead of theirs.
+        // And trains on past the checkpoint's version.
         let resumedLine = learner.output.split(separator: "\n").first { $0.contains("resumed training") } ?? ""
         let checkpointVersion = Double(resumedLine.split(separator: " ").first { $0.hasPrefix("version=") }?.dropFirst(8) ?? "") ?? .infinity
         #expect(eventually(seconds: 60) { (status(ports, context)["learner/policy_version"] ?? 0) > checkpointVersion }, "\(status(ports, context))")

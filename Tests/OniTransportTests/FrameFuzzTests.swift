@@ -6,8 +6,9 @@ import OniWire
 import Testing
 
 /// 100,000 damaged frames into each receiving socket's handler, as the roles configure
-/// them: every frame refused and counted under its reason, nothing accepted, memory flat.
-/// (The processes themselves get the same treatment over real sockets in `FaultTests`.)
+/// them: every frame refused and counted under its reason, nothing accepted. (The processes
+/// themselves get the same over real sockets in `FaultTests`, where their memory is measured:
+/// here the test process is shared with every other suite.)
 @Suite(.serialized) struct FrameFuzzTests {
     static let framesPerHandler = 100_000
     static let maxFrameBytes = 4096
@@ -54,7 +55,6 @@ import Testing
         let routed = handler.type == .router
         var byDamage: [MalformedFrames.Damage: Int] = [:]
         var accepted = 0
-        let before = residentBytes(pid: getpid()) ?? 0
         for i in 0..<Self.framesPerHandler {
             let (frame, damage) = frames.next()
             byDamage[damage, default: 0] += 1
@@ -69,7 +69,6 @@ import Testing
                 }
             }
         }
-        let after = residentBytes(pid: getpid()) ?? 0
         #expect(accepted == 0)
         #expect(socket.counters.refusedTotal == Self.framesPerHandler, "\(socket.counters.refused)")
         // Every kind of damage was tried and each has its own count.
@@ -78,8 +77,6 @@ import Testing
         for name in ["truncated", "bad_magic", "version_mismatch", "unknown_kind", "invalid_payload", "unexpected_kind", "oversized"] {
             #expect((counted[name] ?? 0) > 1000, "\(name): \(counted)")
         }
-        // Nothing is kept per frame: memory stays flat (a generous bound for a noisy allocator).
-        #expect(after - before < 64 << 20, "resident memory grew by \((after - before) >> 20) MiB")
     }
 
     @Test func theGeneratorIsDeterministic() {
