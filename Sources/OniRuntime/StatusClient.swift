@@ -9,16 +9,26 @@ public enum StatusClient {
     public static func query(
         _ endpoint: String, context: ZMQContext, timeoutMilliseconds: Int = 1000, logger: Logger
     ) throws(TransportError) -> Oni_V1_Metrics? {
+        var request = Oni_V1_StatusRequest()
+        request.client = "oni"
         // A REQ socket that timed out cannot send again, so each query uses a fresh one.
-        let socket = try MessageSocket(context: context, type: .req, name: "status", accepts: [.metrics], logger: logger)
+        let reply = try ask(endpoint, .statusRequest(request), over: .req, expecting: .metrics, context: context, timeoutMilliseconds: timeoutMilliseconds, logger: logger)
+        guard case let .metrics(metrics)? = reply else { return nil }
+        return metrics
+    }
+
+    /// Sends `message` over a fresh socket of `type` connected to `endpoint` and waits for one
+    /// reply of kind `expecting`; nil if none came within the timeout.
+    static func ask(
+        _ endpoint: String, _ message: WireMessage, over type: SocketType, expecting: MessageKind,
+        context: ZMQContext, timeoutMilliseconds: Int, logger: Logger
+    ) throws(TransportError) -> WireMessage? {
+        let socket = try MessageSocket(context: context, type: type, name: "\(message.kind) client", accepts: [expecting], logger: logger)
         defer { socket.close() }
         try socket.socket.setSendTimeout(milliseconds: Int32(timeoutMilliseconds))
         try socket.socket.connect(endpoint)
-        var request = Oni_V1_StatusRequest()
-        request.client = "oni"
-        guard try socket.send(.statusRequest(request)) else { return nil }
-        guard case let .metrics(metrics)? = try socket.receive(timeoutMilliseconds: timeoutMilliseconds) else { return nil }
-        return metrics
+        guard try socket.send(message) else { return nil }
+        return try socket.receive(timeoutMilliseconds: timeoutMilliseconds)
     }
 }
 
@@ -28,16 +38,13 @@ public enum AnnotatorStatusClient {
     public static func query(
         _ endpoint: String, context: ZMQContext, timeoutMilliseconds: Int = 1000, logger: Logger
     ) throws(TransportError) -> Oni_V1_Heartbeat? {
-        let socket = try MessageSocket(context: context, type: .dealer, name: "annotator-status", accepts: [.heartbeat], logger: logger)
-        defer { socket.close() }
-        try socket.socket.setSendTimeout(milliseconds: Int32(timeoutMilliseconds))
-        try socket.socket.connect(endpoint)
         var beat = Oni_V1_Heartbeat()
         beat.role = "probe"
         beat.id = "oni-health"
         beat.unixMs = Int64(Date().timeIntervalSince1970 * 1000)
-        guard try socket.send(.heartbeat(beat)) else { return nil }
-        guard case let .heartbeat(reply)? = try socket.receive(timeoutMilliseconds: timeoutMilliseconds) else { return nil }
-        return reply
+        let reply = try StatusClient.ask(
+            endpoint, .heartbeat(beat), over: .dealer, expecting: .heartbeat, context: context, timeoutMilliseconds: timeoutMilliseconds, logger: logger)
+        guard case let .heartbeat(answer)? = reply else { return nil }
+        return answer
     }
 }

@@ -202,7 +202,7 @@ final class CurveAuthenticator: @unchecked Sendable {
                 logger.debug("admitted client", metadata: ["address": "\(address)", "key": "\(key.z85)"])
             } else {
                 let n = counters.refuseKey()
-                if n <= 5 || n % 1000 == 0 {
+                if LogThrottle.shouldLog(n) {
                     logger.warning(
                         "refused a client whose key is not in authorized_clients",
                         metadata: ["address": "\(address)", "key": "\(key.z85)", "count": "\(n)"])
@@ -211,7 +211,7 @@ final class CurveAuthenticator: @unchecked Sendable {
         } else {
             let n = counters.refuseKey()
             text = "CURVE required"
-            if n <= 5 || n % 1000 == 0 {
+            if LogThrottle.shouldLog(n) {
                 logger.warning("refused a client without a CURVE key", metadata: ["address": "\(address)", "mechanism": "\(mechanism)", "count": "\(n)"])
             }
         }
@@ -243,7 +243,7 @@ final class CurveAuthenticator: @unchecked Sendable {
             // On a server the ZAP handler has logged the refusal already.
             guard !monitor.server else { return .watching }
             let n = counters.refusedByPeer()
-            if n <= 5 || n % 1000 == 0 {
+            if LogThrottle.shouldLog(n) {
                 logger.error(
                     "the server refused this process's CURVE key (is it in the server's authorized_clients?)",
                     metadata: ["socket": "\(monitor.name)", "endpoint": "\(endpoint)", "status": "\(value)", "count": "\(n)"])
@@ -251,7 +251,7 @@ final class CurveAuthenticator: @unchecked Sendable {
             return .watching
         }
         let n = counters.failHandshake()
-        if n <= 5 || n % 1000 == 0 {
+        if LogThrottle.shouldLog(n) {
             let hint = monitor.server
                 ? "a client without CURVE or with the wrong server key"
                 : "the server has no CURVE or another key than server.pub"

@@ -33,3 +33,9 @@ public final class FrameCounters: Sendable {
     /// All refused frames.
     public var refusedTotal: Int { state.withLock { $0.refused.values.reduce(0, +) } }
 }
+
+/// How often a repeated refusal is logged: the first few of each kind, then one in a thousand,
+/// so a flood of bad input cannot flood the log.
+enum LogThrottle {
+    static func shouldLog(_ count: Int) -> Bool { count <= 5 || count % 1000 == 0 }
+}

@@ -100,8 +100,7 @@ public final class MessageSocket {
     /// Counts and logs a frame refused after decoding (e.g. a Rollout whose tensors lie about their sizes).
     public func refuse(_ error: FrameError, detail: String?) {
         let n = counters.countRefused(error.counterName)
-        // Log the first few of each kind, then one in a thousand: a flood must not flood the log.
-        if n <= 5 || n % 1000 == 0 {
+        if LogThrottle.shouldLog(n) {
             logger.warning(
                 "refused frame",
                 metadata: [

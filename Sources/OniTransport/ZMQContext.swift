@@ -14,9 +14,7 @@ public final class ZMQContext: @unchecked Sendable {
 
     /// Creates a context with `ioThreads` background I/O threads.
     public init(ioThreads: Int32 = 1) {
-        guard let handle = zmq_ctx_new() else { fatalError("zmq_ctx_new failed: out of memory") }
-        zmq_ctx_set(handle, ZMQ_IO_THREADS, ioThreads)
-        self.handle = handle
+        handle = Self.newHandle(ioThreads: ioThreads)
         self.security = nil
         self.authenticator = nil
     }
@@ -26,8 +24,7 @@ public final class ZMQContext: @unchecked Sendable {
         guard zmq_has("curve") != 0 else {
             throw .zmq(operation: "CURVE", errno: 0, message: "this libzmq (\(Self.libraryVersion)) was built without CURVE")
         }
-        guard let handle = zmq_ctx_new() else { fatalError("zmq_ctx_new failed: out of memory") }
-        zmq_ctx_set(handle, ZMQ_IO_THREADS, ioThreads)
+        let handle = Self.newHandle(ioThreads: ioThreads)
         self.handle = handle
         self.security = security
         do {
@@ -37,6 +34,12 @@ public final class ZMQContext: @unchecked Sendable {
             zmq_ctx_term(handle)
             throw error
         }
+    }
+
+    private static func newHandle(ioThreads: Int32) -> UnsafeMutableRawPointer {
+        guard let handle = zmq_ctx_new() else { fatalError("zmq_ctx_new failed: out of memory") }
+        zmq_ctx_set(handle, ZMQ_IO_THREADS, ioThreads)
+        return handle
     }
 
     /// What the CURVE guard has admitted and refused (nil without security).
