@@ -81,9 +81,16 @@ import Testing
         // Every message seen is labelled in the end: stop the play (no new messages), then wait
         // until nothing is waiting or in flight.
         _ = worker.stop()
+        // Quiet means: no rollout taken for 3 s (the learner drains what the worker sent last,
+        // which may bring a new message), and nothing waiting or in flight.
+        var lastRollouts = -1.0
+        var quietSince = Date()
         let settled = eventually(seconds: 120) {
             let s = status(ports, context)
-            return (s["annotation/pending"] ?? 1) == 0 && (s["annotation/waiting"] ?? 1) == 0 && (s["messages/labelled"] ?? 0) >= 2
+            let rollouts = s["learner/rollouts"] ?? -1
+            if rollouts != lastRollouts { (lastRollouts, quietSince) = (rollouts, Date()) }
+            return Date().timeIntervalSince(quietSince) >= 3 && (s["annotation/pending"] ?? 1) == 0
+                && (s["annotation/waiting"] ?? 1) == 0 && (s["messages/labelled"] ?? 0) >= 2
         }
         #expect(settled, "\(status(ports, context))")
         #expect(learner.stop() == 0)
