@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A product executable started by a test, its output captured to a file.
 final class ChildProcess {
@@ -77,28 +78,37 @@ final class ChildProcess {
     }
 }
 
-/// Free loopback TCP ports, found by binding port 0.
+/// Free loopback TCP ports for the processes a test starts.
+///
+/// Ports come from below the kernel's ephemeral range (`ip_local_port_range`): a port picked
+/// inside it can be taken, between the check and the child's bind, as the local end of any
+/// outgoing connection on the machine (CI once lost a run to exactly that). No port is handed
+/// out twice in one test process, so tests running side by side never pick the same one.
 enum FreePorts {
-    static func one() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
+    private static let handedOut = Mutex<Set<Int>>([])
 
-    /// A run of `count` consecutive free ports.
+    /// Ports below this are never ephemeral.
+    static let ephemeralLow: Int = {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        return text.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
+    }()
+
+    static func one() -> Int { consecutive(1) }
+
+    /// The first of `count` consecutive free ports.
     static func consecutive(_ count: Int) -> Int {
-        for _ in 0..<200 {
-            let base = Int.random(in: 20_000...60_000)
-            if (base..<(base + count)).allSatisfy(isFree) { return base }
+        let low = 10_000, high = max(low + 1_000, ephemeralLow) - count
+        for _ in 0..<1_000 {
+            let base = Int.random(in: low...high)
+            let ports = Set(base..<(base + count))
+            let claimed = handedOut.withLock { taken in
+                guard taken.isDisjoint(with: ports), ports.allSatisfy(isFree) else { return false }
+                taken.formUnion(ports)
+                return true
+            }
+            if claimed { return base }
         }
-        return 45_000
+        fatalError("no \(count) consecutive free ports between \(low) and \(high + count)")
     }
 
     static func isFree(_ port: Int) -> Bool {
