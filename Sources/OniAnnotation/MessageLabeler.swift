@@ -10,18 +10,31 @@ public struct MessageLabeler: Sendable {
     /// Labels already given for this model, prompt and goal (across runs); nil asks every time.
     public let cache: (any LabelCache)?
 
-    /// Creates a labeler that asks `backend` with `prompt`, answering from `cache` when it can.
-    public init(backend: any LLMBackend, prompt: AnnotationPrompt, cache: (any LabelCache)? = nil) {
+    /// Creates a labeler that asks `backend` with `prompt`, answering from `cache` when it can,
+    /// and compares pairs as `pairJudge` says.
+    public init(backend: any LLMBackend, prompt: AnnotationPrompt, cache: (any LabelCache)? = nil, pairJudge: PairJudge = .prompt) {
         self.backend = backend
         self.prompt = prompt
+        self.pairJudge = pairJudge
         self.pairPrompt = PairPrompt(goal: prompt.goal, fewShot: prompt.fewShot)
+        pairScoresHash = String(SHA256.hex(PairJudge.scoresVersion + "\n" + prompt.templateHash).prefix(16))
         cache?.recordPrompt(hash: prompt.templateHash, template: prompt.templateText)
-        cache?.recordPrompt(hash: pairPrompt.templateHash, template: pairPrompt.templateText)
+        switch pairJudge {
+        case .prompt: cache?.recordPrompt(hash: pairPrompt.templateHash, template: pairPrompt.templateText)
+        case .scores:
+            cache?.recordPrompt(
+                hash: pairScoresHash,
+                template: "\(PairJudge.scoresVersion): σ(logit P(progress | first) − logit P(progress | second)), each from \(prompt.templateHash)")
+        }
         self.cache = cache
     }
 
-    /// Compares pairs (items with a second text).
+    /// Compares pairs (items with a second text) when `pairJudge` is `.prompt`.
     public let pairPrompt: PairPrompt
+    /// How pairs are compared.
+    public let pairJudge: PairJudge
+    /// The hash stored with pairs judged by `.scores`.
+    private let pairScoresHash: String
 
     private func key(_ item: AnnotationItem) -> LabelCacheKey {
         if let second = item.secondText {
@@ -66,11 +79,14 @@ public struct MessageLabeler: Sendable {
     /// whatever the messages say — and the preference is the mean of the two
     /// answers (`first` in one order and `second` in the other is a tie), so it is
     /// one of 0, 0.25, 0.5, 0.75 and 1.
+    ///
+    /// With `PairJudge.scores` each message of a pair is labelled on its own instead (see there).
     public func label(_ item: AnnotationItem) async -> AnnotationResult {
         guard let second = item.secondText else {
             let (outcome, reply) = await ask(item)
             return AnnotationResult(messageID: item.messageID, outcome: outcome, model: backend.model, promptHash: prompt.templateHash, reply: reply)
         }
+        if pairJudge == .scores { return await compareScores(item, second) }
         let forward = await ask(item)
         let backward = await ask(AnnotationItem(messageID: item.messageID, text: second, secondText: item.text))
         let reply = String("\(forward.reply) | reversed: \(backward.reply)".prefix(AnnotationResult.maxReplyCharacters))
@@ -81,6 +97,23 @@ public struct MessageLabeler: Sendable {
         case let (.unparseable(reason), _), let (_, .unparseable(reason)): outcome = .unparseable(reason: reason)
         }
         return AnnotationResult(messageID: item.messageID, outcome: outcome, model: backend.model, promptHash: pairPrompt.templateHash, reply: reply)
+    }
+
+    /// A pair decided from the single-message labels of its two messages.
+    private func compareScores(_ item: AnnotationItem, _ second: String) async -> AnnotationResult {
+        let a = await ask(AnnotationItem(messageID: item.messageID, text: item.text))
+        let b = await ask(AnnotationItem(messageID: item.messageID, text: second))
+        let reply = String("first: \(a.reply) | second: \(b.reply)".prefix(AnnotationResult.maxReplyCharacters))
+        let outcome: LabelOutcome
+        switch (a.outcome, b.outcome) {
+        case let (.labelled(v1, c1), .labelled(v2, c2)):
+            let preference = PairJudge.preference(
+                PairJudge.progressProbability(value: v1, confidence: c1), PairJudge.progressProbability(value: v2, confidence: c2))
+            outcome = .labelled(value: preference, confidence: 1)
+        case let (.backendError(reason), _), let (_, .backendError(reason)): outcome = .backendError(reason: reason)
+        case let (.unparseable(reason), _), let (_, .unparseable(reason)): outcome = .unparseable(reason: reason)
+        }
+        return AnnotationResult(messageID: item.messageID, outcome: outcome, model: backend.model, promptHash: pairScoresHash, reply: reply)
     }
 
     /// One question — a message, or a pair in the given order — answered from the cache or

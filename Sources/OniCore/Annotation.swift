@@ -18,7 +18,8 @@ public struct AnnotationItem: Sendable, Hashable {
 public enum LabelOutcome: Sendable, Hashable {
     /// The model answered; `value` is 1 (progress) or 0 (no progress), `confidence` in [0, 1].
     /// For a pair: 1 (the first shows more progress), 0 (the second), 0.5 (a tie), or 0.25/0.75
-    /// when the two orders it was asked in disagree by one step.
+    /// when the two orders it was asked in disagree by one step; any value in between when the pair
+    /// is decided from the two messages' own labels (`PairJudge.scores`).
     case labelled(value: Float, confidence: Float)
     /// The model replied without a recognisable label. No label is guessed.
     case unparseable(reason: String)

@@ -28,6 +28,8 @@ public struct AnnotatorConfig: Sendable {
     public var fewShot = FewShotExamples.builtIn
     /// How the model answers: a tagged word, or its first token's yes/no probabilities.
     public var labelMode = LabelMode.tagged
+    /// How pairs are compared for the ranking reward.
+    public var pairJudge = PairJudge.prompt
     /// Seconds between statistics lines in the log.
     public var statsIntervalSeconds = 10.0
 

@@ -241,7 +241,7 @@ public final class AnnotatorServer {
         // Goals come from peers: keep the table small.
         if labelers.count >= 16 { labelers.removeAll() }
         let labeler = MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: Goal(argument: goal.isEmpty ? "default" : goal), mode: config.labelMode, fewShot: config.fewShot),
-            cache: cache)
+            cache: cache, pairJudge: config.pairJudge)
         labelers[goal] = labeler
         return labeler
     }

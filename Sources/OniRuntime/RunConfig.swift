@@ -48,6 +48,10 @@ public struct RunConfig: Sendable, Codable, Equatable {
     /// local llama-server (one generated token, and a confidence), tagged with any other server
     /// (not every OpenAI-compatible server returns log-probabilities).
     public var labelMode = "auto"
+    /// How pairs are compared for `ranking` (see `PairJudge`): `prompt`, `scores` or `auto` —
+    /// scores with the local llama-server (its small default model cannot compare two messages
+    /// in one prompt), prompt with any other server.
+    public var pairJudge = "auto"
     /// The annotator's few-shot examples file; nil = the built-in ones.
     public var llmExamples: String?
     /// Messages per annotation request.
@@ -123,6 +127,9 @@ public struct RunConfig: Sendable, Codable, Equatable {
         guard ["auto", "tagged", "logprob"].contains(labelMode) else {
             throw .invalidConfiguration("--label-mode must be auto, tagged or logprob, got '\(labelMode)'")
         }
+        guard ["auto", "prompt", "scores"].contains(pairJudge) else {
+            throw .invalidConfiguration("--pair-judge must be auto, prompt or scores, got '\(pairJudge)'")
+        }
         if let url = llmBaseURL, URL(string: url)?.scheme?.hasPrefix("http") != true {
             throw .invalidConfiguration("--llm-url must be an http(s) URL, got '\(url)'")
         }
@@ -146,12 +153,12 @@ public struct RunConfig: Sendable, Codable, Equatable {
         return args + curveArguments
     }
 
-    /// The annotator's command line; `auto` label mode and concurrency must have been
+    /// The annotator's command line; `auto` label mode, pair judge and concurrency must have been
     /// resolved (`Supervisor` does it once it knows which server answers).
     public func annotatorArguments() -> [String] {
         [
             "--bind", "tcp://\(host):\(basePort + 5)", "--llm-url", llmBaseURL ?? "", "--llm-model", llmModel,
-            "--label-mode", labelMode, "--llm-concurrency", "\(llmConcurrency)",
+            "--label-mode", labelMode, "--pair-judge", pairJudge, "--llm-concurrency", "\(llmConcurrency)",
             "--log-level", logLevel,
         ] + (llmExamples.map { ["--examples", $0] } ?? [])
             + (annotationCache.map { ["--cache", $0] } ?? []) + curveArguments

@@ -144,6 +144,7 @@ public final class Supervisor {
         if let url = config.llmBaseURL, config.llm == "auto" {
             // Not every OpenAI-compatible server returns log-probabilities; a remote one has room for more requests.
             if roles.labelMode == "auto" { roles.labelMode = LabelMode.tagged.rawValue }
+            if roles.pairJudge == "auto" { roles.pairJudge = PairJudge.prompt.rawValue }
             if roles.llmConcurrency == 0 { roles.llmConcurrency = 4 }
             output("oni run: annotating with \(config.llmModel) at \(url), goal '\(config.goal)'")
             return nil
@@ -159,6 +160,7 @@ public final class Supervisor {
         roles.llmBaseURL = "http://127.0.0.1:\(config.localLLMPort)/v1"
         roles.llmModel = local.modelName
         if roles.labelMode == "auto" { roles.labelMode = LabelMode.logprob.rawValue }
+        if roles.pairJudge == "auto" { roles.pairJudge = PairJudge.scores.rawValue }
         if roles.llmConcurrency == 0 { roles.llmConcurrency = 1 }
         output("oni run: annotating with \(local.modelName) on a local llama-server (127.0.0.1:\(config.localLLMPort), \(config.llmThreads) thread\(config.llmThreads == 1 ? "" : "s")), goal '\(config.goal)'")
         return local

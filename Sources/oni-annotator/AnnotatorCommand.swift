@@ -28,6 +28,8 @@ struct AnnotatorCommand: ParsableCommand {
     @Option(help: "Most tokens the LLM may answer with.") var llmMaxTokens = 16
     @Option(help: "How the LLM answers: tagged (<label>yes</label>) or logprob (compares P(yes) and P(no) of its first token; needs a server with logprobs).")
     var labelMode = LabelMode.tagged.rawValue
+    @Option(help: "How pairs are compared (ranking): prompt (both messages in one prompt, asked in both orders) or scores (each message labelled alone, preference σ(logit p₁ − logit p₂); for judges too small to compare).")
+    var pairJudge = PairJudge.prompt.rawValue
     @Option(help: "Few-shot examples (a versioned JSON file; default: the built-in oni-examples-v1).") var examples: String?
     @Option(help: "Requests waiting beyond this are dropped, oldest first.") var maxQueuedRequests = 256
     @Option(help: "Id reported in replies.") var id = "annotator-0"
@@ -46,6 +48,9 @@ struct AnnotatorCommand: ParsableCommand {
         try FrameLimit.validate(maxFrameBytes)
         guard LabelMode(rawValue: labelMode) != nil else {
             throw ValidationError("--label-mode must be one of \(LabelMode.allCases.map(\.rawValue)), got '\(labelMode)'")
+        }
+        guard PairJudge(rawValue: pairJudge) != nil else {
+            throw ValidationError("--pair-judge must be one of \(PairJudge.allCases.map(\.rawValue)), got '\(pairJudge)'")
         }
         guard llmServer() != nil else {
             throw ValidationError("no LLM server: give --llm-url http://HOST:PORT/v1 or set ONI_LLM_BASE_URL")
@@ -74,6 +79,7 @@ struct AnnotatorCommand: ParsableCommand {
         config.maxFrameBytes = maxFrameBytes
         config.cachePath = noCache ? nil : cache
         config.labelMode = LabelMode(rawValue: labelMode)!
+        config.pairJudge = PairJudge(rawValue: pairJudge)!
         if let examples {
             do {
                 config.fewShot = try FewShotExamples.load(path: examples)

@@ -44,6 +44,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: "LLM requests in flight and slots of the local llama-server (0 = 1 for the local server, 4 for others).") var llmConcurrency = RunConfig.defaults.llmConcurrency
     @Option(help: "How the LLM answers: auto (logprob with the local server, tagged otherwise), tagged (<label>yes</label>) or logprob (P(yes) vs P(no) of its first token).")
     var labelMode = RunConfig.defaults.labelMode
+    @Option(help: "How ranking compares two messages: auto (scores with the local server, prompt otherwise), prompt (both in one prompt, asked in both orders) or scores (each labelled alone, preference σ(logit p₁ − logit p₂)).")
+    var pairJudge = RunConfig.defaults.pairJudge
     @Option(help: "The annotator's label cache, shared across runs (default: ~/.cache/oni/annotations.sqlite).") var annotationCache: String?
     @Option(help: "Goal for the LLM: default, combat, gold, stairs or free text.") var goal = RunConfig.defaults.goal
     @Option(name: [.customLong("llm-batch-size"), .customLong("llm_batch_size")], help: "Messages per annotation request.")
@@ -113,6 +115,7 @@ struct RunCommand: ParsableCommand {
         resolved.llmModelFile = llmModelFile
         resolved.llmThreads = llmThreads
         resolved.labelMode = labelMode
+        resolved.pairJudge = pairJudge
         resolved.llmConcurrency = llmConcurrency
         resolved.rewardInit = rewardInit.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         resolved.llmExamples = llmExamples.map { URL(fileURLWithPath: $0).standardizedFileURL.path }

@@ -158,4 +158,55 @@ import Testing
         _ = await labeler.label([AnnotationItem(messageID: 7, text: "You find a key.")])
         #expect(server.requestCount == 3)
     }
+
+    /// σ(logit p − logit q) by hand: p = 0.8, q = 0.4 → 0.8·0.6 / (0.8·0.6 + 0.4·0.2) = 6/7; equal is a tie; the
+    /// order is symmetric; certain labels stay finite.
+    @Test func scoresGiveTheBradleyTerryPreference() {
+        #expect(abs(PairJudge.preference(0.8, 0.4) - 6.0 / 7) < 1e-6)
+        #expect(abs(PairJudge.preference(0.4, 0.8) - 1.0 / 7) < 1e-6)
+        #expect(PairJudge.preference(0.3, 0.3) == 0.5)
+        #expect(abs(PairJudge.preference(1, 0) - 0.9999) < 1e-4)
+        #expect(PairJudge.preference(1, 1) == 0.5)
+        #expect(PairJudge.progressProbability(value: 1, confidence: 0.9) == Double(Float(0.9)))
+        #expect(PairJudge.progressProbability(value: 0, confidence: 0.75) == 0.25)
+    }
+
+    /// With the scores judge a pair costs no pair prompt: each message is labelled alone (logprob
+    /// mode here), those labels are cached as ordinary labels, and the preference follows them.
+    @Test func scoresJudgeLabelsEachMessageAlone() async throws {
+        let server = try FakeLLMServer { message, _ in
+            if message.hasPrefix("First message:") { return .reply("<label>first</label>") }
+            return message.contains("key") ? .logprobs([("yes", log(0.8)), ("no", log(0.2))]) : .logprobs([("no", log(0.6)), ("yes", log(0.4))])
+        }
+        let backend = OpenAICompatibleBackend(
+            config: LLMServerConfig(baseURL: server.baseURL, model: "fake-model", timeoutSeconds: 10, maxRetries: 0, retryBaseDelaySeconds: 0.01))
+        let cache = MemoryLabelCache()
+        let prompt = AnnotationPrompt(goal: .default, mode: .logprob)
+        let labeler = MessageLabeler(backend: backend, prompt: prompt, cache: cache, pairJudge: .scores)
+        let result = await labeler.label(AnnotationItem(messageID: 8, text: "You find a key.", secondText: "It's a wall."))
+        guard case let .labelled(value, _) = result.outcome else { Issue.record("\(result.outcome)"); return }
+        #expect(abs(value - 6.0 / 7) < 1e-4)  // P(progress) 0.8 against 0.4
+        #expect(result.reply.hasPrefix("first: yes:-0.223") && result.reply.contains("| second: no:-0.511"))
+        #expect(result.promptHash != prompt.templateHash && result.promptHash != PairPrompt(goal: .default).templateHash)
+        #expect(cache.prompt(hash: result.promptHash)?.contains(prompt.templateHash) == true)
+        #expect(server.requestCount == 2)
+        // The reverse pair and the single messages come from the cache.
+        let reverse = await labeler.label(AnnotationItem(messageID: 9, text: "It's a wall.", secondText: "You find a key."))
+        guard case let .labelled(reversed, _) = reverse.outcome else { Issue.record("\(reverse.outcome)"); return }
+        #expect(abs(reversed - 1.0 / 7) < 1e-4)
+        _ = await labeler.label(AnnotationItem(messageID: 10, text: "You find a key."))
+        #expect(server.requestCount == 2)
+    }
+
+    /// A message the model gives no label keeps the pair unjudged: no preference is guessed.
+    @Test func scoresJudgeNeedsBothLabels() async throws {
+        let server = try FakeLLMServer { message, _ in
+            message.contains("key") ? .logprobs([("yes", log(0.8)), ("no", log(0.2))]) : .logprobs([("The", log(0.9))])
+        }
+        let backend = OpenAICompatibleBackend(
+            config: LLMServerConfig(baseURL: server.baseURL, model: "fake-model", timeoutSeconds: 10, maxRetries: 0, retryBaseDelaySeconds: 0.01))
+        let labeler = MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: .default, mode: .logprob), pairJudge: .scores)
+        let result = await labeler.label(AnnotationItem(messageID: 11, text: "You find a key.", secondText: "It's a wall."))
+        guard case .unparseable = result.outcome else { Issue.record("\(result.outcome)"); return }
+    }
 }
