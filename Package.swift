@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "OniAnnotationTests", dependencies: ["OniAnnotation", "OniCore", "OniTestSupport"]),
         .testTarget(name: "OniStorageTests", dependencies: ["OniStorage", "OniWire", "OniCore", "OniTestSupport"]),
         .testTarget(name: "OniRuntimeTests", dependencies: ["OniRuntime", "OniCore"]),
-        .testTarget(name: "OniTelemetryTests", dependencies: ["OniTelemetry"]),
+        .testTarget(name: "OniTelemetryTests", dependencies: ["OniTelemetry", "OniWire"]),
         .testTarget(name: "OniNeuralTests", dependencies: ["OniNeural", "OniCore", "CBLAS"]),
         .testTarget(name: "OniLearningTests", dependencies: ["OniLearning", "OniNeural", "OniCore"]),
         .testTarget(

@@ -42,12 +42,14 @@ public enum MetricsTable {
         return lines.joined(separator: "\n")
     }
 
-    /// One line: steps, FPS, episodes, return, messages and labels, workers.
+    /// One line: steps, FPS, episodes, return, messages and labels (and judged pairs with the
+    /// ranking reward), workers.
     public static func progressLine(_ metrics: Oni_V1_Metrics) -> String {
         let v = metrics.values
         func f(_ name: String) -> String { v[name].map(format) ?? "-" }
+        let pairs = v["pairs/total"] == nil ? "" : "  pairs judged \(f("pairs/judged"))/\(f("pairs/total"))"
         return "steps \(f("env/steps"))  fps \(f("env/fps"))  episodes \(f("env/episodes"))  return \(f("env/episode_return"))"
-            + "  success \(f("env/success_rate"))  messages \(f("messages/distinct"))  labelled \(f("messages/labelled"))"
+            + "  success \(f("env/success_rate"))  messages \(f("messages/distinct"))  labelled \(f("messages/labelled"))\(pairs)"
             + "  pending \(f("annotation/pending"))  workers \(f("workers/live"))"
     }
 
