@@ -524,9 +524,16 @@ public final class Learner {
 
     // MARK: Annotation
 
+    /// Which waiting item to ask about first: the most-seen message (a pair: its two messages' counts together).
+    private func annotationPriority(_ id: UInt64) -> Int64 {
+        guard PairTable.isPair(id) else { return registry.entry(id)?.count ?? 0 }
+        guard let pair = pairs.pairs[id] else { return 0 }
+        return (registry.entry(pair.first)?.count ?? 0) + (registry.entry(pair.second)?.count ?? 0)
+    }
+
     private func sendAnnotationRequests(_ socket: MessageSocket) {
         annotation.expire(now: now)
-        while let next = annotation.nextRequest(now: now) {
+        while let next = annotation.nextRequest(now: now, priority: annotationPriority) {
             // A late reply may have labelled some of these meanwhile.
             let items = next.ids.compactMap(annotationItem)
             if items.isEmpty {

@@ -42,6 +42,24 @@ import Testing
         expectThat(q.nextRequest(now: 0)?.ids == [3, 2])
     }
 
+    /// With a priority (how often each message was seen) the most-seen go first, newest first
+    /// among equals: an old, frequent message is not starved by a stream of new ones.
+    @Test func priorityPutsTheMostSeenFirst() {
+        var q = AnnotationQueue(batchSize: 3, maxInFlight: 4, timeout: 10)
+        let seen: [UInt64: Int64] = [1: 4134, 2: 1, 3: 7, 4: 1, 5: 7, 6: 1, 7: 2]
+        for id: UInt64 in 1...7 { q.enqueue(id) }
+        let first = q.nextRequest(now: 0) { seen[$0, default: 1] }
+        #expect(first?.ids == [1, 5, 3])
+        q.enqueue(8)  // new, seen once
+        let second = q.nextRequest(now: 0) { seen[$0, default: 1] }
+        #expect(second?.ids == [7, 8, 6])
+        #expect(q.waitingCount == 2)
+        // Each message goes out once; what is left comes out newest first.
+        let third = q.nextRequest(now: 0) { seen[$0, default: 1] }
+        #expect(third?.ids == [4, 2])
+        #expect(q.pendingCount == 8)
+    }
+
     @Test func serverFailuresBackOffExponentiallyThenGiveUp() {
         var q = AnnotationQueue(batchSize: 1, maxInFlight: 1, timeout: 100)
         q.maxAttempts = 3
