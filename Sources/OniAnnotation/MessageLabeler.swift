@@ -90,12 +90,7 @@ public struct MessageLabeler: Sendable {
         let forward = await ask(item)
         let backward = await ask(AnnotationItem(messageID: item.messageID, text: second, secondText: item.text))
         let reply = String("\(forward.reply) | reversed: \(backward.reply)".prefix(AnnotationResult.maxReplyCharacters))
-        let outcome: LabelOutcome
-        switch (forward.outcome, backward.outcome) {
-        case let (.labelled(a, _), .labelled(b, _)): outcome = .labelled(value: (a + (1 - b)) / 2, confidence: 1)
-        case let (.backendError(reason), _), let (_, .backendError(reason)): outcome = .backendError(reason: reason)
-        case let (.unparseable(reason), _), let (_, .unparseable(reason)): outcome = .unparseable(reason: reason)
-        }
+        let outcome = Self.preference(forward.outcome, backward.outcome) { a, _, b, _ in (a + (1 - b)) / 2 }
         return AnnotationResult(messageID: item.messageID, outcome: outcome, model: backend.model, promptHash: pairPrompt.templateHash, reply: reply)
     }
 
@@ -104,16 +99,21 @@ public struct MessageLabeler: Sendable {
         let a = await ask(AnnotationItem(messageID: item.messageID, text: item.text))
         let b = await ask(AnnotationItem(messageID: item.messageID, text: second))
         let reply = String("first: \(a.reply) | second: \(b.reply)".prefix(AnnotationResult.maxReplyCharacters))
-        let outcome: LabelOutcome
-        switch (a.outcome, b.outcome) {
-        case let (.labelled(v1, c1), .labelled(v2, c2)):
-            let preference = PairJudge.preference(
-                PairJudge.progressProbability(value: v1, confidence: c1), PairJudge.progressProbability(value: v2, confidence: c2))
-            outcome = .labelled(value: preference, confidence: 1)
-        case let (.backendError(reason), _), let (_, .backendError(reason)): outcome = .backendError(reason: reason)
-        case let (.unparseable(reason), _), let (_, .unparseable(reason)): outcome = .unparseable(reason: reason)
+        let outcome = Self.preference(a.outcome, b.outcome) { v1, c1, v2, c2 in
+            PairJudge.preference(PairJudge.progressProbability(value: v1, confidence: c1), PairJudge.progressProbability(value: v2, confidence: c2))
         }
         return AnnotationResult(messageID: item.messageID, outcome: outcome, model: backend.model, promptHash: pairScoresHash, reply: reply)
+    }
+
+    /// A preference from the two answers behind a pair: `combine(value₁, confidence₁, value₂,
+    /// confidence₂)` when both are labels; otherwise the failure (a backend error before an
+    /// unparseable reply), since no preference is guessed from one answer.
+    private static func preference(_ first: LabelOutcome, _ second: LabelOutcome, _ combine: (Float, Float, Float, Float) -> Float) -> LabelOutcome {
+        switch (first, second) {
+        case let (.labelled(v1, c1), .labelled(v2, c2)): .labelled(value: combine(v1, c1, v2, c2), confidence: 1)
+        case let (.backendError(reason), _), let (_, .backendError(reason)): .backendError(reason: reason)
+        case let (.unparseable(reason), _), let (_, .unparseable(reason)): .unparseable(reason: reason)
+        }
     }
 
     /// One question — a message, or a pair in the given order — answered from the cache or

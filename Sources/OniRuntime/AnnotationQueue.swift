@@ -1,9 +1,8 @@
 import OniCore
 
 /// Which messages to send to the annotator, and when. Messages without a
-/// label wait newest first — or, given a priority (the learner's: how often a message
-/// has been seen), highest priority first and newest first among equals; each is in at
-/// most one request at a time; a
+/// label go out by priority (the learner's: how often a message has been seen),
+/// newest first among equals; each is in at most one request at a time; a
 /// request unanswered after `timeout` seconds puts its messages back. A
 /// message whose labelling failed on the server side is retried after an
 /// exponential backoff, at most `maxAttempts` times.
@@ -17,7 +16,7 @@ public struct AnnotationQueue: Sendable {
     /// Seconds before an unanswered request is given up and its messages requeued.
     public var timeout: Double
 
-    private var waiting: [UInt64] = []  // a stack: newest on top
+    private var waiting: [UInt64] = []  // oldest first
     private var waitingSet: Set<UInt64> = []
     private var inFlight: [UInt64: (ids: [UInt64], sentAt: Double)] = [:]
     private var pendingSet: Set<UInt64> = []
@@ -56,40 +55,31 @@ public struct AnnotationQueue: Sendable {
         waitingSet.insert(id)
     }
 
-    /// The next request to send, if a slot is free: (request id, message ids newest first, or
-    /// by `priority`, highest first, newest first among equals).
+    /// The next request to send, if a slot is free: (request id, message ids by `priority`,
+    /// highest first, newest first among equals; without one, newest first).
     ///
-    /// Without a priority a message seen early and often can wait for ever behind the stream
+    /// Newest first alone lets a message seen early and often wait for ever behind the stream
     /// of new ones whenever the LLM labels more slowly than new messages appear (NetHack with
     /// the local model: "You kill the newt!", seen 4,134 times, was never asked about in 4 M steps).
-    public mutating func nextRequest(now: Double, priority: ((UInt64) -> Int64)? = nil) -> (requestID: UInt64, ids: [UInt64])? {
+    public mutating func nextRequest(now: Double, priority: (UInt64) -> Int64 = { _ in 0 }) -> (requestID: UInt64, ids: [UInt64])? {
         if !deferred.isEmpty {
             let due = deferred.filter { $0.notBefore <= now }
             deferred.removeAll { $0.notBefore <= now }
             for entry in due { enqueue(entry.id) }
         }
         guard inFlight.count < maxInFlight, !waiting.isEmpty else { return nil }
-        var ids: [UInt64] = []
-        if let priority, waiting.count > batchSize {
-            // The best `batchSize` by (priority, position in the stack), one pass.
-            var best: [(priority: Int64, index: Int)] = []
-            for (index, id) in waiting.enumerated() {
-                let p = priority(id)
-                guard best.count < batchSize || (p, index) > (best[best.count - 1].priority, best[best.count - 1].index) else { continue }
-                let at = best.firstIndex { (p, index) > ($0.priority, $0.index) } ?? best.count
-                best.insert((p, index), at: at)
-                if best.count > batchSize { best.removeLast() }
-            }
-            ids = best.map { waiting[$0.index] }
-            let chosen = Set(best.map(\.index))
-            waiting = waiting.enumerated().filter { !chosen.contains($0.offset) }.map(\.element)
-            waitingSet.subtract(ids)
-        } else {
-            while ids.count < batchSize, let id = waiting.popLast() {
-                waitingSet.remove(id)
-                ids.append(id)
-            }
+        // The best `batchSize` by (priority, position in the list), one pass.
+        var best: [(priority: Int64, index: Int)] = []
+        for (index, id) in waiting.enumerated() {
+            let p = priority(id)
+            guard best.count < batchSize || (p, index) > (best[best.count - 1].priority, best[best.count - 1].index) else { continue }
+            let at = best.firstIndex { (p, index) > ($0.priority, $0.index) } ?? best.count
+            best.insert((p, index), at: at)
+            if best.count > batchSize { best.removeLast() }
         }
+        let ids = best.map { waiting[$0.index] }
+        for index in best.map(\.index).sorted(by: >) { waiting.remove(at: index) }
+        waitingSet.subtract(ids)
         let requestID = nextRequestID
         nextRequestID += 1
         inFlight[requestID] = (ids, now)
@@ -97,7 +87,7 @@ public struct AnnotationQueue: Sendable {
         return (requestID, ids)
     }
 
-    /// Gives back a request that could not be sent (its messages wait again, on top).
+    /// Gives back a request that could not be sent (its messages wait again, as the newest).
     public mutating func unsent(_ requestID: UInt64) {
         guard let request = inFlight.removeValue(forKey: requestID) else { return }
         pendingSet.subtract(request.ids)

@@ -25,6 +25,9 @@ public final class Learner {
     private var annotatorFigures: [String: Double] = [:]
     private var pairRNG = SeededGenerator(seed: 0x5EED_0FA1)
     private var annotation: AnnotationQueue
+    /// After a request found no annotator to take it, the next try waits until then: choosing
+    /// a request scans every waiting message, too much to repeat on every turn of the loop.
+    private var annotationRetryAt = -Double.infinity
     private var liveness: LivenessTracker
     private var returns = RollingWindow(capacity: 100)
     private var lengths = RollingWindow(capacity: 100)
@@ -533,6 +536,7 @@ public final class Learner {
 
     private func sendAnnotationRequests(_ socket: MessageSocket) {
         annotation.expire(now: now)
+        guard now >= annotationRetryAt else { return }
         while let next = annotation.nextRequest(now: now, priority: annotationPriority) {
             // A late reply may have labelled some of these meanwhile.
             let items = next.ids.compactMap(annotationItem)
@@ -549,6 +553,7 @@ public final class Learner {
             } else {
                 // No annotator connected (ZMQ_IMMEDIATE): keep the messages waiting.
                 annotation.unsent(next.requestID)
+                annotationRetryAt = now + 0.25
                 break
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import OniAnnotation
 import OniLearning
 
 /// The configuration of `oni run`: one machine, every role as a child process.
@@ -127,7 +128,7 @@ public struct RunConfig: Sendable, Codable, Equatable {
         guard ["auto", "tagged", "logprob"].contains(labelMode) else {
             throw .invalidConfiguration("--label-mode must be auto, tagged or logprob, got '\(labelMode)'")
         }
-        guard ["auto", "prompt", "scores"].contains(pairJudge) else {
+        guard pairJudge == "auto" || PairJudge(rawValue: pairJudge) != nil else {
             throw .invalidConfiguration("--pair-judge must be auto, prompt or scores, got '\(pairJudge)'")
         }
         if let url = llmBaseURL, URL(string: url)?.scheme?.hasPrefix("http") != true {
