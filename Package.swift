@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(name: "OniEnvironmentsTests", dependencies: ["OniEnvironments", "OniCore"], exclude: ["Reference"]),
         .testTarget(name: "OniAnnotationTests", dependencies: ["OniAnnotation", "OniCore", "OniTestSupport"]),
         .testTarget(name: "OniStorageTests", dependencies: ["OniStorage", "OniWire", "OniCore", "OniTestSupport"]),
-        .testTarget(name: "OniRuntimeTests", dependencies: ["OniRuntime", "OniCore"]),
+        .testTarget(name: "OniRuntimeTests", dependencies: ["OniRuntime", "OniLearning", "OniCore"]),
         .testTarget(name: "OniTelemetryTests", dependencies: ["OniTelemetry", "OniWire"]),
         .testTarget(name: "OniNeuralTests", dependencies: ["OniNeural", "OniCore", "CBLAS"]),
         .testTarget(name: "OniLearningTests", dependencies: ["OniLearning", "OniNeural", "OniCore"]),

@@ -5,18 +5,36 @@ import OniNeural
 /// Asynchronous PPO (Sample Factory's APPO): the PPO clipped objective with
 /// V-trace targets correcting for the lag between the acting and the learned
 /// policy, a value loss and an entropy bonus, one Adam step per batch.
+///
+/// Data-parallel over `threads`: the batch's environment columns are split
+/// into at most `threads` shards, each run forward and backward on its own
+/// replica of the network at once; the losses are taken over the whole batch
+/// (advantages normalised over all of it), the replicas' gradients are summed
+/// in shard order into the first, and one Adam step follows. The same batch
+/// and the same `threads` give bit-identical weights; different `threads`
+/// differ only by float rounding.
 public final class APPOTrainer {
+    /// The network that is trained (replica 0); its weights are the policy.
     public let network: PolicyNetwork<Float>
     public let optimizer: Adam<Float>
     public var config: TrainingConfig
+    /// Threads an update may use.
+    public let threads: Int
     /// Incremented by every update; Params carry it as their version.
     public private(set) var version: Int64 = 0
     /// Updates whose gradient was not finite and were therefore not applied.
     public private(set) var skippedUpdates = 0
+    /// Where the last update's time went.
+    public private(set) var lastTiming = UpdateTiming()
+    /// Replicas 1… (replica 0 is `network`); they take its weights before every update.
+    private let replicas: [PolicyNetwork<Float>]
 
-    public init(architecture: PolicyArchitecture, config: TrainingConfig, seed: UInt64) {
+    public init(architecture: PolicyArchitecture, config: TrainingConfig, seed: UInt64, threads: Int = 1) {
+        precondition(threads >= 1, "an update needs at least one thread")
         network = PolicyNetwork(architecture: architecture, seed: seed)
         self.config = config
+        self.threads = threads
+        replicas = (1..<threads).map { _ in PolicyNetwork(architecture: architecture, seed: seed) }
         optimizer = Adam(
             parameters: network.parameters, learningRate: Float(config.learningRate),
             maxGradientNorm: config.maxGradientNorm > 0 ? Float(config.maxGradientNorm) : nil)
@@ -27,10 +45,145 @@ public final class APPOTrainer {
         self.version = version
     }
 
-    /// One update on `batch`; returns namespaced statistics (learner/loss_policy, …).
+    /// Seconds spent in each phase of an update.
+    public struct UpdateTiming: Sendable, Equatable {
+        public var forward = 0.0, loss = 0.0, backward = 0.0, reduce = 0.0, step = 0.0
+        public var total: Double { forward + loss + backward + reduce + step }
+        public init() {}
+    }
+
+    /// One update on one rollout's batch.
     @discardableResult
-    public func update(_ batch: TrainingBatch) -> [String: Double] {
-        let a = network.architecture
+    public func update(_ batch: TrainingBatch) -> [String: Double] { update([batch]) }
+
+    /// One update on several rollouts of the same length, trained as one batch; returns
+    /// namespaced statistics (learner/loss_policy, …).
+    @discardableResult
+    public func update(_ batches: [TrainingBatch]) -> [String: Double] {
+        var clock = PhaseClock()
+        let pass = accumulateGradients(batches, clock: &clock)
+        let gradientNorm = optimizer.step()
+        clock.lap(\.step)
+        lastTiming = clock.timing
+        guard gradientNorm.isFinite else {
+            // The optimiser skipped the step; the weights are unchanged and so is the version.
+            skippedUpdates += 1
+            return ["learner/skipped_updates": Double(skippedUpdates)]
+        }
+        version += 1
+        var stats = pass.stats
+        stats["learner/grad_norm"] = Double(gradientNorm)
+        stats["learner/skipped_updates"] = Double(skippedUpdates)
+        return stats
+    }
+
+    /// The gradient of the APPO loss on `batches` for every parameter (in `network.parameters`
+    /// order), without changing the weights: what an update hands to Adam.
+    public func gradients(_ batches: [TrainingBatch]) -> [[Float]] {
+        var clock = PhaseClock()
+        _ = accumulateGradients(batches, clock: &clock)
+        defer { for p in network.parameters { p.zeroGradient() } }
+        return network.parameters.map(\.gradient)
+    }
+
+    /// Forward, losses and backward of the whole batch, leaving the summed gradient in `network`'s parameters.
+    private func accumulateGradients(_ batches: [TrainingBatch], clock: inout PhaseClock) -> (stats: [String: Double], samples: Int) {
+        let whole = TrainingBatch.concatenating(batches)
+        let shardCount = min(threads, whole.envs)
+        let shards = (0..<shardCount).map { k in whole.columns((k * whole.envs / shardCount)..<((k + 1) * whole.envs / shardCount)) }
+        let networks = [network] + replicas
+        for replica in networks[1..<shardCount] { replica.copyWeights(from: network) }
+
+        // Forward, V-trace and entropy per shard, at once.
+        var passes = [ShardPass?](repeating: nil, count: shardCount)
+        let config = self.config
+        passes.withUnsafeMutableBufferPointer { out in
+            let out = UncheckedSendable(out)
+            Parallel.forEach(shardCount) { k in
+                out.value[k] = ShardPass(batch: shards[k], network: networks[k], config: config)
+            }
+        }
+        let work = passes.map { $0! }
+        clock.lap(\.forward)
+
+        // The losses over the whole batch, shard after shard.
+        let n = work.reduce(0) { $0 + $1.samples }
+        let target = work.flatMap(\.target), behaviour = work.flatMap(\.behaviour), v = work.flatMap(\.values)
+        let vtraceValues = work.flatMap(\.vtrace.values)
+        var advantages = work.flatMap(\.vtrace.advantages)
+        if config.normalizeAdvantages && n > 1 {
+            let mean = advantages.reduce(0, +) / Double(n)
+            let variance = advantages.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n)
+            let scale = 1 / (variance.squareRoot() + 1e-8)
+            for i in advantages.indices { advantages[i] = (advantages[i] - mean) * scale }
+        }
+        let (policyLoss, dTarget) = PPOLoss.policy(logProbs: target, behaviourLogProbs: behaviour, advantages: advantages, clip: config.clip)
+        let oldValues = work.allSatisfy { !$0.batch.behaviourValues.isEmpty } ? work.flatMap { $0.batch.behaviourValues.map(Double.init) } : []
+        let (valueLoss, dValues) =
+            config.valueClip > 0 && !oldValues.isEmpty
+            ? PPOLoss.clippedValue(values: v, oldValues: oldValues, targets: vtraceValues, clip: config.valueClip)
+            : PPOLoss.value(values: v, targets: vtraceValues)
+        let entropy = work.reduce(0) { $0 + $1.entropySum } / Double(n)
+        clock.lap(\.loss)
+
+        // Backward per shard into its replica's gradients, at once.
+        let entropyWeight = Float(config.entropyCoefficient / Double(n))
+        let offsets = work.indices.map { k in work[..<k].reduce(0) { $0 + $1.samples } }
+        Parallel.forEach(shardCount) { k in
+            let range = offsets[k]..<(offsets[k] + work[k].samples)
+            let (dLogits, dV) = work[k].outputGradients(
+                actions: networks[k].architecture.actions, dTarget: dTarget[range], dValues: dValues[range], entropyWeight: entropyWeight,
+                valueCoefficient: config.valueCoefficient)
+            networks[k].backward(logitsGradient: dLogits, valuesGradient: dV)
+        }
+        clock.lap(\.backward)
+        // Summed in a fixed order (0 + 1 + 2 …): the same batch gives the same weights.
+        for replica in networks[1..<shardCount] { network.addGradients(from: replica) }
+        clock.lap(\.reduce)
+
+        var ratioSum = 0.0, clipped = 0
+        for i in 0..<n {
+            let ratio = Foundation.exp(target[i] - behaviour[i])
+            ratioSum += ratio
+            if abs(ratio - 1) > config.clip { clipped += 1 }
+        }
+        let stats = [
+            "learner/loss_policy": policyLoss, "learner/loss_value": valueLoss, "learner/entropy": entropy,
+            "learner/ratio_mean": ratioSum / Double(n), "learner/clip_fraction": Double(clipped) / Double(n),
+            "learner/value_mean": v.reduce(0, +) / Double(n), "learner/vtrace_target_mean": vtraceValues.reduce(0, +) / Double(n),
+            "learner/batch_samples": Double(n),
+        ]
+        return (stats, n)
+    }
+
+    /// Times the phases of one update.
+    private struct PhaseClock {
+        var timing = UpdateTiming()
+        var last = ContinuousClock.now
+
+        mutating func lap(_ phase: WritableKeyPath<UpdateTiming, Double>) {
+            let now = ContinuousClock.now
+            let d = now - last
+            timing[keyPath: phase] += Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+            last = now
+        }
+    }
+}
+
+/// One shard's forward pass and what its backward pass needs.
+private struct ShardPass {
+    let batch: TrainingBatch
+    let logProbs: [Float]
+    /// log π(aₜ), the behaviour's log μ(aₜ) (limited to log π ± 3) and V(xₜ), [T, Bₖ].
+    let target: [Double], behaviour: [Double], values: [Double]
+    let vtrace: VTrace.Output
+    let entropySum: Double
+    let entropyGradient: [Float]
+    var samples: Int { batch.samples }
+
+    init(batch: TrainingBatch, network: PolicyNetwork<Float>, config: TrainingConfig) {
+        self.batch = batch
+        let actions = network.architecture.actions
         let t = batch.steps, b = batch.envs, n = t * b, rows = (t + 1) * b
         let (logits, values, _) = batch.chars.withUnsafeBufferPointer { chars in
             batch.status.withUnsafeBufferPointer { status in
@@ -42,10 +195,10 @@ public final class APPOTrainer {
                 }
             }
         }
-        let logProbs = Categorical.logSoftmax(logits, actions: a.actions)
-
         // V-trace in Float64 on the detached values.
-        let target = (0..<n).map { Double(logProbs[$0 * a.actions + Int(batch.actions[$0])]) }
+        let logProbs = Categorical.logSoftmax(logits, actions: actions)
+        self.logProbs = logProbs
+        let target = (0..<n).map { Double(logProbs[$0 * actions + Int(batch.actions[$0])]) }
         // Importance ratios limited to [0.05, 20] (Sample Factory does the same), so one
         // unlikely action cannot dominate an update; the behaviour side is constant anyway.
         let behaviour = (0..<n).map { i in min(max(Double(batch.behaviourLogProbs[i]), target[i] - 3), target[i] + 3) }
@@ -56,57 +209,30 @@ public final class APPOTrainer {
         let discounts = batch.dones.map { $0 != 0 ? 0 : config.discount }
         let v = (0..<n).map { Double(values[$0]) }
         let bootstrap = (n..<rows).map { Double(values[$0]) }
-        let vtrace = VTrace.compute(
+        vtrace = VTrace.compute(
             targetLogProbs: target, behaviourLogProbs: behaviour, rewards: rewards, discounts: discounts, values: v,
             bootstrap: bootstrap, steps: t, envs: b, rhoBar: config.rhoBar, cBar: config.cBar, policyRhoBar: config.rhoBar)
-        var advantages = vtrace.advantages
-        if config.normalizeAdvantages && n > 1 {
-            let mean = advantages.reduce(0, +) / Double(n)
-            let variance = advantages.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n)
-            let scale = 1 / (variance.squareRoot() + 1e-8)
-            advantages = advantages.map { ($0 - mean) * scale }
-        }
+        let trained = Array(logProbs[0..<(n * actions)])
+        entropySum = Categorical.entropy(logProbs: trained, actions: actions).reduce(0) { $0 + Double($1) }
+        entropyGradient = Categorical.entropyGradient(logProbs: trained)
+        self.target = target
+        self.behaviour = behaviour
+        self.values = v
+    }
 
-        let (policyLoss, dTarget) = PPOLoss.policy(logProbs: target, behaviourLogProbs: behaviour, advantages: advantages, clip: config.clip)
-        let (valueLoss, dValues) =
-            config.valueClip > 0 && !batch.behaviourValues.isEmpty
-            ? PPOLoss.clippedValue(values: v, oldValues: batch.behaviourValues.map(Double.init), targets: vtrace.values, clip: config.valueClip)
-            : PPOLoss.value(values: v, targets: vtrace.values)
-        let trainedLogProbs = Array(logProbs[0..<(n * a.actions)])
-        let entropies = Categorical.entropy(logProbs: trainedLogProbs, actions: a.actions)
-        let entropy = entropies.reduce(0) { $0 + Double($1) } / Double(n)
-
-        // dLoss/dLogProbs: the PPO term on the taken action, minus the entropy bonus on every action.
-        var dLogProbs = [Float](repeating: 0, count: rows * a.actions)
-        let entropyGradient = Categorical.entropyGradient(logProbs: trainedLogProbs)
-        let entropyWeight = Float(config.entropyCoefficient / Double(n))
-        for i in 0..<(n * a.actions) { dLogProbs[i] = -entropyWeight * entropyGradient[i] }
-        for i in 0..<n { dLogProbs[i * a.actions + Int(batch.actions[i])] += Float(dTarget[i]) }
-        let dLogits = Categorical.logSoftmaxBackward(logProbs: logProbs, gradient: dLogProbs, actions: a.actions)
+    /// dLoss/dLogits (through dLoss/dLogProbs: the PPO term on the taken action, minus the entropy
+    /// bonus on every action) and dLoss/dV, for the network's backward pass.
+    func outputGradients(actions: Int, dTarget: ArraySlice<Double>, dValues: ArraySlice<Double>, entropyWeight: Float, valueCoefficient: Double)
+        -> (logits: [Float], values: [Float])
+    {
+        let n = samples, rows = (batch.steps + 1) * batch.envs
+        var dLogProbs = [Float](repeating: 0, count: rows * actions)
+        for i in 0..<(n * actions) { dLogProbs[i] = -entropyWeight * entropyGradient[i] }
+        let first = dTarget.startIndex, firstValue = dValues.startIndex
+        for i in 0..<n { dLogProbs[i * actions + Int(batch.actions[i])] += Float(dTarget[first + i]) }
+        let dLogits = Categorical.logSoftmaxBackward(logProbs: logProbs, gradient: dLogProbs, actions: actions)
         var dV = [Float](repeating: 0, count: rows)  // bootstrap rows are targets' inputs, not trained
-        for i in 0..<n { dV[i] = Float(config.valueCoefficient * dValues[i]) }
-        network.backward(logitsGradient: dLogits, valuesGradient: dV)
-        let gradientNorm = optimizer.step()
-        guard gradientNorm.isFinite else {
-            // The optimiser skipped the step; the weights are unchanged and so is the version.
-            skippedUpdates += 1
-            return ["learner/skipped_updates": Double(skippedUpdates)]
-        }
-        version += 1
-
-        var ratioSum = 0.0, clipped = 0
-        for i in 0..<n {
-            let ratio = Foundation.exp(target[i] - behaviour[i])
-            ratioSum += ratio
-            if abs(ratio - 1) > config.clip { clipped += 1 }
-        }
-        return [
-            "learner/loss_policy": policyLoss, "learner/loss_value": valueLoss, "learner/entropy": entropy,
-            "learner/grad_norm": Double(gradientNorm), "learner/ratio_mean": ratioSum / Double(n),
-            "learner/clip_fraction": Double(clipped) / Double(n),
-            "learner/value_mean": v.reduce(0, +) / Double(n),
-            "learner/vtrace_target_mean": vtrace.values.reduce(0, +) / Double(n),
-            "learner/skipped_updates": Double(skippedUpdates),
-        ]
+        for i in 0..<n { dV[i] = Float(valueCoefficient * dValues[firstValue + i]) }
+        return (dLogits, dV)
     }
 }

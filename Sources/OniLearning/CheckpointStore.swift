@@ -3,6 +3,11 @@ import OniNeural
 
 /// What a checkpoint says about itself (stored in the safetensors metadata and beside it as JSON).
 public struct CheckpointMetadata: Sendable, Codable, Equatable {
+    /// The layout this build writes. 1: the first (no `formatVersion` field); 2: the same tensors,
+    /// the version recorded. A later layout is refused by name, never half-read.
+    public static let currentFormatVersion = 2
+    /// The checkpoint layout's version (1 when the file predates the field).
+    public var formatVersion: Int
     /// Policy version (number of updates) at the save.
     public var version: Int64
     /// Adam steps taken.
@@ -13,6 +18,29 @@ public struct CheckpointMetadata: Sendable, Codable, Equatable {
     public var architecture: PolicyArchitecture
     /// Wall-clock time of the save.
     public var savedUnixMilliseconds: Int64
+
+    public init(version: Int64, optimizerSteps: Int, envSteps: UInt64, architecture: PolicyArchitecture, savedUnixMilliseconds: Int64) {
+        formatVersion = Self.currentFormatVersion
+        self.version = version
+        self.optimizerSteps = optimizerSteps
+        self.envSteps = envSteps
+        self.architecture = architecture
+        self.savedUnixMilliseconds = savedUnixMilliseconds
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case formatVersion, version, optimizerSteps, envSteps, architecture, savedUnixMilliseconds
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        formatVersion = try c.decodeIfPresent(Int.self, forKey: .formatVersion) ?? 1
+        version = try c.decode(Int64.self, forKey: .version)
+        optimizerSteps = try c.decode(Int.self, forKey: .optimizerSteps)
+        envSteps = try c.decode(UInt64.self, forKey: .envSteps)
+        architecture = try c.decode(PolicyArchitecture.self, forKey: .architecture)
+        savedUnixMilliseconds = try c.decode(Int64.self, forKey: .savedUnixMilliseconds)
+    }
 }
 
 /// Errors reading checkpoints.
@@ -21,11 +49,15 @@ public enum CheckpointError: Error, CustomStringConvertible {
     case format(path: String, error: Safetensors.FormatError)
     /// The file is valid but does not fit this trainer (other network, missing tensors, bad metadata).
     case mismatch(path: String, reason: String)
+    /// The file was written in a layout this build does not know (by a newer Oni).
+    case unsupportedFormat(path: String, found: Int, supported: Int)
 
     public var description: String {
         switch self {
         case let .format(path, error): "checkpoint \(path) is corrupt: \(error)"
         case let .mismatch(path, reason): "checkpoint \(path) does not fit: \(reason)"
+        case let .unsupportedFormat(path, found, supported):
+            "checkpoint \(path) has format version \(found); this build reads versions 1 to \(supported) (written by a newer Oni?)"
         }
     }
 }
@@ -116,6 +148,9 @@ public struct CheckpointStore {
         }
         guard let json = decoded.metadata["oni"], let metadata = try? JSONDecoder().decode(CheckpointMetadata.self, from: Data(json.utf8)) else {
             throw CheckpointError.mismatch(path: url.path, reason: "no Oni metadata")
+        }
+        guard (1...CheckpointMetadata.currentFormatVersion).contains(metadata.formatVersion) else {
+            throw CheckpointError.unsupportedFormat(path: url.path, found: metadata.formatVersion, supported: CheckpointMetadata.currentFormatVersion)
         }
         guard metadata.architecture == trainer.network.architecture else {
             throw CheckpointError.mismatch(

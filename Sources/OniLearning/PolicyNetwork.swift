@@ -182,8 +182,9 @@ public final class PolicyNetwork<S: Scalar> {
     }
 
     /// Back-propagates dLoss/dLogits and dLoss/dValues of the last forward into the parameters' gradients.
-    @_specialize(exported: true, where S == Float)
-    @_specialize(exported: true, where S == Double)
+    /// (Not `@_specialize(exported:)` like `forward`: the exported Float specialisation went
+    /// missing at link time when called from the trainer's parallel closure; the trainer's
+    /// module specialises it itself.)
     public func backward(logitsGradient: [S], valuesGradient: [S]) {
         let a = architecture
         var dHidden = policyHead.backward(logitsGradient)
@@ -251,4 +252,32 @@ public enum PolicyError: Error, Equatable, CustomStringConvertible {
 
 extension Double {
     fileprivate var logarithm: Double { Foundation.log(self) }
+}
+
+extension PolicyNetwork {
+    /// Takes `other`'s weights (a network of the same architecture).
+    public func copyWeights(from other: PolicyNetwork) {
+        precondition(other.architecture == architecture, "copying weights between different networks")
+        // Into the replica's own buffers: sharing them would make the next Adam step copy every weight.
+        for (mine, theirs) in zip(parameters, other.parameters) {
+            mine.value.withUnsafeMutableBufferPointer { dst in
+                theirs.value.withUnsafeBufferPointer { src in _ = dst.update(fromContentsOf: src) }
+            }
+        }
+    }
+
+    /// Adds `other`'s gradients to this network's and zeroes `other`'s.
+    public func addGradients(from other: PolicyNetwork) {
+        precondition(other.architecture == architecture, "adding gradients of a different network")
+        for (mine, theirs) in zip(parameters, other.parameters) {
+            mine.gradient.withUnsafeMutableBufferPointer { g in
+                theirs.gradient.withUnsafeMutableBufferPointer { h in
+                    for i in 0..<g.count {
+                        g[i] += h[i]
+                        h[i] = 0
+                    }
+                }
+            }
+        }
+    }
 }

@@ -21,6 +21,8 @@ public struct TrainingBatch: Sendable {
     public var dones: [UInt8]
     /// Params version that acted (-1 = uniform random).
     public var policyVersion: Int64
+    /// Replayed from a store (off-policy by design: no policy-lag bound).
+    public var replay: Bool
 
     /// Resets of the recurrent state per observation row [T+1, B]: row t+1 starts afresh where step t ended an episode.
     public var resets: [UInt8] {
@@ -79,6 +81,7 @@ public struct TrainingBatch: Sendable {
         rewards = r.rewards
         dones = r.dones
         policyVersion = r.policyVersion
+        replay = r.replay
     }
 }
 
@@ -91,5 +94,78 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .observationMismatch(text): "rollout does not fit the policy network: \(text)"
         }
+    }
+}
+
+extension TrainingBatch {
+    /// Several rollouts of the same length side by side: B = ΣBᵢ, environment columns in the
+    /// order given, every time-major array interleaved row by row. One batch is returned as it is.
+    public static func concatenating(_ parts: [TrainingBatch]) -> TrainingBatch {
+        precondition(!parts.isEmpty, "concatenating no batches")
+        guard parts.count > 1 else { return parts[0] }
+        let steps = parts[0].steps
+        precondition(parts.allSatisfy { $0.steps == steps }, "concatenated rollouts must have the same number of steps")
+        var out = parts[0]
+        out.envs = parts.reduce(0) { $0 + $1.envs }
+        /// Interleaves `rows` rows of each part's array, each part contributing envs·width values a row.
+        func interleave<E>(_ field: KeyPath<TrainingBatch, [E]>, rows: Int) -> [E] {
+            var result: [E] = []
+            result.reserveCapacity(parts.reduce(0) { $0 + $1[keyPath: field].count })
+            for row in 0..<rows {
+                for part in parts {
+                    let values = part[keyPath: field]
+                    let width = values.count / rows
+                    result.append(contentsOf: values[(row * width)..<((row + 1) * width)])
+                }
+            }
+            return result
+        }
+        out.chars = interleave(\.chars, rows: steps + 1)
+        out.status = interleave(\.status, rows: steps + 1)
+        out.message = interleave(\.message, rows: steps + 1)
+        out.actions = interleave(\.actions, rows: steps)
+        out.behaviourLogProbs = interleave(\.behaviourLogProbs, rows: steps)
+        out.rewards = interleave(\.rewards, rows: steps)
+        out.dones = interleave(\.dones, rows: steps)
+        // Behaviour values are all or nothing: one rollout without them drops them for the batch.
+        out.behaviourValues = parts.allSatisfy { !$0.behaviourValues.isEmpty } ? interleave(\.behaviourValues, rows: steps) : []
+        out.coreState = parts.flatMap(\.coreState)  // [B, stateSize]: env-major already
+        out.policyVersion = parts.map(\.policyVersion).min()!
+        out.replay = parts.contains { $0.replay }
+        return out
+    }
+
+    /// Environment steps the batch trains on (T·B).
+    public var samples: Int { steps * envs }
+}
+
+extension TrainingBatch {
+    /// The environment columns `range` of this batch (all T+1 rows of each).
+    public func columns(_ range: Range<Int>) -> TrainingBatch {
+        precondition(range.lowerBound >= 0 && range.upperBound <= envs && !range.isEmpty, "columns \(range) outside 0..<\(envs)")
+        guard range.count < envs else { return self }
+        var out = self
+        out.envs = range.count
+        func slice<E>(_ values: [E], rows: Int) -> [E] {
+            guard !values.isEmpty else { return [] }
+            let width = values.count / (rows * envs)
+            var result: [E] = []
+            result.reserveCapacity(rows * range.count * width)
+            for row in 0..<rows {
+                let start = (row * envs + range.lowerBound) * width
+                result.append(contentsOf: values[start..<(start + range.count * width)])
+            }
+            return result
+        }
+        out.chars = slice(chars, rows: steps + 1)
+        out.status = slice(status, rows: steps + 1)
+        out.message = slice(message, rows: steps + 1)
+        out.actions = slice(actions, rows: steps)
+        out.behaviourLogProbs = slice(behaviourLogProbs, rows: steps)
+        out.rewards = slice(rewards, rows: steps)
+        out.dones = slice(dones, rows: steps)
+        out.behaviourValues = slice(behaviourValues, rows: steps)
+        out.coreState = slice(coreState, rows: 1)
+        return out
     }
 }

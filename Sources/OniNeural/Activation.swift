@@ -21,10 +21,17 @@ public final class Activation<S: Scalar>: Layer {
     public func forward(_ input: [S], batch: Int) -> [S] {
         precondition(input.count == batch * inputSize, "Activation: input size mismatch")
         self.input = input
-        switch kind {
-        case .relu: output = input.map { max($0, 0) }
-        case .elu: output = input.map { $0 > 0 ? $0 : S.exp($0) - 1 }
-        case .tanh: output = input.map { S.tanh($0) }
+        let kind = self.kind
+        // Written once into fresh storage (no zero fill, no copy), branch-free so the loops vectorise.
+        output = [S](unsafeUninitializedCapacity: input.count) { out, initialized in
+            input.withUnsafeBufferPointer { x in
+                switch kind {
+                case .relu: for i in 0..<x.count { out[i] = max(x[i], 0) }
+                case .elu: for i in 0..<x.count { out[i] = x[i] > 0 ? x[i] : S.exp(min(x[i], 0)) - 1 }
+                case .tanh: for i in 0..<x.count { out[i] = S.tanh(x[i]) }
+                }
+            }
+            initialized = input.count
         }
         return output
     }
@@ -32,17 +39,24 @@ public final class Activation<S: Scalar>: Layer {
     @_specialize(exported: true, where S == Float)
     @_specialize(exported: true, where S == Double)
     public func backward(_ outputGradient: [S]) -> [S] {
-        var g = outputGradient
-        let input = self.input, output = self.output  // locals: no exclusivity check per element
-        switch kind {
-        case .relu:
-            for i in g.indices where input[i] <= 0 { g[i] = 0 }
-        case .elu:
-            // d/dx (eˣ − 1) = eˣ = y + 1 for x ≤ 0
-            for i in g.indices where input[i] <= 0 { g[i] *= output[i] + 1 }
-        case .tanh:
-            for i in g.indices { g[i] *= 1 - output[i] * output[i] }
+        let kind = self.kind
+        return [S](unsafeUninitializedCapacity: outputGradient.count) { g, initialized in
+            outputGradient.withUnsafeBufferPointer { dy in
+                input.withUnsafeBufferPointer { x in
+                    output.withUnsafeBufferPointer { y in
+                        switch kind {
+                        case .relu:
+                            for i in 0..<dy.count { g[i] = x[i] > 0 ? dy[i] : 0 }
+                        case .elu:
+                            // d/dx (eˣ − 1) = eˣ = y + 1 for x ≤ 0
+                            for i in 0..<dy.count { g[i] = dy[i] * (x[i] > 0 ? 1 : y[i] + 1) }
+                        case .tanh:
+                            for i in 0..<dy.count { g[i] = dy[i] * (1 - y[i] * y[i]) }
+                        }
+                    }
+                }
+            }
+            initialized = outputGradient.count
         }
-        return g
     }
 }

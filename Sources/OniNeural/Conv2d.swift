@@ -15,9 +15,21 @@ public final class Conv2d<S: Scalar>: Layer {
     public var inputSize: Int { channels * height * width }
     public var outputSize: Int { filters * outputHeight * outputWidth }
     public var parameters: [Parameter<S>] { [weight, bias] }
-    /// The whole batch unfolded: [channels·kh·kw, batch·oh·ow], so each pass is one matrix product.
-    private var columns: [S] = []
+    /// Examples unfolded at once. Each chunk's im2col block ([channels·kh·kw, chunk·oh·ow],
+    /// about `columnBudget` elements) stays in cache from the unfold through its two or three
+    /// matrix products; unfolding a whole batch at once streamed ~100 MB through memory per pass.
+    public let chunk: Int
+    /// Elements of one chunk's im2col block the chunk size aims at (256 KiB of Float32).
+    public static var columnBudget: Int { 1 << 16 }
+    /// The last forward's input (backward unfolds it again, chunk by chunk) and batch size.
+    private var input: [S] = []
     private var batch = 0
+    /// Scratch of one chunk, kept between passes: the unfolded input [patch, stride], the product or
+    /// reordered output gradient [filters, stride] and the input-side gradient [patch, stride],
+    /// stride = chunk·oh·ow. Every chunk uses the same layout, so padding elements stay zero.
+    private var columns: [S] = []
+    private var product: [S] = []
+    private var dColumns: [S] = []
     /// The im2col copy as runs: column row `row`, position `position` onwards holds
     /// `length` consecutive input elements of one example from offset `input`.
     private struct Run {
@@ -63,6 +75,9 @@ public final class Conv2d<S: Scalar>: Layer {
             name: "\(name).weight", shape: weightShape,
             value: Initialization.orthogonal(rows: filters, columns: fanIn, gain: gain, rng: &rng))
         bias = Parameter(name: "\(name).bias", shape: [filters], value: [S](repeating: 0, count: filters))
+        let patch = channels * kernel.height * kernel.width
+        let positions = (height + 2 * padding.height - kernel.height + 1) * (width + 2 * padding.width - kernel.width + 1)
+        chunk = max(1, Self.columnBudget / max(1, patch * positions))
         runs = makeRuns()
     }
 
@@ -70,32 +85,35 @@ public final class Conv2d<S: Scalar>: Layer {
     @_specialize(exported: true, where S == Double)
     public func forward(_ input: [S], batch: Int) -> [S] {
         precondition(input.count == batch * inputSize, "Conv2d: input size mismatch")
+        self.input = input
         self.batch = batch
-        let patch = channels * kernelHeight * kernelWidth, positions = outputHeight * outputWidth, wide = batch * positions
-        // The buffer is kept between passes of the same size: the runs below write every
-        // element that is not padding, and padding elements stay zero from the first allocation.
-        if columns.count != patch * wide { columns = [S](repeating: 0, count: patch * wide) }
+        let patch = channels * kernelHeight * kernelWidth, positions = outputHeight * outputWidth, stride = chunk * positions
+        prepareScratch(patch: patch, stride: stride)
+        var output = [S](repeating: 0, count: batch * outputSize)
         input.withUnsafeBufferPointer { src in
-            columns.withUnsafeMutableBufferPointer { dst in
-                let (from, to) = (src.baseAddress!, dst.baseAddress!)
-                for b in 0..<batch {
-                    let base = b * inputSize, offset = b * positions
-                    // In the batch layout a column row's stride is `wide`.
-                    for run in runs {
-                        (to + run.row * wide + offset + run.position).update(from: from + base + run.input, count: run.length)
+            columns.withUnsafeMutableBufferPointer { cols in
+                product.withUnsafeMutableBufferPointer { prod in
+                    output.withUnsafeMutableBufferPointer { out in
+                        weight.value.withUnsafeBufferPointer { w in
+                            for first in Swift.stride(from: 0, to: batch, by: chunk) {
+                                let rows = min(chunk, batch - first)
+                                unfold(src, first: first, rows: rows, into: cols, stride: stride)
+                                // [filters, rows·positions] = W · columns
+                                S.gemm(
+                                    transposeA: false, transposeB: false, m: filters, n: rows * positions, k: patch, alpha: 1,
+                                    a: w.baseAddress!, lda: patch, b: cols.baseAddress!, ldb: stride, beta: 0, c: prod.baseAddress!, ldc: stride)
+                                // + bias, reordered to [batch, filters, positions].
+                                for e in 0..<rows {
+                                    let to = (first + e) * outputSize
+                                    for f in 0..<filters {
+                                        let b = bias.value[f], from = f * stride + e * positions, at = to + f * positions
+                                        for p in 0..<positions { out[at + p] = prod[from + p] + b }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
-            }
-        }
-        // [filters, batch·positions] = W · columns, then bias, then reorder to [batch, filters, positions].
-        var product = [S](repeating: 0, count: filters * wide)
-        MatMul.multiply(weight.value, columns, into: &product, m: filters, n: wide, k: patch)
-        var output = [S](repeating: 0, count: batch * outputSize)
-        for f in 0..<filters {
-            let bias = self.bias.value[f]
-            for b in 0..<batch {
-                let from = f * wide + b * positions, to = b * outputSize + f * positions
-                for p in 0..<positions { output[to + p] = product[from + p] + bias }
             }
         }
         return output
@@ -104,38 +122,84 @@ public final class Conv2d<S: Scalar>: Layer {
     @_specialize(exported: true, where S == Float)
     @_specialize(exported: true, where S == Double)
     public func backward(_ outputGradient: [S]) -> [S] {
-        let patch = channels * kernelHeight * kernelWidth, positions = outputHeight * outputWidth, wide = batch * positions
-        // dOut reordered to [filters, batch·positions].
-        var dOut = [S](repeating: 0, count: filters * wide)
-        for f in 0..<filters {
-            var sum: S = 0
-            for b in 0..<batch {
-                let from = b * outputSize + f * positions, to = f * wide + b * positions
-                for p in 0..<positions {
-                    let g = outputGradient[from + p]
-                    dOut[to + p] = g
-                    sum += g
-                }
-            }
-            bias.gradient[f] += sum
-        }
-        // dW += dOut · columnsᵀ ; dColumns = Wᵀ · dOut
-        MatMul.multiply(dOut, columns, into: &weight.gradient, m: filters, n: patch, k: wide, transposeB: true, accumulate: true)
-        var dColumns = [S](repeating: 0, count: patch * wide)
-        MatMul.multiply(weight.value, dOut, into: &dColumns, m: patch, n: wide, k: filters, transposeA: true)
+        let patch = channels * kernelHeight * kernelWidth, positions = outputHeight * outputWidth, stride = chunk * positions
+        prepareScratch(patch: patch, stride: stride)
         var inputGradient = [S](repeating: 0, count: batch * inputSize)
-        dColumns.withUnsafeBufferPointer { src in
-            inputGradient.withUnsafeMutableBufferPointer { dst in
-                for b in 0..<batch {
-                    let base = b * inputSize, offset = b * positions
-                    for run in runs {
-                        let from = run.row * wide + offset + run.position, to = base + run.input
-                        for i in 0..<run.length { dst[to + i] += src[from + i] }
+        let batch = self.batch
+        input.withUnsafeBufferPointer { src in
+            outputGradient.withUnsafeBufferPointer { dOut in
+                columns.withUnsafeMutableBufferPointer { cols in
+                    product.withUnsafeMutableBufferPointer { dOutT in
+                        dColumns.withUnsafeMutableBufferPointer { dCols in
+                            inputGradient.withUnsafeMutableBufferPointer { dIn in
+                                weight.value.withUnsafeBufferPointer { w in
+                                    weight.gradient.withUnsafeMutableBufferPointer { dW in
+                                        bias.gradient.withUnsafeMutableBufferPointer { dB in
+                                            for first in Swift.stride(from: 0, to: batch, by: chunk) {
+                                                let rows = min(chunk, batch - first), wide = rows * positions
+                                                // dOut reordered to [filters, rows·positions]; the bias gradient on the way.
+                                                for f in 0..<filters {
+                                                    var sum: S = 0
+                                                    for e in 0..<rows {
+                                                        let from = (first + e) * outputSize + f * positions, to = f * stride + e * positions
+                                                        for p in 0..<positions {
+                                                            let g = dOut[from + p]
+                                                            dOutT[to + p] = g
+                                                            sum += g
+                                                        }
+                                                    }
+                                                    dB[f] += sum
+                                                }
+                                                unfold(src, first: first, rows: rows, into: cols, stride: stride)
+                                                // dW += dOut · columnsᵀ ; dColumns = Wᵀ · dOut
+                                                S.gemm(
+                                                    transposeA: false, transposeB: true, m: filters, n: patch, k: wide, alpha: 1,
+                                                    a: dOutT.baseAddress!, lda: stride, b: cols.baseAddress!, ldb: stride, beta: 1,
+                                                    c: dW.baseAddress!, ldc: patch)
+                                                S.gemm(
+                                                    transposeA: true, transposeB: false, m: patch, n: wide, k: filters, alpha: 1,
+                                                    a: w.baseAddress!, lda: patch, b: dOutT.baseAddress!, ldb: stride, beta: 0,
+                                                    c: dCols.baseAddress!, ldc: stride)
+                                                // col2im: add each run back where it came from.
+                                                for e in 0..<rows {
+                                                    let base = (first + e) * inputSize, offset = e * positions
+                                                    for run in runs {
+                                                        let from = run.row * stride + offset + run.position, to = base + run.input
+                                                        for i in 0..<run.length { dIn[to + i] += dCols[from + i] }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
         return inputGradient
+    }
+
+    /// Sizes the chunk scratch once (zeroed: padding elements of `columns` are never written).
+    private func prepareScratch(patch: Int, stride: Int) {
+        guard columns.count != patch * stride else { return }
+        columns = [S](repeating: 0, count: patch * stride)
+        product = [S](repeating: 0, count: filters * stride)
+        dColumns = [S](repeating: 0, count: patch * stride)
+    }
+
+    /// im2col of examples first..<first+rows into `columns` ([patch, stride]).
+    @inline(__always)
+    private func unfold(_ src: UnsafeBufferPointer<S>, first: Int, rows: Int, into columns: UnsafeMutableBufferPointer<S>, stride: Int) {
+        let (from, to) = (src.baseAddress!, columns.baseAddress!)
+        let positions = outputHeight * outputWidth
+        for e in 0..<rows {
+            let base = (first + e) * inputSize, offset = e * positions
+            for run in runs {
+                (to + run.row * stride + offset + run.position).update(from: from + base + run.input, count: run.length)
+            }
+        }
     }
 
     /// Every run of elements where column element (row, position + i) is input

@@ -29,6 +29,11 @@ public enum BLASKernel {
     /// The kernel OpenBLAS chose at load.
     public static var current: String { String(cString: openblas_get_corename()) }
 
+    /// `ensureFittingKernel(logger:)` with a logger labelled `label.blas`, for commands that train or time training.
+    public static func ensureFittingKernel(label: String) {
+        ensureFittingKernel(logger: Logger(label: "\(label).blas"))
+    }
+
     /// Re-executes this process with a better OPENBLAS_CORETYPE when OpenBLAS
     /// fell back to a generic kernel and the user did not choose one; otherwise
     /// logs the kernel in use and returns.

@@ -123,25 +123,37 @@ public enum Benchmarks {
         }
     }
 
-    static func syntheticRollout(env: GridWorld, steps: Int, envs: Int) throws -> Rollout {
-        var rng = SeededGenerator(seed: 3)
-        env.reset(seed: 1)
-        var observations: [String: Tensor] = [:]
-        for (f, field) in env.observationFields.enumerated() {
-            var bytes = [UInt8](repeating: 0, count: (steps + 1) * envs * field.byteCount)
-            bytes.withUnsafeMutableBytes { raw in
-                for row in 0..<((steps + 1) * envs) {
+    /// A rollout of `steps` × `envs` observations from random play in `env` (random actions and log-probabilities of a uniform policy).
+    static func syntheticRollout(env: any Environment, steps: Int, envs: Int, seed: UInt64 = 3) throws -> Rollout {
+        var rng = SeededGenerator(seed: seed)
+        var episode: UInt64 = 1
+        env.reset(seed: episode)
+        let fields = env.observationFields
+        var bytes = fields.map { [UInt8](repeating: 0, count: (steps + 1) * envs * $0.byteCount) }
+        var dones = [UInt8](repeating: 0, count: steps * envs)
+        for row in 0..<((steps + 1) * envs) {
+            for (f, field) in fields.enumerated() {
+                bytes[f].withUnsafeMutableBytes { raw in
                     env.writeObservation(field: f, into: UnsafeMutableRawBufferPointer(rebasing: raw[(row * field.byteCount)..<((row + 1) * field.byteCount)]))
                 }
             }
-            observations[field.name] = Tensor(elementType: field.elementType, shape: [steps + 1, envs] + field.shape, bytes: Data(bytes))
+            if env.step(rng.below(env.actionCount)).done {
+                episode += 1
+                env.reset(seed: episode)
+                if row < steps * envs { dones[row] = 1 }
+            }
+        }
+        var observations: [String: Tensor] = [:]
+        for (f, field) in fields.enumerated() {
+            observations[field.name] = Tensor(elementType: field.elementType, shape: [steps + 1, envs] + field.shape, bytes: Data(bytes[f]))
         }
         let n = steps * envs
         return Rollout(
             workerID: "bench", sequence: 0, policyVersion: -1, numSteps: steps, numEnvs: envs, envName: env.name,
             observations: observations,
-            actions: (0..<n).map { _ in Int32(rng.below(5)) }, behaviourLogProbs: [Float](repeating: -1.609, count: n),
-            rewards: [Float](repeating: 0, count: n), dones: [UInt8](repeating: 0, count: n), messages: [GridMessage.wall],
+            actions: (0..<n).map { _ in Int32(rng.below(env.actionCount)) },
+            behaviourLogProbs: [Float](repeating: -Float(Foundation.log(Double(env.actionCount))), count: n),
+            rewards: (0..<n).map { $0 % 97 == 0 ? 1 : 0 }, dones: dones, messages: [GridMessage.wall],
             messageIndex: (0..<n).map { $0 % 7 == 0 ? 0 : -1 }, messageEpisodeCount: (0..<n).map { $0 % 7 == 0 ? 1 : 0 },
             episodes: [], workerEnvSteps: UInt64(n))
     }
@@ -219,49 +231,94 @@ public enum Benchmarks {
         output(String(format: "store      StoreWriter rollouts (%d KiB each): %7.0f rollouts/s = %9.0f env steps/s", protobuf.count / 1024, Double(count) / elapsed, Double(count * 512) / elapsed))
     }
 
-    /// APPO updates on grid rollouts (T=32, B=16) and batched worker inference, default network, one BLAS thread.
-    public static func learner(hidden: Int? = nil, filters: Int? = nil, output: (String) -> Void) throws {
+    /// What `oni bench learner` times.
+    public struct LearnerOptions: Sendable {
+        /// The environment whose network is timed (grid:keyroom: the feed-forward default and a GRU; NetHack: crop 9 with a GRU).
+        public var env = "grid:keyroom"
+        public var hidden: Int?
+        public var filters: Int?
+        /// Batch sizes in environment steps (rollouts of T=32, B=16 each).
+        public var batchSizes = [512, 1024, 2048]
+        /// Thread counts, each timed at the largest batch size.
+        public var threads = [1, 2]
+        public init() {}
+    }
+
+    /// APPO updates on rollouts of random play (T=32, B=16), batched worker inference, with FLOPs
+    /// per sample, achieved GFLOP/s and their share of the sgemm peak measured in the same process.
+    public static func learner(_ options: LearnerOptions, output: (String) -> Void) throws {
         openblas_set_num_threads(1)
-        let env = GridWorld(task: .keyroom)
-        guard var standard = PolicyArchitecture(environment: env) else { return }
-        if let hidden { standard.hidden = hidden }
-        if let filters { standard.filters = filters }
+        let env = try EnvironmentFactory.make(name: options.env)
+        guard var standard = PolicyArchitecture(environment: env) else {
+            throw RuntimeError.invalidConfiguration("\(options.env) has no map observation: no policy network to time")
+        }
+        if let hidden = options.hidden { standard.hidden = hidden }
+        if let filters = options.filters { standard.filters = filters }
+        let peak = SGEMMPeak.measure(repeats: 30)
+        output(String(format: "learner    sgemm 256x512x512 peak, 1 thread: %.1f GFLOP/s (OpenBLAS kernel %@)", peak, BLASKernel.current as NSString))
+        // Rollouts of random play, made once: 4 of 512 steps cover every batch size up to 2048.
+        let most = max(options.batchSizes.max() ?? 512, 512)
+        let rollouts = try (0..<((most + 511) / 512)).map { try syntheticRollout(env: env, steps: 32, envs: 16, seed: UInt64(3 + $0)) }
         for core in [standard.core] + PolicyArchitecture.Core.allCases.filter({ $0 != standard.core }) {
             var architecture = standard
             architecture.core = core
-            try learner(architecture, env: env, output: output)
+            let batches = try rollouts.map { try TrainingBatch(rollout: $0, architecture: architecture) }
+            let flops = architecture.trainingFLOPsPerSample(steps: 32)
+            let parameters = APPOTrainer(architecture: architecture, config: TrainingConfig(), seed: 1).network.parameters.reduce(0) { $0 + $1.count }
+            output(String(format: "learner    network %@: %d parameters, %.2f MFLOP per trained sample", architecture.signature as NSString, parameters, flops / 1e6))
+            var single: [Int: Double] = [:]
+            let runs = options.batchSizes.map { ($0, 1) } + options.threads.filter { $0 != 1 }.map { (options.batchSizes.max() ?? 512, $0) }
+            for (size, threads) in runs {
+                let trainer = APPOTrainer(architecture: architecture, config: TrainingConfig(), seed: 1, threads: threads)
+                let parts = Array(batches[0..<max(1, size / 512)])
+                let samples = parts.reduce(0) { $0 + $1.samples }
+                trainer.update(parts)  // warm up: buffers sized, pages touched
+                var timing = APPOTrainer.UpdateTiming()
+                var updates = 0
+                let elapsed = seconds {
+                    while updates < 3 || (updates < 40 && timing.total < 2) {
+                        trainer.update(parts)
+                        let t = trainer.lastTiming
+                        timing.forward += t.forward; timing.loss += t.loss; timing.backward += t.backward
+                        timing.reduce += t.reduce; timing.step += t.step
+                        updates += 1
+                    }
+                }
+                let rate = Double(updates * samples) / elapsed
+                if threads == 1 { single[samples] = rate }
+                let gflops = rate * flops / 1e9
+                let share = { (x: Double) in Int((x / timing.total * 100).rounded()) }
+                var line = String(format: "learner    APPO update batch %5d, %d thread%@: %7.1f ms = %7.0f samples/s  %5.1f GFLOP/s = %3.0f%% of peak",
+                    samples, threads, threads == 1 ? " " : "s", elapsed / Double(updates) * 1000, rate, gflops, gflops / peak * 100)
+                line += "  [forward \(share(timing.forward))%, loss \(share(timing.loss))%, backward \(share(timing.backward))%, reduce+step \(share(timing.reduce + timing.step))%]"
+                if threads > 1, let one = single[samples] { line += String(format: "  %.2f× 1 thread", rate / one) }
+                output(line)
+            }
+            try inference(architecture, batch: batches[0], output: output)
         }
     }
 
-    private static func learner(_ architecture: PolicyArchitecture, env: GridWorld, output: (String) -> Void) throws {
-        let trainer = APPOTrainer(architecture: architecture, config: TrainingConfig(), seed: 1)
-        let rollout = try syntheticRollout(env: env, steps: 32, envs: 16)
-        let status = [Int32](repeating: 1, count: 33 * 16 * 4)
-        let batch = try TrainingBatch(rollout: rollout, architecture: architecture)
-        trainer.update(batch)  // warm up
-        let updates = 10
-        let elapsed = seconds { for _ in 0..<updates { trainer.update(batch) } }
-        output(String(format: "learner    APPO update T=32 B=16 (%@, %d params): %6.1f ms/update = %8.0f samples/s (1 thread)",
-            architecture.signature as NSString, trainer.network.parameters.reduce(0) { $0 + $1.count }, elapsed / Double(updates) * 1000, Double(updates * 512) / elapsed))
-        let chars = Array(batch.chars[0..<(16 * 91)]), stat = Array(status[0..<(16 * 4)])
+    /// Worker inference: one step of 16 environments at a time.
+    private static func inference(_ architecture: PolicyArchitecture, batch: TrainingBatch, output: (String) -> Void) throws {
+        let network = PolicyNetwork<Float>(architecture: architecture, seed: 1)
+        let rowChars = architecture.height * architecture.width
+        let chars = Array(batch.chars[0..<(16 * rowChars)]), stat = Array(batch.status[0..<(16 * architecture.statusSize)])
         let message = Array(batch.message[0..<(16 * architecture.messageLength)])
         var state = [Float](repeating: 0, count: 16 * architecture.stateSize)
         let resets = [UInt8](repeating: 0, count: 16)
         let steps = 200
-        let inference = seconds {
+        let elapsed = seconds {
             for _ in 0..<steps {
                 chars.withUnsafeBufferPointer { c in
                     stat.withUnsafeBufferPointer { s in
                         message.withUnsafeBufferPointer { m in
-                            state = trainer.network.forward(
-                                ObservationRows(chars: c, status: s, message: m), steps: 1, envs: 16, state: state, resets: resets
-                            ).state
+                            state = network.forward(ObservationRows(chars: c, status: s, message: m), steps: 1, envs: 16, state: state, resets: resets).state
                         }
                     }
                 }
             }
         }
-        output(String(format: "learner    worker inference batch 16: %6.2f ms/step = %8.0f env steps/s (1 thread)", inference / Double(steps) * 1000, Double(steps * 16) / inference))
+        output(String(format: "learner    worker inference batch 16: %6.2f ms/step = %8.0f env steps/s (1 thread)", elapsed / Double(steps) * 1000, Double(steps * 16) / elapsed))
     }
 
     /// OpenBLAS sgemm 256×512×512, single thread, and the kernel OpenBLAS chose.
@@ -281,5 +338,7 @@ public enum Benchmarks {
         let core = String(cString: openblas_get_corename())
         let coretype = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset"
         output(String(format: "blas       sgemm %dx%dx%d 1 thread: %6.1f GFLOP/s (OpenBLAS kernel %@, OPENBLAS_CORETYPE=%@)", m, n, k, gflops, core as NSString, coretype as NSString))
+        let error = SGEMMPeak.referenceError()
+        output(String(format: "blas       sgemm against a plain Float64 loop: largest relative error %.2g (%@)", error, error < 1e-4 ? "correct" : "WRONG PRODUCTS"))
     }
 }

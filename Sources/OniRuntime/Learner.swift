@@ -42,10 +42,17 @@ public final class Learner {
     private let started = ProcessInfo.processInfo.systemUptime
     /// Identifies this start of the learner in its Params.
     private let learnerID = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(Int64(Date().timeIntervalSince1970 * 1000))"
-    private var trainer: APPOTrainer?
-    private var trainingStats: [String: Double] = [:]
-    private var policyLags = RollingWindow(capacity: 100)
-    private var updateMilliseconds = RollingWindow(capacity: 100)
+    /// The trainer on its own thread (nil when not training).
+    private var trainer: TrainerThread?
+    /// The network's operations per trained sample and the sgemm peak measured at start, for learner/gflops.
+    private var trainingFLOPsPerSample = 0.0
+    private var sgemmPeakGFLOPs = 0.0
+    /// Where the loop's time went since the last metrics (seconds), and the trainer's progress then.
+    private var intakeSeconds = 0.0, publishSeconds = 0.0
+    private var progressAtLastMetrics = TrainerThread.Progress()
+    private var timeShares: [String: Double] = [:]
+    /// The version the reward model last heard of.
+    private var versionSeenByRewardModel: Int64 = -1
     private var intrinsic: IntrinsicRewards
     private var publishedVersion: Int64 = -1
     private var checkpoints: CheckpointStore?
@@ -117,14 +124,23 @@ public final class Learner {
                 architecture.hidden = config.hidden
                 architecture.messageFilters = config.messageFilters
                 if let core = config.core { architecture.core = core }
-                trainer = APPOTrainer(architecture: architecture, config: config.training, seed: config.seed)
+                let appo = APPOTrainer(architecture: architecture, config: config.training, seed: config.seed, threads: config.learnerThreads)
+                trainingFLOPsPerSample = architecture.trainingFLOPsPerSample(steps: 32)
+                sgemmPeakGFLOPs = SGEMMPeak.measure()
                 logger.info(
                     "training",
                     metadata: [
-                        "network": "\(architecture.signature)", "parameters": "\(trainer!.network.parameters.reduce(0) { $0 + $1.count })",
-                        "reward": "\(intrinsic.formula)",
+                        "network": "\(architecture.signature)", "parameters": "\(appo.network.parameters.reduce(0) { $0 + $1.count })",
+                        "reward": "\(intrinsic.formula)", "batch_samples": "\(config.batchSamples)", "learner_threads": "\(config.learnerThreads)",
+                        "mflop_per_sample": "\(String(format: "%.1f", trainingFLOPsPerSample / 1e6))",
+                        "sgemm_peak_gflops": "\(String(format: "%.1f", sgemmPeakGFLOPs))", "blas_kernel": "\(BLASKernel.current)",
                     ])
-                try resumeTraining(runDirectory: runDirectory)
+                try resumeTraining(appo, runDirectory: runDirectory)
+                let thread = TrainerThread(
+                    trainer: appo, settings: .init(batchSamples: config.batchSamples, maxPolicyLag: config.maxPolicyLag))
+                thread.start()
+                trainer = thread
+                progressAtLastMetrics = thread.snapshot
             } else {
                 logger.warning("environment has no map observation; recording without training", metadata: ["env": "\(config.env)"])
             }
@@ -132,6 +148,7 @@ public final class Learner {
         let sockets = try bind()
         defer {
             // Whatever ends the loop, everything received so far reaches the disk.
+            trainer?.stop()
             saveCheckpoint()
             flushMessages(writer)
             emitMetrics(sockets, writer: writer, jsonl: jsonl)
@@ -139,18 +156,26 @@ public final class Learner {
             for socket in sockets.all { socket.close() }
         }
 
-        var polled = [sockets.experience, sockets.control]
+        var polled = [sockets.control, sockets.experience]
         if let annotator = sockets.annotator { polled.append(annotator) }
         var lastMetrics = now
         var lastAnnotatorPing = -Double.infinity
         var stepsAtLastMetrics = envSteps
 
         while !stop.isStopped {
-            let ready = try Poller.readable(polled.map(\.socket), timeoutMilliseconds: 20)
-            // Training takes one rollout per turn: the socket's queue, then the workers' sends,
-            // hold the rest (APPO's back-pressure), and control and annotation are served between updates.
-            if ready[0] { receiveExperience(sockets.experience, writer: writer, limit: trainer == nil ? 64 : 1, train: true) }
-            if ready[1], let parts = try sockets.control.socket.receiveMultipart(dontWait: true) {
+            // Experience is taken in while the trainer has less than two batches queued: beyond
+            // that the socket's queue, then the workers' sends, hold the rest (APPO's
+            // back-pressure, which bounds the policy lag), and the loop only serves control and annotation.
+            let full = (trainer?.queuedSamples ?? 0) >= 2 * config.batchSamples
+            let listening = full ? polled.enumerated().filter { $0.offset != 1 }.map(\.element) : polled
+            var ready = try Poller.readable(listening.map(\.socket), timeoutMilliseconds: full ? 2 : 20)
+            if full { ready.insert(false, at: 1) }
+            if ready[1] {
+                let start = now
+                receiveExperience(sockets.experience, writer: writer, limit: 64, train: true)
+                intakeSeconds += now - start
+            }
+            if ready[0], let parts = try sockets.control.socket.receiveMultipart(dontWait: true) {
                 // REP must answer every request, even a refused one, or the socket stalls.
                 _ = sockets.control.accept(parts)
                 try sockets.control.send(.metrics(snapshot(sockets, writer: writer)))
@@ -179,11 +204,21 @@ public final class Learner {
                     _ = try? annotator.send(.heartbeat(ping), dontWait: true)
                 }
             }
+            if let trainer {
+                let version = trainer.version
+                if version != versionSeenByRewardModel {
+                    versionSeenByRewardModel = version
+                    intrinsic.afterUpdate(registry: registry, pairs: pairs, updates: version)
+                }
+            }
+            let publishStart = now
             publishParams(sockets.params)
+            publishSeconds += now - publishStart
             if now - lastCheckpoint >= config.checkpointIntervalSeconds { saveCheckpoint() }
             let t = now
             if t - lastMetrics >= config.metricsIntervalSeconds {
                 fps = Double(envSteps - stepsAtLastMetrics) / (t - lastMetrics)
+                measureTimeShares(interval: t - lastMetrics)
                 stepsAtLastMetrics = envSteps
                 lastMetrics = t
                 flushMessages(writer)
@@ -383,8 +418,7 @@ public final class Learner {
     // MARK: Training
 
     /// Loads the newest usable checkpoint of the run directory, if any.
-    private func resumeTraining(runDirectory: URL) throws {
-        guard let trainer else { return }
+    private func resumeTraining(_ trainer: APPOTrainer, runDirectory: URL) throws {
         let store = CheckpointStore(runDirectory: runDirectory)
         checkpoints = store
         lastCheckpoint = now
@@ -441,7 +475,8 @@ public final class Learner {
             }
         }
         do {
-            try checkpoints.save(trainer, envSteps: envSteps)
+            let envSteps = self.envSteps
+            try trainer.withTrainer { try checkpoints.save($0, envSteps: envSteps) }
             counters["learner/checkpoints_saved", default: 0] += 1
         } catch {
             counters["learner/checkpoint_failures", default: 0] += 1
@@ -449,46 +484,20 @@ public final class Learner {
         }
     }
 
+    /// Hands a rollout, with its intrinsic reward composed, to the trainer.
     private func train(on rollout: Rollout) {
         guard let trainer else { return }
         guard rollout.envName == config.env else {
             counters["learner/rollouts_wrong_env", default: 0] += 1
             return
         }
-        // Replayed experience is off-policy by design (another run's versions): V-trace corrects it.
-        if !rollout.replay {
-            // A uniform-random rollout (-1) counts as acting with the version before the first;
-            // a version this learner has not published comes from another learner's params.
-            guard rollout.policyVersion >= -1, rollout.policyVersion <= trainer.version else {
-                counters["learner/rollouts_foreign_version", default: 0] += 1
-                return
-            }
-            let lag = trainer.version - rollout.policyVersion
-            if rollout.policyVersion == -1 {
-                counters["learner/random_rollouts", default: 0] += 1
-            } else {
-                policyLags.append(Double(lag))
-            }
-            // Uniform-random play is not a stale policy: a worker plays so until its first Params
-            // (after a resume from version V that would be a "lag" of V + 1, and skipping it would
-            // spend the step budget on nothing). V-trace corrects it like any behaviour policy.
-            guard lag <= config.maxPolicyLag || rollout.policyVersion == -1 else {
-                counters["learner/rollouts_too_old", default: 0] += 1
-                return
-            }
-        }
-        let batch: TrainingBatch
         do {
-            batch = try TrainingBatch(rollout: intrinsic.apply(to: rollout, registry: registry), architecture: trainer.network.architecture)
+            trainer.submit(
+                try TrainingBatch(rollout: intrinsic.apply(to: rollout, registry: registry), architecture: trainer.architecture))
         } catch {
             counters["learner/rollouts_untrainable", default: 0] += 1
             logger.warning("rollout not trainable", metadata: ["worker": "\(rollout.workerID)", "error": "\(error)"])
-            return
         }
-        let start = now
-        trainingStats = trainer.update(batch)
-        updateMilliseconds.append((now - start) * 1000)
-        intrinsic.afterUpdate(registry: registry, pairs: pairs, updates: trainer.version)
     }
 
     /// Publishes Params after every `publishEveryUpdates` updates, and every 2 s for workers that join late.
@@ -496,9 +505,10 @@ public final class Learner {
         guard let trainer else { return }
         let due = trainer.version >= publishedVersion + Int64(config.publishEveryUpdates) || now - lastPublished >= 2
         guard due else { return }
-        let params = PolicyParams.encode(trainer.network, version: trainer.version, learnerEnvSteps: envSteps, learnerID: learnerID)
+        let (envSteps, learnerID) = (self.envSteps, self.learnerID)
+        let params = trainer.withTrainer { PolicyParams.encode($0.network, version: $0.version, learnerEnvSteps: envSteps, learnerID: learnerID) }
         _ = try? socket.send(.params(params), dontWait: true)
-        publishedVersion = trainer.version
+        publishedVersion = params.version
         lastPublished = now
     }
 
@@ -615,6 +625,27 @@ public final class Learner {
 
     // MARK: Metrics
 
+    /// The share of the interval the loop spent taking in experience and publishing, the share
+    /// the trainer spent updating and waiting for a batch, and what the updates achieved.
+    private func measureTimeShares(interval: Double) {
+        guard let trainer, interval > 0 else { return }
+        let progress = trainer.snapshot, before = progressAtLastMetrics
+        let updating = progress.updateSeconds - before.updateSeconds, samples = progress.samplesTrained - before.samplesTrained
+        timeShares = [
+            "learner/time_intake": intakeSeconds / interval, "learner/time_publishing": publishSeconds / interval,
+            "learner/time_updating": updating / interval, "learner/time_waiting": (progress.waitSeconds - before.waitSeconds) / interval,
+            "learner/samples_per_s": Double(samples) / interval,
+        ]
+        if updating > 0 && samples > 0 {
+            let gflops = trainingFLOPsPerSample * Double(samples) / updating / 1e9
+            timeShares["learner/gflops"] = gflops
+            if sgemmPeakGFLOPs > 0 { timeShares["learner/sgemm_peak_fraction"] = gflops / sgemmPeakGFLOPs }
+        }
+        intakeSeconds = 0
+        publishSeconds = 0
+        progressAtLastMetrics = progress
+    }
+
     private func emitMetrics(_ sockets: Sockets, writer: StoreWriter, jsonl: JSONLinesMetricsSink) {
         let snapshot = snapshot(sockets, writer: writer)
         _ = try? sockets.metrics.send(.metrics(snapshot), dontWait: true)
@@ -656,10 +687,16 @@ public final class Learner {
         for (name, value) in annotatorFigures where value.isFinite { values["annotator/" + name] = value }
         values["learner/rollouts"] = Double(rollouts)
         if let trainer {
-            values.merge(trainingStats) { _, new in new }
-            values["learner/policy_version"] = Double(trainer.version)
-            if let lag = policyLags.mean { values["learner/policy_lag"] = lag }
-            if let ms = updateMilliseconds.mean { values["learner/update_ms"] = ms }
+            let progress = trainer.snapshot
+            values.merge(progress.stats) { _, new in new }
+            values.merge(progress.counters) { _, new in new }
+            values["learner/policy_version"] = Double(progress.version)
+            values["learner/updates"] = Double(progress.updates)
+            values["learner/samples_trained"] = Double(progress.samplesTrained)
+            if let lag = progress.lags.mean { values["learner/policy_lag"] = lag }
+            values["learner/update_ms"] = progress.lastTiming.total * 1000
+            values["learner/queued_samples"] = Double(trainer.queuedSamples)
+            values.merge(timeShares) { _, new in new }
             values.merge(intrinsic.metrics) { _, new in new }
         }
         values["learner/frames_refused"] = Double(sockets.framesRefused)

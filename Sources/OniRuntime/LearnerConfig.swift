@@ -58,6 +58,13 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     public var rankingPairsPerMessage = 4
     /// Publish Params after every this many updates (and every 2 s regardless, for late joiners).
     public var publishEveryUpdates = 1
+    /// Environment steps per APPO update, made of whole rollouts (Sample Factory's batch_size):
+    /// larger batches spend the update's fixed costs on more samples and use the BLAS kernel better.
+    public var batchSamples = 1024
+    /// Threads an update is split across (data-parallel: each computes the gradients of its
+    /// share of the batch, summed in a fixed order, one Adam step). On a machine the workers
+    /// share, more learner threads take cores from them.
+    public var learnerThreads = 1
     /// Rollouts whose policy is more than this many versions behind are not trained on (counted).
     public var maxPolicyLag: Int64 = 100
     /// Seconds between checkpoints (one is also written on shutdown).

@@ -13,6 +13,7 @@ public enum RoleMain {
     ) throws {
         _ = RoleLogging.bootstrap(level: logLevel)
         BLASKernel.ensureFittingKernel(logger: Logger(label: "\(label).blas"))
+        AllocatorTuning.keepLargeAllocations()
         // Roles share the machine with each other: one BLAS thread each unless told otherwise.
         if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil { openblas_set_num_threads(1) }
         let context = try makeContext(curve: curve, logger: Logger(label: "\(label).curve"))

@@ -73,6 +73,9 @@ public struct RunConfig: Sendable, Codable, Equatable {
     public var logLevel = "info"
     /// Train the policy (off: workers act at random; the run only records and labels).
     public var train = true
+    /// Environment steps per APPO update and the threads it is split across (see `LearnerConfig`).
+    public var batchSize = LearnerConfig().batchSamples
+    public var learnerThreads = LearnerConfig().learnerThreads
     /// Network sizes: character embedding, convolution filters, hidden width, recurrent core.
     public var embedding = 8
     public var filters = 16
@@ -120,6 +123,9 @@ public struct RunConfig: Sendable, Codable, Equatable {
 
     /// Checks ranges; returns the first problem.
     public func validate() throws(RuntimeError) {
+        guard batchSize > 0, (1...256).contains(learnerThreads) else {
+            throw .invalidConfiguration("--batch-size must be positive and --learner-threads in 1...256")
+        }
         guard workers > 0 else { throw .invalidConfiguration("--workers must be at least 1") }
         guard envsPerWorker > 0, rolloutLength > 0 else { throw .invalidConfiguration("--envs-per-worker and --rollout-length must be positive") }
         guard (1...65529).contains(basePort) else { throw .invalidConfiguration("--base-port must leave room for 7 ports below 65536") }
@@ -147,6 +153,7 @@ public struct RunConfig: Sendable, Codable, Equatable {
             train ? "--train" : "--no-train", "--reward", reward, "--llm-reward-coeff", "\(llmRewardCoeff)",
             "--extrinsic-reward-coeff", "\(extrinsicRewardCoeff)", "--beta-count-exponent", "\(betaCountExponent)",
             "--store-fraction", "\(storeFraction)", "--store-max-mb", "\(storeMaxMb)",
+            "--batch-size", "\(batchSize)", "--learner-threads", "\(learnerThreads)",
         ]
         if resume { args.append("--resume") }
         if let rewardInit { args += ["--reward-init", rewardInit] }

@@ -66,6 +66,10 @@ struct LearnerCommand: ParsableCommand {
     @Option(name: [.customLong("beta-count-exponent"), .customLong("beta_count_exponent")], help: "β of the 1/N(msg)^β count scaling.")
     var betaCountExponent = RewardComposition().countExponent
     @Option(help: "Count N(msg) per episode (ONI) or globally.") var countScope = RewardComposition().countScope.rawValue
+    @Option(help: "Environment steps per APPO update, made of whole rollouts (larger: faster per sample, fewer updates).")
+    var batchSize = LearnerConfig().batchSamples
+    @Option(help: "Threads an update is split across (data-parallel; the same batch and thread count give the same weights).")
+    var learnerThreads = LearnerConfig().learnerThreads
     @Option(help: "Skip rollouts whose policy is more than this many versions old.") var maxPolicyLag = LearnerConfig().maxPolicyLag
     @Option(help: "Publish params after every this many updates.") var publishEvery = LearnerConfig().publishEveryUpdates
     @Option(help: "Seed of the initial weights.") var seed = LearnerConfig().seed
@@ -103,6 +107,9 @@ struct LearnerCommand: ParsableCommand {
         guard rankingPairs > 0 else { throw ValidationError("--ranking-pairs must be at least 1") }
         guard llmRewardCoeff.isFinite, extrinsicRewardCoeff.isFinite, betaCountExponent.isFinite, betaCountExponent >= 0 else {
             throw ValidationError("reward coefficients must be finite and --beta-count-exponent ≥ 0")
+        }
+        guard batchSize > 0, (1...256).contains(learnerThreads) else {
+            throw ValidationError("--batch-size must be positive and --learner-threads in 1...256")
         }
         guard learningRate > 0, (0...1).contains(discount), clip > 0, publishEvery > 0, maxPolicyLag >= 0 else {
             throw ValidationError("--learning-rate and --clip must be positive, --discount in [0, 1], --publish-every ≥ 1, --max-policy-lag ≥ 0")
@@ -150,6 +157,8 @@ struct LearnerCommand: ParsableCommand {
         config.rankingPairsPerMessage = rankingPairs
         config.rewardInit = rewardInit
         config.maxPolicyLag = maxPolicyLag
+        config.batchSamples = batchSize
+        config.learnerThreads = learnerThreads
         config.publishEveryUpdates = publishEvery
         config.seed = seed
         config.checkpointIntervalSeconds = checkpointInterval

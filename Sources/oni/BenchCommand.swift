@@ -10,6 +10,12 @@ struct BenchCommand: ParsableCommand {
     @Argument(help: "What to measure: transport, env, store, blas, learner or all.") var group = "all"
     @Option(help: "learner: network hidden width (default: the learner's).") var hidden: Int?
     @Option(help: "learner: convolution filters (default: the learner's).") var filters: Int?
+    @Option(help: "learner: the environment whose network is timed (grid:keyroom; nethack:score times NetHack's crop-9 GRU network).")
+    var env = Benchmarks.LearnerOptions().env
+    @Option(help: "learner: batch sizes in environment steps, comma-separated (rollouts of 512 steps each).")
+    var batchSizes = Benchmarks.LearnerOptions().batchSizes.map(String.init).joined(separator: ",")
+    @Option(help: "learner: thread counts, comma-separated, each timed at the largest batch size.")
+    var threads = Benchmarks.LearnerOptions().threads.map(String.init).joined(separator: ",")
 
     func validate() throws {
         guard group == "all" || Benchmarks.Group(rawValue: group) != nil else {
@@ -17,7 +23,25 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
+    /// A comma-separated list of positive integers.
+    static func integers(_ text: String, _ flag: String) throws -> [Int] {
+        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
+            throw ValidationError("\(flag) takes positive integers separated by commas, got '\(text)'")
+        }
+        return values.map { $0! }
+    }
+
     func run() throws {
+        // The kernel the roles switch to, so the figures are those of a run.
+        BLASKernel.ensureFittingKernel(label: "oni.bench")
+        AllocatorTuning.keepLargeAllocations()
+        var learnerOptions = Benchmarks.LearnerOptions()
+        learnerOptions.env = env
+        learnerOptions.hidden = hidden
+        learnerOptions.filters = filters
+        learnerOptions.batchSizes = try Self.integers(batchSizes, "--batch-sizes")
+        learnerOptions.threads = try Self.integers(threads, "--threads")
         let groups = Benchmarks.Group(rawValue: group).map { [$0] } ?? Benchmarks.Group.allCases
         Console.line("machine    \(Benchmarks.machine)")
         for g in groups {
@@ -26,7 +50,7 @@ struct BenchCommand: ParsableCommand {
             case .env: Benchmarks.env(output: Console.line)
             case .store: try Benchmarks.store(output: Console.line)
             case .blas: Benchmarks.blas(output: Console.line)
-            case .learner: try Benchmarks.learner(hidden: hidden, filters: filters, output: Console.line)
+            case .learner: try Benchmarks.learner(learnerOptions, output: Console.line)
             }
         }
     }

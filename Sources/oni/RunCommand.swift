@@ -65,6 +65,10 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp(CurveSettings.help + " Every role gets it.", valueName: "dir")) var curve: String?
     @Option(help: "Log level of the roles (default \(RunConfig.defaults.logLevel)).") var logLevel: String?
     @Flag(inversion: .prefixedNo, help: "Train the policy with APPO (off: workers act at random).") var train = RunConfig.defaults.train
+    @Option(help: "Environment steps per APPO update, made of whole rollouts (larger: faster per sample, fewer updates).")
+    var batchSize = RunConfig.defaults.batchSize
+    @Option(help: "Threads the learner splits each update across (data-parallel; they take cores from the workers).")
+    var learnerThreads = RunConfig.defaults.learnerThreads
     @Option(help: "Network: character embedding size.") var embedding = RunConfig.defaults.embedding
     @Option(help: "Network: filters of each convolution.") var filters = RunConfig.defaults.filters
     @Option(help: "Network: hidden layer width (and recurrent state size).") var hidden = RunConfig.defaults.hidden
@@ -126,6 +130,8 @@ struct RunCommand: ParsableCommand {
         resolved.curve = curve.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         resolved.train = train
         resolved.embedding = embedding
+        resolved.batchSize = batchSize
+        resolved.learnerThreads = learnerThreads
         resolved.filters = filters
         resolved.hidden = hidden
         resolved.core = core

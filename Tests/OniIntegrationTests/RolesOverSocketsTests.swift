@@ -323,9 +323,11 @@ import Testing
         #expect(replay.wait(seconds: 60) == 0, "\(replay.output)")
         #expect(replay.output.contains("sent \(stored) of \(stored) rollouts"), "\(replay.output)")
         let received = eventually(seconds: 30) { Int(status(second, context)["replay/rollouts"] ?? 0) == stored }
+        // The trainer takes them in batches on its own thread: the update follows the last rollout.
+        let trained = eventually(seconds: 30) { (status(second, context)["learner/policy_version"] ?? 0) >= 1 }
         let s = status(second, context)
         #expect(received, "\(s.filter { $0.key.hasPrefix("replay/") || $0.key.hasPrefix("learner/") })")
-        #expect((s["learner/policy_version"] ?? 0) >= 1, "trained on replayed experience")
+        #expect(trained, "trained on replayed experience: \(s.filter { $0.key.hasPrefix("learner/") })")
         #expect(s["workers/live"] == 0 && s["env/episodes"] == 0)  // replay is neither a worker nor live episodes
         #expect(fresh.stop() == 0, "\(fresh.output)")
     }

@@ -179,6 +179,45 @@ import Testing
         #expect(store.load(into: trainer(seed: 5)).isLoaded)
         #expect(CheckpointStore(runDirectory: run.appendingPathComponent("none")).load(into: t).isNone)
     }
+
+    /// Rewrites the saved checkpoint's metadata with `edit` applied to its JSON object.
+    func rewriteMetadata(_ store: CheckpointStore, _ edit: (inout [String: Any]) -> Void) throws {
+        let decoded = try Safetensors.decode(Data(contentsOf: store.latest))
+        var json = try JSONSerialization.jsonObject(with: Data(decoded.metadata["oni"]!.utf8)) as! [String: Any]
+        edit(&json)
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self)
+        try Safetensors.encode(Array(decoded.entries.values), metadata: ["oni": text]).write(to: store.latest)
+    }
+
+    /// Checkpoints carry their format version: a file from before the field (version 1) loads,
+    /// one from a newer layout is refused with an error naming both versions.
+    @Test func theFormatVersionIsCheckedByName() throws {
+        let run = try temporaryRun()
+        defer { try? FileManager.default.removeItem(at: run) }
+        let store = CheckpointStore(runDirectory: run)
+        let source = trainer(seed: 1)
+        try train(source, updates: 2)
+        try store.save(source, envSteps: 10)
+        #expect(try Safetensors.decode(Data(contentsOf: store.latest)).metadata["oni"]!.contains("\"formatVersion\" : 2"))
+        try rewriteMetadata(store) { $0.removeValue(forKey: "formatVersion") }
+        guard case let .loaded(old, _) = store.load(into: trainer(seed: 3)) else {
+            Issue.record("a version-1 checkpoint was not loaded")
+            return
+        }
+        #expect(old.formatVersion == 1 && old.version == 2)
+        try rewriteMetadata(store) { $0["formatVersion"] = 9 }
+        try? FileManager.default.removeItem(at: store.previous)
+        guard case let .unusable(problems) = store.load(into: trainer(seed: 3)) else {
+            Issue.record("a checkpoint of an unknown format was loaded")
+            return
+        }
+        guard case let .unsupportedFormat(_, found, supported) = problems[0] else {
+            Issue.record("wrong error: \(problems[0])")
+            return
+        }
+        #expect(found == 9 && supported == CheckpointMetadata.currentFormatVersion)
+        #expect("\(problems[0])".contains("format version 9") && "\(problems[0])".contains("1 to 2"))
+    }
 }
 
 extension CheckpointStore.LoadOutcome {
