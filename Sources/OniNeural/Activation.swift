@@ -27,7 +27,7 @@ public final class Activation<S: Scalar>: Layer {
             input.withUnsafeBufferPointer { x in
                 switch kind {
                 case .relu: for i in 0..<x.count { out[i] = max(x[i], 0) }
-                case .elu: for i in 0..<x.count { out[i] = x[i] > 0 ? x[i] : S.exp(min(x[i], 0)) - 1 }
+                case .elu: if !x.isEmpty { S.elu(x.baseAddress!, out.baseAddress!, count: x.count) }
                 case .tanh: for i in 0..<x.count { out[i] = S.tanh(x[i]) }
                 }
             }

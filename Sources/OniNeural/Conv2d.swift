@@ -30,6 +30,8 @@ public final class Conv2d<S: Scalar>: Layer {
     private var columns: [S] = []
     private var product: [S] = []
     private var dColumns: [S] = []
+    /// stride ones, for the bias gradient.
+    private var ones: [S] = []
     /// The im2col copy as runs: column row `row`, position `position` onwards holds
     /// `length` consecutive input elements of one example from offset `input`.
     private struct Run {
@@ -104,10 +106,11 @@ public final class Conv2d<S: Scalar>: Layer {
                                     a: w.baseAddress!, lda: patch, b: cols.baseAddress!, ldb: stride, beta: 0, c: prod.baseAddress!, ldc: stride)
                                 // + bias, reordered to [batch, filters, positions].
                                 for e in 0..<rows {
-                                    let to = (first + e) * outputSize
                                     for f in 0..<filters {
-                                        let b = bias.value[f], from = f * stride + e * positions, at = to + f * positions
-                                        for p in 0..<positions { out[at + p] = prod[from + p] + b }
+                                        let b = bias.value[f]
+                                        let source = prod.baseAddress! + (f * stride + e * positions)
+                                        let target = out.baseAddress! + ((first + e) * outputSize + f * positions)
+                                        for p in 0..<positions { target[p] = source[p] + b }
                                     }
                                 }
                             }
@@ -137,18 +140,18 @@ public final class Conv2d<S: Scalar>: Layer {
                                         bias.gradient.withUnsafeMutableBufferPointer { dB in
                                             for first in Swift.stride(from: 0, to: batch, by: chunk) {
                                                 let rows = min(chunk, batch - first), wide = rows * positions
-                                                // dOut reordered to [filters, rows·positions]; the bias gradient on the way.
-                                                for f in 0..<filters {
-                                                    var sum: S = 0
-                                                    for e in 0..<rows {
-                                                        let from = (first + e) * outputSize + f * positions, to = f * stride + e * positions
-                                                        for p in 0..<positions {
-                                                            let g = dOut[from + p]
-                                                            dOutT[to + p] = g
-                                                            sum += g
-                                                        }
+                                                // dOut reordered to [filters, rows·positions] (block copies), then
+                                                // the bias gradient as one matrix-vector product with ones.
+                                                for e in 0..<rows {
+                                                    for f in 0..<filters {
+                                                        (dOutT.baseAddress! + (f * stride + e * positions))
+                                                            .update(from: dOut.baseAddress! + ((first + e) * outputSize + f * positions), count: positions)
                                                     }
-                                                    dB[f] += sum
+                                                }
+                                                ones.withUnsafeBufferPointer { one in
+                                                    S.gemm(
+                                                        transposeA: false, transposeB: false, m: filters, n: 1, k: wide, alpha: 1,
+                                                        a: dOutT.baseAddress!, lda: stride, b: one.baseAddress!, ldb: 1, beta: 1, c: dB.baseAddress!, ldc: 1)
                                                 }
                                                 unfold(src, first: first, rows: rows, into: cols, stride: stride)
                                                 // dW += dOut · columnsᵀ ; dColumns = Wᵀ · dOut
@@ -161,11 +164,14 @@ public final class Conv2d<S: Scalar>: Layer {
                                                     a: w.baseAddress!, lda: patch, b: dOutT.baseAddress!, ldb: stride, beta: 0,
                                                     c: dCols.baseAddress!, ldc: stride)
                                                 // col2im: add each run back where it came from.
-                                                for e in 0..<rows {
-                                                    let base = (first + e) * inputSize, offset = e * positions
-                                                    for run in runs {
-                                                        let from = run.row * stride + offset + run.position, to = base + run.input
-                                                        for i in 0..<run.length { dIn[to + i] += dCols[from + i] }
+                                                runs.withUnsafeBufferPointer { runs in
+                                                    for e in 0..<rows {
+                                                        let target = dIn.baseAddress! + (first + e) * inputSize
+                                                        let source = UnsafePointer(dCols.baseAddress! + e * positions)
+                                                        for run in runs {
+                                                            let d = target + run.input, c = source + (run.row * stride + run.position)
+                                                            for i in 0..<run.length { d[i] += c[i] }
+                                                        }
                                                     }
                                                 }
                                             }
@@ -187,17 +193,17 @@ public final class Conv2d<S: Scalar>: Layer {
         columns = [S](repeating: 0, count: patch * stride)
         product = [S](repeating: 0, count: filters * stride)
         dColumns = [S](repeating: 0, count: patch * stride)
+        ones = [S](repeating: 1, count: stride)
     }
 
     /// im2col of examples first..<first+rows into `columns` ([patch, stride]).
     @inline(__always)
     private func unfold(_ src: UnsafeBufferPointer<S>, first: Int, rows: Int, into columns: UnsafeMutableBufferPointer<S>, stride: Int) {
-        let (from, to) = (src.baseAddress!, columns.baseAddress!)
         let positions = outputHeight * outputWidth
-        for e in 0..<rows {
-            let base = (first + e) * inputSize, offset = e * positions
-            for run in runs {
-                (to + run.row * stride + offset + run.position).update(from: from + base + run.input, count: run.length)
+        runs.withUnsafeBufferPointer { runs in
+            for e in 0..<rows {
+                let from = src.baseAddress! + (first + e) * inputSize, to = columns.baseAddress! + e * positions
+                for run in runs { (to + (run.row * stride + run.position)).update(from: from + run.input, count: run.length) }
             }
         }
     }

@@ -51,6 +51,8 @@ public final class Learner {
     private var intakeSeconds = 0.0, publishSeconds = 0.0
     private var progressAtLastMetrics = TrainerThread.Progress()
     private var timeShares: [String: Double] = [:]
+    /// The newest encoded Params, handed over by the trainer's thread.
+    private let paramsMailbox = ParamsMailbox()
     /// The version the reward model last heard of.
     private var versionSeenByRewardModel: Int64 = -1
     private var intrinsic: IntrinsicRewards
@@ -136,8 +138,16 @@ public final class Learner {
                         "sgemm_peak_gflops": "\(String(format: "%.1f", sgemmPeakGFLOPs))", "blas_kernel": "\(BLASKernel.current)",
                     ])
                 try resumeTraining(appo, runDirectory: runDirectory)
+                // Params are encoded on the trainer's thread right after the update that made them,
+                // so the loop never waits for an update to publish.
+                let mailbox = paramsMailbox, every = Int64(config.publishEveryUpdates), learnerID = self.learnerID
+                mailbox.post(PolicyParams.encode(appo.network, version: appo.version, learnerEnvSteps: envSteps, learnerID: learnerID))
                 let thread = TrainerThread(
-                    trainer: appo, settings: .init(batchSamples: config.batchSamples, maxPolicyLag: config.maxPolicyLag))
+                    trainer: appo, settings: .init(batchSamples: config.batchSamples, maxPolicyLag: config.maxPolicyLag)
+                ) { trainer in
+                    guard trainer.version % every == 0 else { return }
+                    mailbox.post(PolicyParams.encode(trainer.network, version: trainer.version, learnerEnvSteps: mailbox.envSteps, learnerID: learnerID))
+                }
                 thread.start()
                 trainer = thread
                 progressAtLastMetrics = thread.snapshot
@@ -502,11 +512,9 @@ public final class Learner {
 
     /// Publishes Params after every `publishEveryUpdates` updates, and every 2 s for workers that join late.
     private func publishParams(_ socket: MessageSocket) {
-        guard let trainer else { return }
-        let due = trainer.version >= publishedVersion + Int64(config.publishEveryUpdates) || now - lastPublished >= 2
-        guard due else { return }
-        let (envSteps, learnerID) = (self.envSteps, self.learnerID)
-        let params = trainer.withTrainer { PolicyParams.encode($0.network, version: $0.version, learnerEnvSteps: envSteps, learnerID: learnerID) }
+        guard trainer != nil else { return }
+        paramsMailbox.envSteps = envSteps
+        guard let params = paramsMailbox.newest, params.version > publishedVersion || now - lastPublished >= 2 else { return }
         _ = try? socket.send(.params(params), dontWait: true)
         publishedVersion = params.version
         lastPublished = now
@@ -725,5 +733,37 @@ public final class Learner {
         m.values = values
         m.liveWorkers = live.map(\.id)
         return m
+    }
+}
+
+/// The newest Params the trainer's thread encoded, and the env-step count they are stamped with.
+final class ParamsMailbox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var params: Oni_V1_Params?
+    private var steps: UInt64 = 0
+
+    func post(_ params: Oni_V1_Params) {
+        lock.lock()
+        self.params = params
+        lock.unlock()
+    }
+
+    var newest: Oni_V1_Params? {
+        lock.lock()
+        defer { lock.unlock() }
+        return params
+    }
+
+    var envSteps: UInt64 {
+        get {
+            lock.lock()
+            defer { lock.unlock() }
+            return steps
+        }
+        set {
+            lock.lock()
+            steps = newValue
+            lock.unlock()
+        }
     }
 }

@@ -54,9 +54,13 @@ public final class TrainerThread: @unchecked Sendable {
     private var finished = false
     private var progress = Progress()
 
-    public init(trainer: APPOTrainer, settings: Settings) {
+    /// Runs on the trainer's thread after every update, with the network still locked (e.g. to encode Params).
+    private let afterUpdate: (APPOTrainer) -> Void
+
+    public init(trainer: APPOTrainer, settings: Settings, afterUpdate: @escaping (APPOTrainer) -> Void = { _ in }) {
         self.trainer = trainer
         self.settings = settings
+        self.afterUpdate = afterUpdate
         progress.version = trainer.version
     }
 
@@ -134,6 +138,7 @@ public final class TrainerThread: @unchecked Sendable {
             let stats = trainer.update(batch)
             let seconds = Self.seconds(since: start)
             let version = trainer.version, timing = trainer.lastTiming
+            afterUpdate(trainer)
             trainerLock.unlock()
             state.lock()
             progress.version = version

@@ -29,7 +29,8 @@ def summarise(run: Path, threshold: float):
     def median(key):
         values = [r["values"][key] for r in rows if key in r["values"] and r["values"][key] > 0]
         return statistics.median(values) if values else float("nan")
-    hit = next((r for r in rows if r["values"].get("env/success_rate", 0) >= threshold), None)
+    # The rate is over the last 100 episodes: before 100 have ended it is a small sample.
+    hit = next((r for r in rows if r["values"].get("env/episodes", 0) >= 100 and r["values"].get("env/success_rate", 0) >= threshold), None)
     last = rows[-1]
     row = hit or last
     return {
