@@ -19,6 +19,13 @@ if ! "$venv/bin/python" -c "import nle, safetensors.numpy, tensorboard, sys; sys
   "$venv/bin/pip" install --quiet --disable-pip-version-check nle==1.3.0 safetensors numpy tensorboard
 fi
 export ONI_TEST_PYTHON=$venv/bin/python
+if [[ ${1:-} == --tsan ]]; then
+  # The learner's threads under ThreadSanitizer: the trainer thread, the data-parallel update and
+  # the learner role with its trainer over real sockets, in a build of their own.
+  swift build --build-tests --sanitize=thread --scratch-path .build-tsan
+  exec swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
+    --filter 'TrainerThreadTests|DataParallelUpdateTests|RolesOverSocketsTests'
+fi
 swift build --build-tests
 swift test --skip-build "$@"
 # With no filter given: the deployments. Slurm for real (a one-machine cluster of Debian's
@@ -27,4 +34,6 @@ swift test --skip-build "$@"
 if [ $# -eq 0 ]; then
   ONI_BIN=.build/debug bash deploy/slurm/test-slurm.sh
   bash deploy/k8s/validate.sh .build/debug
+  # Last, a seeded grid task must still be learnt within a stated number of env steps.
+  bash deploy/learning-regression.sh
 fi

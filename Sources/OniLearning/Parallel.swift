@@ -1,9 +1,9 @@
 import Dispatch
 
 /// Runs independent pieces of work on several threads and returns when all are done.
-enum Parallel {
+public enum Parallel {
     /// `body(0) … body(count − 1)`, at once when `count` > 1 (the calling thread takes part).
-    static func forEach(_ count: Int, _ body: (Int) -> Void) {
+    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         guard count > 1 else {
             if count == 1 { body(0) }
             return
@@ -16,7 +16,7 @@ enum Parallel {
 }
 
 /// A value handed to other threads where the caller guarantees that they touch disjoint parts of it.
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
+public struct UncheckedSendable<Value>: @unchecked Sendable {
+    public let value: Value
+    public init(_ value: Value) { self.value = value }
 }

@@ -52,16 +52,23 @@ final class ActingPolicy {
         for j in 0..<size { state[env * size + j] = 0 }
     }
 
+    /// Where `act` writes, from `offset` on: one action, log-probability and value per environment.
+    struct Outputs {
+        var actions: UnsafeMutablePointer<Int32>
+        var logProbs: UnsafeMutablePointer<Float>
+        var values: UnsafeMutablePointer<Float>
+    }
+
     /// Actions, their log-probabilities and the state values for every environment
     /// (one step, batched), advancing the recurrent state. Values are nil while acting at random.
     func act(
         chars: UnsafeBufferPointer<UInt8>?, status: UnsafeBufferPointer<Int32>?, message: UnsafeBufferPointer<UInt8>?,
-        rng: inout SeededGenerator, actions: inout [Int32], logProbs: inout [Float], values: inout [Float], offset: Int
+        rng: inout SeededGenerator, into out: Outputs
     ) -> Bool {
         guard version >= 0, let network, let chars else {
             for i in 0..<envs {
-                actions[offset + i] = Int32(rng.below(actionCount))
-                logProbs[offset + i] = uniformLogProb
+                out.actions[i] = Int32(rng.below(actionCount))
+                out.logProbs[i] = uniformLogProb
             }
             return false
         }
@@ -72,9 +79,9 @@ final class ActingPolicy {
         let lp = Categorical.logSoftmax(logits, actions: actionCount)
         let chosen = Categorical.sample(logProbs: lp, actions: actionCount, rng: &rng)
         for i in 0..<envs {
-            actions[offset + i] = Int32(chosen[i])
-            logProbs[offset + i] = lp[i * actionCount + chosen[i]]
-            values[offset + i] = v[i]
+            out.actions[i] = Int32(chosen[i])
+            out.logProbs[i] = lp[i * actionCount + chosen[i]]
+            out.values[i] = v[i]
         }
         return true
     }

@@ -76,6 +76,12 @@ public struct RunConfig: Sendable, Codable, Equatable {
     /// Environment steps per APPO update and the threads it is split across (see `LearnerConfig`).
     public var batchSize = LearnerConfig().batchSamples
     public var learnerThreads = LearnerConfig().learnerThreads
+    /// Threads each worker splits its environments across (see `WorkerConfig.threads`).
+    public var workerThreads = WorkerConfig().threads
+    /// APPO's Adam step size, entropy bonus and policy-lag bound (see `TrainingConfig`, `LearnerConfig`).
+    public var learningRate = TrainingConfig().learningRate
+    public var entropyCoefficient = TrainingConfig().entropyCoefficient
+    public var maxPolicyLag = LearnerConfig().maxPolicyLag
     /// Network sizes: character embedding, convolution filters, hidden width, recurrent core.
     public var embedding = 8
     public var filters = 16
@@ -126,6 +132,10 @@ public struct RunConfig: Sendable, Codable, Equatable {
         guard batchSize > 0, (1...256).contains(learnerThreads) else {
             throw .invalidConfiguration("--batch-size must be positive and --learner-threads in 1...256")
         }
+        guard learningRate > 0, entropyCoefficient >= 0, maxPolicyLag >= 0 else {
+            throw .invalidConfiguration("--learning-rate must be positive, --entropy-coefficient and --max-policy-lag ≥ 0")
+        }
+        guard (1...envsPerWorker).contains(workerThreads) else { throw .invalidConfiguration("--worker-threads must be between 1 and --envs-per-worker") }
         guard workers > 0 else { throw .invalidConfiguration("--workers must be at least 1") }
         guard envsPerWorker > 0, rolloutLength > 0 else { throw .invalidConfiguration("--envs-per-worker and --rollout-length must be positive") }
         guard (1...65529).contains(basePort) else { throw .invalidConfiguration("--base-port must leave room for 7 ports below 65536") }
@@ -153,7 +163,8 @@ public struct RunConfig: Sendable, Codable, Equatable {
             train ? "--train" : "--no-train", "--reward", reward, "--llm-reward-coeff", "\(llmRewardCoeff)",
             "--extrinsic-reward-coeff", "\(extrinsicRewardCoeff)", "--beta-count-exponent", "\(betaCountExponent)",
             "--store-fraction", "\(storeFraction)", "--store-max-mb", "\(storeMaxMb)",
-            "--batch-size", "\(batchSize)", "--learner-threads", "\(learnerThreads)",
+            "--batch-size", "\(batchSize)", "--learner-threads", "\(learnerThreads)", "--learning-rate", "\(learningRate)",
+            "--entropy-coefficient", "\(entropyCoefficient)", "--max-policy-lag", "\(maxPolicyLag)",
         ]
         if resume { args.append("--resume") }
         if let rewardInit { args += ["--reward-init", rewardInit] }
@@ -175,6 +186,7 @@ public struct RunConfig: Sendable, Codable, Equatable {
     public func workerArguments(index: Int) -> [String] {
         [
             "--id", "worker-\(index)", "--env", env, "--num-envs", "\(envsPerWorker)", "--rollout-length", "\(rolloutLength)",
+            "--worker-threads", "\(workerThreads)",
             "--seed", "\(seed &+ UInt64(index))", "--experience", experienceEndpoint, "--params", paramsEndpoint, "--log-level", logLevel,
         ] + curveArguments
     }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import OniCore
 import OniEnvironments
+import OniLearning
 import OniTransport
 import OniWire
 
@@ -16,29 +17,52 @@ public final class Worker {
     private let stop: StopSignal
     private let context: ZMQContext
     private let environments: [any Environment]
-    private var rng: SeededGenerator
-    private let policy: ActingPolicy
+    /// The environments split into `config.threads` groups, each stepped with its own policy copy
+    /// and random generator on its own thread.
+    private let groups: [EnvironmentGroup]
 
     /// Figures the worker reports in heartbeats and its log.
     public private(set) var envSteps: UInt64 = 0
     public private(set) var rolloutsSent: UInt64 = 0
     public private(set) var paramsRefused = 0
     /// Params version in use; -1 while acting uniformly at random.
-    public var policyVersion: Int64 { policy.version }
+    public var policyVersion: Int64 { groups[0].policy.version }
+
+    /// Environments `range` of the worker, their acting policy (a copy of the network per group)
+    /// and the generator that draws their episode seeds and actions.
+    final class EnvironmentGroup: @unchecked Sendable {
+        let range: Range<Int>
+        let policy: ActingPolicy
+        var rng: SeededGenerator
+
+        init(range: Range<Int>, environment: any Environment, rng: SeededGenerator) {
+            self.range = range
+            policy = ActingPolicy(environment: environment, envs: range.count)
+            self.rng = rng
+        }
+    }
 
     public init(config: WorkerConfig, context: ZMQContext, stop: StopSignal, logger: Logger) throws {
-        guard config.numEnvs > 0, config.rolloutLength > 0 else {
-            throw RuntimeError.invalidConfiguration("num-envs and rollout-length must be positive")
+        guard config.numEnvs > 0, config.rolloutLength > 0, (1...config.numEnvs).contains(config.threads) else {
+            throw RuntimeError.invalidConfiguration("num-envs and rollout-length must be positive, threads in 1…num-envs")
         }
         self.config = config
         self.logger = logger
         self.stop = stop
         self.context = context
         environments = try (0..<config.numEnvs).map { _ in try EnvironmentFactory.make(name: config.env) }
-        policy = ActingPolicy(environment: environments[0], envs: config.numEnvs)
         var seeder = SeededGenerator(seed: config.seed)
         for byte in config.id.utf8 { seeder = SeededGenerator(seed: seeder.next() ^ UInt64(byte)) }
-        rng = seeder
+        // One group keeps the worker's own generator (runs as before threads existed); more
+        // groups each get one drawn from it in order, so the same thread count replays the same run.
+        let count = config.threads, b = config.numEnvs
+        let ranges = (0..<count).map { (($0 * b) / count)..<((($0 + 1) * b) / count) }
+        let first = environments[0]
+        var made: [EnvironmentGroup] = []
+        for range in ranges {
+            made.append(EnvironmentGroup(range: range, environment: first, rng: count == 1 ? seeder : SeededGenerator(seed: seeder.next())))
+        }
+        groups = made
     }
 
     /// Runs until stopped (signal or `maxEnvSteps`).
@@ -69,26 +93,32 @@ public final class Worker {
         var episodeReturns = [Double](repeating: 0, count: b)
         var episodeLengths = [Int](repeating: 0, count: b)
         var episodeMessageCounts = [[String: Int32]](repeating: [:], count: b)
-        for i in 0..<b {
-            episodeSeeds[i] = rng.next()
-            episodeIDs[i] = nextEpisodeID
-            nextEpisodeID += 1
-            environments[i].reset(seed: episodeSeeds[i])
+        for group in groups {
+            for i in group.range {
+                episodeSeeds[i] = group.rng.next()
+                episodeIDs[i] = nextEpisodeID
+                nextEpisodeID += 1
+                environments[i].reset(seed: episodeSeeds[i])
+            }
         }
 
         var observationBuffers = fields.map { [UInt8](repeating: 0, count: (t + 1) * b * $0.byteCount) }
         var actions = [Int32](repeating: 0, count: t * b)
         var logProbs = [Float](repeating: 0, count: t * b)
         var values = [Float](repeating: 0, count: t * b)
+        var outcomes = [StepOutcome](repeating: StepOutcome(reward: 0, done: false, success: false, message: ""), count: b)
+        var finishedSeeds = [UInt64](repeating: 0, count: b)
         var rewards = [Float](repeating: 0, count: t * b)
         var dones = [UInt8](repeating: 0, count: t * b)
         var messageIndex = [Int32](repeating: -1, count: t * b)
         var messageCounts = [Int32](repeating: 0, count: t * b)
-        let charsField = fields.firstIndex { $0.name == "chars" }
-        let statusField = fields.firstIndex { $0.name == "status" }
-        let messageField = fields.firstIndex { $0.name == "message" }
+        let fieldIndex = (
+            chars: fields.firstIndex { $0.name == "chars" }, status: fields.firstIndex { $0.name == "status" },
+            message: fields.firstIndex { $0.name == "message" })
 
-        logger.info("worker started", metadata: ["env": "\(config.env)", "envs": "\(b)", "T": "\(t)", "learner": "\(config.experienceEndpoint)"])
+        logger.info(
+            "worker started",
+            metadata: ["env": "\(config.env)", "envs": "\(b)", "T": "\(t)", "threads": "\(groups.count)", "learner": "\(config.experienceEndpoint)"])
         sendHello(experience)
         var lastHeartbeat = Date()
         var sequence: UInt64 = 0
@@ -97,15 +127,18 @@ public final class Worker {
             var table: [String: Int32] = [:]
             var messages: [String] = []
             var episodes: [EpisodeSummary] = []
-            let version = policy.version
-            let coreState = policy.state
+            let version = policyVersion
+            let coreState = groups.flatMap(\.policy.state)
             var valued = true
             for step in 0..<t {
-                writeObservations(fields, &observationBuffers, row: step)
-                valued = chooseActions(fields, observationBuffers, (charsField, statusField, messageField), row: step, &actions, &logProbs, &values) && valued
+                // Each group observes, acts and steps its environments on its own thread…
+                valued = stepGroups(
+                    fields, fieldIndex, &observationBuffers, row: step, &actions, &logProbs, &values, &outcomes, &episodeSeeds, &finishedSeeds)
+                    && valued
+                // …and what they saw is recorded in environment order, so the rollout does not depend on timing.
                 for i in 0..<b {
                     let k = step * b + i
-                    let outcome = environments[i].step(Int(actions[k]))
+                    let outcome = outcomes[i]
                     rewards[k] = outcome.reward
                     dones[k] = outcome.done ? 1 : 0
                     if outcome.message.isEmpty {
@@ -131,19 +164,16 @@ public final class Worker {
                         episodes.append(
                             EpisodeSummary(
                                 envIndex: i, episodeID: episodeIDs[i], episodeReturn: episodeReturns[i], length: episodeLengths[i],
-                                success: outcome.success, endStep: step, seed: episodeSeeds[i]))
-                        episodeSeeds[i] = rng.next()
+                                success: outcome.success, endStep: step, seed: finishedSeeds[i]))
                         episodeIDs[i] = nextEpisodeID
                         nextEpisodeID += 1
                         episodeReturns[i] = 0
                         episodeLengths[i] = 0
                         episodeMessageCounts[i].removeAll(keepingCapacity: true)
-                        environments[i].reset(seed: episodeSeeds[i])
-                        policy.clearState(env: i)
                     }
                 }
             }
-            writeObservations(fields, &observationBuffers, row: t)
+            writeObservations(fields, &observationBuffers, row: t, envs: 0..<b)
             envSteps += UInt64(t * b)
 
             var observations: [String: Tensor] = [:]
@@ -171,40 +201,81 @@ public final class Worker {
         logger.info("worker stopping", metadata: ["reason": "\(stop.stopReason ?? "")", "env_steps": "\(envSteps)", "rollouts": "\(rolloutsSent)"])
     }
 
-    /// Actions for every environment at rollout row `row`, in one batched forward pass;
-    /// false if they were chosen at random (no values).
-    private func chooseActions(
-        _ fields: [ObservationField], _ buffers: [[UInt8]], _ field: (chars: Int?, status: Int?, message: Int?), row: Int,
-        _ actions: inout [Int32], _ logProbs: inout [Float], _ values: inout [Float]
+    /// One step of every environment at rollout row `row`: each group, on its own thread, writes
+    /// its environments' observations, picks their actions in one batched forward pass, steps
+    /// them and starts a new episode where one ended (the finished episode's seed is kept in
+    /// `finishedSeeds`). False if the actions were chosen at random (no values).
+    private func stepGroups(
+        _ fields: [ObservationField], _ field: (chars: Int?, status: Int?, message: Int?), _ buffers: inout [[UInt8]], row: Int,
+        _ actions: inout [Int32], _ logProbs: inout [Float], _ values: inout [Float], _ outcomes: inout [StepOutcome],
+        _ episodeSeeds: inout [UInt64], _ finishedSeeds: inout [UInt64]
     ) -> Bool {
         let b = config.numEnvs
-        func rows<T>(_ field: Int?, _: T.Type, _ body: (UnsafeBufferPointer<T>?) -> Void) {
+        for group in groups { writeObservations(fields, &buffers, row: row, envs: group.range) }
+        var acted = [Bool](repeating: false, count: groups.count)
+        let environments = self.environments, groups = self.groups
+        /// This row's bytes of an observation field, for every environment.
+        func withRow(_ field: Int?, _ body: (UnsafeRawBufferPointer?) -> Void) {
             guard let field else { return body(nil) }
             let size = fields[field].byteCount
-            buffers[field].withUnsafeBytes { raw in
-                let slice = UnsafeRawBufferPointer(rebasing: raw[(row * b * size)..<((row + 1) * b * size)])
-                body(slice.bindMemory(to: T.self))
-            }
+            buffers[field].withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[(row * b * size)..<((row + 1) * b * size)])) }
         }
-        var acted = false
-        rows(field.chars, UInt8.self) { chars in
-            rows(field.status, Int32.self) { status in
-                rows(field.message, UInt8.self) { message in
-                    acted = policy.act(
-                        chars: chars, status: status, message: message, rng: &rng, actions: &actions, logProbs: &logProbs, values: &values,
-                        offset: row * b)
+        withRow(field.chars) { chars in withRow(field.status) { status in withRow(field.message) { message in
+        let views = UncheckedSendable((chars, status, message))
+        // Each group writes only its own environments' elements of these.
+        actions.withUnsafeMutableBufferPointer { actions in
+            logProbs.withUnsafeMutableBufferPointer { logProbs in
+                values.withUnsafeMutableBufferPointer { values in
+                    outcomes.withUnsafeMutableBufferPointer { outcomes in
+                        episodeSeeds.withUnsafeMutableBufferPointer { seeds in
+                            finishedSeeds.withUnsafeMutableBufferPointer { finished in
+                                acted.withUnsafeMutableBufferPointer { acted in
+                                    let shared = UncheckedSendable((actions, logProbs, values, outcomes, seeds, finished, acted))
+                                    Parallel.forEach(groups.count) { g in
+                                        let (actions, logProbs, values, outcomes, seeds, finished, acted) = shared.value
+                                        let group = groups[g], lo = group.range.lowerBound, n = group.range.count
+                                        /// The group's environments' part of a row.
+                                        func part<T>(_ row: UnsafeRawBufferPointer?, _: T.Type) -> UnsafeBufferPointer<T>? {
+                                            guard let row else { return nil }
+                                            let size = row.count / b
+                                            return UnsafeRawBufferPointer(rebasing: row[(lo * size)..<((lo + n) * size)]).bindMemory(to: T.self)
+                                        }
+                                        let offset = row * b + lo
+                                        acted[g] = group.policy.act(
+                                            chars: part(views.value.0, UInt8.self), status: part(views.value.1, Int32.self),
+                                            message: part(views.value.2, UInt8.self), rng: &group.rng,
+                                            into: .init(
+                                                actions: actions.baseAddress! + offset, logProbs: logProbs.baseAddress! + offset,
+                                                values: values.baseAddress! + offset))
+                                        for i in group.range {
+                                            let outcome = environments[i].step(Int(actions[row * b + i]))
+                                            outcomes[i] = outcome
+                                            if outcome.done {
+                                                finished[i] = seeds[i]
+                                                seeds[i] = group.rng.next()
+                                                environments[i].reset(seed: seeds[i])
+                                                group.policy.clearState(env: i - lo)
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
-        return acted
+        } } }
+        return acted.allSatisfy { $0 }
     }
 
-    private func writeObservations(_ fields: [ObservationField], _ buffers: inout [[UInt8]], row: Int) {
+    /// Writes the current observation of environments `envs` into rollout row `row`.
+    private func writeObservations(_ fields: [ObservationField], _ buffers: inout [[UInt8]], row: Int, envs: Range<Int>) {
         let b = config.numEnvs
         for (f, field) in fields.enumerated() {
             let size = field.byteCount
             buffers[f].withUnsafeMutableBytes { raw in
-                for i in 0..<b {
+                for i in envs {
                     let start = (row * b + i) * size
                     environments[i].writeObservation(field: f, into: UnsafeMutableRawBufferPointer(rebasing: raw[start..<(start + size)]))
                 }
@@ -237,11 +308,11 @@ public final class Worker {
             if params.version > newest?.version ?? Int64.min { newest = params }
         }
         guard let params = newest else { return }
-        let before = policy.version
+        let before = policyVersion
         do {
-            try policy.load(params)
-            if before < 0 && policy.version >= 0 {
-                logger.info("acting with the learner's policy", metadata: ["version": "\(policy.version)"])
+            for group in groups { try group.policy.load(params) }
+            if before < 0 && policyVersion >= 0 {
+                logger.info("acting with the learner's policy", metadata: ["version": "\(policyVersion)"])
             }
         } catch {
             paramsRefused += 1
@@ -270,7 +341,7 @@ public final class Worker {
         beat.id = config.id
         beat.unixMs = Int64(Date().timeIntervalSince1970 * 1000)
         beat.envSteps = envSteps
-        beat.policyVersion = policy.version
+        beat.policyVersion = policyVersion
         beat.rolloutsSent = rolloutsSent
         beat.framesRefused = UInt64(framesRefused)
         _ = try? socket.send(.heartbeat(beat), dontWait: true)

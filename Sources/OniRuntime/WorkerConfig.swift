@@ -8,6 +8,10 @@ public struct WorkerConfig: Sendable, Codable, Equatable {
     public var env = "grid:keyroom"
     /// Environments stepped together (B). More envs amortise inference; fewer lower latency.
     public var numEnvs = 16
+    /// Threads the environments are split across, each stepping its share and running its
+    /// inference with its own copy of the network. The same count replays the same run; one
+    /// thread plays exactly as a worker did before threads existed.
+    public var threads = 1
     /// Steps per environment in one rollout (T). ONI/Sample Factory use 32.
     public var rolloutLength = 32
     /// Base seed. With the worker id it seeds one generator that draws every

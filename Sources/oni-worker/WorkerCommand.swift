@@ -19,6 +19,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Environment to play: \(EnvironmentNames.list).") var env = WorkerConfig().env
     @Option(help: "Environments stepped together (B).") var numEnvs = WorkerConfig().numEnvs
     @Option(help: "Steps per environment in one rollout (T).") var rolloutLength = WorkerConfig().rolloutLength
+    @Option(help: "Threads the environments are split across (each with its own copy of the network; at most --num-envs).")
+    var workerThreads = WorkerConfig().threads
     @Option(help: "Base seed of the episodes.") var seed = WorkerConfig().seed
     @Option(help: "The learner's experience endpoint.") var experience = WorkerConfig().experienceEndpoint
     @Option(help: "The learner's params endpoint.") var params = WorkerConfig().paramsEndpoint
@@ -31,6 +33,7 @@ struct WorkerCommand: ParsableCommand {
 
     func validate() throws {
         guard numEnvs > 0, rolloutLength > 0 else { throw ValidationError("--num-envs and --rollout-length must be positive") }
+        guard (1...numEnvs).contains(workerThreads) else { throw ValidationError("--worker-threads must be between 1 and --num-envs") }
         guard heartbeatSeconds > 0 else { throw ValidationError("--heartbeat-seconds must be positive") }
         try FrameLimit.validate(maxFrameBytes)
     }
@@ -41,6 +44,7 @@ struct WorkerCommand: ParsableCommand {
         config.env = env
         config.numEnvs = numEnvs
         config.rolloutLength = rolloutLength
+        config.threads = workerThreads
         config.seed = seed
         config.experienceEndpoint = experience
         config.paramsEndpoint = params

@@ -69,6 +69,11 @@ struct RunCommand: ParsableCommand {
     var batchSize = RunConfig.defaults.batchSize
     @Option(help: "Threads the learner splits each update across (data-parallel; they take cores from the workers).")
     var learnerThreads = RunConfig.defaults.learnerThreads
+    @Option(help: "Threads each worker splits its environments across (each with its own copy of the network).")
+    var workerThreads = RunConfig.defaults.workerThreads
+    @Option(help: "Adam's step size.") var learningRate = RunConfig.defaults.learningRate
+    @Option(help: "Weight of the entropy bonus (exploration).") var entropyCoefficient = RunConfig.defaults.entropyCoefficient
+    @Option(help: "Skip rollouts whose policy is more than this many versions old.") var maxPolicyLag = RunConfig.defaults.maxPolicyLag
     @Option(help: "Network: character embedding size.") var embedding = RunConfig.defaults.embedding
     @Option(help: "Network: filters of each convolution.") var filters = RunConfig.defaults.filters
     @Option(help: "Network: hidden layer width (and recurrent state size).") var hidden = RunConfig.defaults.hidden
@@ -132,6 +137,10 @@ struct RunCommand: ParsableCommand {
         resolved.embedding = embedding
         resolved.batchSize = batchSize
         resolved.learnerThreads = learnerThreads
+        resolved.workerThreads = workerThreads
+        resolved.learningRate = learningRate
+        resolved.entropyCoefficient = entropyCoefficient
+        resolved.maxPolicyLag = maxPolicyLag
         resolved.filters = filters
         resolved.hidden = hidden
         resolved.core = core
