@@ -322,7 +322,7 @@ public enum Benchmarks {
     }
 
     /// OpenBLAS sgemm 256×512×512, single thread, and the kernel OpenBLAS chose.
-    public static func blas(output: (String) -> Void) {
+    public static func blas(output: (String) -> Void) throws {
         let m = 256, n = 512, k = 512
         let a = [Float](repeating: 0.5, count: m * k)
         let b = [Float](repeating: 0.25, count: k * n)
@@ -340,5 +340,8 @@ public enum Benchmarks {
         output(String(format: "blas       sgemm %dx%dx%d 1 thread: %6.1f GFLOP/s (OpenBLAS kernel %@, OPENBLAS_CORETYPE=%@)", m, n, k, gflops, core as NSString, coretype as NSString))
         let error = SGEMMPeak.referenceError()
         output(String(format: "blas       sgemm against a plain Float64 loop: largest relative error %.2g (%@)", error, error < 1e-4 ? "correct" : "WRONG PRODUCTS"))
+        guard error < 1e-4 else {
+            throw RuntimeError.invalidConfiguration("OpenBLAS kernel \(core) computes wrong products; choose another with OPENBLAS_CORETYPE")
+        }
     }
 }

@@ -49,7 +49,7 @@ struct BenchCommand: ParsableCommand {
             case .transport: try Benchmarks.transport(output: Console.line)
             case .env: Benchmarks.env(output: Console.line)
             case .store: try Benchmarks.store(output: Console.line)
-            case .blas: Benchmarks.blas(output: Console.line)
+            case .blas: try Benchmarks.blas(output: Console.line)
             case .learner: try Benchmarks.learner(learnerOptions, output: Console.line)
             }
         }

@@ -37,6 +37,9 @@ struct ReplayCommand: ParsableCommand {
         }
 
         func run() throws {
+            // Training: the BLAS kernel the learner would use.
+            BLASKernel.ensureFittingKernel(label: "oni.replay")
+            AllocatorTuning.keepLargeAllocations()
             let kind = IntrinsicRewardType(rawValue: reward)!
             let path = output ?? URL(fileURLWithPath: runDir).appendingPathComponent("reward-\(kind.rawValue).safetensors").path
             var fitter = RewardModelFitter(runDirectory: runDir, kind: kind)

@@ -12,6 +12,7 @@ Tools only: run it through deploy/tools/torch-side-by-side.sh, which makes
 the venv and builds Oni.
 """
 import argparse
+import sys
 import json
 import re
 import subprocess
@@ -72,10 +73,14 @@ class Policy(nn.Module):
         return self.policy(h), self.value(h).squeeze(1), state
 
 
-def oni_figures(oni):
-    out = subprocess.run([oni, "bench", "learner"], check=True, capture_output=True, text=True).stdout
-    update = re.search(r"APPO update .*? gru, .*?:\s+([\d.]+) ms/update", out)
-    infer = re.search(r"worker inference batch 16:\s+([\d.]+) ms/step", out)
+def oni_figures(oni, arch):
+    """Oni's update of one 512-step batch on one thread and its inference for 16 envs, the same GRU network."""
+    out = subprocess.run([oni, "bench", "learner", "--batch-sizes", "512", "--threads", "1",
+                          "--hidden", str(arch["hidden"]), "--filters", str(arch["filters"])],
+                         check=True, capture_output=True, text=True).stdout
+    block = out[out.index(" gru:"):]  # the GRU network's lines follow its "network … gru:" line
+    update = re.search(r"APPO update batch\s+512, 1 thread\s*:\s+([\d.]+) ms", block)
+    infer = re.search(r"worker inference batch 16:\s+([\d.]+) ms/step", block)
     return float(update.group(1)), float(infer.group(1)), out
 
 
@@ -98,11 +103,14 @@ def main():
             arch.setdefault("messageLength", 0)
             arch.setdefault("core", "none")
             weights = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("optimizer.")}
+        if arch.get("crop", 0) > 0:
+            sys.exit("checkpoint uses an egocentric crop (NetHack); this tool's PyTorch network sees the whole map only")
         model = Policy(arch)
         model.load_state_dict(weights, strict=True)
         print(f"checkpoint {args.checkpoint}: version {meta['version']}, {meta['envSteps']} env steps, "
-              f"{len(weights)} tensors loaded into PyTorch (strict)")
-    model = Policy(arch)
+              f"{len(weights)} tensors loaded into PyTorch (strict); timing that network")
+    else:
+        model = Policy(arch)
     params = sum(p.numel() for p in model.parameters())
     optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
 
@@ -140,7 +148,7 @@ def main():
             _, _, state = model(chars[one], status[one], message[one], state, resets[one], 1, envs)
         torch_infer = (time.perf_counter() - start) / 200 * 1000
 
-    oni_update, oni_infer, _ = oni_figures(args.oni)
+    oni_update, oni_infer, _ = oni_figures(args.oni, arch)
     print(f"network: Oni's recurrent policy ({params} parameters), T=32 B=16, one thread each")
     print(f"APPO update      PyTorch {torch.__version__}: {torch_update:7.1f} ms   Oni: {oni_update:7.1f} ms   "
           f"Oni is {torch_update / oni_update:.2f}x PyTorch's speed")
