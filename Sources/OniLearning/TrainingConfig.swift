@@ -4,8 +4,9 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     public var learningRate = 5e-4
     /// γ.
     public var discount = 0.99
-    /// Weight of the entropy bonus (exploration).
-    public var entropyCoefficient = 0.01
+    /// Weight of the entropy bonus (exploration). 0.003 (Sample Factory's default) reached
+    /// keyroom's 0.9 where 0.01 kept the policy near uniform (README *Results*).
+    public var entropyCoefficient = 0.003
     /// Weight of the value loss.
     public var valueCoefficient = 0.5
     /// PPO ratio clipping ε.

@@ -60,7 +60,8 @@ public final class Learner {
     private var checkpoints: CheckpointStore?
     private var lastCheckpoint = 0.0
     private var lastPublished = -Double.infinity
-    private var tensorBoard: TensorBoardWriter?
+    /// Every metrics snapshot goes to each of these: the PUB socket, the store, metrics.jsonl, TensorBoard.
+    private var metricsSinks: MetricsFanOut!
     /// Retention: blob bytes kept so far and the fraction's running credit.
     private var storedRolloutBytes: Int64 = 0
     private var retentionCredit = 0.0
@@ -111,6 +112,7 @@ public final class Learner {
         try startRewardModel(runDirectory: runDirectory)
         let writer = try StoreWriter(path: storePath, logger: logger)
         let jsonl = try JSONLinesMetricsSink(path: runDirectory.appendingPathComponent("metrics.jsonl").path)
+        var tensorBoard: TensorBoardWriter?
         if config.tensorBoard {
             do {
                 tensorBoard = try TensorBoardWriter(directory: runDirectory.appendingPathComponent("tb").path)
@@ -156,12 +158,22 @@ public final class Learner {
             }
         }
         let sockets = try bind()
+        let logger = self.logger
+        metricsSinks = MetricsFanOut { sink, error, dropped in
+            logger.error(
+                dropped ? "metrics not written; no more to this sink this run" : "metrics not written",
+                metadata: ["sink": "\(sink.name)", "error": "\(error)"])
+        }
+        metricsSinks.add(MetricsPublisher(sockets.metrics))
+        metricsSinks.add(StoreMetricsSink(writer))
+        metricsSinks.add(jsonl)
+        if let tensorBoard { metricsSinks.add(tensorBoard, dropOnFailure: true) }
         defer {
             // Whatever ends the loop, everything received so far reaches the disk.
             trainer?.stop()
             saveCheckpoint()
             flushMessages(writer)
-            emitMetrics(sockets, writer: writer, jsonl: jsonl)
+            emitMetrics(sockets, writer: writer)
             writer.close()
             for socket in sockets.all { socket.close() }
         }
@@ -232,7 +244,7 @@ public final class Learner {
                 stepsAtLastMetrics = envSteps
                 lastMetrics = t
                 flushMessages(writer)
-                emitMetrics(sockets, writer: writer, jsonl: jsonl)
+                emitMetrics(sockets, writer: writer)
             }
             if config.maxEnvSteps > 0 && envSteps >= config.maxEnvSteps {
                 stop.stop(reason: "reached \(config.maxEnvSteps) env steps")
@@ -654,19 +666,8 @@ public final class Learner {
         progressAtLastMetrics = progress
     }
 
-    private func emitMetrics(_ sockets: Sockets, writer: StoreWriter, jsonl: JSONLinesMetricsSink) {
-        let snapshot = snapshot(sockets, writer: writer)
-        _ = try? sockets.metrics.send(.metrics(snapshot), dontWait: true)
-        writer.submit(.metrics(unixMilliseconds: snapshot.unixMs, envSteps: snapshot.envSteps, values: snapshot.values))
-        do { try jsonl.write(snapshot) } catch { logger.error("metrics.jsonl write failed", metadata: ["error": "\(error)"]) }
-        if let tensorBoard {
-            do {
-                try tensorBoard.write(step: Int64(snapshot.envSteps), values: snapshot.values)
-            } catch {
-                logger.error("TensorBoard write failed; no more event files this run", metadata: ["error": "\(error)"])
-                self.tensorBoard = nil
-            }
-        }
+    private func emitMetrics(_ sockets: Sockets, writer: StoreWriter) {
+        metricsSinks.write(snapshot(sockets, writer: writer))
     }
 
     private func snapshot(_ sockets: Sockets, writer: StoreWriter) -> Oni_V1_Metrics {
