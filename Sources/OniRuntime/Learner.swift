@@ -29,14 +29,10 @@ public final class Learner {
     /// a request scans every waiting message, too much to repeat on every turn of the loop.
     private var annotationRetryAt = -Double.infinity
     private var liveness: LivenessTracker
-    private var returns = RollingWindow(capacity: 100)
-    private var lengths = RollingWindow(capacity: 100)
-    private var successes = RollingWindow(capacity: 100)
     private var counters: [String: Double] = [:]
-    public private(set) var envSteps: UInt64 = 0
-    private var episodes: UInt64 = 0
-    private var rollouts: UInt64 = 0
-    private var lastSequence: [String: UInt64] = [:]
+    /// Steps, rollouts, episodes and which blobs the store keeps.
+    private var intake: ExperienceIntake
+    public var envSteps: UInt64 { intake.envSteps }
     /// Environment steps per second over the last metrics interval.
     private var fps = 0.0
     private let started = ProcessInfo.processInfo.systemUptime
@@ -62,9 +58,6 @@ public final class Learner {
     private var lastPublished = -Double.infinity
     /// Every metrics snapshot goes to each of these: the PUB socket, the store, metrics.jsonl, TensorBoard.
     private var metricsSinks: MetricsFanOut!
-    /// Retention: blob bytes kept so far and the fraction's running credit.
-    private var storedRolloutBytes: Int64 = 0
-    private var retentionCredit = 0.0
 
     public init(config: LearnerConfig, context: ZMQContext, stop: StopSignal, logger: Logger) {
         self.config = config
@@ -76,6 +69,7 @@ public final class Learner {
         liveness = LivenessTracker(timeout: config.livenessTimeoutSeconds)
         pairs = PairTable(pairsPerMessage: config.rankingPairsPerMessage)
         intrinsic = IntrinsicRewards(composition: config.reward, seed: config.seed, goalText: Goal(argument: config.goal).text)
+        intake = ExperienceIntake(storeFraction: config.storeRolloutsFraction, storeMaxBytes: config.storeMaxRolloutBytes)
     }
 
     /// Monotonic seconds, for timeouts (immune to wall-clock steps).
@@ -333,9 +327,9 @@ public final class Learner {
             pairs.restore(id: id, PairTable.Pair(first: row.firstID, second: row.secondID, createdEnvSteps: row.createdEnvSteps, preference: row.preference))
             if !row.settled && config.annotatorEndpoint != nil && ranking { annotation.enqueue(id) }
         }
-        envSteps = try store.lastLearnerEnvSteps()
-        storedRolloutBytes = try store.database.scalarInt("SELECT coalesce(sum(length(protobuf)), 0) FROM rollouts") ?? 0
-        episodes = UInt64(try store.count(.episodes))
+        intake.resume(
+            envSteps: try store.lastLearnerEnvSteps(), episodes: UInt64(try store.count(.episodes)),
+            storedBytes: try store.database.scalarInt("SELECT coalesce(sum(length(protobuf)), 0) FROM rollouts") ?? 0)
         _ = registry.takeDirty()
     }
 
@@ -377,64 +371,26 @@ public final class Learner {
 
     private func ingest(_ rollout: Rollout, protobuf: Data, writer: StoreWriter) {
         heard(rollout.workerID, role: rollout.replay ? "replay" : "worker", envSteps: rollout.workerEnvSteps, policyVersion: rollout.policyVersion)
-        if let last = lastSequence[rollout.workerID], rollout.sequence > last, rollout.sequence - last > 1 {
-            counters["learner/rollouts_lost", default: 0] += Double(rollout.sequence - last - 1)
-        }
-        lastSequence[rollout.workerID] = rollout.sequence
-        rollouts += 1
-        envSteps += UInt64(rollout.stepCount)
-        if rollout.replay {
-            counters["replay/rollouts", default: 0] += 1
-            counters["replay/env_steps", default: 0] += Double(rollout.stepCount)
-        }
-
-        // Count each distinct message once per rollout, with its number of steps.
-        var occurrences = [Int64](repeating: 0, count: rollout.messages.count)
-        for index in rollout.messageIndex where index >= 0 { occurrences[Int(index)] += 1 }
-        for (i, text) in rollout.messages.enumerated() where occurrences[i] > 0 {
-            let (id, isNew) = registry.observe(text, occurrences: occurrences[i], envSteps: envSteps)
-            guard isNew && config.annotatorEndpoint != nil else { continue }
-            if ranking {
-                // Ranking asks the LLM to compare pairs, not to label messages.
-                for pair in pairs.propose(for: id, among: Array(registry.entries.keys).sorted(), envSteps: envSteps, rng: &pairRNG) {
-                    annotation.enqueue(pair)
+        let taken = intake.take(
+            rollout, protobuf: Data(protobuf), bytes: protobuf.count, registry: &registry, receivedUnixMilliseconds: unixMilliseconds)
+        if config.annotatorEndpoint != nil {
+            for id in taken.newMessages {
+                if ranking {
+                    // Ranking asks the LLM to compare pairs, not to label messages.
+                    for pair in pairs.propose(for: id, among: Array(registry.entries.keys).sorted(), envSteps: envSteps, rng: &pairRNG) {
+                        annotation.enqueue(pair)
+                    }
+                } else {
+                    annotation.enqueue(id)
                 }
-            } else {
-                annotation.enqueue(id)
             }
         }
-        for episode in rollout.episodes where !rollout.replay {  // the returns are the live agent's
-            episodes += 1
-            returns.append(episode.episodeReturn)
-            lengths.append(Double(episode.length))
-            successes.append(episode.success ? 1 : 0)
-        }
-        let stored = writer.submit(
-            .rollout(
-                StoredRollout(
-                    workerID: rollout.workerID, sequence: rollout.sequence, policyVersion: rollout.policyVersion,
-                    steps: rollout.stepCount, learnerEnvSteps: envSteps, replay: rollout.replay,
-                    receivedUnixMilliseconds: unixMilliseconds, protobuf: retain(protobuf.count) ? Data(protobuf) : nil,
-                    episodes: rollout.episodes)))
-        if !stored {
+        if !writer.submit(.rollout(taken.stored)) {
             let dropped = writer.currentStats.droppedRollouts
             if dropped == 1 || dropped % 1000 == 0 {
                 logger.warning("disk slower than experience: rollouts dropped from the store", metadata: ["dropped": "\(dropped)"])
             }
         }
-    }
-
-    /// Whether this rollout's blob is kept: the configured fraction, evenly spread, under the size cap.
-    private func retain(_ bytes: Int) -> Bool {
-        retentionCredit += config.storeRolloutsFraction
-        guard retentionCredit >= 1 - 1e-9 else { return false }
-        retentionCredit -= 1
-        if let cap = config.storeMaxRolloutBytes, storedRolloutBytes + Int64(bytes) > cap {
-            counters["store/rollouts_over_cap", default: 0] += 1
-            return false
-        }
-        storedRolloutBytes += Int64(bytes)
-        return true
     }
 
     // MARK: Training
@@ -672,12 +628,13 @@ public final class Learner {
 
     private func snapshot(_ sockets: Sockets, writer: StoreWriter) -> Oni_V1_Metrics {
         var values = counters
+        values.merge(intake.counters) { _, new in new }
         values["env/steps"] = Double(envSteps)
         values["env/fps"] = fps
-        values["env/episodes"] = Double(episodes)
-        if let mean = returns.mean { values["env/episode_return"] = mean }
-        if let mean = lengths.mean { values["env/episode_length"] = mean }
-        if let mean = successes.mean { values["env/success_rate"] = mean }
+        values["env/episodes"] = Double(intake.episodes)
+        if let mean = intake.returns.mean { values["env/episode_return"] = mean }
+        if let mean = intake.lengths.mean { values["env/episode_length"] = mean }
+        if let mean = intake.successes.mean { values["env/success_rate"] = mean }
         values["messages/distinct"] = Double(registry.count)
         values["messages/labelled"] = Double(registry.labelledCount)
         values["messages/positive"] = Double(registry.positiveCount)
@@ -694,7 +651,7 @@ public final class Learner {
             if let v = annotation.roundTripSeconds.percentile(p) { values["annotation/round_trip_ms_p\(Int(p))"] = v * 1000 }
         }
         for (name, value) in annotatorFigures where value.isFinite { values["annotator/" + name] = value }
-        values["learner/rollouts"] = Double(rollouts)
+        values["learner/rollouts"] = Double(intake.rollouts)
         if let trainer {
             let progress = trainer.snapshot
             values.merge(progress.stats) { _, new in new }

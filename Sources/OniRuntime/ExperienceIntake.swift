@@ -1,0 +1,95 @@
+import Foundation
+import OniCore
+import OniStorage
+
+/// The learner's intake of experience, without sockets: counts steps, rollouts and lost
+/// rollouts per worker, interns each rollout's messages (each distinct message once per
+/// rollout, with its number of steps), keeps the live agent's episode statistics, and decides
+/// which rollouts' blobs the store keeps (an even fraction, under a size cap).
+public struct ExperienceIntake {
+    /// Of the rollouts received, the fraction whose blobs are kept, and the cap on their bytes.
+    public let storeFraction: Double
+    public let storeMaxBytes: Int64?
+
+    /// Environment steps and rollouts taken in (replayed ones included).
+    public private(set) var envSteps: UInt64 = 0
+    public private(set) var rollouts: UInt64 = 0
+    /// Episodes of the live agent, and its last 100 returns, lengths and successes.
+    public private(set) var episodes: UInt64 = 0
+    public private(set) var returns = RollingWindow(capacity: 100)
+    public private(set) var lengths = RollingWindow(capacity: 100)
+    public private(set) var successes = RollingWindow(capacity: 100)
+    /// learner/rollouts_lost, replay/rollouts, replay/env_steps, store/rollouts_over_cap.
+    public private(set) var counters: [String: Double] = [:]
+    private var lastSequence: [String: UInt64] = [:]
+    /// Blob bytes kept so far and the fraction's running credit.
+    private var storedBytes: Int64 = 0
+    private var retentionCredit = 0.0
+
+    public init(storeFraction: Double, storeMaxBytes: Int64?) {
+        self.storeFraction = storeFraction
+        self.storeMaxBytes = storeMaxBytes
+    }
+
+    /// Continues a run: its env steps, episodes and the blob bytes already stored.
+    public mutating func resume(envSteps: UInt64, episodes: UInt64, storedBytes: Int64) {
+        self.envSteps = envSteps
+        self.episodes = episodes
+        self.storedBytes = storedBytes
+    }
+
+    /// What taking in one rollout produced.
+    public struct Taken {
+        /// Messages seen for the first time in this run (to be labelled).
+        public var newMessages: [UInt64] = []
+        /// The row for the store (its blob only when kept).
+        public var stored: StoredRollout
+    }
+
+    /// Takes in `rollout` (validated), whose encoded protobuf is `protobuf` (`bytes` long).
+    public mutating func take(_ rollout: Rollout, protobuf: @autoclosure () -> Data, bytes: Int, registry: inout MessageRegistry, receivedUnixMilliseconds: Int64) -> Taken {
+        if let last = lastSequence[rollout.workerID], rollout.sequence > last, rollout.sequence - last > 1 {
+            counters["learner/rollouts_lost", default: 0] += Double(rollout.sequence - last - 1)
+        }
+        lastSequence[rollout.workerID] = rollout.sequence
+        rollouts += 1
+        envSteps += UInt64(rollout.stepCount)
+        if rollout.replay {
+            counters["replay/rollouts", default: 0] += 1
+            counters["replay/env_steps", default: 0] += Double(rollout.stepCount)
+        }
+        // Count each distinct message once per rollout, with its number of steps.
+        var occurrences = [Int64](repeating: 0, count: rollout.messages.count)
+        for index in rollout.messageIndex where index >= 0 { occurrences[Int(index)] += 1 }
+        var newMessages: [UInt64] = []
+        for (i, text) in rollout.messages.enumerated() where occurrences[i] > 0 {
+            let (id, isNew) = registry.observe(text, occurrences: occurrences[i], envSteps: envSteps)
+            if isNew { newMessages.append(id) }
+        }
+        for episode in rollout.episodes where !rollout.replay {  // the returns are the live agent's
+            episodes += 1
+            returns.append(episode.episodeReturn)
+            lengths.append(Double(episode.length))
+            successes.append(episode.success ? 1 : 0)
+        }
+        let stored = StoredRollout(
+            workerID: rollout.workerID, sequence: rollout.sequence, policyVersion: rollout.policyVersion,
+            steps: rollout.stepCount, learnerEnvSteps: envSteps, replay: rollout.replay,
+            receivedUnixMilliseconds: receivedUnixMilliseconds, protobuf: retain(bytes) ? protobuf() : nil,
+            episodes: rollout.episodes)
+        return Taken(newMessages: newMessages, stored: stored)
+    }
+
+    /// Whether this rollout's blob is kept: the configured fraction, evenly spread, under the size cap.
+    private mutating func retain(_ bytes: Int) -> Bool {
+        retentionCredit += storeFraction
+        guard retentionCredit >= 1 - 1e-9 else { return false }
+        retentionCredit -= 1
+        if let cap = storeMaxBytes, storedBytes + Int64(bytes) > cap {
+            counters["store/rollouts_over_cap", default: 0] += 1
+            return false
+        }
+        storedBytes += Int64(bytes)
+        return true
+    }
+}

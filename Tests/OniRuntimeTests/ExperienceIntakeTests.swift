@@ -1,0 +1,73 @@
+import Foundation
+import OniCore
+import OniRuntime
+import OniStorage
+import Testing
+
+/// The learner's experience intake in process: steps and losses counted, messages interned once
+/// per rollout with their step counts, the live agent's episodes kept apart from replayed ones,
+/// and an even fraction of blobs retained under a size cap.
+@Suite struct ExperienceIntakeTests {
+    static func rollout(worker: String = "w", sequence: UInt64, messages: [String] = [], index: [Int32]? = nil, episodes: [EpisodeSummary] = [], replay: Bool = false) -> Rollout {
+        let steps = 2, envs = 2, n = steps * envs
+        return Rollout(
+            workerID: worker, sequence: sequence, policyVersion: 0, numSteps: steps, numEnvs: envs, envName: "test",
+            observations: ["chars": Tensor([UInt8](repeating: 46, count: (steps + 1) * envs * 4), shape: [steps + 1, envs, 2, 2])],
+            actions: [Int32](repeating: 0, count: n), behaviourLogProbs: [Float](repeating: -1, count: n),
+            rewards: [Float](repeating: 0, count: n), dones: [UInt8](repeating: 0, count: n), messages: messages,
+            messageIndex: index ?? [Int32](repeating: -1, count: n), messageEpisodeCount: [Int32](repeating: 0, count: n),
+            episodes: episodes, workerEnvSteps: 0, replay: replay)
+    }
+
+    static func episode(_ id: UInt64, success: Bool) -> EpisodeSummary {
+        EpisodeSummary(envIndex: 0, episodeID: id, episodeReturn: success ? 1 : 0, length: 10, success: success, endStep: 1, seed: id)
+    }
+
+    @Test func countsStepsLossesAndMessages() {
+        var intake = ExperienceIntake(storeFraction: 1, storeMaxBytes: nil)
+        var registry = MessageRegistry()
+        let first = intake.take(
+            Self.rollout(sequence: 0, messages: ["You find a key.", "It's a wall."], index: [0, 0, 1, -1]), protobuf: Data([1]), bytes: 1,
+            registry: &registry, receivedUnixMilliseconds: 5)
+        #expect(first.newMessages.count == 2 && registry.count == 2)
+        #expect(registry.entry(registry.id(of: "You find a key.")!)?.count == 2, "two steps showed it")
+        // Sequence 1 and 2 never arrived; the key message is not new any more.
+        let second = intake.take(
+            Self.rollout(sequence: 3, messages: ["You find a key."], index: [0, -1, -1, -1]), protobuf: Data([2]), bytes: 1,
+            registry: &registry, receivedUnixMilliseconds: 6)
+        #expect(second.newMessages.isEmpty && registry.entry(registry.id(of: "You find a key.")!)?.count == 3)
+        #expect(intake.counters["learner/rollouts_lost"] == 2)
+        #expect(intake.envSteps == 8 && intake.rollouts == 2)
+        #expect(second.stored.learnerEnvSteps == 8 && second.stored.sequence == 3 && second.stored.receivedUnixMilliseconds == 6)
+    }
+
+    @Test func replayedEpisodesAreNotTheAgents() {
+        var intake = ExperienceIntake(storeFraction: 1, storeMaxBytes: nil)
+        var registry = MessageRegistry()
+        _ = intake.take(Self.rollout(sequence: 0, episodes: [Self.episode(1, success: true)]), protobuf: Data(), bytes: 0, registry: &registry, receivedUnixMilliseconds: 0)
+        _ = intake.take(
+            Self.rollout(worker: "replay", sequence: 0, episodes: [Self.episode(2, success: false)], replay: true), protobuf: Data(), bytes: 0,
+            registry: &registry, receivedUnixMilliseconds: 0)
+        #expect(intake.episodes == 1 && intake.successes.mean == 1)
+        #expect(intake.counters["replay/rollouts"] == 1 && intake.counters["replay/env_steps"] == 4)
+        #expect(intake.envSteps == 8, "replayed steps count toward the budget")
+    }
+
+    @Test func keepsAnEvenFractionUnderTheCap() {
+        var intake = ExperienceIntake(storeFraction: 0.25, storeMaxBytes: 250)
+        var registry = MessageRegistry()
+        var kept: [UInt64] = []
+        for sequence in UInt64(0)..<16 {
+            let taken = intake.take(
+                Self.rollout(sequence: sequence), protobuf: Data(repeating: 7, count: 100), bytes: 100, registry: &registry, receivedUnixMilliseconds: 0)
+            if taken.stored.protobuf != nil { kept.append(sequence) }
+        }
+        // Every fourth rollout, until two blobs (200 bytes) fill the 250-byte cap.
+        #expect(kept == [3, 7])
+        #expect(intake.counters["store/rollouts_over_cap"] == 2)
+        var resumed = ExperienceIntake(storeFraction: 1, storeMaxBytes: 250)
+        resumed.resume(envSteps: 100, episodes: 3, storedBytes: 200)
+        let next = resumed.take(Self.rollout(sequence: 0), protobuf: Data(repeating: 7, count: 100), bytes: 100, registry: &registry, receivedUnixMilliseconds: 0)
+        #expect(next.stored.protobuf == nil && resumed.envSteps == 104 && resumed.episodes == 3, "the stored bytes of the run count after a resume")
+    }
+}
