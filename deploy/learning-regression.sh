@@ -6,14 +6,15 @@
 #
 #   bash deploy/learning-regression.sh            # builds the release executables first
 #
-# The threshold sits well below what the defaults reach (README *Results*: seeds 1–3 pass 0.9
-# by ~0.4–0.6 M steps) so the asynchrony between workers and learner cannot fail it, while a
-# learner that stopped learning (success stays near the random policy's ~0.1) fails it.
+# The bar sits well below what the defaults reach (README *Results*: seed 1 passed 0.5 at 630k
+# steps and 0.9 at 1.01 M; the tuning seeds passed 0.5 by 570–580k), so the asynchrony between
+# workers and learner cannot fail it, while a learner that stopped learning (success near the
+# random policy's ~0.1) or collapsed to one action fails it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seed=${ONI_REGRESSION_SEED:-1}
-steps=${ONI_REGRESSION_STEPS:-800000}
-threshold=${ONI_REGRESSION_SUCCESS:-0.7}
+steps=${ONI_REGRESSION_STEPS:-1000000}
+threshold=${ONI_REGRESSION_SUCCESS:-0.5}
 swift build -c release --product oni >/dev/null
 swift build -c release --product oni-learner >/dev/null
 swift build -c release --product oni-worker >/dev/null

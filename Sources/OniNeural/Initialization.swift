@@ -16,20 +16,30 @@ public enum Initialization {
     @_specialize(exported: true, where S == Double)
     public static func orthogonal<S: Scalar>(rows: Int, columns: Int, gain: Double, rng: inout SeededGenerator) -> [S] {
         let (short, long) = rows <= columns ? (rows, columns) : (columns, rows)
-        // `short` vectors of length `long`, made orthonormal by modified Gram–Schmidt.
-        var vectors = (0..<short).map { _ in (0..<long).map { _ in gaussian(&rng) } }
-        for i in 0..<short {
-            for j in 0..<i {
-                let dot = zip(vectors[i], vectors[j]).reduce(0) { $0 + $1.0 * $1.1 }
-                for k in 0..<long { vectors[i][k] -= dot * vectors[j][k] }
+        // `short` vectors of length `long` (one flat buffer), made orthonormal by modified
+        // Gram–Schmidt; the same operations in the same order as a plain nested loop.
+        var flat = [Double](repeating: 0, count: short * long)
+        for i in 0..<(short * long) { flat[i] = gaussian(&rng) }
+        flat.withUnsafeMutableBufferPointer { v in
+            let base = v.baseAddress!
+            for i in 0..<short {
+                let vi = base + i * long
+                for j in 0..<i {
+                    let vj = UnsafePointer(base + j * long)
+                    var dot = 0.0
+                    for k in 0..<long { dot += vi[k] * vj[k] }
+                    for k in 0..<long { vi[k] -= dot * vj[k] }
+                }
+                var squares = 0.0
+                for k in 0..<long { squares += vi[k] * vi[k] }
+                let norm = max(squares.squareRoot(), 1e-12)
+                for k in 0..<long { vi[k] /= norm }
             }
-            let norm = vectors[i].reduce(0) { $0 + $1 * $1 }.squareRoot()
-            for k in 0..<long { vectors[i][k] /= max(norm, 1e-12) }
         }
         var result = [S](repeating: 0, count: rows * columns)
         for r in 0..<rows {
             for c in 0..<columns {
-                let v = rows <= columns ? vectors[r][c] : vectors[c][r]
+                let v = rows <= columns ? flat[r * long + c] : flat[c * long + r]
                 result[r * columns + c] = S(v * gain)
             }
         }
