@@ -20,11 +20,12 @@ if ! "$venv/bin/python" -c "import nle, safetensors.numpy, tensorboard, sys; sys
 fi
 export ONI_TEST_PYTHON=$venv/bin/python
 if [[ ${1:-} == --tsan ]]; then
-  # The learner's threads under ThreadSanitizer: the trainer thread, the data-parallel update and
-  # the learner role with its trainer over real sockets, in a build of their own.
+  # The learner's and workers' threads under ThreadSanitizer, in a build of their own: the
+  # trainer thread, the data-parallel update, and a learner with its trainer thread and a worker
+  # with --worker-threads as real (sanitized) processes over sockets, which exit 66 on a race.
   swift build --build-tests --sanitize=thread --scratch-path .build-tsan
   exec swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
-    --filter 'TrainerThreadTests|DataParallelUpdateTests|RolesOverSocketsTests'
+    --filter 'TrainerThreadTests|DataParallelUpdateTests|WorkerThreadsTests'
 fi
 swift build --build-tests
 swift test --skip-build "$@"
