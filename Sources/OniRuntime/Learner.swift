@@ -14,50 +14,50 @@ import OniWire
 /// messages (never waiting for it) and publishes metrics.
 public final class Learner {
     public let config: LearnerConfig
-    private let logger: Logger
-    private let stop: StopSignal
-    private let context: ZMQContext
+    let logger: Logger
+    let stop: StopSignal
+    let context: ZMQContext
 
-    private var registry = MessageRegistry()
+    var registry = MessageRegistry()
     /// Pairs of messages for the ranking reward (empty with other rewards).
-    private var pairs = PairTable()
+    var pairs = PairTable()
     /// The annotator's own figures from its last heartbeat, shown as annotator/*.
-    private var annotatorFigures: [String: Double] = [:]
-    private var pairRNG = SeededGenerator(seed: 0x5EED_0FA1)
-    private var annotation: AnnotationQueue
+    var annotatorFigures: [String: Double] = [:]
+    var pairRNG = SeededGenerator(seed: 0x5EED_0FA1)
+    var annotation: AnnotationQueue
     /// After a request found no annotator to take it, the next try waits until then: choosing
     /// a request scans every waiting message, too much to repeat on every turn of the loop.
-    private var annotationRetryAt = -Double.infinity
-    private var liveness: LivenessTracker
-    private var counters: [String: Double] = [:]
+    var annotationRetryAt = -Double.infinity
+    var liveness: LivenessTracker
+    var counters: [String: Double] = [:]
     /// Steps, rollouts, episodes and which blobs the store keeps.
-    private var intake: ExperienceIntake
+    var intake: ExperienceIntake
     public var envSteps: UInt64 { intake.envSteps }
     /// Environment steps per second over the last metrics interval.
-    private var fps = 0.0
-    private let started = ProcessInfo.processInfo.systemUptime
+    var fps = 0.0
+    let started = ProcessInfo.processInfo.systemUptime
     /// Identifies this start of the learner in its Params.
-    private let learnerID = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(Int64(Date().timeIntervalSince1970 * 1000))"
+    let learnerID = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(Int64(Date().timeIntervalSince1970 * 1000))"
     /// The trainer on its own thread (nil when not training).
-    private var trainer: TrainerThread?
+    var trainer: TrainerThread?
     /// The network's operations per trained sample and the sgemm peak measured at start, for learner/gflops.
-    private var trainingFLOPsPerSample = 0.0
-    private var sgemmPeakGFLOPs = 0.0
+    var trainingFLOPsPerSample = 0.0
+    var sgemmPeakGFLOPs = 0.0
     /// Where the loop's time went since the last metrics (seconds), and the trainer's progress then.
-    private var intakeSeconds = 0.0, publishSeconds = 0.0
-    private var progressAtLastMetrics = TrainerThread.Progress()
-    private var timeShares: [String: Double] = [:]
+    var intakeSeconds = 0.0, publishSeconds = 0.0
+    var progressAtLastMetrics = TrainerThread.Progress()
+    var timeShares: [String: Double] = [:]
     /// The newest encoded Params, handed over by the trainer's thread.
-    private let paramsMailbox = ParamsMailbox()
+    let paramsMailbox = ParamsMailbox()
     /// The version the reward model last heard of.
-    private var versionSeenByRewardModel: Int64 = -1
-    private var intrinsic: IntrinsicRewards
-    private var publishedVersion: Int64 = -1
-    private var checkpoints: CheckpointStore?
-    private var lastCheckpoint = 0.0
-    private var lastPublished = -Double.infinity
+    var versionSeenByRewardModel: Int64 = -1
+    var intrinsic: IntrinsicRewards
+    var publishedVersion: Int64 = -1
+    var checkpoints: CheckpointStore?
+    var lastCheckpoint = 0.0
+    var lastPublished = -Double.infinity
     /// Every metrics snapshot goes to each of these: the PUB socket, the store, metrics.jsonl, TensorBoard.
-    private var metricsSinks: MetricsFanOut!
+    var metricsSinks: MetricsFanOut!
 
     public init(config: LearnerConfig, context: ZMQContext, stop: StopSignal, logger: Logger) {
         self.config = config
@@ -73,12 +73,12 @@ public final class Learner {
     }
 
     /// Monotonic seconds, for timeouts (immune to wall-clock steps).
-    private var now: Double { ProcessInfo.processInfo.systemUptime }
+    var now: Double { ProcessInfo.processInfo.systemUptime }
     /// Wall-clock milliseconds, for timestamps.
-    private var unixMilliseconds: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    var unixMilliseconds: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     /// The learner's sockets.
-    private struct Sockets {
+    struct Sockets {
         var experience: MessageSocket
         var params: MessageSocket
         var metrics: MessageSocket
@@ -254,7 +254,7 @@ public final class Learner {
             ])
     }
 
-    private func bind() throws -> Sockets {
+    func bind() throws -> Sockets {
         let codec = FrameCodec(maxFrameBytes: config.maxFrameBytes)
         /// Options must be set before bind: libzmq copies them into the listener.
         func socket(
@@ -299,45 +299,11 @@ public final class Learner {
         return sockets
     }
 
-    // MARK: Restore
-
-    /// What the run directory already holds, if anything worth resuming.
-    private func existingRun(storePath: String, runDirectory: URL) throws -> String? {
-        var found: [String] = []
-        if FileManager.default.fileExists(atPath: storePath) {
-            let store = try RunStore(path: storePath, readOnly: true)
-            defer { store.close() }
-            let steps = try store.lastLearnerEnvSteps(), rollouts = try store.count(.rollouts), messages = try store.count(.messages)
-            if steps > 0 || rollouts > 0 || messages > 0 { found.append("\(steps) env steps, \(messages) messages") }
-        }
-        if FileManager.default.fileExists(atPath: CheckpointStore(runDirectory: runDirectory).latest.path) { found.append("a policy checkpoint") }
-        return found.isEmpty ? nil : found.joined(separator: ", ")
-    }
-
-    private func restore(storePath: String) throws {
-        guard FileManager.default.fileExists(atPath: storePath) else { return }
-        let store = try RunStore(path: storePath)
-        defer { store.close() }
-        for row in try store.messages() {
-            registry.restore(id: row.id, text: row.text, count: row.count, firstSeenEnvSteps: row.firstSeenEnvSteps, label: row.label)
-            if !row.settled && config.annotatorEndpoint != nil && !ranking { annotation.enqueue(row.id) }
-        }
-        for row in try store.pairs() {
-            let id = PairTable.idBase + row.id
-            pairs.restore(id: id, PairTable.Pair(first: row.firstID, second: row.secondID, createdEnvSteps: row.createdEnvSteps, preference: row.preference))
-            if !row.settled && config.annotatorEndpoint != nil && ranking { annotation.enqueue(id) }
-        }
-        intake.resume(
-            envSteps: try store.lastLearnerEnvSteps(), episodes: UInt64(try store.count(.episodes)),
-            storedBytes: try store.database.scalarInt("SELECT coalesce(sum(length(protobuf)), 0) FROM rollouts") ?? 0)
-        _ = registry.takeDirty()
-    }
-
     // MARK: Experience
 
     /// Takes up to `limit` frames from the experience socket without waiting.
     /// With `train`, each rollout also gets an APPO update.
-    private func receiveExperience(_ socket: MessageSocket, writer: StoreWriter, limit: Int, train: Bool) {
+    func receiveExperience(_ socket: MessageSocket, writer: StoreWriter, limit: Int, train: Bool) {
         var taken = 0
         while taken < limit, let received = (try? socket.receiveRouted(timeoutMilliseconds: 0)) ?? nil {
             taken += 1
@@ -363,13 +329,13 @@ public final class Learner {
         }
     }
 
-    private func heard(_ id: String, role: String, envSteps: UInt64? = nil, policyVersion: Int64? = nil, detail: String = "") {
+    func heard(_ id: String, role: String, envSteps: UInt64? = nil, policyVersion: Int64? = nil, detail: String = "") {
         if liveness.heard(id: id, role: role, now: now, envSteps: envSteps, policyVersion: policyVersion) {
             logger.info("\(role) alive", metadata: ["id": "\(id)", "detail": "\(detail)"])
         }
     }
 
-    private func ingest(_ rollout: Rollout, protobuf: Data, writer: StoreWriter) {
+    func ingest(_ rollout: Rollout, protobuf: Data, writer: StoreWriter) {
         heard(rollout.workerID, role: rollout.replay ? "replay" : "worker", envSteps: rollout.workerEnvSteps, policyVersion: rollout.policyVersion)
         let taken = intake.take(
             rollout, protobuf: Data(protobuf), bytes: protobuf.count, registry: &registry, receivedUnixMilliseconds: unixMilliseconds)
@@ -395,75 +361,8 @@ public final class Learner {
 
     // MARK: Training
 
-    /// Loads the newest usable checkpoint of the run directory, if any.
-    private func resumeTraining(_ trainer: APPOTrainer, runDirectory: URL) throws {
-        let store = CheckpointStore(runDirectory: runDirectory)
-        checkpoints = store
-        lastCheckpoint = now
-        switch store.load(into: trainer) {
-        case .none:
-            break
-        case let .loaded(metadata, skipped):
-            for problem in skipped { logger.error("checkpoint skipped; using the previous one", metadata: ["problem": "\(problem)"]) }
-            logger.info("resumed training", metadata: ["version": "\(metadata.version)", "checkpoint_env_steps": "\(metadata.envSteps)"])
-        case let .unusable(problems):
-            for problem in problems { logger.error("checkpoint unusable", metadata: ["problem": "\(problem)"]) }
-            // Resuming means continuing this policy: silently starting afresh would mislead.
-            throw RuntimeError.invalidConfiguration(
-                "--resume: no usable checkpoint in \(store.directory.path) (\(problems.map(\.description).joined(separator: "; ")))")
-        }
-    }
-
-    /// Where the reward model's weights are kept beside the policy.
-    static func rewardModelCheckpoint(_ runDirectory: URL) -> String {
-        runDirectory.appendingPathComponent("checkpoints/reward_model.safetensors").path
-    }
-
-    /// The reward model starts from the run's own checkpoint when resuming, else from --reward-init.
-    private func startRewardModel(runDirectory: URL) throws {
-        guard intrinsic.hasModel else { return }
-        let own = Self.rewardModelCheckpoint(runDirectory)
-        if config.resume, FileManager.default.fileExists(atPath: own) {
-            do {
-                let version = try intrinsic.loadModel(from: own)
-                logger.info("reward model resumed", metadata: ["path": "\(own)", "version": "\(version)"])
-                return
-            } catch {
-                // The labels and pairs are in the store: the model is retrained from them.
-                logger.error("reward model checkpoint unusable; retraining from the stored labels", metadata: ["error": "\(error)"])
-            }
-        }
-        if let path = config.rewardInit {
-            do {
-                let version = try intrinsic.loadModel(from: path)
-                logger.info("reward model starts from a fitted one", metadata: ["path": "\(path)", "version": "\(version)"])
-            } catch {
-                throw RuntimeError.invalidConfiguration("--reward-init: \(error)")
-            }
-        }
-    }
-
-    private func saveCheckpoint() {
-        guard let trainer, let checkpoints else { return }
-        lastCheckpoint = now
-        if intrinsic.hasModel {
-            let logger = self.logger
-            intrinsic.saveModel(to: Self.rewardModelCheckpoint(checkpoints.directory.deletingLastPathComponent())) { error in
-                if let error { logger.error("reward model not saved", metadata: ["error": "\(error)"]) }
-            }
-        }
-        do {
-            let envSteps = self.envSteps
-            try trainer.withTrainer { try checkpoints.save($0, envSteps: envSteps) }
-            counters["learner/checkpoints_saved", default: 0] += 1
-        } catch {
-            counters["learner/checkpoint_failures", default: 0] += 1
-            logger.error("checkpoint not saved", metadata: ["error": "\(error)"])
-        }
-    }
-
     /// Hands a rollout, with its intrinsic reward composed, to the trainer.
-    private func train(on rollout: Rollout) {
+    func train(on rollout: Rollout) {
         guard let trainer else { return }
         guard rollout.envName == config.env else {
             counters["learner/rollouts_wrong_env", default: 0] += 1
@@ -479,7 +378,7 @@ public final class Learner {
     }
 
     /// Publishes Params after every `publishEveryUpdates` updates, and every 2 s for workers that join late.
-    private func publishParams(_ socket: MessageSocket) {
+    func publishParams(_ socket: MessageSocket) {
         guard trainer != nil else { return }
         paramsMailbox.envSteps = envSteps
         guard let params = paramsMailbox.newest, params.version > publishedVersion || now - lastPublished >= 2 else { return }
@@ -489,7 +388,7 @@ public final class Learner {
     }
 
     /// Sends new or changed message rows to the store (messages before labels, for the foreign key).
-    private func flushMessages(_ writer: StoreWriter) {
+    func flushMessages(_ writer: StoreWriter) {
         for id in registry.takeDirty() {
             guard let entry = registry.entry(id) else { continue }
             writer.submit(.message(id: id, text: entry.text, count: entry.count, firstSeenEnvSteps: entry.firstSeenEnvSteps))
@@ -499,229 +398,5 @@ public final class Learner {
         }
     }
 
-    private var ranking: Bool { config.reward.type == .ranking }
-
-    /// The annotation item for a queued id: a message without a label, or a pair without a judgement.
-    private func annotationItem(_ id: UInt64) -> Oni_V1_AnnotationItem? {
-        if PairTable.isPair(id) {
-            guard let pair = pairs.pairs[id], pair.preference == nil, let first = registry.entry(pair.first), let second = registry.entry(pair.second)
-            else { return nil }
-            return AnnotationItem(messageID: id, text: first.text, secondText: second.text).wire
-        }
-        return registry.entry(id).flatMap { $0.label == nil ? AnnotationItem(messageID: id, text: $0.text).wire : nil }
-    }
-
-    // MARK: Annotation
-
-    /// Which waiting item to ask about first: the most-seen message (a pair: its two messages' counts together).
-    private func annotationPriority(_ id: UInt64) -> Int64 {
-        guard PairTable.isPair(id) else { return registry.entry(id)?.count ?? 0 }
-        guard let pair = pairs.pairs[id] else { return 0 }
-        return (registry.entry(pair.first)?.count ?? 0) + (registry.entry(pair.second)?.count ?? 0)
-    }
-
-    private func sendAnnotationRequests(_ socket: MessageSocket) {
-        annotation.expire(now: now)
-        guard now >= annotationRetryAt else { return }
-        while let next = annotation.nextRequest(now: now, priority: annotationPriority) {
-            // A late reply may have labelled some of these meanwhile.
-            let items = next.ids.compactMap(annotationItem)
-            if items.isEmpty {
-                annotation.answered(next.requestID)
-                continue
-            }
-            var request = Oni_V1_AnnotationRequest()
-            request.requestID = next.requestID
-            request.goal = config.goal
-            request.items = items
-            if (try? socket.send(.annotationRequest(request), dontWait: true)) == true {
-                counters["annotation/requests_sent", default: 0] += 1
-            } else {
-                // No annotator connected (ZMQ_IMMEDIATE): keep the messages waiting.
-                annotation.unsent(next.requestID)
-                annotationRetryAt = now + 0.25
-                break
-            }
-        }
-    }
-
-    private func handleReply(_ reply: Oni_V1_AnnotationReply, writer: StoreWriter, socket: MessageSocket) {
-        if !annotation.answered(reply.requestID, now: now) {
-            counters["annotation/late_replies", default: 0] += 1
-        }
-        counters["annotation/replies", default: 0] += 1
-        flushMessages(writer)
-        let stamp = unixMilliseconds
-        for wire in reply.results {
-            let result: AnnotationResult
-            do {
-                result = try AnnotationResult(wire: wire)
-            } catch {
-                socket.refuse(.invalidPayload(kind: .annotationReply, reason: error.reason), detail: reply.annotatorID)
-                continue
-            }
-            let isPair = PairTable.isPair(result.messageID)
-            guard isPair ? pairs.pairs[result.messageID] != nil : registry.entry(result.messageID) != nil else {
-                counters["annotation/unknown_messages", default: 0] += 1
-                continue
-            }
-            // A message is only asked about while unlabelled, so a result for one labelled since is a
-            // second answer to a re-sent request (the first annotator answered late, or twice): kept once.
-            let labelled = isPair ? pairs.pairs[result.messageID]?.preference != nil : registry.entry(result.messageID)?.label != nil
-            if labelled {
-                counters["annotation/duplicate_results", default: 0] += 1
-                continue
-            }
-            if isPair {
-                var stored = result
-                stored.messageID -= PairTable.idBase
-                writer.submit(.pairLabel(stored, unixMilliseconds: stamp))
-            } else {
-                writer.submit(.label(result, unixMilliseconds: stamp))
-            }
-            switch result.outcome {
-            case let .labelled(value, _) where isPair:
-                guard (0...1).contains(value) else {
-                    counters["annotation/unparseable", default: 0] += 1
-                    continue
-                }
-                pairs.setPreference(result.messageID, value)
-            case let .labelled(value, _):
-                // The latest label wins, here and in the store's message_labels view.
-                registry.setLabel(result.messageID, value)
-            case .unparseable:
-                counters["annotation/unparseable", default: 0] += 1
-            case .backendError:
-                // The server failed, not the model: ask again after a backoff.
-                counters["annotation/backend_errors", default: 0] += 1
-                annotation.failed(result.messageID, now: now)
-            }
-        }
-    }
-
-    // MARK: Metrics
-
-    /// The share of the interval the loop spent taking in experience and publishing, the share
-    /// the trainer spent updating and waiting for a batch, and what the updates achieved.
-    private func measureTimeShares(interval: Double) {
-        guard let trainer, interval > 0 else { return }
-        let progress = trainer.snapshot, before = progressAtLastMetrics
-        let updating = progress.updateSeconds - before.updateSeconds, samples = progress.samplesTrained - before.samplesTrained
-        timeShares = [
-            "learner/time_intake": intakeSeconds / interval, "learner/time_publishing": publishSeconds / interval,
-            "learner/time_updating": updating / interval, "learner/time_waiting": (progress.waitSeconds - before.waitSeconds) / interval,
-            "learner/samples_per_s": Double(samples) / interval,
-        ]
-        if updating > 0 && samples > 0 {
-            let gflops = trainingFLOPsPerSample * Double(samples) / updating / 1e9
-            timeShares["learner/gflops"] = gflops
-            if sgemmPeakGFLOPs > 0 { timeShares["learner/sgemm_peak_fraction"] = gflops / sgemmPeakGFLOPs }
-        }
-        intakeSeconds = 0
-        publishSeconds = 0
-        progressAtLastMetrics = progress
-    }
-
-    private func emitMetrics(_ sockets: Sockets, writer: StoreWriter) {
-        metricsSinks.write(snapshot(sockets, writer: writer))
-    }
-
-    private func snapshot(_ sockets: Sockets, writer: StoreWriter) -> Oni_V1_Metrics {
-        var values = counters
-        values.merge(intake.counters) { _, new in new }
-        values["env/steps"] = Double(envSteps)
-        values["env/fps"] = fps
-        values["env/episodes"] = Double(intake.episodes)
-        if let mean = intake.returns.mean { values["env/episode_return"] = mean }
-        if let mean = intake.lengths.mean { values["env/episode_length"] = mean }
-        if let mean = intake.successes.mean { values["env/success_rate"] = mean }
-        values["messages/distinct"] = Double(registry.count)
-        values["messages/labelled"] = Double(registry.labelledCount)
-        values["messages/positive"] = Double(registry.positiveCount)
-        if ranking {
-            values["pairs/total"] = Double(pairs.count)
-            values["pairs/judged"] = Double(pairs.judgedCount)
-        }
-        values["annotation/enabled"] = config.annotatorEndpoint == nil ? 0 : 1
-        values["annotation/pending"] = Double(annotation.pendingCount)
-        values["annotation/waiting"] = Double(annotation.waitingCount)
-        values["annotation/timeouts"] = Double(annotation.timedOutRequests)
-        values["annotation/abandoned"] = Double(annotation.abandoned)
-        for p in [50.0, 95] {
-            if let v = annotation.roundTripSeconds.percentile(p) { values["annotation/round_trip_ms_p\(Int(p))"] = v * 1000 }
-        }
-        for (name, value) in annotatorFigures where value.isFinite { values["annotator/" + name] = value }
-        values["learner/rollouts"] = Double(intake.rollouts)
-        if let trainer {
-            let progress = trainer.snapshot
-            values.merge(progress.stats) { _, new in new }
-            values.merge(progress.counters) { _, new in new }
-            values["learner/policy_version"] = Double(progress.version)
-            values["learner/updates"] = Double(progress.updates)
-            values["learner/samples_trained"] = Double(progress.samplesTrained)
-            if let lag = progress.lags.mean { values["learner/policy_lag"] = lag }
-            values["learner/update_ms"] = progress.lastTiming.total * 1000
-            values["learner/queued_samples"] = Double(trainer.queuedSamples)
-            values.merge(timeShares) { _, new in new }
-            values.merge(intrinsic.metrics) { _, new in new }
-        }
-        values["learner/frames_refused"] = Double(sockets.framesRefused)
-        if let security = context.securityCounters {
-            values["security/admitted"] = Double(security.admitted)
-            values["security/refused_keys"] = Double(security.refusedKeys)
-            values["security/failed_handshakes"] = Double(security.failedHandshakes)
-            values["security/refused_by_annotator"] = Double(security.refusedByServer)
-        }
-        values["learner/uptime_s"] = now - started
-        let store = writer.currentStats
-        values["store/pending"] = Double(store.pending)
-        values["store/written"] = Double(store.written)
-        values["store/rollouts_dropped"] = Double(store.droppedRollouts)
-        values["store/records_dropped"] = Double(store.droppedRecords)
-        values["store/failed_records"] = Double(store.failedRecords)
-        let live = liveness.alive(now: now, role: "worker")
-        values["workers/live"] = Double(live.count)
-        values["workers/known"] = Double(liveness.peers.values.filter { $0.role == "worker" }.count)
-        if config.annotatorEndpoint != nil {
-            values["annotation/annotators_live"] = Double(liveness.alive(now: now, role: "annotator").count)
-        }
-        var m = Oni_V1_Metrics()
-        m.unixMs = unixMilliseconds
-        m.envSteps = envSteps
-        m.values = values
-        m.liveWorkers = live.map(\.id)
-        return m
-    }
-}
-
-/// The newest Params the trainer's thread encoded, and the env-step count they are stamped with.
-final class ParamsMailbox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var params: Oni_V1_Params?
-    private var steps: UInt64 = 0
-
-    func post(_ params: Oni_V1_Params) {
-        lock.lock()
-        self.params = params
-        lock.unlock()
-    }
-
-    var newest: Oni_V1_Params? {
-        lock.lock()
-        defer { lock.unlock() }
-        return params
-    }
-
-    var envSteps: UInt64 {
-        get {
-            lock.lock()
-            defer { lock.unlock() }
-            return steps
-        }
-        set {
-            lock.lock()
-            steps = newValue
-            lock.unlock()
-        }
-    }
+    var ranking: Bool { config.reward.type == .ranking }
 }

@@ -1,0 +1,112 @@
+import Foundation
+import Logging
+import OniAnnotation
+import OniCore
+import OniLearning
+import OniStorage
+import OniTelemetry
+import OniTransport
+import OniWire
+
+/// Taking back a run directory's state, and checkpoints of the policy and the reward model.
+extension Learner {
+    /// What the run directory already holds, if anything worth resuming.
+    func existingRun(storePath: String, runDirectory: URL) throws -> String? {
+        var found: [String] = []
+        if FileManager.default.fileExists(atPath: storePath) {
+            let store = try RunStore(path: storePath, readOnly: true)
+            defer { store.close() }
+            let steps = try store.lastLearnerEnvSteps(), rollouts = try store.count(.rollouts), messages = try store.count(.messages)
+            if steps > 0 || rollouts > 0 || messages > 0 { found.append("\(steps) env steps, \(messages) messages") }
+        }
+        if FileManager.default.fileExists(atPath: CheckpointStore(runDirectory: runDirectory).latest.path) { found.append("a policy checkpoint") }
+        return found.isEmpty ? nil : found.joined(separator: ", ")
+    }
+
+    func restore(storePath: String) throws {
+        guard FileManager.default.fileExists(atPath: storePath) else { return }
+        let store = try RunStore(path: storePath)
+        defer { store.close() }
+        for row in try store.messages() {
+            registry.restore(id: row.id, text: row.text, count: row.count, firstSeenEnvSteps: row.firstSeenEnvSteps, label: row.label)
+            if !row.settled && config.annotatorEndpoint != nil && !ranking { annotation.enqueue(row.id) }
+        }
+        for row in try store.pairs() {
+            let id = PairTable.idBase + row.id
+            pairs.restore(id: id, PairTable.Pair(first: row.firstID, second: row.secondID, createdEnvSteps: row.createdEnvSteps, preference: row.preference))
+            if !row.settled && config.annotatorEndpoint != nil && ranking { annotation.enqueue(id) }
+        }
+        intake.resume(
+            envSteps: try store.lastLearnerEnvSteps(), episodes: UInt64(try store.count(.episodes)),
+            storedBytes: try store.database.scalarInt("SELECT coalesce(sum(length(protobuf)), 0) FROM rollouts") ?? 0)
+        _ = registry.takeDirty()
+    }
+
+
+    /// Loads the newest usable checkpoint of the run directory, if any.
+    func resumeTraining(_ trainer: APPOTrainer, runDirectory: URL) throws {
+        let store = CheckpointStore(runDirectory: runDirectory)
+        checkpoints = store
+        lastCheckpoint = now
+        switch store.load(into: trainer) {
+        case .none:
+            break
+        case let .loaded(metadata, skipped):
+            for problem in skipped { logger.error("checkpoint skipped; using the previous one", metadata: ["problem": "\(problem)"]) }
+            logger.info("resumed training", metadata: ["version": "\(metadata.version)", "checkpoint_env_steps": "\(metadata.envSteps)"])
+        case let .unusable(problems):
+            for problem in problems { logger.error("checkpoint unusable", metadata: ["problem": "\(problem)"]) }
+            // Resuming means continuing this policy: silently starting afresh would mislead.
+            throw RuntimeError.invalidConfiguration(
+                "--resume: no usable checkpoint in \(store.directory.path) (\(problems.map(\.description).joined(separator: "; ")))")
+        }
+    }
+
+    /// Where the reward model's weights are kept beside the policy.
+    static func rewardModelCheckpoint(_ runDirectory: URL) -> String {
+        runDirectory.appendingPathComponent("checkpoints/reward_model.safetensors").path
+    }
+
+    /// The reward model starts from the run's own checkpoint when resuming, else from --reward-init.
+    func startRewardModel(runDirectory: URL) throws {
+        guard intrinsic.hasModel else { return }
+        let own = Self.rewardModelCheckpoint(runDirectory)
+        if config.resume, FileManager.default.fileExists(atPath: own) {
+            do {
+                let version = try intrinsic.loadModel(from: own)
+                logger.info("reward model resumed", metadata: ["path": "\(own)", "version": "\(version)"])
+                return
+            } catch {
+                // The labels and pairs are in the store: the model is retrained from them.
+                logger.error("reward model checkpoint unusable; retraining from the stored labels", metadata: ["error": "\(error)"])
+            }
+        }
+        if let path = config.rewardInit {
+            do {
+                let version = try intrinsic.loadModel(from: path)
+                logger.info("reward model starts from a fitted one", metadata: ["path": "\(path)", "version": "\(version)"])
+            } catch {
+                throw RuntimeError.invalidConfiguration("--reward-init: \(error)")
+            }
+        }
+    }
+
+    func saveCheckpoint() {
+        guard let trainer, let checkpoints else { return }
+        lastCheckpoint = now
+        if intrinsic.hasModel {
+            let logger = self.logger
+            intrinsic.saveModel(to: Self.rewardModelCheckpoint(checkpoints.directory.deletingLastPathComponent())) { error in
+                if let error { logger.error("reward model not saved", metadata: ["error": "\(error)"]) }
+            }
+        }
+        do {
+            let envSteps = self.envSteps
+            try trainer.withTrainer { try checkpoints.save($0, envSteps: envSteps) }
+            counters["learner/checkpoints_saved", default: 0] += 1
+        } catch {
+            counters["learner/checkpoint_failures", default: 0] += 1
+            logger.error("checkpoint not saved", metadata: ["error": "\(error)"])
+        }
+    }
+}
