@@ -74,7 +74,7 @@ public enum Benchmarks {
         }
 
         let env = GridWorld(task: .keyroom)
-        let rollout = try syntheticRollout(env: env, steps: 32, envs: 16)
+        let rollout = syntheticRollout(env: env, steps: 32, envs: 16)
         let codec = FrameCodec()
         let frame = codec.encode(.rollout(rollout.wire))
         let n = 2000
@@ -124,7 +124,7 @@ public enum Benchmarks {
     }
 
     /// A rollout of `steps` × `envs` observations from random play in `env` (random actions and log-probabilities of a uniform policy).
-    static func syntheticRollout(env: any Environment, steps: Int, envs: Int, seed: UInt64 = 3) throws -> Rollout {
+    static func syntheticRollout(env: any Environment, steps: Int, envs: Int, seed: UInt64 = 3) -> Rollout {
         var rng = SeededGenerator(seed: seed)
         var episode: UInt64 = 1
         env.reset(seed: episode)
@@ -217,7 +217,7 @@ public enum Benchmarks {
         // The learner's path: StoreWriter with real rollouts.
         let path = dir.appendingPathComponent(RunStore.fileName).path
         let writer = try StoreWriter(path: path, logger: Logger(label: "oni.bench"))
-        let rollout = try syntheticRollout(env: GridWorld(task: .keyroom), steps: 32, envs: 16)
+        let rollout = syntheticRollout(env: GridWorld(task: .keyroom), steps: 32, envs: 16)
         let protobuf = try rollout.wire.serializedData()
         let count = 5000
         let elapsed = seconds {
@@ -258,7 +258,7 @@ public enum Benchmarks {
         output(String(format: "learner    sgemm 256x512x512 peak, 1 thread: %.1f GFLOP/s (OpenBLAS kernel %@)", peak, BLASKernel.current as NSString))
         // Rollouts of random play, made once: 4 of 512 steps cover every batch size up to 2048.
         let most = max(options.batchSizes.max() ?? 512, 512)
-        let rollouts = try (0..<((most + 511) / 512)).map { try syntheticRollout(env: env, steps: 32, envs: 16, seed: UInt64(3 + $0)) }
+        let rollouts = (0..<((most + 511) / 512)).map { syntheticRollout(env: env, steps: 32, envs: 16, seed: UInt64(3 + $0)) }
         for core in [standard.core] + PolicyArchitecture.Core.allCases.filter({ $0 != standard.core }) {
             var architecture = standard
             architecture.core = core

@@ -22,7 +22,7 @@ extension Learner {
             "learner/samples_per_s": Double(samples) / interval,
         ]
         if updating > 0 && samples > 0 {
-            let gflops = trainingFLOPsPerSample * Double(samples) / updating / 1e9
+            let gflops = (progress.flops - before.flops) / updating / 1e9
             timeShares["learner/gflops"] = gflops
             if sgemmPeakGFLOPs > 0 { timeShares["learner/sgemm_peak_fraction"] = gflops / sgemmPeakGFLOPs }
         }

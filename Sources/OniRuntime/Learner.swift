@@ -40,8 +40,7 @@ public final class Learner {
     let learnerID = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(Int64(Date().timeIntervalSince1970 * 1000))"
     /// The trainer on its own thread (nil when not training).
     var trainer: TrainerThread?
-    /// The network's operations per trained sample and the sgemm peak measured at start, for learner/gflops.
-    var trainingFLOPsPerSample = 0.0
+    /// The single-thread sgemm rate measured at start, which learner/gflops is compared with.
     var sgemmPeakGFLOPs = 0.0
     /// Where the loop's time went since the last metrics (seconds), and the trainer's progress then.
     var intakeSeconds = 0.0, publishSeconds = 0.0
@@ -123,14 +122,13 @@ public final class Learner {
                 architecture.messageFilters = config.messageFilters
                 if let core = config.core { architecture.core = core }
                 let appo = APPOTrainer(architecture: architecture, config: config.training, seed: config.seed, threads: config.learnerThreads)
-                trainingFLOPsPerSample = architecture.trainingFLOPsPerSample(steps: 32)
                 sgemmPeakGFLOPs = SGEMMPeak.measure()
                 logger.info(
                     "training",
                     metadata: [
                         "network": "\(architecture.signature)", "parameters": "\(appo.network.parameters.reduce(0) { $0 + $1.count })",
                         "reward": "\(intrinsic.formula)", "batch_samples": "\(config.batchSamples)", "learner_threads": "\(config.learnerThreads)",
-                        "mflop_per_sample": "\(String(format: "%.1f", trainingFLOPsPerSample / 1e6))",
+                        "forward_mflop_per_row": "\(String(format: "%.2f", Double(architecture.forwardFLOPsPerRow) / 1e6))",
                         "sgemm_peak_gflops": "\(String(format: "%.1f", sgemmPeakGFLOPs))", "blas_kernel": "\(BLASKernel.current)",
                     ])
                 try resumeTraining(appo, runDirectory: runDirectory)
@@ -172,7 +170,8 @@ public final class Learner {
             for socket in sockets.all { socket.close() }
         }
 
-        var polled = [sockets.control, sockets.experience]
+        // Control and the annotator are always served; experience is added while the trainer has room.
+        var polled = [sockets.control]
         if let annotator = sockets.annotator { polled.append(annotator) }
         var lastMetrics = now
         var lastAnnotatorPing = -Double.infinity
@@ -183,21 +182,21 @@ public final class Learner {
             // that the socket's queue, then the workers' sends, hold the rest (APPO's
             // back-pressure, which bounds the policy lag), and the loop only serves control and annotation.
             let full = (trainer?.queuedSamples ?? 0) >= 2 * config.batchSamples
-            let listening = full ? polled.enumerated().filter { $0.offset != 1 }.map(\.element) : polled
-            var ready = try Poller.readable(listening.map(\.socket), timeoutMilliseconds: full ? 2 : 20)
-            if full { ready.insert(false, at: 1) }
-            if ready[1] {
+            let listening = full ? polled : polled + [sockets.experience]
+            let ready = try Poller.readable(listening.map(\.socket), timeoutMilliseconds: full ? 2 : 20)
+            let (controlReady, annotatorReady, experienceReady) = (ready[0], sockets.annotator != nil && ready[1], !full && ready.last!)
+            if experienceReady {
                 let start = now
                 receiveExperience(sockets.experience, writer: writer, limit: 64, train: true)
                 intakeSeconds += now - start
             }
-            if ready[0], let parts = try sockets.control.socket.receiveMultipart(dontWait: true) {
+            if controlReady, let parts = try sockets.control.socket.receiveMultipart(dontWait: true) {
                 // REP must answer every request, even a refused one, or the socket stalls.
                 _ = sockets.control.accept(parts)
                 try sockets.control.send(.metrics(snapshot(sockets, writer: writer)))
             }
             if let annotator = sockets.annotator {
-                if ready[2] {
+                if annotatorReady {
                     while let message = try annotator.receive(timeoutMilliseconds: 0) {
                         switch message {
                         case let .annotationReply(reply): handleReply(reply, writer: writer, socket: annotator)

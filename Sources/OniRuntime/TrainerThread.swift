@@ -38,6 +38,8 @@ public final class TrainerThread: @unchecked Sendable {
         /// Seconds spent updating and waiting for a full batch; samples trained; updates done.
         public var updateSeconds = 0.0, waitSeconds = 0.0
         public var samplesTrained = 0, updates = 0
+        /// Floating-point operations of the updates, counted from the architecture for each batch's T.
+        public var flops = 0.0
         /// Where the last update's time went.
         public var lastTiming = APPOTrainer.UpdateTiming()
     }
@@ -144,7 +146,9 @@ public final class TrainerThread: @unchecked Sendable {
             progress.version = version
             progress.stats = stats
             progress.updateSeconds += seconds
-            progress.samplesTrained += batch.reduce(0) { $0 + $1.samples }
+            let samples = batch.reduce(0) { $0 + $1.samples }
+            progress.samplesTrained += samples
+            progress.flops += trainer.network.architecture.trainingFLOPsPerSample(steps: batch[0].steps) * Double(samples)
             progress.updates += 1
             progress.lastTiming = timing
             state.broadcast()
