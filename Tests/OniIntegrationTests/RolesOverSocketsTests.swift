@@ -318,7 +318,8 @@ import Testing
         #expect(stored > 0)
 
         let second = Ports()
-        let fresh = try self.learner(second, runDirectory: target, annotate: false)
+        // Batches smaller than the replayed experience: a slow machine may store only ~14 rollouts of 64 steps.
+        let fresh = try self.learner(second, runDirectory: target, annotate: false, extra: ["--batch-size", "256"])
         let replay = try ChildProcess("oni", ["replay", "rollouts", source, "--to", second.tcp(second.experience)], name: "replay")
         #expect(replay.wait(seconds: 60) == 0, "\(replay.output)")
         #expect(replay.output.contains("sent \(stored) of \(stored) rollouts"), "\(replay.output)")
