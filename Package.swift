@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         // C shims over Debian's system libraries.
@@ -64,26 +65,34 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Every option of every role, declared once: the executables, `oni run` and config files share them.
+        .target(
+            name: "OniOptions",
+            dependencies: [
+                "OniRuntime", "OniLearning", "OniAnnotation", "OniStorage", "OniWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Yams", package: "Yams"),
+            ]
+        ),
 
         // Thin executables.
         .executableTarget(
             name: "oni",
             dependencies: [
-                "CProcessControl", "OniRuntime", "OniLearning", "OniStorage", "OniAnnotation",
+                "CProcessControl", "OniOptions", "OniRuntime", "OniLearning", "OniStorage", "OniAnnotation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "oni-learner",
-            dependencies: ["OniRuntime", "OniLearning", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["OniOptions", "OniRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "oni-worker",
-            dependencies: ["OniRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["OniOptions", "OniRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "oni-annotator",
-            dependencies: ["OniRuntime", "OniStorage", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["OniOptions", "OniRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // Tests.
@@ -95,6 +104,7 @@ let package = Package(
         .testTarget(name: "OniAnnotationTests", dependencies: ["OniAnnotation", "OniCore", "OniTestSupport"]),
         .testTarget(name: "OniStorageTests", dependencies: ["OniStorage", "OniWire", "OniCore", "OniTestSupport"]),
         .testTarget(name: "OniRuntimeTests", dependencies: ["OniRuntime", "OniLearning", "OniCore"]),
+        .testTarget(name: "OniOptionsTests", dependencies: ["OniOptions", "OniRuntime", "OniLearning", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "OniTelemetryTests", dependencies: ["OniTelemetry", "OniWire"]),
         .testTarget(name: "OniNeuralTests", dependencies: ["OniNeural", "OniCore", "CBLAS"]),
         .testTarget(name: "OniLearningTests", dependencies: ["OniLearning", "OniNeural", "OniCore"]),

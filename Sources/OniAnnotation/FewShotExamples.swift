@@ -2,7 +2,7 @@ import Foundation
 
 /// The few-shot examples the prompts show the model: game messages with the goals
 /// each shows progress toward. A versioned JSON document — the built-in one, or a
-/// user's file (`oni-annotator --examples FILE.json`):
+/// user's file (`oni-annotator --llm-examples FILE.json`):
 ///
 /// ```json
 /// {"version": "my-examples-1",

@@ -33,7 +33,7 @@ public final class Supervisor {
     static let maxRestarts = 5
     private var restarts: [String: Int] = [:]
 
-    public let config: RunConfig
+    public let config: RunPlan
     private let executableDirectory: URL
     private let stop: StopSignal
     private let logger: Logger
@@ -41,7 +41,7 @@ public final class Supervisor {
     private var children: [Child] = []
 
     /// `executableDirectory` holds oni-learner, oni-worker and oni-annotator.
-    public init(config: RunConfig, executableDirectory: URL, stop: StopSignal, logger: Logger, output: @escaping (String) -> Void) {
+    public init(config: RunPlan, executableDirectory: URL, stop: StopSignal, logger: Logger, output: @escaping (String) -> Void) {
         self.config = config
         self.executableDirectory = executableDirectory
         self.stop = stop
@@ -52,7 +52,6 @@ public final class Supervisor {
     /// Runs to the end. Returns normally when the learner finished or the run was
     /// interrupted; throws `childFailed` when a role died.
     public func run() throws {
-        try config.validate()
         let runDirectory = URL(fileURLWithPath: config.runDirectory)
         // Checked before anything is written: a second run never overwrites the first one's config.
         let traces = ["config.json", "oni.sqlite", "checkpoints/policy.safetensors"]
@@ -66,9 +65,7 @@ public final class Supervisor {
         let local = try resolveLLM(&roles)
         let logs = runDirectory.appendingPathComponent("logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(config).write(to: runDirectory.appendingPathComponent("config.json"))
+        try config.configurationFile.write(to: runDirectory.appendingPathComponent("config.json"))
 
         output("oni run: \(config.workers) workers × \(config.envsPerWorker) envs of \(config.env), run directory \(config.runDirectory), logs in \((config.runDirectory as NSString).appendingPathComponent("logs"))")
 
@@ -133,18 +130,18 @@ public final class Supervisor {
         output("oni run: stopped (\(stop.stopReason ?? "done")); results in \(config.runDirectory)")
     }
 
-    /// Decides which LLM annotates (see `RunConfig.llm`) and says so; fills in the local
+    /// Decides which LLM annotates (see `RunPlan.llm`) and says so; fills in the local
     /// server's URL and model name. Returns the local server to start, if any.
-    private func resolveLLM(_ roles: inout RunConfig) throws -> LocalLLM? {
-        if config.llm == "none" {
+    private func resolveLLM(_ roles: inout RunPlan) throws -> LocalLLM? {
+        if config.llm == .none {
             roles.llmBaseURL = nil
             output("oni run: --llm none: running without annotation")
             return nil
         }
-        if let url = config.llmBaseURL, config.llm == "auto" {
+        if let url = config.llmBaseURL, config.llm == .auto {
             // Not every OpenAI-compatible server returns log-probabilities; a remote one has room for more requests.
-            if roles.labelMode == "auto" { roles.labelMode = LabelMode.tagged.rawValue }
-            if roles.pairJudge == "auto" { roles.pairJudge = PairJudge.prompt.rawValue }
+            roles.labelMode = roles.labelMode ?? .tagged
+            roles.pairJudge = roles.pairJudge ?? .prompt
             if roles.llmConcurrency == 0 { roles.llmConcurrency = 4 }
             output("oni run: annotating with \(config.llmModel) at \(url), goal '\(config.goal)'")
             return nil
@@ -153,14 +150,14 @@ public final class Supervisor {
         do {
             local = try LocalLLM.locate(modelPath: config.llmModelFile)
         } catch {
-            if config.llm == "local" { throw RuntimeError.invalidConfiguration("\(error)") }
+            if config.llm == .local { throw RuntimeError.invalidConfiguration("\(error)") }
             output("oni run: no LLM: \(error); running without annotation")
             return nil
         }
         roles.llmBaseURL = "http://127.0.0.1:\(config.localLLMPort)/v1"
         roles.llmModel = local.modelName
-        if roles.labelMode == "auto" { roles.labelMode = LabelMode.logprob.rawValue }
-        if roles.pairJudge == "auto" { roles.pairJudge = PairJudge.scores.rawValue }
+        roles.labelMode = roles.labelMode ?? .logprob
+        roles.pairJudge = roles.pairJudge ?? .scores
         if roles.llmConcurrency == 0 { roles.llmConcurrency = 1 }
         output("oni run: annotating with \(local.modelName) on a local llama-server (127.0.0.1:\(config.localLLMPort), \(config.llmThreads) thread\(config.llmThreads == 1 ? "" : "s")), goal '\(config.goal)'")
         return local

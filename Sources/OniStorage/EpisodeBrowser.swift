@@ -102,7 +102,7 @@ public struct EpisodeBrowser {
 
         public var description: String {
             switch self {
-            case let .notRetained(episode): "episode \(episode): its rollouts were not kept (the learner ran with --no-store-rollouts)"
+            case let .notRetained(episode): "episode \(episode): its rollouts were not kept (the learner ran with --store-fraction below 1)"
             case let .missingRollouts(episode, found, length):
                 "episode \(episode): only the last \(found) of its \(length) steps are stored (earlier rollouts were dropped or not kept)"
             case let .undecodable(rollout, reason): "rollout \(rollout) cannot be read: \(reason)"

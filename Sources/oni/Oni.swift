@@ -1,12 +1,27 @@
 import ArgumentParser
+import OniOptions
 
 @main
 struct Oni: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "oni",
         abstract: "Online intrinsic rewards from LLM feedback: run, watch and measure Oni.",
+        version: BuildInfo.current.versionLine,
         subcommands: [
             RunCommand.self, MetricsCommand.self, EpisodesCommand.self, ReplayCommand.self, PlotCommand.self, StoreCommand.self, HealthCommand.self,
             KeysCommand.self, BenchCommand.self, ExecTiedCommand.self,
         ])
+
+    /// Aliases in Oni's spelling everywhere; `oni run --config FILE` expanded before parsing.
+    static func main() async {
+        var arguments = OptionAliases.canonical(Array(CommandLine.arguments.dropFirst()))
+        if arguments.first == "run" {
+            do {
+                arguments = ["run"] + (try ConfigFile.expand(Array(arguments.dropFirst()), accepting: OptionValues.names(of: RunCommand.self)))
+            } catch {
+                RunCommand.exit(withError: error)
+            }
+        }
+        await main(arguments)
+    }
 }

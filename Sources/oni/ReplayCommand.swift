@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import OniAnnotation
 import OniLearning
+import OniOptions
 import OniRuntime
 import OniStorage
 
@@ -74,37 +75,27 @@ struct ReplayCommand: ParsableCommand {
                 """)
 
         @Argument(help: "The run directory whose messages to label.") var runDir: String
-        @Option(help: "OpenAI-compatible LLM base URL (default: ONI_LLM_BASE_URL, else the local llama-server).") var llmUrl: String?
-        @Option(help: "Model name for that server (default: ONI_LLM_MODEL or 'default').") var llmModel: String?
         @Option(help: "GGUF model for the local llama-server (default: the one deploy/setup-llm.sh installs).") var llmModelFile: String?
         @Option(help: "CPU threads of the local llama-server.") var llmThreads = 2
         @Option(help: "Goal for the LLM: default, combat, gold, stairs or free text.") var goal = "default"
-        @Option(help: "How the LLM answers: tagged or logprob (default: logprob with the local server, tagged otherwise).") var labelMode: String?
-        @Option(help: "Few-shot examples (a versioned JSON file; default: the built-in ones).") var examples: String?
-        @Option(help: "LLM requests in flight.") var llmConcurrency = 1
-        @Option(help: "The label cache (default: ~/.cache/oni/annotations.sqlite).") var annotationCache = SQLiteLabelCache.defaultPath
-        @Flag(help: "Ask the LLM about every message, keeping no cache.") var noCache = false
+        @OptionGroup(title: "Annotator (without --llm-url: the local llama-server)") var annotator: AnnotatorOptions
 
         func validate() throws {
-            if let labelMode, LabelMode(rawValue: labelMode) == nil { throw ValidationError("--label-mode must be tagged or logprob, got '\(labelMode)'") }
-            guard llmConcurrency > 0, llmThreads > 0 else { throw ValidationError("--llm-concurrency and --llm-threads must be positive") }
+            guard llmThreads > 0 else { throw ValidationError("--llm-threads must be positive") }
         }
 
         func run() async throws {
             _ = RoleLogging.bootstrap(level: "warning")
             let fewShot: FewShotExamples
             do {
-                fewShot = try examples.map { try FewShotExamples.load(path: $0) } ?? .builtIn
+                fewShot = try annotator.llmExamples.map { try FewShotExamples.load(path: $0) } ?? .builtIn
             } catch {
                 throw ValidationError("\(error)")
             }
-            var environment = ProcessInfo.processInfo.environment
-            if let llmUrl { environment["ONI_LLM_BASE_URL"] = llmUrl }
-            if let llmModel { environment["ONI_LLM_MODEL"] = llmModel }
             var server: LocalLLMProcess?
             defer { server?.stop() }
             var llm: LLMServerConfig
-            if let remote = LLMServerConfig.fromEnvironment(environment) {
+            if let remote = annotator.llmServer() {
                 llm = remote
             } else {
                 do {
@@ -114,16 +105,17 @@ struct ReplayCommand: ParsableCommand {
                     Console.line("oni replay: starting the local llama-server with \(local.modelName) (log: \(log))")
                     server = try LocalLLMProcess(local, port: LocalLLMProcess.freePort(), threads: llmThreads, logPath: log)
                     llm = LLMServerConfig(baseURL: server!.baseURL, model: local.modelName)
+                    llm.maxConcurrentRequests = annotator.llmConcurrency == 0 ? 1 : annotator.llmConcurrency
                 } catch {
                     Console.line("oni replay: \(error)")
                     throw ExitCode.failure
                 }
             }
-            llm.maxConcurrentRequests = llmConcurrency
-            let mode = labelMode.flatMap(LabelMode.init(rawValue:)) ?? (server != nil ? .logprob : .tagged)
+            let mode = annotator.labelMode.mode ?? (server != nil ? .logprob : .tagged)
             var cache: SQLiteLabelCache?
-            if !noCache {
-                do { cache = try SQLiteLabelCache(path: annotationCache) } catch { Console.line("oni replay: label cache unusable (\(error)); asking about every message") }
+            if annotator.cache {
+                let path = annotator.annotationCache ?? SQLiteLabelCache.defaultPath
+                do { cache = try SQLiteLabelCache(path: path) } catch { Console.line("oni replay: label cache unusable (\(error)); asking about every message") }
             }
             let prompt = AnnotationPrompt(goal: Goal(argument: goal), mode: mode, fewShot: fewShot)
             let labeler = MessageLabeler(backend: OpenAICompatibleBackend(config: llm), prompt: prompt, cache: cache)

@@ -48,7 +48,7 @@ import Testing
         try ChildProcess(
             "oni-worker",
             [
-                "--id", id, "--env", "grid:keyroom", "--num-envs", "4", "--rollout-length", "16", "--experience",
+                "--id", id, "--env", "grid:keyroom", "--envs-per-worker", "4", "--rollout-length", "16", "--experience",
                 ports.tcp(ports.experience), "--params", ports.tcp(ports.params), "--heartbeat-seconds", "0.5",
             ], name: id)
     }
@@ -61,7 +61,7 @@ import Testing
     func annotator(_ ports: Ports, llm: FakeLLMServer, run: String) throws -> ChildProcess {
         try ChildProcess(
             "oni-annotator",
-            ["--bind", ports.tcp(ports.annotator), "--llm-url", llm.baseURL.absoluteString, "--llm-retries", "1", "--cache", run + "/label-cache.sqlite"])
+            ["--bind", ports.tcp(ports.annotator), "--llm-url", llm.baseURL.absoluteString, "--llm-retries", "1", "--annotation-cache", run + "/label-cache.sqlite"])
     }
 
     func temporaryRun() -> String {

@@ -7,7 +7,7 @@ be one the executable knows. Then the wiring: every endpoint a role connects to 
 learner, learner to annotator, annotator to the LLM server, the health probes) must reach,
 through the Service or Compose service it names, the port the right role binds, by its flags
 or their --help defaults; the learner and the workers must play the same environment; paths
-given to --curve, --run-dir and --cache must lie on a mounted volume; the CURVE Secret must
+given to --curve, --run-dir and --annotation-cache must lie on a mounted volume; the CURVE Secret must
 be mounted with mode 0400 and hold the files `oni keys generate` writes.
 
 Usage: python check_wiring.py REPO_ROOT BIN_DIR. Prints every problem, exits 1 if any.
@@ -39,7 +39,7 @@ CONNECTS = {
 }
 # Options naming a file or folder that must be on a mounted volume (the root file system is
 # read-only in the pods, and what is not on a volume is lost with the container).
-PATH_OPTIONS = ("--curve", "--run-dir", "--cache")
+PATH_OPTIONS = ("--curve", "--run-dir", "--annotation-cache")
 # What `oni keys generate DIR` writes.
 CURVE_FILES = {"server.key", "server.pub", "client.key", "client.pub", "authorized_clients"}
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -83,17 +83,18 @@ def parse_help(text):
         label, description = entry
         label = re.sub(r"<[^>]*>", "<value>", label)
         names = re.findall(r"(?<![\w-])--?[A-Za-z0-9][A-Za-z0-9_-]*", label)
-        defaults = re.findall(r"\(default:\s*([^()]*)\)", " ".join(description.split()))
+        defaults = re.findall(r"(?:\(|; )default:\s*([^()]*)\)", " ".join(description.split()))
         option = Option(names, "<value>" in label, defaults[-1].strip() if defaults else None)
         for name in names:
             options[name] = option
 
     for line in text.splitlines():
-        if re.match(r"^[A-Z][A-Z ]+:$", line):
+        if re.match(r"^[A-Z][A-Z' -]+:$", line):
             close(entry)
             section, entry = line[:-1], None
             continue
-        if section == "OPTIONS":
+        # OPTIONS, or the title of an option group (LEARNER, EVERY ROLE, …).
+        if section not in (None, "OVERVIEW", "USAGE", "ARGUMENTS", "SUBCOMMANDS"):
             if re.match(r"^  -", line):
                 close(entry)
                 parts = re.split(r"\s{2,}", line.strip(), maxsplit=1)

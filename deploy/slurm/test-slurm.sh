@@ -362,7 +362,7 @@ t0=$SECONDS
 # Two workers (component 2's --ntasks after the second ':'); the GPU request stays as written.
 job_c=$(ONI_BIN=$bin ONI_LLM=$het_llm ONI_LLM_THREADS=1 ONI_LLM_PORT=$((ctld_port + 40)) \
   ONI_BASE_PORT=$((ctld_port + 30)) ONI_CURVE_DIR=$curve ONI_MAX_ENV_STEPS=$budget_c \
-  ONI_ENVS_PER_WORKER=8 ONI_WORKER_ARGS="--rollout-length 16" ONI_ANNOTATOR_ARGS="--cache $work/annotations.sqlite" \
+  ONI_ENVS_PER_WORKER=8 ONI_WORKER_ARGS="--rollout-length 16" ONI_ANNOTATOR_ARGS="--annotation-cache $work/annotations.sqlite" \
   submit : : --ntasks=2 "$repo/deploy/slurm/oni-hetjob.sbatch" --hidden 32 --filters 4 --embedding 4)
 out_c=$work/oni-het-$job_c.out
 run_c=$work/runs/slurm-$job_c

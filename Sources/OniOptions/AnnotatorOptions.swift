@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import OniAnnotation
+import OniRuntime
+import OniStorage
+
+/// The annotator's settings: everything but where it binds and its id.
+public struct AnnotatorOptions: ParsableArguments, Sendable {
+    @Option(help: "OpenAI-compatible LLM server base URL, e.g. http://127.0.0.1:8080/v1 (default: ONI_LLM_BASE_URL).") public var llmUrl: String?
+    @Option(help: "Model name sent to the server (default: ONI_LLM_MODEL, or the local server's GGUF, or 'default').") public var llmModel: String?
+    @Option(help: "How the LLM answers: tagged (<label>yes</label>), logprob (P(yes) against P(no) of its first token; needs logprobs) or auto (logprob with the local llama-server, tagged otherwise).")
+    public var labelMode = LabelModeChoice.auto
+    @Option(help: "How ranking compares two messages: prompt (both in one prompt, asked in both orders), scores (each labelled alone, preference σ(logit p₁ − logit p₂)) or auto (scores with the local llama-server, prompt otherwise).")
+    public var pairJudge = PairJudgeChoice.auto
+    @Option(help: "LLM requests in flight at once (0 = auto: 1 with the local llama-server, 4 with any other).") public var llmConcurrency = 0
+    @Option(help: "Seconds before an LLM request times out.") public var llmTimeout = 60.0
+    @Option(help: "Retries of a failed LLM request (with backoff and jitter).") public var llmRetries = 3
+    @Option(help: "Most tokens the LLM may answer with.") public var llmMaxTokens = 16
+    @Option(help: "Few-shot examples for the LLM (a versioned JSON file; default: the built-in ones).") public var llmExamples: String?
+    @Option(help: "Annotation requests labelled at once (their LLM calls share --llm-concurrency).") public var maxConcurrentRequests = 4
+    @Option(help: "Annotation requests waiting beyond this are dropped, oldest first.") public var maxQueuedRequests = 256
+    @Option(help: "The label cache shared across runs (SQLite), keyed by model, prompt, goal and message (default: \(SQLiteLabelCache.defaultPath)).")
+    public var annotationCache: String?
+    @Flag(inversion: .prefixedNo, exclusivity: .chooseLast, help: "Keep labels in the cache (--no-cache asks the LLM about every message).")
+    public var cache = true
+
+    public init() {}
+
+    public func validate() throws {
+        guard llmTimeout > 0 else { throw ValidationError("--llm-timeout must be positive") }
+        guard llmRetries >= 0, llmConcurrency >= 0 else { throw ValidationError("--llm-retries and --llm-concurrency must not be negative") }
+        guard maxConcurrentRequests > 0, maxQueuedRequests > 0, llmMaxTokens > 0 else {
+            throw ValidationError("--max-concurrent-requests, --max-queued-requests and --llm-max-tokens must be positive")
+        }
+        if let llmUrl, URL(string: llmUrl)?.scheme?.hasPrefix("http") != true {
+            throw ValidationError("--llm-url must be an http(s) URL, got '\(llmUrl)'")
+        }
+        if let llmExamples {
+            do { _ = try FewShotExamples.load(path: llmExamples) } catch { throw ValidationError("\(error)") }
+        }
+    }
+
+    /// The LLM server from the options, falling back to ONI_LLM_BASE_URL and ONI_LLM_MODEL.
+    public func llmServer(environment: [String: String] = ProcessInfo.processInfo.environment) -> LLMServerConfig? {
+        var environment = environment
+        if let llmUrl { environment["ONI_LLM_BASE_URL"] = llmUrl }
+        if let llmModel { environment["ONI_LLM_MODEL"] = llmModel }
+        guard var llm = LLMServerConfig.fromEnvironment(environment) else { return nil }
+        llm.timeoutSeconds = llmTimeout
+        llm.maxRetries = llmRetries
+        llm.maxConcurrentRequests = llmConcurrency == 0 ? 4 : llmConcurrency
+        llm.maxTokens = llmMaxTokens
+        return llm
+    }
+
+    /// These settings applied to an annotator configuration (the `auto` choices as for a server not known to be local).
+    public func apply(to config: inout AnnotatorConfig) throws {
+        config.maxQueuedRequests = maxQueuedRequests
+        config.maxConcurrentRequests = maxConcurrentRequests
+        config.cachePath = cache ? (annotationCache ?? SQLiteLabelCache.defaultPath) : nil
+        config.labelMode = labelMode.mode ?? .tagged
+        config.pairJudge = pairJudge.judge ?? .prompt
+        if let llmExamples { config.fewShot = try FewShotExamples.load(path: llmExamples) }
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import OniAnnotation
+import OniLearning
+import OniRuntime
+
+// The closed sets of values options take: help lists them, completion offers them, and a wrong
+// one is refused naming them.
+
+/// The intrinsic reward, or `auto`: retrieval when there is an annotator, none without.
+public enum RewardChoice: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case auto, none, retrieval, classification, ranking, cosine
+
+    /// The reward given whether an annotator answers.
+    public func resolved(annotating: Bool) -> IntrinsicRewardType {
+        IntrinsicRewardType(rawValue: rawValue) ?? (annotating ? .retrieval : .none)
+    }
+}
+
+/// The recurrent core, or `auto`: a GRU for an egocentric view, none for a whole map.
+public enum CoreChoice: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case auto, gru, none
+
+    public var core: PolicyArchitecture.Core? { PolicyArchitecture.Core(rawValue: rawValue) }
+}
+
+/// How the LLM answers, or `auto`: logprob with the local llama-server, tagged with any other.
+public enum LabelModeChoice: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case auto, tagged, logprob
+
+    public var mode: LabelMode? { LabelMode(rawValue: rawValue) }
+}
+
+/// How pairs are compared for ranking, or `auto`: scores with the local llama-server, prompt with any other.
+public enum PairJudgeChoice: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case auto, prompt, scores
+
+    public var judge: PairJudge? { PairJudge(rawValue: rawValue) }
+}
+
+/// Log levels, quietest last.
+public enum LogLevel: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case trace, debug, info, notice, warning, error, critical
+}
+
+extension MessageCountScope: ExpressibleByArgument {}
+extension LLMSource: ExpressibleByArgument {}

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import OniRuntime
+
+/// What only `oni run` decides: where the run lives, how many workers, which ports, which LLM.
+public struct RunOptions: ParsableArguments, Sendable {
+    @Option(help: "JSON or YAML file of options (keys: long option names; RUN_DIR/config.json is one); the command line's win.")
+    public var config: String?
+    @Option(help: "Run directory (default: runs/run-YYYYMMDD-HHMMSS).") public var runDir: String?
+    @Flag(inversion: .prefixedNo, exclusivity: .chooseLast, help: "Continue the run in --run-dir with its saved options.")
+    public var resume = false
+    @Option(help: ArgumentHelp("With --resume: change a saved option anyway (e.g. --override hidden=512). --max-env-steps and --log-level need none.", valueName: "key=value"))
+    public var override: [String] = []
+    @Option(help: "Worker processes.") public var workers = 2
+    @Option(help: "Address every role binds and connects to.") public var host = "127.0.0.1"
+    @Option(help: "First of seven ports: experience, params, metrics, control, -, annotator, local LLM server.") public var basePort = 5555
+    @Option(help: "Which LLM annotates: auto (--llm-url if given, else the local llama-server if installed, else none), local or none.")
+    public var llm = LLMSource.auto
+    @Option(help: "GGUF model for the local llama-server (default: the one deploy/setup-llm.sh installs).") public var llmModelFile: String?
+    @Option(help: "CPU threads of the local llama-server.") public var llmThreads = 1
+
+    public init() {}
+
+    public func validate() throws {
+        guard workers > 0 else { throw ValidationError("--workers must be at least 1") }
+        guard (1...65529).contains(basePort) else { throw ValidationError("--base-port must leave room for 7 ports below 65536") }
+        guard llmThreads > 0 else { throw ValidationError("--llm-threads must be at least 1") }
+        for item in override where !item.contains("=") { throw ValidationError("--override takes KEY=VALUE, got '\(item)'") }
+    }
+}
+
+/// Every option of `oni run`: its own and every role's settings, grouped in help by topic.
+public struct RunSettings: ParsableArguments, Sendable {
+    @OptionGroup(title: "Run") public var run: RunOptions
+    @OptionGroup(title: "Environment") public var environment: EnvironmentOptions
+    @OptionGroup(title: "Workers") public var worker: WorkerOptions
+    @OptionGroup(title: "Learner") public var learner: LearnerOptions
+    @OptionGroup(title: "Annotator") public var annotator: AnnotatorOptions
+    @OptionGroup(title: "Every role") public var role: RoleOptions
+
+    public init() {}
+
+    /// `oni run`'s default for --max-env-steps.
+    public static let defaultMaxEnvSteps: UInt64 = 1_000_000
+
+    /// The options as `RUN_DIR/config.json` holds them (resolved; the API key is never an option).
+    public func savedOptions(runDirectory: String) -> [OptionValue] {
+        var options = OptionValues.of(self).filter { !["config", "resume", "override"].contains($0.name) }
+        options.removeAll { $0.name == "run-dir" || $0.name == "max-env-steps" }
+        options.append(OptionValue(name: "run-dir", value: .text(runDirectory)))
+        options.append(OptionValue(name: "max-env-steps", value: .number("\(learner.maxEnvSteps ?? Self.defaultMaxEnvSteps)")))
+        return options.sorted { $0.name < $1.name }
+    }
+
+    /// `RUN_DIR/config.json`: every resolved option, and what made the run.
+    public func configurationFile(runDirectory: String) throws -> Data {
+        var options: [String: Any] = [:]
+        for option in savedOptions(runDirectory: runDirectory) { options[option.name] = option.json }
+        let object: [String: Any] = ["options": options, "made_by": BuildInfo.current.dictionary]
+        return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+    }
+
+    /// What the supervisor starts. `environment` gives ONI_LLM_BASE_URL and ONI_LLM_MODEL.
+    public func plan(runDirectory: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RunPlan {
+        var plan = RunPlan(runDirectory: runDirectory)
+        plan.resume = run.resume
+        plan.workers = run.workers
+        plan.host = run.host
+        plan.basePort = run.basePort
+        plan.seed = self.environment.seed
+        plan.env = self.environment.env
+        plan.envsPerWorker = worker.envsPerWorker
+        plan.goal = learner.goal
+        plan.curve = role.curve.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        plan.logLevel = role.logLevel.rawValue
+        plan.llm = run.llm
+        plan.llmBaseURL = annotator.llmUrl ?? environment["ONI_LLM_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        plan.llmModel = annotator.llmModel ?? environment["ONI_LLM_MODEL"] ?? "default"
+        plan.llmModelFile = run.llmModelFile
+        plan.llmThreads = run.llmThreads
+        plan.llmConcurrency = annotator.llmConcurrency
+        plan.labelMode = annotator.labelMode.mode
+        plan.pairJudge = annotator.pairJudge.judge
+
+        // Each role gets its settings (and the shared ones) as arguments; the plan adds the wiring.
+        var shared = role
+        shared.curve = plan.curve
+        var learner = self.learner
+        learner.maxEnvSteps = learner.maxEnvSteps ?? Self.defaultMaxEnvSteps
+        learner.rewardInit = learner.rewardInit.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        var annotator = self.annotator
+        annotator.llmExamples = annotator.llmExamples.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        plan.learnerSettings = Self.arguments(shared) + Self.arguments(self.environment) + Self.arguments(learner)
+        plan.workerSettings = Self.arguments(shared) + ["--env", self.environment.env] + Self.arguments(worker)
+        // The server, model, label mode, pair judge and concurrency are the supervisor's to
+        // resolve once it knows which server answers (`RunPlan.annotatorArguments`).
+        let resolvedLater: Set = ["llm-url", "llm-model", "label-mode", "pair-judge", "llm-concurrency"]
+        plan.annotatorSettings = Self.arguments(shared) + OptionValues.of(annotator).filter { !resolvedLater.contains($0.name) }.flatMap(\.arguments)
+        return plan
+    }
+
+    static func arguments(_ options: any ParsableArguments) -> [String] {
+        OptionValues.of(options).flatMap(\.arguments)
+    }
+}

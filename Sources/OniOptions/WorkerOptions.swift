@@ -1,0 +1,26 @@
+import ArgumentParser
+import OniRuntime
+
+/// A worker's settings: everything but its id and the learner's endpoints.
+public struct WorkerOptions: ParsableArguments, Sendable {
+    @Option(help: "Environments each worker steps together (B).") public var envsPerWorker = WorkerConfig().numEnvs
+    @Option(help: "Steps per environment in one rollout (T).") public var rolloutLength = WorkerConfig().rolloutLength
+    @Option(help: "Threads a worker splits its environments across (each with its own copy of the network; at most --envs-per-worker).")
+    public var workerThreads = WorkerConfig().threads
+    @Option(help: "Seconds between a worker's heartbeats.") public var heartbeatSeconds = WorkerConfig().heartbeatSeconds
+
+    public init() {}
+
+    public func validate() throws {
+        guard envsPerWorker > 0, rolloutLength > 0 else { throw ValidationError("--envs-per-worker and --rollout-length must be positive") }
+        guard (1...envsPerWorker).contains(workerThreads) else { throw ValidationError("--worker-threads must be between 1 and --envs-per-worker") }
+        guard heartbeatSeconds > 0 else { throw ValidationError("--heartbeat-seconds must be positive") }
+    }
+
+    public func apply(to config: inout WorkerConfig) {
+        config.numEnvs = envsPerWorker
+        config.rolloutLength = rolloutLength
+        config.threads = workerThreads
+        config.heartbeatSeconds = heartbeatSeconds
+    }
+}

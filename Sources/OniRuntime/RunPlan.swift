@@ -1,0 +1,100 @@
+import Foundation
+import OniAnnotation
+
+/// Where `oni run`'s annotations come from.
+public enum LLMSource: String, CaseIterable, Codable, Sendable {
+    /// The server given by URL if any, else the local llama-server if installed, else none.
+    case auto
+    /// Start the local llama-server; fail if it is not installed.
+    case local
+    /// No annotation.
+    case none
+}
+
+/// What `oni run` starts on one machine: the run's wiring (ports, workers, which LLM), and each
+/// role's settings as command-line arguments, to which the plan adds each process's wiring.
+/// Made from `oni run`'s options (`RunSettings.plan`); the options themselves are declared once,
+/// in OniOptions.
+public struct RunPlan: Sendable {
+    /// Run directory (created if missing).
+    public var runDirectory: String
+    /// Continue the run already in `runDirectory`.
+    public var resume = false
+    /// Worker processes.
+    public var workers = 2
+    /// Address the learner and annotator bind to and the others connect to.
+    public var host = "127.0.0.1"
+    /// First port: experience = port, params = +1, metrics = +2, control = +3, annotator = +5,
+    /// local LLM server = +6.
+    public var basePort = 5555
+    /// Base seed; worker k plays seed + k.
+    public var seed: UInt64 = 1
+    /// For the first progress line.
+    public var env = "grid:keyroom"
+    public var envsPerWorker = 16
+    public var goal = "default"
+    /// CURVE key directory; nil = plain TCP.
+    public var curve: String?
+    public var logLevel = "info"
+    /// Which LLM annotates.
+    public var llm = LLMSource.auto
+    /// OpenAI-compatible server base URL (a remote server: vLLM, Ollama, …).
+    public var llmBaseURL: String?
+    /// Model name sent to it (a local server is named after its GGUF file).
+    public var llmModel = "default"
+    /// GGUF the local server loads; nil = the one `deploy/setup-llm.sh` installs.
+    public var llmModelFile: String?
+    /// CPU threads of the local server.
+    public var llmThreads = 1
+    /// LLM requests in flight (and local server slots); 0 = 1 with the local server, 4 with any other.
+    public var llmConcurrency = 0
+    /// nil = chosen by server: logprob and scores with the local server, tagged and prompt with any other.
+    public var labelMode: LabelMode?
+    public var pairJudge: PairJudge?
+    /// Each role's settings as arguments, shared options included (`RunSettings.plan`).
+    public var learnerSettings: [String] = []
+    public var workerSettings: [String] = []
+    public var annotatorSettings: [String] = []
+    /// `RUN_DIR/config.json`, written once the run directory is checked.
+    public var configurationFile = Data()
+
+    public init(runDirectory: String) {
+        self.runDirectory = runDirectory
+    }
+
+    public var experienceEndpoint: String { "tcp://\(host):\(basePort)" }
+    public var paramsEndpoint: String { "tcp://\(host):\(basePort + 1)" }
+    public var metricsEndpoint: String { "tcp://\(host):\(basePort + 2)" }
+    public var controlEndpoint: String { "tcp://\(host):\(basePort + 3)" }
+    public var annotatorEndpoint: String { "tcp://\(host):\(basePort + 5)" }
+    /// The local LLM server's port (it listens on loopback only).
+    public var localLLMPort: Int { basePort + 6 }
+
+    /// The learner's command line (its wiring first, for `ps`); with an annotator once `llmBaseURL` is resolved.
+    public func learnerArguments() -> [String] {
+        var arguments = [
+            "--run-dir", runDirectory, "--experience-bind", experienceEndpoint, "--params-bind", paramsEndpoint,
+            "--metrics-bind", metricsEndpoint, "--control-bind", controlEndpoint,
+        ]
+        if resume { arguments.append("--resume") }
+        if llmBaseURL != nil { arguments += ["--annotator", annotatorEndpoint] }
+        return arguments + learnerSettings
+    }
+
+    /// The annotator's command line; the server, label mode, pair judge and concurrency must have
+    /// been resolved (`Supervisor` does it once it knows which server answers).
+    public func annotatorArguments() -> [String] {
+        ["--bind", annotatorEndpoint] + annotatorSettings + [
+            "--llm-url", llmBaseURL ?? "", "--llm-model", llmModel,
+            "--label-mode", labelMode?.rawValue ?? "auto", "--pair-judge", pairJudge?.rawValue ?? "auto",
+            "--llm-concurrency", "\(llmConcurrency)",
+        ]
+    }
+
+    public func workerArguments(index: Int) -> [String] {
+        [
+            "--id", "worker-\(index)", "--seed", "\(seed &+ UInt64(index))",
+            "--experience", experienceEndpoint, "--params", paramsEndpoint,
+        ] + workerSettings
+    }
+}

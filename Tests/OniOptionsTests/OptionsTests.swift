@@ -1,0 +1,247 @@
+import ArgumentParser
+import Foundation
+import OniLearning
+import OniOptions
+import OniRuntime
+import Testing
+
+/// What `oni-learner` parses (its command's option groups), to check what `oni run` hands it.
+struct LearnerProcess: ParsableArguments {
+    @OptionGroup var wiring: LearnerWiring
+    @OptionGroup var environment: EnvironmentOptions
+    @OptionGroup var learner: LearnerOptions
+    @OptionGroup var role: RoleOptions
+
+    var config: LearnerConfig {
+        var config = LearnerConfig()
+        config.env = environment.env
+        config.seed = environment.seed
+        config.maxFrameBytes = role.maxFrameBytes
+        learner.apply(to: &config, annotating: wiring.annotator != nil)
+        return config
+    }
+}
+
+struct WorkerProcess: ParsableArguments {
+    @OptionGroup var wiring: WorkerWiring
+    @OptionGroup var environment: EnvironmentOptions
+    @OptionGroup var worker: WorkerOptions
+    @OptionGroup var role: RoleOptions
+}
+
+struct AnnotatorProcess: ParsableArguments {
+    @OptionGroup var wiring: AnnotatorWiring
+    @OptionGroup var annotator: AnnotatorOptions
+    @OptionGroup var role: RoleOptions
+}
+
+/// Every learner option set to something other than its default (flags flipped, numbers moved,
+/// choices changed), derived from the declarations so that an option added later is covered too.
+func everyLearnerOptionChanged() -> [String] {
+    let choices = ["core": "gru", "reward": "ranking", "count-scope": "global", "goal": "gold"]
+    var arguments: [String] = []
+    for option in OptionValues.of(OptionValues.defaults(of: LearnerOptions.self)) {
+        switch option.value {
+        case .flag(let on): arguments.append(on ? "--no-\(option.name)" : "--\(option.name)")
+        case .number(let text):
+            if let integer = Int(text) {
+                arguments += ["--\(option.name)", "\(integer + 1)"]
+            } else {
+                let double = Double(text)!
+                arguments += ["--\(option.name)", "\(double > 0 ? double * 0.5 : 0.25)"]
+            }
+        case .text:
+            arguments += ["--\(option.name)", choices[option.name] ?? "changed-\(option.name)"]
+        case .list(let items):
+            for item in items + ["changed"] { arguments += ["--\(option.name)", item] }
+        }
+    }
+    // Options without a default value.
+    return arguments + ["--max-env-steps", "12345", "--reward-init", "/tmp/weights.safetensors"]
+}
+
+@Suite struct OptionsTests {
+    @Test func everyLearnerOptionGivenToOniRunReachesTheLearner() throws {
+        let changed = everyLearnerOptionChanged()
+        let settings = try RunSettings.parse(changed + ["--env", "grid:vault", "--seed", "7", "--max-frame-bytes", "100000"])
+        #expect(OptionValues.of(settings.learner).count == OptionValues.names(of: LearnerOptions.self).count)
+        let plan = try settings.plan(runDirectory: "/tmp/run", environment: [:])
+        let learner = try LearnerProcess.parse(plan.learnerArguments())
+        #expect(OptionValues.of(learner.learner) == OptionValues.of(settings.learner))
+        var expected = LearnerConfig()
+        expected.env = "grid:vault"
+        expected.seed = 7
+        expected.maxFrameBytes = 100_000
+        settings.learner.apply(to: &expected, annotating: false)
+        #expect(learner.config == expected)
+        #expect(learner.config != LearnerProcess.parseOrExit([]).config)
+        #expect(learner.wiring.runDir == "/tmp/run")
+    }
+
+    @Test func everyLearnerOptionFromAConfigFileReachesTheLearner() throws {
+        let changed = everyLearnerOptionChanged()
+        // The same values as a JSON object: booleans as JSON booleans, numbers as numbers.
+        var object: [String: Any] = [:]
+        var index = 0
+        while index < changed.count {
+            let name = String(changed[index].dropFirst(2))
+            if index + 1 < changed.count, !changed[index + 1].hasPrefix("--") {
+                object[name] = Double(changed[index + 1]).map { $0 as Any } ?? changed[index + 1]
+                index += 2
+            } else {
+                object[name.hasPrefix("no-") ? String(name.dropFirst(3)) : name] = !name.hasPrefix("no-")
+                index += 1
+            }
+        }
+        let file = try temporaryFile("config.json", JSONSerialization.data(withJSONObject: object))
+        let fromFile = try RunSettings.parse(OptionSources.expanded(["--config", file], accepting: OptionValues.names(of: RunSettings.self)))
+        let fromFlags = try RunSettings.parse(changed)
+        #expect(OptionValues.of(fromFile) == OptionValues.of(fromFlags))
+        let learner = try LearnerProcess.parse(try fromFile.plan(runDirectory: "/tmp/run", environment: [:]).learnerArguments())
+        #expect(OptionValues.of(learner.learner) == OptionValues.of(fromFlags.learner))
+    }
+
+    @Test func theSavedConfigurationIsAcceptedAsItIsAndGivesTheSameRun() throws {
+        let settings = try RunSettings.parse(
+            everyLearnerOptionChanged() + [
+                "--workers", "3", "--envs-per-worker", "4", "--worker-threads", "2", "--llm", "none", "--label-mode", "logprob",
+                "--annotation-cache", "/tmp/labels.sqlite", "--no-cache", "--log-level", "debug", "--base-port", "6000",
+            ])
+        let data = try settings.configurationFile(runDirectory: "/tmp/run")
+        let object = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        #expect((object["made_by"] as? [String: String])?["oni_version"] == BuildInfo.version)
+        let options = object["options"] as! [String: Any]
+        #expect(options["train"] as? Bool == false && options["cache"] as? Bool == false)
+        #expect(options["resume"] == nil && options["config"] == nil)
+        let file = try temporaryFile("config.json", data)
+        let again = try RunSettings.parse(OptionSources.expanded(["--config", file], accepting: OptionValues.names(of: RunSettings.self)))
+        #expect(OptionValues.of(again).filter { $0.name != "run-dir" } == OptionValues.of(settings).filter { $0.name != "run-dir" })
+        #expect(again.run.runDir == "/tmp/run")
+        // And each role, given it, takes its own options and leaves the others'.
+        let accepted = OptionValues.names(of: AnnotatorProcess.self)
+        let annotator = try AnnotatorProcess.parse(OptionSources.expanded(["--config", file], accepting: accepted))
+        #expect(annotator.annotator.annotationCache == "/tmp/labels.sqlite" && !annotator.annotator.cache && annotator.annotator.labelMode == .logprob)
+        let worker = try WorkerProcess.parse(OptionSources.expanded(["--config", file, "--envs-per-worker", "6"], accepting: OptionValues.names(of: WorkerProcess.self)))
+        #expect(worker.worker.envsPerWorker == 6 && worker.worker.workerThreads == 2 && worker.role.logLevel == .debug)
+    }
+
+    @Test func yamlFilesAndTheCommandLineWins() throws {
+        let file = try temporaryFile("run.yaml", Data("env: grid:rats\nworkers: 4\ntrain: false\nlearning-rate: 0.001\nllm_reward_coeff: 0.4\n".utf8))
+        let settings = try RunSettings.parse(
+            OptionSources.expanded(["--workers", "5", "--config", file, "--train"], accepting: OptionValues.names(of: RunSettings.self)))
+        #expect(settings.environment.env == "grid:rats" && settings.run.workers == 5 && settings.learner.train)
+        #expect(settings.learner.learningRate == 0.001 && settings.learner.llmRewardCoeff == 0.4)
+    }
+
+    @Test func aTypoInAConfigFileIsAnErrorNamingIt() throws {
+        let file = try temporaryFile("bad.json", Data(#"{"learning-rat": 0.1}"#.utf8))
+        #expect {
+            try OptionSources.expanded(["--config", file], accepting: OptionValues.names(of: RunSettings.self))
+        } throws: { "\($0)".contains("learning-rat") }
+        let notJSON = try temporaryFile("bad2.json", Data("[1, 2]".utf8))
+        #expect(throws: ValidationError.self) { try OptionSources.expanded(["--config", notJSON], accepting: []) }
+    }
+
+    @Test func oldSpellingsAndSnakeCaseMeanOnesOwn() throws {
+        let arguments = OptionAliases.canonical([
+            "--num-envs", "4", "--llm_batch_size=100", "--examples", "x.json", "--cache", "/tmp/c.sqlite", "--no-store-rollouts",
+            "--beta_count_exponent", "3", "--goal", "--not-a-flag-value",
+        ])
+        #expect(
+            arguments == [
+                "--envs-per-worker", "4", "--llm-batch-size", "100", "--llm-examples", "x.json", "--annotation-cache", "/tmp/c.sqlite",
+                "--store-fraction", "0", "--beta-count-exponent", "3", "--goal", "--not-a-flag-value",
+            ])
+        // `--cache` alone is the flag, not the old option.
+        #expect(OptionAliases.canonical(["--cache", "--no-cache"]) == ["--cache", "--no-cache"])
+        #expect(OptionAliases.canonical(["exec-tied", "--", "server", "--num-envs", "1"]) == ["exec-tied", "--", "server", "--num-envs", "1"])
+    }
+
+    @Test func choicesAreClosedSetsThatHelpLists() throws {
+        #expect(throws: (any Error).self) { try RunSettings.parse(["--reward", "retreival"]) }
+        #expect(throws: (any Error).self) { try RunSettings.parse(["--core", "lstm"]) }
+        let help = RunSettings.helpMessage(columns: 200)
+        #expect(help.contains("values: auto, none, retrieval, classification, ranking, cosine"))
+        #expect(help.contains("values: auto, local, none"))
+    }
+
+    @Test func workersAndTheAnnotatorGetTheirSettingsAndEachItsOwnWiring() throws {
+        var settings = try RunSettings.parse([
+            "--envs-per-worker", "6", "--rollout-length", "8", "--worker-threads", "3", "--heartbeat-seconds", "0.5", "--seed", "10",
+            "--llm-timeout", "9", "--llm-retries", "1", "--llm-max-tokens", "32", "--max-queued-requests", "17", "--llm-url", "http://h:1/v1",
+        ])
+        var plan = try settings.plan(runDirectory: "/tmp/run", environment: [:])
+        let worker = try WorkerProcess.parse(plan.workerArguments(index: 2))
+        #expect(worker.worker.envsPerWorker == 6 && worker.worker.rolloutLength == 8 && worker.worker.workerThreads == 3 && worker.worker.heartbeatSeconds == 0.5)
+        #expect(worker.environment.seed == 12 && worker.wiring.id == "worker-2" && worker.wiring.experience == plan.experienceEndpoint)
+        plan.labelMode = .tagged
+        plan.pairJudge = .scores
+        plan.llmConcurrency = 3
+        let annotator = try AnnotatorProcess.parse(plan.annotatorArguments())
+        #expect(annotator.annotator.llmTimeout == 9 && annotator.annotator.llmRetries == 1 && annotator.annotator.llmMaxTokens == 32)
+        #expect(annotator.annotator.maxQueuedRequests == 17 && annotator.annotator.llmUrl == "http://h:1/v1")
+        #expect(annotator.annotator.labelMode == .tagged && annotator.annotator.pairJudge == .scores && annotator.annotator.llmConcurrency == 3)
+        #expect(annotator.wiring.bind == plan.annotatorEndpoint)
+        #expect(try LearnerProcess.parse(plan.learnerArguments()).wiring.annotator == plan.annotatorEndpoint)
+        settings.annotator.llmUrl = nil
+        #expect(try LearnerProcess.parse(settings.plan(runDirectory: "/r", environment: [:]).learnerArguments()).wiring.annotator == nil)
+    }
+
+    @Test func resumeRefusesAChangedOptionUnlessOverridden() throws {
+        let run = try temporaryDirectory()
+        let original = try RunSettings.parse(["--hidden", "64", "--workers", "3", "--no-train"])
+        try original.configurationFile(runDirectory: run).write(to: URL(fileURLWithPath: run + "/config.json"))
+
+        func resume(_ arguments: [String]) throws -> RunSettings {
+            let given = OptionAliases.canonical(arguments)
+            return try ResumedRun.settings(runDirectory: run, given: given, commandLine: RunSettings.parse(given))
+        }
+        let same = try resume(["--max-env-steps", "99", "--log-level", "debug"])
+        #expect(same.learner.hidden == 64 && same.run.workers == 3 && !same.learner.train && same.run.resume)
+        #expect(same.learner.maxEnvSteps == 99 && same.role.logLevel == .debug)
+        // Repeating a saved value is not a change.
+        #expect(try resume(["--hidden", "64"]).learner.hidden == 64)
+        #expect {
+            try resume(["--hidden", "128", "--train"])
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("--hidden (saved 64, given 128)") && text.contains("--train (saved off, given on)") && text.contains("--override")
+        }
+        let overridden = try resume(["--hidden", "128", "--override", "hidden=128", "--override", "train=true"])
+        #expect(overridden.learner.hidden == 128 && overridden.learner.train)
+        #expect(throws: (any Error).self) { try resume(["--override", "hiden=1"]) }
+    }
+
+    @Test func aConfigurationSavedByAnOlderReleaseResumes() throws {
+        let run = try temporaryDirectory()
+        // camelCase keys, no `core` (a feed-forward network then).
+        let legacy = #"{"runDirectory": "\#(run)", "workers": 3, "envsPerWorker": 8, "llmBaseURL": "http://x:1/v1", "train": true, "hidden": 64, "resume": false}"#
+        try Data(legacy.utf8).write(to: URL(fileURLWithPath: run + "/config.json"))
+        let resumed = try ResumedRun.settings(runDirectory: run, given: [], commandLine: RunSettings.parse([]))
+        #expect(resumed.run.workers == 3 && resumed.worker.envsPerWorker == 8 && resumed.annotator.llmUrl == "http://x:1/v1")
+        #expect(resumed.learner.core == .none && resumed.learner.hidden == 64)
+    }
+
+    @Test func longNamesFollowArgumentParser() {
+        #expect(OptionValues.longName(ofProperty: "maxGradNorm") == "max-grad-norm")
+        #expect(OptionValues.longName(ofProperty: "llmBaseURL") == "llm-base-url")
+        #expect(OptionValues.longName(ofProperty: "URLSession") == "url-session")
+        // Every declared option parses under the name the codec gives it.
+        for type: any ParsableArguments.Type in [RunSettings.self, LearnerProcess.self, WorkerProcess.self, AnnotatorProcess.self] {
+            let defaults = OptionValues.of(OptionValues.defaults(of: type))
+            #expect(throws: Never.self) { _ = try type.parse(defaults.flatMap(\.arguments)) }
+        }
+    }
+}
+
+func temporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "oni-options-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+func temporaryFile(_ name: String, _ data: Data) throws -> String {
+    let path = try temporaryDirectory() + "/" + name
+    try data.write(to: URL(fileURLWithPath: path))
+    return path
+}
