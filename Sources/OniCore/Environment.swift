@@ -72,8 +72,16 @@ public protocol Environment: AnyObject {
     /// Indices into the "status" observation of the agent's map column and row,
     /// if it has them (an egocentric view is centred there); nil by default.
     var positionInStatus: (x: Int, y: Int)? { get }
+    /// A short name per action, for people reading episodes (`north`, `kick`, …).
+    var actionNames: [String] { get }
+    /// Figures of the episode so far that a player would report (NetHack: in-game score, depth
+    /// reached, experience level, gold); they keep their last values after the episode ends,
+    /// until the next reset. Empty when the game has none beyond return and length.
+    var episodeStatistics: [String: Double] { get }
 }
 
 extension Environment {
     public var positionInStatus: (x: Int, y: Int)? { nil }
+    public var actionNames: [String] { (0..<actionCount).map { "action \($0)" } }
+    public var episodeStatistics: [String: Double] { [:] }
 }

@@ -34,6 +34,7 @@ public final class GridWorld: Environment {
     public let task: GridTask
     public var name: String { "grid:\(task.rawValue)" }
     public var actionCount: Int { Action.allCases.count }
+    public var actionNames: [String] { Action.allCases.map { "\($0)" } }
     public let observationFields: [ObservationField] = [
         ObservationField(name: "chars", elementType: .uint8, shape: [GridWorld.height, GridWorld.width]),
         ObservationField(name: "status", elementType: .int32, shape: [4]),

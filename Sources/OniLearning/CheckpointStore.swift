@@ -18,18 +18,23 @@ public struct CheckpointMetadata: Sendable, Codable, Equatable {
     public var architecture: PolicyArchitecture
     /// Wall-clock time of the save.
     public var savedUnixMilliseconds: Int64
+    /// The environment the policy was trained on (nil in checkpoints saved before it was recorded).
+    public var env: String?
 
-    public init(version: Int64, optimizerSteps: Int, envSteps: UInt64, architecture: PolicyArchitecture, savedUnixMilliseconds: Int64) {
+    public init(
+        version: Int64, optimizerSteps: Int, envSteps: UInt64, architecture: PolicyArchitecture, savedUnixMilliseconds: Int64, env: String? = nil
+    ) {
         formatVersion = Self.currentFormatVersion
         self.version = version
         self.optimizerSteps = optimizerSteps
         self.envSteps = envSteps
         self.architecture = architecture
         self.savedUnixMilliseconds = savedUnixMilliseconds
+        self.env = env
     }
 
     private enum CodingKeys: String, CodingKey {
-        case formatVersion, version, optimizerSteps, envSteps, architecture, savedUnixMilliseconds
+        case formatVersion, version, optimizerSteps, envSteps, architecture, savedUnixMilliseconds, env
     }
 
     public init(from decoder: any Decoder) throws {
@@ -40,6 +45,7 @@ public struct CheckpointMetadata: Sendable, Codable, Equatable {
         envSteps = try c.decode(UInt64.self, forKey: .envSteps)
         architecture = try c.decode(PolicyArchitecture.self, forKey: .architecture)
         savedUnixMilliseconds = try c.decode(Int64.self, forKey: .savedUnixMilliseconds)
+        env = try c.decodeIfPresent(String.self, forKey: .env)
     }
 }
 
@@ -73,12 +79,34 @@ public struct CheckpointStore {
     public var previous: URL { directory.appendingPathComponent("policy.previous.safetensors") }
     public var metadataFile: URL { directory.appendingPathComponent("policy.json") }
 
+    /// The milestone kept for `envSteps` (`--keep-checkpoints-every`).
+    public func milestone(envSteps: UInt64) -> URL {
+        directory.appendingPathComponent("step-" + String(repeating: "0", count: max(0, 9 - String(envSteps).count)) + "\(envSteps).safetensors")
+    }
+
+    /// The milestones kept so far, by environment steps.
+    public func milestones() -> [(envSteps: UInt64, url: URL)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.compactMap { name -> (UInt64, URL)? in
+            guard name.hasPrefix("step-"), name.hasSuffix(".safetensors"), let steps = UInt64(name.dropFirst(5).dropLast(12)) else { return nil }
+            return (steps, directory.appendingPathComponent(name))
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    /// Keeps the latest checkpoint as the milestone for `envSteps` (a hard link: no copy, and the
+    /// next save's rotation leaves it alone).
+    public func keepMilestone(envSteps: UInt64) throws {
+        let target = milestone(envSteps: envSteps)
+        try? FileManager.default.removeItem(at: target)
+        if link(latest.path, target.path) != 0 { try FileManager.default.copyItem(at: latest, to: target) }
+    }
+
     public init(runDirectory: URL) {
         directory = runDirectory.appendingPathComponent("checkpoints")
     }
 
     /// Saves the trainer's state, keeping the last good checkpoint as the previous one.
-    public func save(_ trainer: APPOTrainer, envSteps: UInt64) throws {
+    public func save(_ trainer: APPOTrainer, envSteps: UInt64, env: String? = nil) throws {
         // Never rotate a good checkpoint out for a broken one.
         guard trainer.network.parameters.allSatisfy({ $0.value.allSatisfy(\.isFinite) }) else {
             throw CheckpointError.mismatch(path: latest.path, reason: "refusing to save non-finite weights")
@@ -86,7 +114,7 @@ public struct CheckpointStore {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let metadata = CheckpointMetadata(
             version: trainer.version, optimizerSteps: trainer.optimizer.steps, envSteps: envSteps,
-            architecture: trainer.network.architecture, savedUnixMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+            architecture: trainer.network.architecture, savedUnixMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), env: env)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         let json = String(decoding: try encoder.encode(metadata), as: UTF8.self)
@@ -138,8 +166,14 @@ public struct CheckpointStore {
         return problems.isEmpty ? .none : .unusable(problems)
     }
 
-    private func load(_ url: URL, into trainer: APPOTrainer) throws -> CheckpointMetadata {
-        let data = try Data(contentsOf: url)
+    /// A checkpoint file's tensors and metadata, checked for format and version.
+    private static func decode(_ url: URL) throws -> (entries: [String: Safetensors.Entry], metadata: CheckpointMetadata) {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw CheckpointError.mismatch(path: url.path, reason: "cannot read it: \(error.localizedDescription)")
+        }
         let decoded: (entries: [String: Safetensors.Entry], metadata: [String: String])
         do {
             decoded = try Safetensors.decode(data)
@@ -152,6 +186,34 @@ public struct CheckpointStore {
         guard (1...CheckpointMetadata.currentFormatVersion).contains(metadata.formatVersion) else {
             throw CheckpointError.unsupportedFormat(path: url.path, found: metadata.formatVersion, supported: CheckpointMetadata.currentFormatVersion)
         }
+        guard metadata.architecture.isReasonable else {
+            throw CheckpointError.mismatch(path: url.path, reason: "implausible architecture \(metadata.architecture.signature)")
+        }
+        return (decoded.entries, metadata)
+    }
+
+    /// The policy network a checkpoint file holds (its weights only, for acting), and its metadata.
+    public static func loadPolicy(from url: URL) throws -> (network: PolicyNetwork<Float>, metadata: CheckpointMetadata) {
+        let (entries, metadata) = try decode(url)
+        let network = PolicyNetwork<Float>(architecture: metadata.architecture, seed: 0)
+        var weights: [String: (shape: [Int], values: [Float])] = [:]
+        for p in network.parameters {
+            guard let w = entries[p.name], w.shape == p.shape, w.values.count == p.count, w.values.allSatisfy(\.isFinite) else {
+                throw CheckpointError.mismatch(path: url.path, reason: "tensor \(p.name) is missing, has the wrong shape or non-finite values")
+            }
+            weights[p.name] = (w.shape, w.values)
+        }
+        do {
+            try network.importWeights(weights)
+        } catch {
+            throw CheckpointError.mismatch(path: url.path, reason: "\(error)")
+        }
+        return (network, metadata)
+    }
+
+    private func load(_ url: URL, into trainer: APPOTrainer) throws -> CheckpointMetadata {
+        let (entries, metadata) = try Self.decode(url)
+        let decoded = (entries: entries, metadata: metadata)
         guard metadata.architecture == trainer.network.architecture else {
             throw CheckpointError.mismatch(
                 path: url.path, reason: "saved for \(metadata.architecture.signature), training \(trainer.network.architecture.signature)")

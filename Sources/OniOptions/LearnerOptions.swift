@@ -25,6 +25,8 @@ public struct LearnerOptions: ParsableArguments, Sendable {
     @Option(help: "Skip rollouts whose policy is more than this many versions old.") public var maxPolicyLag = LearnerConfig().maxPolicyLag
     @Option(help: "Publish params after every this many updates.") public var publishEvery = LearnerConfig().publishEveryUpdates
     @Option(help: "Seconds between checkpoints (one is also written on shutdown).") public var checkpointInterval = LearnerConfig().checkpointIntervalSeconds
+    @Option(help: "Keep checkpoints/step-NNNNNNNNN.safetensors each time the env steps pass a multiple of this (0 = none); `oni evaluate RUN_DIR --all-milestones` evaluates them.")
+    public var keepCheckpointsEvery = LearnerConfig().keepCheckpointsEvery
 
     // Network.
     @Option(help: "Network: character embedding size.") public var embedding = LearnerConfig().embedding
@@ -102,6 +104,7 @@ public struct LearnerOptions: ParsableArguments, Sendable {
         config.maxPolicyLag = maxPolicyLag
         config.publishEveryUpdates = publishEvery
         config.checkpointIntervalSeconds = checkpointInterval
+        config.keepCheckpointsEvery = keepCheckpointsEvery
         config.embedding = embedding
         config.filters = filters
         config.hidden = hidden

@@ -102,8 +102,15 @@ extension Learner {
         }
         do {
             let envSteps = self.envSteps
-            try trainer.withTrainer { try checkpoints.save($0, envSteps: envSteps) }
+            let env = config.env
+            try trainer.withTrainer { try checkpoints.save($0, envSteps: envSteps, env: env) }
             counters["learner/checkpoints_saved", default: 0] += 1
+            let every = config.keepCheckpointsEvery
+            if every > 0, envSteps / every > lastMilestone {
+                lastMilestone = envSteps / every
+                try checkpoints.keepMilestone(envSteps: lastMilestone * every)
+                counters["learner/milestones_kept", default: 0] += 1
+            }
         } catch {
             counters["learner/checkpoint_failures", default: 0] += 1
             logger.error("checkpoint not saved", metadata: ["error": "\(error)"])

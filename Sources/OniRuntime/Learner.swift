@@ -54,6 +54,8 @@ public final class Learner {
     var publishedVersion: Int64 = -1
     var checkpoints: CheckpointStore?
     var lastCheckpoint = 0.0
+    /// The last milestone kept, in units of `keepCheckpointsEvery` env steps.
+    var lastMilestone: UInt64 = 0
     var lastPublished = -Double.infinity
     /// Every metrics snapshot goes to each of these: the PUB socket, the store, metrics.jsonl, TensorBoard.
     var metricsSinks: MetricsFanOut!
@@ -229,7 +231,8 @@ public final class Learner {
             let publishStart = now
             publishParams(sockets.params)
             publishSeconds += now - publishStart
-            if now - lastCheckpoint >= config.checkpointIntervalSeconds { saveCheckpoint() }
+            let milestoneDue = config.keepCheckpointsEvery > 0 && envSteps / config.keepCheckpointsEvery > lastMilestone
+            if now - lastCheckpoint >= config.checkpointIntervalSeconds || milestoneDue { saveCheckpoint() }
             let t = now
             if t - lastMetrics >= config.metricsIntervalSeconds {
                 fps = Double(envSteps - stepsAtLastMetrics) / (t - lastMetrics)
@@ -288,6 +291,7 @@ public final class Learner {
             sockets.annotator = annotator
         }
         let bound = try experience.socket.lastEndpoint()
+        if config.keepCheckpointsEvery > 0 { lastMilestone = envSteps / config.keepCheckpointsEvery }
         logger.info(
             "learner started",
             metadata: [

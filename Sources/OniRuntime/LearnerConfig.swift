@@ -70,6 +70,9 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     public var maxPolicyLag: Int64 = 100
     /// Seconds between checkpoints (one is also written on shutdown).
     public var checkpointIntervalSeconds = 60.0
+    /// Keep a milestone checkpoint (`checkpoints/step-NNNNNNNNN.safetensors`) each time the env
+    /// steps pass a multiple of this (0 = none), for learning curves over checkpoints.
+    public var keepCheckpointsEvery: UInt64 = 0
     /// Seed of the network's initial weights.
     public var seed: UInt64 = 1
     /// Network sizes (workers build whatever the Params describe).

@@ -6,7 +6,7 @@ import OniCore
 /// labels and metrics. Open one `RunStore` per thread.
 public final class RunStore {
     /// The schema version this build writes.
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
     /// File name inside a run directory.
     public static let fileName = "oni.sqlite"
 
@@ -144,6 +144,9 @@ public final class RunStore {
                     PRAGMA user_version = 2;
                     """)
             }
+        }
+        if version < 3 {
+            try database.transaction { () throws(StorageError) in try database.execute(Self.evaluationsSchema) }
         }
     }
 

@@ -30,7 +30,8 @@ public enum StoreCheck {
         while try foreign.step() { dangling += 1 }
         if dangling > 0 { problem("\(dangling) rows reference rows that do not exist (PRAGMA foreign_key_check)") }
         let version = try db.scalarInt("PRAGMA user_version") ?? 0
-        if version != Int64(RunStore.schemaVersion) { problem("schema version \(version), this Oni writes \(RunStore.schemaVersion)") }
+        // An older schema is migrated the next time the store is opened for writing.
+        if !(1...Int64(RunStore.schemaVersion)).contains(version) { problem("schema version \(version), this Oni reads 1 to \(RunStore.schemaVersion)") }
 
         // Rollouts: decode, validate, agree with the row; per-worker order; learner steps monotone.
         let total = Int(try db.scalarInt("SELECT count(*) FROM rollouts") ?? 0)

@@ -42,3 +42,31 @@ enum NetHackKey {
     static let quit: Int32 = 241  // M-q
     static let yes: Int32 = 121
 }
+
+/// Names of the keys the action sets send, as NLE names its actions (lower case).
+enum NetHackKeyNames {
+    static func name(_ key: Int32) -> String {
+        if let name = names[key] { return name }
+        if (1...26).contains(key) { return "^" + String(UnicodeScalar(UInt8(key + 96))) }
+        if key >= 128, let scalar = UnicodeScalar(UInt32(key - 128)) { return "M-\(Character(scalar))" }
+        if let scalar = UnicodeScalar(UInt32(key)), key >= 32 { return "key \(Character(scalar))" }
+        return "key \(key)"
+    }
+
+    private static let names: [Int32: String] = [
+        107: "north", 108: "east", 106: "south", 104: "west", 117: "north-east", 110: "south-east", 98: "south-west", 121: "north-west",
+        75: "far north", 76: "far east", 74: "far south", 72: "far west", 85: "far north-east", 78: "far south-east",
+        66: "far south-west", 89: "far north-west", 60: "up", 62: "down", 46: "wait", 13: "more", 4: "kick", 101: "eat",
+        115: "search", 27: "escape", 32: "space", 44: "pickup", 58: "look", 59: "glance", 63: "help", 64: "autopickup",
+        35: "extended command", 97: "apply", 99: "close", 100: "drop", 68: "drop many", 69: "engrave", 70: "fight",
+        102: "fire", 105: "inventory", 73: "inventory type", 111: "open", 112: "pay", 80: "put on", 113: "quaff",
+        81: "quiver", 114: "read", 82: "remove", 116: "throw", 84: "take off", 65: "take off all", 118: "version",
+        119: "wield", 87: "wear", 120: "swap", 122: "zap", 90: "cast", 43: "spells", 36: "gold", 34: "amulet",
+        91: "armor", 61: "ring", 40: "tools", 41: "weapon", 94: "trap id", 33: "shell", 103: "rush", 71: "run",
+        45: "minus", 39: "quote", 241: "quit", 225: "adjust", 227: "chat", 228: "dip", 229: "enhance",
+        230: "force", 233: "invoke", 234: "jump", 236: "loot", 237: "monster", 239: "offer", 240: "pray", 242: "ride",
+        243: "sit", 244: "turn", 245: "untrap", 247: "wipe", 210: "redraw", 212: "teleport", 24: "attributes",
+        67: "call", 77: "move", 109: "move no pickup", 88: "two weapon", 38: "what does", 47: "what is",
+        42: "seeall", 95: "travel", 96: "prev msg", 92: "known", 86: "history", 79: "options", 83: "save",
+    ]
+}

@@ -27,6 +27,9 @@ public final class NetHackEnvironment: Environment {
     public let targetDepth: Int?
     public let name: String
     public var actionCount: Int { keys.count }
+    public var actionNames: [String] { keys.map(NetHackKeyNames.name) }
+    /// In-game score, deepest level, experience level and gold, as of the last step in the normal game.
+    public private(set) var episodeStatistics: [String: Double] = [:]
     /// blstats[0] and [1] are the hero's column and row.
     public var positionInStatus: (x: Int, y: Int)? {
         fields.firstIndex(of: .status) != nil ? (0, 1) : nil
@@ -159,6 +162,8 @@ public final class NetHackEnvironment: Environment {
         }
         steps = 0
         explored = [:]
+        episodeStatistics = [:]
+        recordStatistics()
         lastTurn = blstats[20]  // NLE checks for progress once at reset
         stalledSteps = 0
         return message
@@ -172,6 +177,7 @@ public final class NetHackEnvironment: Environment {
         var done = observation.pointee.done != 0
         if programState[0] == 1 || !task.agentAnswersPrompts { done = performKnownSteps(done: done, leavePromptsToAgent: true) }
         steps += 1
+        if inNormalGame { recordStatistics() }
         let status = done ? .death : endStatus()
         let reward = self.reward(since: last, status: status)
         let shown = message
@@ -198,6 +204,14 @@ public final class NetHackEnvironment: Environment {
         let b = (0..<Int(CNH_BLSTATS_SIZE)).map { blstats[$0] }
         lines.append("Dlvl:\(b[12]) $:\(b[13]) HP:\(b[10])(\(b[11])) Pw:\(b[14])(\(b[15])) AC:\(b[16]) Xp:\(b[18])/\(b[19]) T:\(b[20]) S:\(b[9])")
         return lines.joined(separator: "\n")
+    }
+
+    /// Keeps the status line's figures (the deepest level so far, not the current one).
+    private func recordStatistics() {
+        episodeStatistics["score"] = Double(blstats[9])
+        episodeStatistics["depth"] = max(episodeStatistics["depth"] ?? 0, Double(blstats[12]))
+        episodeStatistics["experience_level"] = Double(blstats[18])
+        episodeStatistics["gold"] = Double(blstats[13])
     }
 
     // MARK: NLE's step logic
