@@ -28,8 +28,10 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: run) }
         let oni = try ChildProcess(
             "oni",
-            ["run", "--llm", "none", "--run-dir", run, "--max-env-steps", "20000", "--workers", "2", "--envs-per-worker", "4", "--base-port", "\(FreePorts.consecutive(7))"]
-                + OniRunTests.tinyNetwork)
+            [
+                "run", "--llm", "none", "--run-dir", run, "--max-env-steps", "20000", "--workers", "2", "--envs-per-worker", "4",
+                "--base-port", "\(FreePorts.consecutive(7))", "--keep-checkpoints-every", "8000",
+            ] + OniRunTests.tinyNetwork)
         #expect(oni.wait(seconds: 120) == 0, "\(oni.output)")
         let lines = oni.output.split(separator: "\n")
         #expect(lines.first == "oni run: --llm none: running without annotation")
@@ -38,6 +40,21 @@ import Testing
         #expect(try store.lastLearnerEnvSteps() >= 20000)
         #expect(FileManager.default.fileExists(atPath: run + "/config.json"))
         #expect(FileManager.default.fileExists(atPath: run + "/logs/worker-1.log"))
+
+        // Each milestone evaluated: a report per milestone, rows in the store, the curve printed.
+        let evaluate = try ChildProcess("oni", ["evaluate", run, "--all-milestones", "--episodes", "4", "--threads", "2"], name: "evaluate")
+        #expect(evaluate.wait(seconds: 120) == 0, "\(evaluate.output)")
+        #expect(evaluate.output.contains("milestones") && evaluate.output.contains("return"), "\(evaluate.output)")
+        let reports = try FileManager.default.contentsOfDirectory(atPath: run + "/evaluations")
+        #expect(reports.count >= 2, "\(reports)")
+        #expect(try RunStore(path: run + "/oni.sqlite", readOnly: true).evaluations().count == reports.count)
+        let wrongGame = try ChildProcess("oni", ["evaluate", run, "--env", "grid:vault"], name: "evaluate-vault")
+        #expect(wrongGame.wait(seconds: 60) == 0, "grid tasks share one network shape: \(wrongGame.output)")
+        let noRun = try ChildProcess("oni", ["evaluate", run + "-missing"], name: "evaluate-missing")
+        #expect(noRun.wait(seconds: 60) == 1 && noRun.output.contains("does not exist"), "\(noRun.output)")
+        // A resumed run keeps its saved options: a changed one is refused, naming it.
+        let changed = try ChildProcess("oni", ["run", "--resume", "--run-dir", run, "--hidden", "24"], name: "changed")
+        #expect(changed.wait(seconds: 60) == 1 && changed.output.contains("--hidden (saved"), "\(changed.output)")
 
         // The same directory again: refused without --resume, continued with it (saved options, new step budget).
         let again = try ChildProcess("oni", ["run", "--llm", "none", "--run-dir", run, "--base-port", "\(FreePorts.consecutive(7))"] + OniRunTests.tinyNetwork)

@@ -27,6 +27,11 @@ func alwaysTaking(_ action: Int, on env: String, core: PolicyArchitecture.Core =
     return network
 }
 
+/// Where `search` sits in NetHack's default (task) action set.
+enum NetHackActionIndex {
+    static let search = 22
+}
+
 @Suite struct EvaluatorTests {
     /// Every episode's return, length and success equal a plain loop playing the same action from
     /// the same seed — split across threads and batched environments, with a recurrent core.
@@ -56,6 +61,25 @@ func alwaysTaking(_ action: Int, on env: String, core: PolicyArchitecture.Core =
                 #expect(result.episodeReturn == total && result.length == length && result.success == outcome.success, "\(env) action \(action) episode \(k)")
             }
         }
+    }
+
+    /// NetHack with a tiny network: the game's own figures come back, and the step limit truncates.
+    @Test func netHackReportsScoreDepthLevelAndGold() throws {
+        let network = try alwaysTaking(NetHackActionIndex.search, on: "nethack:score")
+        var options = Evaluator.Options(env: "nethack:score")
+        options.episodes = 2
+        options.envsPerThread = 2
+        options.maxEpisodeSteps = 60
+        options.greedy = true
+        let results = try Evaluator(network: network, options: options).run()
+        #expect(results.count == 2)
+        for result in results {
+            #expect(Set(result.statistics.keys) == ["score", "depth", "experience_level", "gold"], "\(result.statistics)")
+            #expect(result.statistics["depth"] == 1 && result.statistics["experience_level"] == 1)
+            #expect(result.truncated && result.length == 60)
+        }
+        let names = try EnvironmentFactory.make(name: "nethack:score").actionNames
+        #expect(names[NetHackActionIndex.search] == "search" && names.contains("north") && names.contains("kick"))
     }
 
     @Test func theSummaryIsTheMeanWithItsStandardError() {
