@@ -58,6 +58,8 @@ public struct Rollout: Sendable, Hashable {
     public var coreState: [Float]
     /// V(s_t) of the acting policy, [T, B]; empty while acting at random.
     public var behaviourValues: [Float]
+    /// The run the worker belongs to; empty when it does not say (an older worker, or one started without `--run-id`).
+    public var runID = ""
 
     public init(
         workerID: String, sequence: UInt64, policyVersion: Int64, numSteps: Int, numEnvs: Int, envName: String,

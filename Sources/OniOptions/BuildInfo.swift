@@ -1,9 +1,10 @@
 import Foundation
+import OniRuntime
 
 /// What made this executable: Oni's version and, when it was built from a git checkout, the
 /// commit that checkout was at (read from the checkout beside `.build`, without running git).
 public struct BuildInfo: Sendable {
-    public static let version = "0.6.0"
+    public static let version = OniVersion.current
 
     public var version: String
     public var commit: String?

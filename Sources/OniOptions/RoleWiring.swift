@@ -22,6 +22,8 @@ public struct LearnerWiring: ParsableArguments, Sendable {
 /// A worker's id and the learner's endpoints.
 public struct WorkerWiring: ParsableArguments, Sendable {
     @Option(help: "Stable id of this worker within the run.") public var id = WorkerConfig().id
+    @Option(help: "The run this worker belongs to (RUN_DIR/run-id; oni run passes it): the learner of another run refuses its rollouts, and it ignores another run's params. Empty = not checked.")
+    public var runId = ""
     @Option(help: "The learner's experience endpoint.") public var experience = WorkerConfig().experienceEndpoint
     @Option(help: "The learner's params endpoint.") public var params = WorkerConfig().paramsEndpoint
     @Option(help: "Stop after this many env steps of its own (0 = until stopped).") public var maxEnvSteps = WorkerConfig().maxEnvSteps
@@ -34,6 +36,7 @@ public struct WorkerWiring: ParsableArguments, Sendable {
 public struct AnnotatorWiring: ParsableArguments, Sendable {
     @Option(help: "Request socket (learners connect here).") public var bind = AnnotatorConfig.defaultBind
     @Option(help: "Id reported in replies.") public var id = "annotator-0"
+    @Option(help: "Write the endpoint actually bound to this file (for --bind tcp://HOST:*, a port the system chooses).") public var endpointFile: String?
 
     public init() {}
 }

@@ -13,7 +13,8 @@ public struct RunOptions: ParsableArguments, Sendable {
     public var override: [String] = []
     @Option(help: "Worker processes.") public var workers = 2
     @Option(help: "Address every role binds and connects to.") public var host = "127.0.0.1"
-    @Option(help: "First of seven ports: experience, params, metrics, control, -, annotator, local LLM server.") public var basePort = 5555
+    @Option(help: "Fixed ports from this one: experience, params, metrics, control, -, annotator, local LLM server (default: ports the system chooses, written to RUN_DIR/endpoints.json, so that runs never collide).")
+    public var basePort: Int?
     @Option(help: "Which LLM annotates: auto (--llm-url if given, else the local llama-server if installed, else none), local or none.")
     public var llm = LLMSource.auto
     @Option(help: "GGUF model for the local llama-server (default: the one deploy/setup-llm.sh installs).") public var llmModelFile: String?
@@ -23,7 +24,7 @@ public struct RunOptions: ParsableArguments, Sendable {
 
     public func validate() throws {
         guard workers > 0 else { throw ValidationError("--workers must be at least 1") }
-        guard (1...65529).contains(basePort) else { throw ValidationError("--base-port must leave room for 7 ports below 65536") }
+        if let basePort, !(1...65529).contains(basePort) { throw ValidationError("--base-port must leave room for 7 ports below 65536") }
         guard llmThreads > 0 else { throw ValidationError("--llm-threads must be at least 1") }
         for item in override where !item.contains("=") { throw ValidationError("--override takes KEY=VALUE, got '\(item)'") }
     }

@@ -11,6 +11,8 @@ public struct AnnotatorConfig: Sendable {
     public var bind = AnnotatorConfig.defaultBind
     /// The default of `bind`.
     public static let defaultBind = "tcp://*:5560"
+    /// Where to write the endpoint actually bound (a port the system chose, for `oni run`); nil = nowhere.
+    public var endpointFile: String?
     /// The OpenAI-compatible LLM server.
     public var llm: LLMServerConfig
     /// Requests waiting beyond this are dropped, oldest first (learners re-send after their timeout).

@@ -83,6 +83,10 @@ public final class AnnotatorServer {
             }
         }
         let bound = try socket.socket.lastEndpoint()
+        if let file = config.endpointFile {
+            // For whoever started us on a port the system chose (`oni run`).
+            try Data((RunEndpoints.connectable(bound) + "\n").utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
+        }
         logger.info(
             "annotator started",
             metadata: [

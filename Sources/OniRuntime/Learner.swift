@@ -38,6 +38,8 @@ public final class Learner {
     let started = ProcessInfo.processInfo.systemUptime
     /// Identifies this start of the learner in its Params.
     let learnerID = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(Int64(Date().timeIntervalSince1970 * 1000))"
+    /// The run this learner serves (`RUN_DIR/run-id`, made at the run's first start).
+    let runID: String
     /// The trainer on its own thread (nil when not training).
     var trainer: TrainerThread?
     /// The single-thread sgemm rate measured at start, which learner/gflops is compared with.
@@ -65,6 +67,8 @@ public final class Learner {
         self.logger = logger
         self.stop = stop
         self.context = context
+        let directory = URL(fileURLWithPath: config.runDirectory)
+        runID = RunIdentity.saved(in: directory) ?? RunIdentity.make(for: directory)
         annotation = AnnotationQueue(
             batchSize: config.llmBatchSize, maxInFlight: config.maxAnnotationRequestsInFlight, timeout: config.annotationTimeoutSeconds)
         liveness = LivenessTracker(timeout: config.livenessTimeoutSeconds)
@@ -103,6 +107,7 @@ public final class Learner {
         }
         let lock = try RunDirectoryLock(runDirectory: runDirectory)
         defer { lock.release() }
+        if RunIdentity.saved(in: runDirectory) != runID { try RunIdentity.save(runID, in: runDirectory) }
         try restore(storePath: storePath)
         try startRewardModel(runDirectory: runDirectory)
         let writer = try StoreWriter(path: storePath, logger: logger)
@@ -136,13 +141,13 @@ public final class Learner {
                 try resumeTraining(appo, runDirectory: runDirectory)
                 // Params are encoded on the trainer's thread right after the update that made them,
                 // so the loop never waits for an update to publish.
-                let mailbox = paramsMailbox, every = Int64(config.publishEveryUpdates), learnerID = self.learnerID
-                mailbox.post(PolicyParams.encode(appo.network, version: appo.version, learnerEnvSteps: envSteps, learnerID: learnerID))
+                let mailbox = paramsMailbox, every = Int64(config.publishEveryUpdates), learnerID = self.learnerID, runID = self.runID
+                mailbox.post(PolicyParams.encode(appo.network, version: appo.version, learnerEnvSteps: envSteps, learnerID: learnerID, runID: runID))
                 let thread = TrainerThread(
                     trainer: appo, settings: .init(batchSamples: config.batchSamples, maxPolicyLag: config.maxPolicyLag)
                 ) { trainer in
                     guard trainer.version % every == 0 else { return }
-                    mailbox.post(PolicyParams.encode(trainer.network, version: trainer.version, learnerEnvSteps: mailbox.envSteps, learnerID: learnerID))
+                    mailbox.post(PolicyParams.encode(trainer.network, version: trainer.version, learnerEnvSteps: mailbox.envSteps, learnerID: learnerID, runID: runID))
                 }
                 thread.start()
                 trainer = thread
@@ -291,11 +296,16 @@ public final class Learner {
             sockets.annotator = annotator
         }
         let bound = try experience.socket.lastEndpoint()
+        try RunEndpoints(
+            runID: runID, experience: RunEndpoints.connectable(bound), params: RunEndpoints.connectable(params.socket.lastEndpoint()),
+            metrics: RunEndpoints.connectable(sockets.metrics.socket.lastEndpoint()),
+            control: RunEndpoints.connectable(sockets.control.socket.lastEndpoint()), annotator: config.annotatorEndpoint
+        ).write(in: URL(fileURLWithPath: config.runDirectory))
         if config.keepCheckpointsEvery > 0 { lastMilestone = envSteps / config.keepCheckpointsEvery }
         logger.info(
             "learner started",
             metadata: [
-                "run": "\(config.runDirectory)", "experience": "\(bound)",
+                "run": "\(config.runDirectory)", "run_id": "\(runID)", "experience": "\(bound)",
                 "annotator": "\(config.annotatorEndpoint ?? "none (no annotation)")", "resumed_messages": "\(registry.count)",
                 "resumed_env_steps": "\(envSteps)",
             ])
@@ -312,6 +322,13 @@ public final class Learner {
             taken += 1
             switch received.message {
             case let .hello(hello):
+                if !hello.runID.isEmpty && hello.runID != runID {
+                    counters["learner/foreign_hellos", default: 0] += 1
+                    logger.warning(
+                        "a process of another run connected; its rollouts will be refused",
+                        metadata: ["id": "\(hello.id)", "host": "\(hello.host)", "pid": "\(hello.pid)", "its_run": "\(hello.runID)", "this_run": "\(runID)"])
+                    continue
+                }
                 heard(hello.id, role: hello.role, detail: "host \(hello.host) pid \(hello.pid) env \(hello.envName)")
                 // A new worker plays at random until it has Params: publish now (it may not have
                 // subscribed yet; the 2 s republish covers that).
@@ -321,6 +338,16 @@ public final class Learner {
             case let .rollout(wire):
                 do {
                     let rollout = try Rollout(wire: wire)
+                    // Another run's live worker (replays of another run's experience are let in on purpose).
+                    if !rollout.replay && !rollout.runID.isEmpty && rollout.runID != runID {
+                        counters["learner/foreign_rollouts", default: 0] += 1
+                        let refused = counters["learner/foreign_rollouts"]!
+                        if refused == 1 || refused.truncatingRemainder(dividingBy: 1000) == 0 {
+                            logger.warning(
+                                "rollouts of another run refused", metadata: ["worker": "\(rollout.workerID)", "its_run": "\(rollout.runID)", "refused": "\(refused)"])
+                        }
+                        continue
+                    }
                     ingest(rollout, protobuf: received.frame.dropFirst(WireProtocol.headerSize), writer: writer)
                     if train { self.train(on: rollout) }
                 } catch {

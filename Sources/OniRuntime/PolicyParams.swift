@@ -7,9 +7,10 @@ import OniWire
 /// Policy weights to and from the wire's Params message.
 public enum PolicyParams {
     /// The network's weights as a Params message of `version`.
-    public static func encode(_ network: PolicyNetwork<Float>, version: Int64, learnerEnvSteps: UInt64, learnerID: String) -> Oni_V1_Params {
+    public static func encode(_ network: PolicyNetwork<Float>, version: Int64, learnerEnvSteps: UInt64, learnerID: String, runID: String = "") -> Oni_V1_Params {
         var params = Oni_V1_Params()
         params.learnerID = learnerID
+        params.runID = runID
         params.version = version
         params.learnerEnvSteps = learnerEnvSteps
         params.architecture = encodeArchitecture(network.architecture)

@@ -25,8 +25,9 @@ public struct RunPlan: Sendable {
     /// Address the learner and annotator bind to and the others connect to.
     public var host = "127.0.0.1"
     /// First port: experience = port, params = +1, metrics = +2, control = +3, annotator = +5,
-    /// local LLM server = +6.
-    public var basePort = 5555
+    /// local LLM server = +6. nil = ports the system chooses, found in `RUN_DIR/endpoints.json`,
+    /// so that any number of runs share a machine.
+    public var basePort: Int?
     /// Base seed; worker k plays seed + k.
     public var seed: UInt64 = 1
     /// For the first progress line.
@@ -62,39 +63,42 @@ public struct RunPlan: Sendable {
         self.runDirectory = runDirectory
     }
 
-    public var experienceEndpoint: String { "tcp://\(host):\(basePort)" }
-    public var paramsEndpoint: String { "tcp://\(host):\(basePort + 1)" }
-    public var metricsEndpoint: String { "tcp://\(host):\(basePort + 2)" }
-    public var controlEndpoint: String { "tcp://\(host):\(basePort + 3)" }
-    public var annotatorEndpoint: String { "tcp://\(host):\(basePort + 5)" }
-    /// The local LLM server's port (it listens on loopback only).
-    public var localLLMPort: Int { basePort + 6 }
+    /// Where the learner binds: fixed ports, or ones the system chooses.
+    public var learnerBinds: (experience: String, params: String, metrics: String, control: String) {
+        guard let basePort else { return ("tcp://\(host):*", "tcp://\(host):*", "tcp://\(host):*", "tcp://\(host):*") }
+        return ("tcp://\(host):\(basePort)", "tcp://\(host):\(basePort + 1)", "tcp://\(host):\(basePort + 2)", "tcp://\(host):\(basePort + 3)")
+    }
 
-    /// The learner's command line (its wiring first, for `ps`); with an annotator once `llmBaseURL` is resolved.
-    public func learnerArguments() -> [String] {
+    /// Where the annotator binds.
+    public var annotatorBind: String { basePort.map { "tcp://\(host):\($0 + 5)" } ?? "tcp://\(host):*" }
+
+    /// The learner's command line (its wiring first, for `ps`); `annotator` is the endpoint the annotator bound, if any.
+    public func learnerArguments(annotator: String?) -> [String] {
+        let binds = learnerBinds
         var arguments = [
-            "--run-dir", runDirectory, "--experience-bind", experienceEndpoint, "--params-bind", paramsEndpoint,
-            "--metrics-bind", metricsEndpoint, "--control-bind", controlEndpoint,
+            "--run-dir", runDirectory, "--experience-bind", binds.experience, "--params-bind", binds.params,
+            "--metrics-bind", binds.metrics, "--control-bind", binds.control,
         ]
         if resume { arguments.append("--resume") }
-        if llmBaseURL != nil { arguments += ["--annotator", annotatorEndpoint] }
+        if let annotator { arguments += ["--annotator", annotator] }
         return arguments + learnerSettings
     }
 
     /// The annotator's command line; the server, label mode, pair judge and concurrency must have
     /// been resolved (`Supervisor` does it once it knows which server answers).
-    public func annotatorArguments() -> [String] {
-        ["--bind", annotatorEndpoint] + annotatorSettings + [
+    public func annotatorArguments(bind: String, endpointFile: String) -> [String] {
+        ["--bind", bind, "--endpoint-file", endpointFile] + annotatorSettings + [
             "--llm-url", llmBaseURL ?? "", "--llm-model", llmModel,
             "--label-mode", labelMode?.rawValue ?? "auto", "--pair-judge", pairJudge?.rawValue ?? "auto",
             "--llm-concurrency", "\(llmConcurrency)",
         ]
     }
 
-    public func workerArguments(index: Int) -> [String] {
+    /// Worker `index`'s command line, given where the learner listens.
+    public func workerArguments(index: Int, endpoints: RunEndpoints) -> [String] {
         [
-            "--id", "worker-\(index)", "--seed", "\(seed &+ UInt64(index))",
-            "--experience", experienceEndpoint, "--params", paramsEndpoint,
+            "--id", "worker-\(index)", "--run-id", endpoints.runID, "--seed", "\(seed &+ UInt64(index))",
+            "--experience", endpoints.experience, "--params", endpoints.params,
         ] + workerSettings
     }
 }

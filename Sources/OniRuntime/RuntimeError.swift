@@ -18,5 +18,5 @@ public enum RuntimeError: Error, Equatable, CustomStringConvertible {
 
 /// The version of this build of Oni.
 public enum OniVersion {
-    public static let current = "0.1.0"
+    public static let current = "0.6.0"
 }

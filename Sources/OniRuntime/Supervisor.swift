@@ -17,7 +17,7 @@ public final class Supervisor {
         let logPath: String
         /// How it was started, to start it again.
         let executable: String
-        let arguments: [String]
+        var arguments: [String]
         init(role: String, process: Process, logPath: String, executable: String, arguments: [String]) {
             self.role = role
             self.process = process
@@ -39,6 +39,8 @@ public final class Supervisor {
     private let logger: Logger
     private let output: (String) -> Void
     private var children: [Child] = []
+    /// Where the learner listens, once it does.
+    public private(set) var endpoints: RunEndpoints?
 
     /// `executableDirectory` holds oni-learner, oni-worker and oni-annotator.
     public init(config: RunPlan, executableDirectory: URL, stop: StopSignal, logger: Logger, output: @escaping (String) -> Void) {
@@ -62,7 +64,8 @@ public final class Supervisor {
         // Which LLM annotates, decided before anything is written or started (the learner is told
         // whether an annotator exists).
         var roles = config
-        let local = try resolveLLM(&roles)
+        let llmPort = config.basePort.map { $0 + 6 } ?? LocalLLMProcess.freePort()
+        let local = try resolveLLM(&roles, port: llmPort)
         let logs = runDirectory.appendingPathComponent("logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
         try config.configurationFile.write(to: runDirectory.appendingPathComponent("config.json"))
@@ -72,25 +75,35 @@ public final class Supervisor {
         defer { shutdown() }
         let context = try RoleMain.makeContext(
             curve: config.curve.map { CurveSettings(directory: $0, binds: false, connects: true) }, logger: logger)
-        try launch("learner", "oni-learner", roles.learnerArguments(), logs: logs)
-        try waitForLearner(context: context)
+        // The LLM server and the annotator first: the learner is told where the annotator listens.
         if let local {
             try launch(
                 // Through `oni exec-tied`: the kernel kills the server if this process dies, even by SIGKILL.
-                "llm-server", "oni", ["exec-tied", "--", local.server] + local.arguments(port: config.localLLMPort, threads: config.llmThreads, slots: roles.llmConcurrency, contextSize: 4096 * roles.llmConcurrency),
+                "llm-server", "oni", ["exec-tied", "--", local.server] + local.arguments(port: llmPort, threads: config.llmThreads, slots: roles.llmConcurrency, contextSize: 4096 * roles.llmConcurrency),
                 logs: logs)
-            try waitForLLMServer(URL(string: "http://127.0.0.1:\(config.localLLMPort)")!)
+            try waitForLLMServer(URL(string: "http://127.0.0.1:\(llmPort)")!)
         }
+        var annotatorEndpoint: String?
         if roles.llmBaseURL != nil {
-            try launch("annotator", "oni-annotator", roles.annotatorArguments(), logs: logs)
+            let file = runDirectory.appendingPathComponent("annotator.endpoint")
+            try? FileManager.default.removeItem(at: file)
+            let annotator = try launch("annotator", "oni-annotator", roles.annotatorArguments(bind: config.annotatorBind, endpointFile: file.path), logs: logs)
+            let endpoint = try waitForFile(file, from: annotator).trimmingCharacters(in: .whitespacesAndNewlines)
+            annotatorEndpoint = endpoint
+            // A restarted annotator binds the same port, where the learner keeps reconnecting.
+            annotator.arguments = roles.annotatorArguments(bind: endpoint, endpointFile: file.path)
         }
+        try? FileManager.default.removeItem(at: RunEndpoints.file(in: runDirectory))
+        let learner = try launch("learner", "oni-learner", roles.learnerArguments(annotator: annotatorEndpoint), logs: logs)
+        let endpoints = try waitForLearner(learner, runDirectory: runDirectory, context: context)
+        self.endpoints = endpoints
         for index in 0..<config.workers {
-            try launch("worker-\(index)", "oni-worker", roles.workerArguments(index: index), logs: logs)
+            try launch("worker-\(index)", "oni-worker", roles.workerArguments(index: index, endpoints: endpoints), logs: logs)
         }
 
         let progress = try MessageSocket(context: context, type: .sub, name: "progress", accepts: [.metrics], logger: logger)
         try progress.socket.setConflate(true)
-        try progress.socket.connect(config.metricsEndpoint)
+        try progress.socket.connect(endpoints.metrics)
         defer { progress.close() }
 
         var last: Oni_V1_Metrics?
@@ -123,7 +136,7 @@ public final class Supervisor {
             }
         }
         // The learner has finished or we were interrupted: one last figure.
-        if let final = try? StatusClient.query(config.controlEndpoint, context: context, timeoutMilliseconds: 500, logger: logger) {
+        if let final = try? StatusClient.query(endpoints.control, context: context, timeoutMilliseconds: 500, logger: logger) {
             last = final
         }
         if let last { output("oni run: " + MetricsTable.progressLine(last)) }
@@ -132,7 +145,7 @@ public final class Supervisor {
 
     /// Decides which LLM annotates (see `RunPlan.llm`) and says so; fills in the local
     /// server's URL and model name. Returns the local server to start, if any.
-    private func resolveLLM(_ roles: inout RunPlan) throws -> LocalLLM? {
+    private func resolveLLM(_ roles: inout RunPlan, port: Int) throws -> LocalLLM? {
         if config.llm == .none {
             roles.llmBaseURL = nil
             output("oni run: --llm none: running without annotation")
@@ -154,12 +167,12 @@ public final class Supervisor {
             output("oni run: no LLM: \(error); running without annotation")
             return nil
         }
-        roles.llmBaseURL = "http://127.0.0.1:\(config.localLLMPort)/v1"
+        roles.llmBaseURL = "http://127.0.0.1:\(port)/v1"
         roles.llmModel = local.modelName
         roles.labelMode = roles.labelMode ?? .logprob
         roles.pairJudge = roles.pairJudge ?? .scores
         if roles.llmConcurrency == 0 { roles.llmConcurrency = 1 }
-        output("oni run: annotating with \(local.modelName) on a local llama-server (127.0.0.1:\(config.localLLMPort), \(config.llmThreads) thread\(config.llmThreads == 1 ? "" : "s")), goal '\(config.goal)'")
+        output("oni run: annotating with \(local.modelName) on a local llama-server (127.0.0.1:\(port), \(config.llmThreads) thread\(config.llmThreads == 1 ? "" : "s")), goal '\(config.goal)'")
         return local
     }
 
@@ -181,7 +194,8 @@ public final class Supervisor {
     }
 
     /// Starts `executable` (a sibling of `oni`, or an absolute path) as `role`, logging to `logs/ROLE.log`.
-    private func launch(_ role: String, _ executable: String, _ arguments: [String], logs: URL) throws {
+    @discardableResult
+    private func launch(_ role: String, _ executable: String, _ arguments: [String], logs: URL) throws -> Child {
         let url = executable.hasPrefix("/") ? URL(fileURLWithPath: executable) : executableDirectory.appendingPathComponent(executable)
         guard FileManager.default.isExecutableFile(atPath: url.path) else {
             throw RuntimeError.executableMissing(name: executable, searched: executableDirectory.path)
@@ -207,26 +221,45 @@ public final class Supervisor {
         } catch {
             throw RuntimeError.childFailed(role: role, detail: "could not start \(url.path): \(error)")
         }
-        children.append(Child(role: role, process: process, logPath: logPath, executable: executable, arguments: arguments))
+        let child = Child(role: role, process: process, logPath: logPath, executable: executable, arguments: arguments)
+        children.append(child)
         logger.debug("started", metadata: ["role": "\(role)", "pid": "\(process.processIdentifier)"])
+        return child
     }
 
-    /// Waits until the learner answers on its control socket (its sockets are bound).
-    private func waitForLearner(context: ZMQContext) throws {
+    /// Waits until the learner has written where it listens (`RUN_DIR/endpoints.json`) and answers
+    /// on its control socket there.
+    private func waitForLearner(_ learner: Child, runDirectory: URL, context: ZMQContext) throws -> RunEndpoints {
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline && !stop.isStopped {
-            if let learner = children.first, !learner.process.isRunning {
+            if !learner.process.isRunning {
                 let tail = Self.tail(of: learner.logPath, lines: 15)
                 output("oni run: learner exited with status \(learner.process.terminationStatus) while starting:\n\(tail)")
                 throw RuntimeError.childFailed(role: "learner", detail: "exited while starting")
             }
-            if try StatusClient.query(config.controlEndpoint, context: context, timeoutMilliseconds: 300, logger: logger) != nil {
-                return
+            if let endpoints = RunEndpoints.read(in: runDirectory),
+               try StatusClient.query(endpoints.control, context: context, timeoutMilliseconds: 300, logger: logger) != nil {
+                return endpoints
             }
+            Thread.sleep(forTimeInterval: 0.05)
         }
-        if !stop.isStopped {
-            throw RuntimeError.childFailed(role: "learner", detail: "did not answer on \(config.controlEndpoint) within 30 s")
+        throw RuntimeError.childFailed(
+            role: "learner", detail: stop.isStopped ? "stopped while starting" : "did not listen and answer within 30 s (\(RunEndpoints.file(in: runDirectory).path))")
+    }
+
+    /// Waits for a child to write `file` (the endpoint it bound), returning its contents.
+    private func waitForFile(_ file: URL, from child: Child) throws -> String {
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline && !stop.isStopped {
+            if let text = try? String(contentsOf: file, encoding: .utf8), !text.isEmpty { return text }
+            if !child.process.isRunning {
+                let tail = Self.tail(of: child.logPath, lines: 15)
+                output("oni run: \(child.role) exited with status \(child.process.terminationStatus) while starting:\n\(tail)")
+                throw RuntimeError.childFailed(role: child.role, detail: "exited while starting")
+            }
+            Thread.sleep(forTimeInterval: 0.05)
         }
+        throw RuntimeError.childFailed(role: child.role, detail: "did not report where it listens within 30 s (\(file.path))")
     }
 
     /// Stops the children in waves — workers, then the annotator, then the

@@ -25,6 +25,8 @@ public final class Worker {
     public private(set) var envSteps: UInt64 = 0
     public private(set) var rolloutsSent: UInt64 = 0
     public private(set) var paramsRefused = 0
+    /// Params of another run ignored (see `WorkerConfig.runID`).
+    public private(set) var foreignParams = 0
     /// Params version in use; -1 while acting uniformly at random.
     public var policyVersion: Int64 { groups[0].policy.version }
 
@@ -181,11 +183,12 @@ public final class Worker {
                 observations[field.name] = Tensor(
                     elementType: field.elementType, shape: [t + 1, b] + field.shape, bytes: Data(observationBuffers[f]))
             }
-            let rollout = Rollout(
+            var rollout = Rollout(
                 workerID: config.id, sequence: sequence, policyVersion: version, numSteps: t, numEnvs: b, envName: config.env,
                 observations: observations, actions: actions, behaviourLogProbs: logProbs, rewards: rewards, dones: dones,
                 messages: messages, messageIndex: messageIndex, messageEpisodeCount: messageCounts, episodes: episodes,
                 workerEnvSteps: envSteps, coreState: coreState, behaviourValues: valued ? values : [])
+            rollout.runID = config.runID
             sequence += 1
             if try sendPatiently(.rollout(rollout.wire), on: experience) { rolloutsSent += 1 }
 
@@ -305,6 +308,14 @@ public final class Worker {
         // Take everything that arrived and keep the newest.
         var newest: Oni_V1_Params?
         while case let .params(params)? = try? socket.receive(timeoutMilliseconds: 0) {
+            // Another run's learner (crossed ports): never act with its policy.
+            if !config.runID.isEmpty && !params.runID.isEmpty && params.runID != config.runID {
+                foreignParams += 1
+                if foreignParams <= 3 || foreignParams % 100 == 0 {
+                    logger.warning("params of another run ignored", metadata: ["its_run": "\(params.runID)", "this_run": "\(config.runID)"])
+                }
+                continue
+            }
             if params.version > newest?.version ?? Int64.min { newest = params }
         }
         guard let params = newest else { return }
@@ -332,6 +343,7 @@ public final class Worker {
         hello.startedUnixMs = Int64(Date().timeIntervalSince1970 * 1000)
         hello.envName = config.env
         hello.numEnvs = UInt32(config.numEnvs)
+        hello.runID = config.runID
         _ = try? socket.send(.hello(hello), dontWait: true)
     }
 

@@ -4,6 +4,9 @@ import OniWire
 public struct WorkerConfig: Sendable, Codable, Equatable {
     /// Stable id of this worker within the run (appears in metrics and the store).
     public var id = "worker-0"
+    /// The run this worker belongs to (sent in Hello and rollouts; params of another run are
+    /// ignored); empty = not checked.
+    public var runID = ""
     /// Environment to play, e.g. "grid:keyroom".
     public var env = "grid:keyroom"
     /// Environments stepped together (B). More envs amortise inference; fewer lower latency.

@@ -38,6 +38,7 @@ extension Rollout {
         }
         r.workerEnvSteps = workerEnvSteps
         r.replay = replay
+        r.runID = runID
         if !coreState.isEmpty { r.coreState = Tensor(coreState, shape: [numEnvs, coreState.count / numEnvs]).wire }
         if !behaviourValues.isEmpty { r.behaviourValues = Tensor(behaviourValues, shape: steps).wire }
         return r
@@ -83,6 +84,7 @@ extension Rollout {
             coreState: try Self.coreState(r),
             behaviourValues: r.hasBehaviourValues ? try tensor(r.behaviourValues, "behaviour_values", .float32).floats : []
         )
+        runID = r.runID
         if let problem = validate() { throw WireConversionError("rollout from \(r.workerID): \(problem)") }
     }
 

@@ -36,6 +36,7 @@ struct AnnotatorCommand: ParsableCommand {
         var config = AnnotatorConfig(llm: llm)
         config.bind = wiring.bind
         config.id = wiring.id
+        config.endpointFile = wiring.endpointFile
         config.maxFrameBytes = role.maxFrameBytes
         do { try annotator.apply(to: &config) } catch { throw ValidationError("\(error)") }
         try RoleMain.run(

@@ -28,6 +28,7 @@ struct WorkerCommand: ParsableCommand {
     func run() throws {
         var config = WorkerConfig()
         config.id = wiring.id
+        config.runID = wiring.runId
         config.env = environment.env
         config.seed = environment.seed
         config.experienceEndpoint = wiring.experience

@@ -16,7 +16,7 @@ struct HealthCommand: ParsableCommand {
             """)
 
     @Argument(help: "learner or annotator.") var role: String
-    @Option(help: "The role's socket (default: the learner's control tcp://127.0.0.1:5558, the annotator's tcp://127.0.0.1:5560).")
+    @Option(help: "The role's socket, or a run directory (its endpoints.json; default: the learner's control tcp://127.0.0.1:5558, the annotator's tcp://127.0.0.1:5560).")
     var endpoint: String?
     @Option(help: "Milliseconds to wait for the answer.") var timeoutMs = 2000
     @Option(help: ArgumentHelp(CurveSettings.help, valueName: "dir")) var curve: String?
@@ -32,6 +32,19 @@ struct HealthCommand: ParsableCommand {
         let logger = Logger(label: "oni.health")
         let context = try RoleMain.makeContext(
             curve: .from(curve, clientKey: curveClientKey, binds: false, connects: true), logger: logger)
+        // A run directory: the endpoints its learner wrote.
+        var endpoint = self.endpoint
+        if let given = endpoint, !given.contains("://") {
+            guard let endpoints = RunEndpoints.read(in: URL(fileURLWithPath: given)) else {
+                Console.line("oni health: \(given) has no endpoints.json (not a run directory, or its learner never listened)")
+                throw ExitCode.failure
+            }
+            guard let chosen = role == "learner" ? endpoints.control : endpoints.annotator else {
+                Console.line("oni health: the run in \(given) has no annotator")
+                throw ExitCode.failure
+            }
+            endpoint = chosen
+        }
         if role == "learner" {
             let target = endpoint ?? LearnerConfig().controlBind.replacingOccurrences(of: "*", with: "127.0.0.1")
             guard let metrics = try StatusClient.query(target, context: context, timeoutMilliseconds: timeoutMs, logger: logger) else {

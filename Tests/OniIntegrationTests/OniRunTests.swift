@@ -1,7 +1,9 @@
 import Foundation
+import OniCore
 import OniRuntime
 import OniStorage
 import OniTestSupport
+import OniWire
 import Testing
 
 /// `oni run` as a user runs it: one command, every role a child process.
@@ -65,6 +67,34 @@ import Testing
         #expect(try store.lastLearnerEnvSteps() >= 30000)
         let learnerLog = (try? String(contentsOfFile: run + "/logs/learner.log", encoding: .utf8)) ?? ""
         #expect(learnerLog.contains("resumed training"), "\(learnerLog)")
+    }
+
+    /// Two runs started at once on one machine, neither given ports: each binds ports the system
+    /// chooses, finishes, and holds only its own workers' rollouts.
+    @Test func twoRunsAtOnceOnOneMachineKeepTheirOwnData() throws {
+        let runs = [temporaryRun(), temporaryRun()]
+        defer { for run in runs { try? FileManager.default.removeItem(atPath: run) } }
+        let processes = try runs.enumerated().map { index, run in
+            try ChildProcess(
+                "oni", ["run", "--llm", "none", "--run-dir", run, "--max-env-steps", "15000", "--workers", "2", "--envs-per-worker", "4"]
+                    + OniRunTests.tinyNetwork, name: "run-\(index)")
+        }
+        for process in processes { #expect(process.wait(seconds: 180) == 0, "\(process.output)") }
+        var controls: Set<String> = []
+        for run in runs {
+            let runID = try #require(RunIdentity.saved(in: URL(fileURLWithPath: run)))
+            let endpoints = try #require(RunEndpoints.read(in: URL(fileURLWithPath: run)))
+            #expect(endpoints.runID == runID)
+            controls.insert(endpoints.control)
+            let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
+            #expect(try store.lastLearnerEnvSteps() >= 15000)
+            let stored = try store.rollouts(afterID: 0, limit: 10_000)
+            #expect(!stored.isEmpty)
+            for row in stored {
+                #expect(try Rollout(wire: Oni_V1_Rollout(serializedBytes: row.protobuf)).runID == runID)
+            }
+        }
+        #expect(controls.count == 2)
     }
 
     /// With no --llm-url, `auto` falls back to running without annotation when the local LLM is

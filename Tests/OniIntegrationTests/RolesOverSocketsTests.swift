@@ -44,13 +44,13 @@ import Testing
         return try ChildProcess("oni-learner", args + extra)
     }
 
-    func worker(_ ports: Ports, id: String = "worker-0") throws -> ChildProcess {
+    func worker(_ ports: Ports, id: String = "worker-0", extra: [String] = []) throws -> ChildProcess {
         try ChildProcess(
             "oni-worker",
             [
                 "--id", id, "--env", "grid:keyroom", "--envs-per-worker", "4", "--rollout-length", "16", "--experience",
                 ports.tcp(ports.experience), "--params", ports.tcp(ports.params), "--heartbeat-seconds", "0.5",
-            ], name: id)
+            ] + extra, name: id)
     }
 
     func status(_ ports: Ports, _ context: ZMQContext) -> [String: Double] {
@@ -281,6 +281,35 @@ import Testing
         #expect(refused.wait(seconds: 30) == 1)
         #expect(refused.output.contains("stop the learner"), "\(refused.output)")
         #expect(busy.stop() == 0)
+    }
+
+    /// A worker of another run (crossed ports) is refused: none of its rollouts is taken in, and
+    /// it never acts with this run's policy. A worker of this run, beside it, is served as usual.
+    @Test func aWorkerOfAnotherRunIsRefused() throws {
+        let context = ZMQContext()
+        let ports = Ports()
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let learner = try learner(ports, runDirectory: run, annotate: false, extra: ["--batch-size", "256"])
+        #expect(eventually(seconds: 30) { RunIdentity.saved(in: URL(fileURLWithPath: run)) != nil })
+        let runID = try #require(RunIdentity.saved(in: URL(fileURLWithPath: run)))
+        let stranger = try worker(ports, id: "stranger", extra: ["--run-id", "some-other-run"])
+        let member = try worker(ports, id: "member", extra: ["--run-id", runID])
+        #expect(eventually(seconds: 60) {
+            let s = status(ports, context)
+            return (s["learner/foreign_rollouts"] ?? 0) >= 3 && (s["learner/policy_version"] ?? 0) >= 1
+        }, "\(status(ports, context))")
+        #expect(stranger.stop() == 0)
+        #expect(member.stop() == 0)
+        #expect(stranger.output.contains("params of another run ignored"), "\(stranger.output)")
+        #expect(!stranger.output.contains("acting with the learner's policy"))
+        #expect(learner.stop() == 0)
+        let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
+        let workers = try store.database.prepare("SELECT DISTINCT worker_id FROM rollouts")
+        var ids: [String] = []
+        while try workers.step() { ids.append(workers.text(0)) }
+        #expect(ids == ["member"])
+        #expect(RunEndpoints.read(in: URL(fileURLWithPath: run))?.control == ports.tcp(ports.control))
     }
 
     /// --store-fraction keeps that share of the rollouts, evenly spread; every episode is still recorded.

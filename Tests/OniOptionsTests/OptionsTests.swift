@@ -66,7 +66,7 @@ func everyLearnerOptionChanged() -> [String] {
         let settings = try RunSettings.parse(changed + ["--env", "grid:vault", "--seed", "7", "--max-frame-bytes", "100000"])
         #expect(OptionValues.of(settings.learner).count == OptionValues.names(of: LearnerOptions.self).count)
         let plan = try settings.plan(runDirectory: "/tmp/run", environment: [:])
-        let learner = try LearnerProcess.parse(plan.learnerArguments())
+        let learner = try LearnerProcess.parse(plan.learnerArguments(annotator: nil))
         #expect(OptionValues.of(learner.learner) == OptionValues.of(settings.learner))
         var expected = LearnerConfig()
         expected.env = "grid:vault"
@@ -97,7 +97,7 @@ func everyLearnerOptionChanged() -> [String] {
         let fromFile = try RunSettings.parse(OptionSources.expanded(["--config", file], accepting: OptionValues.names(of: RunSettings.self)))
         let fromFlags = try RunSettings.parse(changed)
         #expect(OptionValues.of(fromFile) == OptionValues.of(fromFlags))
-        let learner = try LearnerProcess.parse(try fromFile.plan(runDirectory: "/tmp/run", environment: [:]).learnerArguments())
+        let learner = try LearnerProcess.parse(try fromFile.plan(runDirectory: "/tmp/run", environment: [:]).learnerArguments(annotator: nil))
         #expect(OptionValues.of(learner.learner) == OptionValues.of(fromFlags.learner))
     }
 
@@ -171,20 +171,27 @@ func everyLearnerOptionChanged() -> [String] {
             "--llm-timeout", "9", "--llm-retries", "1", "--llm-max-tokens", "32", "--max-queued-requests", "17", "--llm-url", "http://h:1/v1",
         ])
         var plan = try settings.plan(runDirectory: "/tmp/run", environment: [:])
-        let worker = try WorkerProcess.parse(plan.workerArguments(index: 2))
+        let endpoints = RunEndpoints(runID: "r-1", experience: "tcp://127.0.0.1:7001", params: "tcp://127.0.0.1:7002", metrics: "m", control: "c", annotator: nil)
+        let worker = try WorkerProcess.parse(plan.workerArguments(index: 2, endpoints: endpoints))
         #expect(worker.worker.envsPerWorker == 6 && worker.worker.rolloutLength == 8 && worker.worker.workerThreads == 3 && worker.worker.heartbeatSeconds == 0.5)
-        #expect(worker.environment.seed == 12 && worker.wiring.id == "worker-2" && worker.wiring.experience == plan.experienceEndpoint)
+        #expect(worker.environment.seed == 12 && worker.wiring.id == "worker-2" && worker.wiring.experience == endpoints.experience)
+        #expect(worker.wiring.params == endpoints.params && worker.wiring.runId == "r-1")
         plan.labelMode = .tagged
         plan.pairJudge = .scores
         plan.llmConcurrency = 3
-        let annotator = try AnnotatorProcess.parse(plan.annotatorArguments())
+        let annotator = try AnnotatorProcess.parse(plan.annotatorArguments(bind: plan.annotatorBind, endpointFile: "/tmp/a.endpoint"))
         #expect(annotator.annotator.llmTimeout == 9 && annotator.annotator.llmRetries == 1 && annotator.annotator.llmMaxTokens == 32)
         #expect(annotator.annotator.maxQueuedRequests == 17 && annotator.annotator.llmUrl == "http://h:1/v1")
         #expect(annotator.annotator.labelMode == .tagged && annotator.annotator.pairJudge == .scores && annotator.annotator.llmConcurrency == 3)
-        #expect(annotator.wiring.bind == plan.annotatorEndpoint)
-        #expect(try LearnerProcess.parse(plan.learnerArguments()).wiring.annotator == plan.annotatorEndpoint)
-        settings.annotator.llmUrl = nil
-        #expect(try LearnerProcess.parse(settings.plan(runDirectory: "/r", environment: [:]).learnerArguments()).wiring.annotator == nil)
+        // Without --base-port every role binds a port the system chooses.
+        #expect(annotator.wiring.bind == "tcp://127.0.0.1:*" && annotator.wiring.endpointFile == "/tmp/a.endpoint")
+        let learner = try LearnerProcess.parse(plan.learnerArguments(annotator: "tcp://127.0.0.1:7005"))
+        #expect(learner.wiring.annotator == "tcp://127.0.0.1:7005" && learner.wiring.experienceBind == "tcp://127.0.0.1:*")
+        #expect(try LearnerProcess.parse(plan.learnerArguments(annotator: nil)).wiring.annotator == nil)
+        settings.run.basePort = 6000
+        let fixed = try settings.plan(runDirectory: "/r", environment: [:])
+        #expect(try LearnerProcess.parse(fixed.learnerArguments(annotator: nil)).wiring.controlBind == "tcp://127.0.0.1:6003")
+        #expect(fixed.annotatorBind == "tcp://127.0.0.1:6005")
     }
 
     @Test func resumeRefusesAChangedOptionUnlessOverridden() throws {

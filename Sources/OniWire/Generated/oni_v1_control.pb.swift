@@ -52,6 +52,9 @@ public nonisolated struct Oni_V1_Hello: Sendable {
   /// environments stepped by the worker
   public var numEnvs: UInt32 = 0
 
+  /// the run the sender belongs to; empty = unknown (an older sender)
+  public var runID: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -114,7 +117,7 @@ fileprivate nonisolated let _protobuf_package = "oni.v1"
 
 nonisolated extension Oni_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Hello"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}role\0\u{1}id\0\u{1}host\0\u{1}pid\0\u{3}software_version\0\u{3}started_unix_ms\0\u{3}env_name\0\u{3}num_envs\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}role\0\u{1}id\0\u{1}host\0\u{1}pid\0\u{3}software_version\0\u{3}started_unix_ms\0\u{3}env_name\0\u{3}num_envs\0\u{3}run_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -130,6 +133,7 @@ nonisolated extension Oni_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf._Messag
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.startedUnixMs) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.envName) }()
       case 8: try { try decoder.decodeSingularUInt32Field(value: &self.numEnvs) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.runID) }()
       default: break
       }
     }
@@ -160,6 +164,9 @@ nonisolated extension Oni_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf._Messag
     if self.numEnvs != 0 {
       try visitor.visitSingularUInt32Field(value: self.numEnvs, fieldNumber: 8)
     }
+    if !self.runID.isEmpty {
+      try visitor.visitSingularStringField(value: self.runID, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -172,6 +179,7 @@ nonisolated extension Oni_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf._Messag
     if lhs.startedUnixMs != rhs.startedUnixMs {return false}
     if lhs.envName != rhs.envName {return false}
     if lhs.numEnvs != rhs.numEnvs {return false}
+    if lhs.runID != rhs.runID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

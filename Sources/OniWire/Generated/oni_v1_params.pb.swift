@@ -43,6 +43,9 @@ public nonisolated struct Oni_V1_Params: Sendable {
   /// new each time a learner starts: versions count from its resumed checkpoint, so workers take any version from a new learner
   public var learnerID: String = String()
 
+  /// the run the learner serves; workers of another run ignore these params
+  public var runID: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -54,7 +57,7 @@ fileprivate nonisolated let _protobuf_package = "oni.v1"
 
 nonisolated extension Oni_V1_Params: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Params"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}learner_env_steps\0\u{1}architecture\0\u{1}tensors\0\u{3}learner_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}learner_env_steps\0\u{1}architecture\0\u{1}tensors\0\u{3}learner_id\0\u{3}run_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -67,6 +70,7 @@ nonisolated extension Oni_V1_Params: SwiftProtobuf.Message, SwiftProtobuf._Messa
       case 3: try { try decoder.decodeSingularStringField(value: &self.architecture) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.tensors) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.learnerID) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.runID) }()
       default: break
       }
     }
@@ -88,6 +92,9 @@ nonisolated extension Oni_V1_Params: SwiftProtobuf.Message, SwiftProtobuf._Messa
     if !self.learnerID.isEmpty {
       try visitor.visitSingularStringField(value: self.learnerID, fieldNumber: 5)
     }
+    if !self.runID.isEmpty {
+      try visitor.visitSingularStringField(value: self.runID, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -97,6 +104,7 @@ nonisolated extension Oni_V1_Params: SwiftProtobuf.Message, SwiftProtobuf._Messa
     if lhs.architecture != rhs.architecture {return false}
     if lhs.tensors != rhs.tensors {return false}
     if lhs.learnerID != rhs.learnerID {return false}
+    if lhs.runID != rhs.runID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

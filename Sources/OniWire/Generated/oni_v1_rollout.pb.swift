@@ -208,6 +208,12 @@ public nonisolated struct Oni_V1_Rollout: @unchecked Sendable {
   /// Clears the value of `behaviourValues`. Subsequent reads from it will return its default value.
   public mutating func clearBehaviourValues() {_uniqueStorage()._behaviourValues = nil}
 
+  /// absent while acting uniformly at random
+  public var runID: String {
+    get {_storage._runID}
+    set {_uniqueStorage()._runID = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -281,7 +287,7 @@ nonisolated extension Oni_V1_EpisodeSummary: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Rollout"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}sequence\0\u{3}policy_version\0\u{3}num_steps\0\u{3}num_envs\0\u{3}env_name\0\u{1}observations\0\u{1}actions\0\u{3}behaviour_log_probs\0\u{1}rewards\0\u{1}dones\0\u{1}messages\0\u{3}message_index\0\u{3}message_episode_count\0\u{1}episodes\0\u{3}worker_env_steps\0\u{1}replay\0\u{3}core_state\0\u{3}behaviour_values\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}sequence\0\u{3}policy_version\0\u{3}num_steps\0\u{3}num_envs\0\u{3}env_name\0\u{1}observations\0\u{1}actions\0\u{3}behaviour_log_probs\0\u{1}rewards\0\u{1}dones\0\u{1}messages\0\u{3}message_index\0\u{3}message_episode_count\0\u{1}episodes\0\u{3}worker_env_steps\0\u{1}replay\0\u{3}core_state\0\u{3}behaviour_values\0\u{3}run_id\0")
 
   fileprivate class _StorageClass {
     var _workerID: String = String()
@@ -303,6 +309,7 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
     var _replay: Bool = false
     var _coreState: Oni_V1_Tensor? = nil
     var _behaviourValues: Oni_V1_Tensor? = nil
+    var _runID: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -332,6 +339,7 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
       _replay = source._replay
       _coreState = source._coreState
       _behaviourValues = source._behaviourValues
+      _runID = source._runID
     }
   }
 
@@ -369,6 +377,7 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
         case 17: try { try decoder.decodeSingularBoolField(value: &_storage._replay) }()
         case 18: try { try decoder.decodeSingularMessageField(value: &_storage._coreState) }()
         case 19: try { try decoder.decodeSingularMessageField(value: &_storage._behaviourValues) }()
+        case 20: try { try decoder.decodeSingularStringField(value: &_storage._runID) }()
         default: break
         }
       }
@@ -438,6 +447,9 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
       try { if let v = _storage._behaviourValues {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
       } }()
+      if !_storage._runID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._runID, fieldNumber: 20)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -466,6 +478,7 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
         if _storage._replay != rhs_storage._replay {return false}
         if _storage._coreState != rhs_storage._coreState {return false}
         if _storage._behaviourValues != rhs_storage._behaviourValues {return false}
+        if _storage._runID != rhs_storage._runID {return false}
         return true
       }
       if !storagesAreEqual {return false}
