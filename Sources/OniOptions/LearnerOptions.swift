@@ -27,6 +27,9 @@ public struct LearnerOptions: ParsableArguments, Sendable {
     @Option(help: "Seconds between checkpoints (one is also written on shutdown).") public var checkpointInterval = LearnerConfig().checkpointIntervalSeconds
     @Option(help: "Keep checkpoints/step-NNNNNNNNN.safetensors each time the env steps pass a multiple of this (0 = none); `oni evaluate RUN_DIR --all-milestones` evaluates them.")
     public var keepCheckpointsEvery = LearnerConfig().keepCheckpointsEvery
+    @Option(help: "Evaluate the policy each time the env steps pass a multiple of this (0 = never), on a thread of its own; results as eval/* metrics.")
+    public var evalEvery = LearnerConfig().evalEvery
+    @Option(help: "Fresh episodes per evaluation (the same seeds each time).") public var evalEpisodes = LearnerConfig().evalEpisodes
 
     // Network.
     @Option(help: "Network: character embedding size.") public var embedding = LearnerConfig().embedding
@@ -85,6 +88,7 @@ public struct LearnerOptions: ParsableArguments, Sendable {
                 "--learning-rate and --clip must be positive, --discount in [0, 1], --publish-every ≥ 1, --max-policy-lag and --entropy-coefficient ≥ 0")
         }
         guard checkpointInterval > 0 else { throw ValidationError("--checkpoint-interval must be positive") }
+        guard evalEpisodes > 0 else { throw ValidationError("--eval-episodes must be positive") }
     }
 
     /// These settings applied to a learner configuration.
@@ -105,6 +109,8 @@ public struct LearnerOptions: ParsableArguments, Sendable {
         config.publishEveryUpdates = publishEvery
         config.checkpointIntervalSeconds = checkpointInterval
         config.keepCheckpointsEvery = keepCheckpointsEvery
+        config.evalEvery = evalEvery
+        config.evalEpisodes = evalEpisodes
         config.embedding = embedding
         config.filters = filters
         config.hidden = hidden

@@ -58,6 +58,8 @@ public final class Learner {
     var lastCheckpoint = 0.0
     /// The last milestone kept, in units of `keepCheckpointsEvery` env steps.
     var lastMilestone: UInt64 = 0
+    /// Evaluations during training (`--eval-every`), when asked for and training.
+    var evaluation: PeriodicEvaluation?
     var lastPublished = -Double.infinity
     /// Every metrics snapshot goes to each of these: the PUB socket, the store, metrics.jsonl, TensorBoard.
     var metricsSinks: MetricsFanOut!
@@ -238,6 +240,17 @@ public final class Learner {
             publishSeconds += now - publishStart
             let milestoneDue = config.keepCheckpointsEvery > 0 && envSteps / config.keepCheckpointsEvery > lastMilestone
             if now - lastCheckpoint >= config.checkpointIntervalSeconds || milestoneDue { saveCheckpoint() }
+            if let evaluation, let trainer {
+                if evaluation.due(envSteps: envSteps) {
+                    let (copy, version) = trainer.withTrainer { appo -> (PolicyNetwork<Float>, Int64) in
+                        let copy = PolicyNetwork<Float>(architecture: appo.network.architecture, seed: 0)
+                        copy.copyWeights(from: appo.network)
+                        return (copy, appo.version)
+                    }
+                    evaluation.begin(network: copy, version: version, envSteps: envSteps)
+                }
+                if let metrics = evaluation.takeMetrics() { counters.merge(metrics) { $1 } }
+            }
             let t = now
             if t - lastMetrics >= config.metricsIntervalSeconds {
                 fps = Double(envSteps - stepsAtLastMetrics) / (t - lastMetrics)
@@ -302,6 +315,10 @@ public final class Learner {
             control: RunEndpoints.connectable(sockets.control.socket.lastEndpoint()), annotator: config.annotatorEndpoint
         ).write(in: URL(fileURLWithPath: config.runDirectory))
         if config.keepCheckpointsEvery > 0 { lastMilestone = envSteps / config.keepCheckpointsEvery }
+        if config.evalEvery > 0 && config.train {
+            evaluation = PeriodicEvaluation(every: config.evalEvery, episodes: config.evalEpisodes, env: config.env, logger: logger)
+            evaluation?.start(at: envSteps)
+        }
         logger.info(
             "learner started",
             metadata: [

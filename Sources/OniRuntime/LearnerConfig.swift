@@ -73,6 +73,10 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     /// Keep a milestone checkpoint (`checkpoints/step-NNNNNNNNN.safetensors`) each time the env
     /// steps pass a multiple of this (0 = none), for learning curves over checkpoints.
     public var keepCheckpointsEvery: UInt64 = 0
+    /// Evaluate the current policy each time the env steps pass a multiple of this (0 = never),
+    /// on a thread of its own, with `evalEpisodes` fresh episodes; results as `eval/*` metrics.
+    public var evalEvery: UInt64 = 0
+    public var evalEpisodes = 10
     /// Seed of the network's initial weights.
     public var seed: UInt64 = 1
     /// Network sizes (workers build whatever the Params describe).

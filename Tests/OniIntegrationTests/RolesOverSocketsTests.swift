@@ -312,6 +312,24 @@ import Testing
         #expect(RunEndpoints.read(in: URL(fileURLWithPath: run))?.control == ports.tcp(ports.control))
     }
 
+    /// --eval-every: the policy is evaluated on the side while training goes on, and the results
+    /// are metrics like any other (here through the control socket, and in the store's snapshots).
+    @Test func evaluationsDuringTrainingBecomeMetrics() throws {
+        let context = ZMQContext()
+        let ports = Ports()
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let learner = try learner(ports, runDirectory: run, annotate: false, extra: ["--batch-size", "256", "--eval-every", "1500", "--eval-episodes", "3"])
+        let worker = try worker(ports)
+        #expect(eventually(seconds: 90) { (status(ports, context)["eval/evaluations"] ?? 0) >= 2 }, "\(status(ports, context))")
+        let s = status(ports, context)
+        #expect(s["eval/episodes"] == 3 && (s["eval/env_steps"] ?? 0) >= 1500 && s["eval/return"] != nil && s["eval/success"] != nil)
+        #expect((s["learner/policy_version"] ?? 0) >= 1)
+        #expect(worker.stop() == 0)
+        #expect(learner.stop() == 0)
+        #expect(learner.output.contains("evaluated"), "\(learner.output)")
+    }
+
     /// --store-fraction keeps that share of the rollouts, evenly spread; every episode is still recorded.
     @Test func retentionKeepsAFractionOfTheRollouts() throws {
         let context = ZMQContext()

@@ -169,7 +169,7 @@ func temporaryDirectory() throws -> URL {
         #expect(throws: StorageError.schemaTooNew(found: 99, supported: RunStore.schemaVersion)) { _ = try RunStore(path: path) }
     }
 
-    /// A store written by schema 1 (no pairs) opens in this build: migrated to 2 in place, its rows kept.
+    /// A store written by schema 1 (no pairs, no evaluations) opens in this build: migrated in place, its rows kept.
     @Test func versionOneStoreIsMigrated() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -179,13 +179,15 @@ func temporaryDirectory() throws -> URL {
             try store.write([.message(id: 1, text: "You find a key.", count: 3, firstSeenEnvSteps: 10),
                              .message(id: 2, text: "It's a wall.", count: 9, firstSeenEnvSteps: 12)])
             // Back to what version 1 wrote.
-            try store.database.execute("DROP VIEW pair_preferences; DROP TABLE pair_labels; DROP TABLE pairs; PRAGMA user_version = 1;")
+            try store.database.execute(
+                "DROP VIEW evaluation_curve; DROP TABLE evaluations; DROP VIEW pair_preferences; DROP TABLE pair_labels; DROP TABLE pairs; PRAGMA user_version = 1;")
             store.close()
         }
         let reopened = try RunStore(path: path)
         defer { reopened.close() }
-        #expect(try reopened.database.scalarInt("PRAGMA user_version") == 2)
+        #expect(try reopened.database.scalarInt("PRAGMA user_version") == 3)
         #expect(try reopened.messages().map(\.text) == ["You find a key.", "It's a wall."])
+        #expect(try reopened.evaluations().isEmpty)
         try reopened.write([.pair(id: 1, firstID: 1, secondID: 2, createdEnvSteps: 20)])
         let judged = AnnotationResult(messageID: 1, outcome: .labelled(value: 1, confidence: 1), model: "m", promptHash: "h", reply: "<label>first</label>")
         try reopened.write([.pairLabel(judged, unixMilliseconds: 5)])
