@@ -1,15 +1,19 @@
 import Foundation
 
-/// A line chart as a standalone SVG document: one polyline per series, axes with
-/// rounded ticks, a legend. Enough for learning curves in papers and reviews.
+/// A line chart as a standalone SVG document: one polyline per series (with a shaded band when
+/// it is a mean over runs), axes with rounded ticks, a legend inside the picture. Enough for
+/// learning curves in papers and reviews.
 public struct SVGPlot {
     public struct Series: Sendable {
         public var name: String
         public var points: [(x: Double, y: Double)]
+        /// A shaded band around the line (standard error, min–max), at the same x values; empty = none.
+        public var band: [(x: Double, low: Double, high: Double)]
 
-        public init(name: String, points: [(x: Double, y: Double)]) {
+        public init(name: String, points: [(x: Double, y: Double)], band: [(x: Double, low: Double, high: Double)] = []) {
             self.name = name
             self.points = points
+            self.band = band
         }
     }
 
@@ -50,6 +54,14 @@ public struct SVGPlot {
         return String(format: "%g", value)
     }
 
+    /// A generous width of one character of the 12-px sans-serif font, for fitting the legend.
+    static let characterWidth = 7.2
+
+    /// `name` cut from the left to `characters` (the end of a path tells runs apart).
+    static func fitted(_ name: String, characters: Int) -> String {
+        name.count <= characters ? name : "…" + name.suffix(max(characters - 1, 1))
+    }
+
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
             .replacingOccurrences(of: "\"", with: "&quot;")
@@ -57,8 +69,9 @@ public struct SVGPlot {
 
     /// The SVG text.
     public func render() -> String {
-        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }
-        let (left, right, top, bottom) = (70.0, 170.0, 40.0, 55.0)
+        let all = (series.flatMap(\.points) + series.flatMap { $0.band.flatMap { [(x: $0.x, y: $0.low), (x: $0.x, y: $0.high)] } })
+            .filter { $0.x.isFinite && $0.y.isFinite }
+        let (left, right, top, bottom) = (70.0, 20.0, 40.0, 55.0)
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         var xs = (all.map(\.x).min() ?? 0, all.map(\.x).max() ?? 1)
         var ys = (all.map(\.y).min() ?? 0, all.map(\.y).max() ?? 1)
@@ -88,12 +101,25 @@ public struct SVGPlot {
         svg += "<text transform=\"translate(16 \(top + plotHeight / 2)) rotate(-90)\" text-anchor=\"middle\">\(Self.escape(yLabel))</text>\n"
         for (i, s) in series.enumerated() {
             let colour = Self.colours[i % Self.colours.count]
+            let band = s.band.filter { $0.x.isFinite && $0.low.isFinite && $0.high.isFinite }
+            if !band.isEmpty {
+                let outline = band.map { String(format: "%.1f,%.1f", px($0.x), py($0.high)) } + band.reversed().map { String(format: "%.1f,%.1f", px($0.x), py($0.low)) }
+                svg += "<polygon class=\"band\" fill=\"\(colour)\" fill-opacity=\"0.18\" stroke=\"none\" points=\"\(outline.joined(separator: " "))\"/>\n"
+            }
             let points = s.points.filter { $0.x.isFinite && $0.y.isFinite }
                 .map { String(format: "%.1f,%.1f", px($0.x), py($0.y)) }.joined(separator: " ")
             svg += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.6\" points=\"\(points)\"/>\n"
-            let y = top + 10 + Double(i) * 18
-            svg += "<line x1=\"\(left + plotWidth + 12)\" y1=\"\(y)\" x2=\"\(left + plotWidth + 32)\" y2=\"\(y)\" stroke=\"\(colour)\" stroke-width=\"2\"/>"
-            svg += "<text x=\"\(left + plotWidth + 36)\" y=\"\(y + 4)\">\(Self.escape(s.name))</text>\n"
+        }
+        // The legend inside the plot's top-left corner, on white, names cut to fit.
+        let maxCharacters = Int((plotWidth - 60) / Self.characterWidth)
+        let names = series.map { Self.fitted($0.name, characters: maxCharacters) }
+        let legendWidth = 40 + Self.characterWidth * Double(names.map(\.count).max() ?? 0)
+        svg += "<rect class=\"legend\" x=\"\(left + 8)\" y=\"\(top + 8)\" width=\"\(legendWidth)\" height=\"\(Double(names.count) * 18 + 8)\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n"
+        for (i, name) in names.enumerated() {
+            let colour = Self.colours[i % Self.colours.count]
+            let y = top + 20 + Double(i) * 18
+            svg += "<line x1=\"\(left + 14)\" y1=\"\(y)\" x2=\"\(left + 34)\" y2=\"\(y)\" stroke=\"\(colour)\" stroke-width=\"2\"/>"
+            svg += "<text x=\"\(left + 38)\" y=\"\(y + 4)\">\(Self.escape(name))</text>\n"
         }
         return svg + "</svg>\n"
     }

@@ -9,37 +9,81 @@ struct PlotCommand: ParsableCommand {
         abstract: "Draw a learning curve of one metric for one or more runs, as an SVG file.",
         discussion: """
             Reads each run's stored metrics (RUN_DIR/oni.sqlite) and draws the metric against the \
-            learner's env steps, one line per run, named by its directory. \
-            Example: oni plot runs/s1 runs/s2 runs/s3 --metric env/success_rate --output keyroom.svg
+            learner's env steps (or hours of wall clock), one line per run, named by the shortest \
+            end of its path that tells it from the others. --mean draws the runs given as one \
+            curve, their mean with a band (--band stderr or minmax); --group NAME=DIR,DIR,… makes \
+            one such curve per group (three seeds of each setting). --smooth K averages K points. \
+            Any stored metric can be drawn, eval/return (--eval-every) included. \
+            Example: oni plot --group retrieval=runs/r1,runs/r2,runs/r3 --group none=runs/n1,runs/n2,runs/n3 \
+            --metric env/success_rate --output vault.svg
             """)
 
-    @Argument(help: "Run directories.") var runDirs: [String]
+    @Argument(help: "Run directories (each its own line, or one curve with --mean).") var runDirs: [String] = []
+    @Option(help: ArgumentHelp("A curve averaged over runs (repeatable).", valueName: "name=dir,dir,…")) var group: [String] = []
+    @Flag(help: "Draw the run directories given as one curve: their mean with a band.") var mean = false
+    @Option(help: "The band around a mean: stderr, minmax or none.") var band = "stderr"
+    @Option(help: "Average this many neighbouring points (1 = none).") var smooth = 1
+    @Option(help: "The horizontal axis: env-steps or hours (wall clock since the run's first snapshot).") var x = "env-steps"
     @Option(help: "The metric to draw.") var metric = "env/episode_return"
     @Option(help: "The SVG file to write.") var output = "curve.svg"
     @Option(help: "Title (default: the metric).") var title: String?
 
     func validate() throws {
-        guard !runDirs.isEmpty else { throw ValidationError("give at least one run directory") }
+        guard !runDirs.isEmpty || !group.isEmpty else { throw ValidationError("give at least one run directory or --group") }
         guard output.hasSuffix(".svg") else { throw ValidationError("--output must name an .svg file") }
+        guard CurveAggregation.Band(rawValue: band) != nil else { throw ValidationError("--band must be stderr, minmax or none") }
+        guard ["env-steps", "hours"].contains(x) else { throw ValidationError("--x must be env-steps or hours") }
+        guard smooth >= 1 else { throw ValidationError("--smooth must be at least 1") }
+        for g in group where !g.contains("=") { throw ValidationError("--group takes NAME=DIR,DIR,…, got '\(g)'") }
     }
 
     func run() throws {
+        var curves: [(name: String, runs: [String])] = group.map { g in
+            let parts = g.split(separator: "=", maxSplits: 1).map(String.init)
+            return (parts[0], parts[1].split(separator: ",").map(String.init))
+        }
+        if mean {
+            curves.append(("mean of \(runDirs.count) runs", runDirs))
+        } else {
+            let names = CurveAggregation.distinctNames(runDirs)
+            curves += zip(names, runDirs).map { ($0, [$1]) }
+        }
         var series: [SVGPlot.Series] = []
-        for dir in runDirs {
-            let path = URL(fileURLWithPath: dir).appendingPathComponent(RunStore.fileName).path
-            guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path) does not exist") }
-            let store = try RunStore(path: path, readOnly: true)
-            defer { store.close() }
-            let points = try store.metrics(names: [metric], limit: 1_000_000).map { (x: Double($0.envSteps), y: $0.value) }
-            if points.isEmpty { Console.line("oni plot: \(dir) has no \(metric) values") }
-            series.append(SVGPlot.Series(name: dir, points: points))  // as given: unique, and what the reader typed
+        for curve in curves {
+            let runs = try curve.runs.map { try points(of: $0) }
+            if runs.count == 1 {
+                let ys = CurveAggregation.smooth(runs[0].map(\.y), window: smooth)
+                series.append(SVGPlot.Series(name: curve.name, points: zip(runs[0], ys).map { ($0.x, $1) }))
+            } else if let aggregate = CurveAggregation.aggregate(runs, band: CurveAggregation.Band(rawValue: band)!) {
+                let (ys, lows, highs) = (
+                    CurveAggregation.smooth(aggregate.mean, window: smooth), CurveAggregation.smooth(aggregate.low, window: smooth),
+                    CurveAggregation.smooth(aggregate.high, window: smooth))
+                series.append(
+                    SVGPlot.Series(
+                        name: "\(curve.name) (\(runs.count) runs)", points: zip(aggregate.x, ys).map { ($0, $1) },
+                        band: band == "none" ? [] : aggregate.x.indices.map { (aggregate.x[$0], lows[$0], highs[$0]) }))
+            } else {
+                Console.line("oni plot: the runs of \(curve.name) share no stretch of \(x) with \(metric); left out")
+            }
         }
         guard series.contains(where: { !$0.points.isEmpty }) else {
             Console.line("oni plot: no run has \(metric); nothing drawn")
             throw ExitCode.failure
         }
-        let plot = SVGPlot(title: title ?? metric, xLabel: "environment steps", yLabel: metric, series: series)
+        let plot = SVGPlot(title: title ?? metric, xLabel: x == "hours" ? "hours" : "environment steps", yLabel: metric, series: series)
         try plot.render().write(toFile: output, atomically: true, encoding: .utf8)
         Console.line("oni plot: wrote \(output) (\(series.map { "\($0.name): \($0.points.count) points" }.joined(separator: ", ")))")
+    }
+
+    /// One run's values of the metric against the chosen axis.
+    private func points(of dir: String) throws -> [(x: Double, y: Double)] {
+        let path = URL(fileURLWithPath: dir).appendingPathComponent(RunStore.fileName).path
+        guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path) does not exist") }
+        let store = try RunStore(path: path, readOnly: true)
+        defer { store.close() }
+        let rows = try store.metrics(names: [metric], limit: 1_000_000)
+        if rows.isEmpty { Console.line("oni plot: \(dir) has no \(metric) values") }
+        let start = rows.first?.unixMilliseconds ?? 0
+        return rows.map { (x: x == "hours" ? Double($0.unixMilliseconds - start) / 3_600_000 : Double($0.envSteps), y: $0.value) }
     }
 }
