@@ -66,9 +66,12 @@ public struct RewardComposition: Sendable, Codable, Equatable {
     /// the message shown after step i (`messageIndex[i]` into `messageRewards`, -1 for none),
     /// scaled by 1/N^β with N = `counts[i]` (occurrences so far, this one included; < 1 counts as 1).
     /// `messageRewards[k]` is r_int of message k, computed once per message, not per step.
-    public func compose(extrinsic: [Float], messageIndex: [Int32], counts: [Int64], messageRewards: [Double]) -> (rewards: [Float], summary: Summary) {
+    public func compose(
+        extrinsic: [Float], messageIndex: [Int32], counts: [Int64], messageRewards: [Double]
+    ) -> (rewards: [Float], intrinsic: [Float], summary: Summary) {
         precondition(messageIndex.count == extrinsic.count && counts.count == extrinsic.count, "reward arrays differ in length")
         var rewards = [Float](repeating: 0, count: extrinsic.count)
+        var intrinsic = [Float](repeating: 0, count: extrinsic.count)
         var summary = Summary(intrinsic: 0, rewardedSteps: 0)
         for i in extrinsic.indices {
             var r = extrinsicCoefficient * Double(extrinsic[i])
@@ -77,11 +80,12 @@ public struct RewardComposition: Sendable, Codable, Equatable {
                 let n = Double(max(counts[i], 1))
                 let term = llmCoefficient * messageRewards[k] / pow(n, countExponent)
                 r += term
+                intrinsic[i] = Float(term)
                 summary.intrinsic += term
                 if term != 0 { summary.rewardedSteps += 1 }
             }
             rewards[i] = Float(r)
         }
-        return (rewards, summary)
+        return (rewards, intrinsic, summary)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import OniCore
 import OniLearning
+import OniStorage
 
 /// The learner's intrinsic reward: ONI's composition of a rollout's extrinsic
 /// rewards with the reward model's r_int of its messages, the classification
@@ -41,19 +42,23 @@ struct IntrinsicRewards {
             + (c.type == .none ? "" : " + \(c.llmCoefficient)·\(c.type.rawValue)(msg)/N_\(c.countScope.rawValue)(msg)^\(c.countExponent)")
     }
 
-    /// The rollout with its rewards replaced by the composition; r_int once per distinct message.
-    mutating func apply(to rollout: Rollout, registry: MessageRegistry) -> Rollout {
+    /// The rollout with its rewards replaced by the composition (r_int once per distinct
+    /// message), and the intrinsic term each step was paid, to be stored with the rollout.
+    mutating func apply(to rollout: Rollout, registry: MessageRegistry) -> (rollout: Rollout, paid: PaidIntrinsicReward?) {
         let ids = rollout.messages.map { registry.id(of: $0) }
         let messageRewards: [Double]
+        var modelVersion = 0
         switch composition.type {
         case .none:
             messageRewards = ids.map { _ in 0 }
         case .retrieval:
             messageRewards = ids.map { id in id.flatMap { registry.entry($0)?.label }.map(Double.init) ?? 0 }
+            modelVersion = registry.labelledCount
         case .classification, .ranking:
             // The latest published model version's table: computed once per message and version.
-            let table = model.published.rewards
-            messageRewards = rollout.messages.map { table[$0] ?? 0 }
+            let published = model.published
+            messageRewards = rollout.messages.map { published.rewards[$0] ?? 0 }
+            modelVersion = published.version
         case .cosine:
             messageRewards = rollout.messages.map { similarity($0) }
         }
@@ -72,13 +77,15 @@ struct IntrinsicRewards {
                 return seen[Int(k)]
             }
         }
-        let (rewards, summary) = composition.compose(
+        let (rewards, intrinsic, summary) = composition.compose(
             extrinsic: rollout.rewards, messageIndex: rollout.messageIndex, counts: counts, messageRewards: messageRewards)
         intrinsicPerStep.append(summary.intrinsic / Double(max(rollout.stepCount, 1)))
         rewardedFraction.append(Double(summary.rewardedSteps) / Double(max(rollout.stepCount, 1)))
         var composed = rollout
         composed.rewards = rewards
-        return composed
+        let paid = composition.type == .none
+            ? nil : PaidIntrinsicReward(rewardType: composition.type.rawValue, modelVersion: modelVersion, rewards: intrinsic)
+        return (composed, paid)
     }
 
     /// r_int of the cosine baseline: the message's similarity to the goal text, from `cosineThreshold` up.

@@ -365,8 +365,8 @@ public final class Learner {
                         }
                         continue
                     }
-                    ingest(rollout, protobuf: received.frame.dropFirst(WireProtocol.headerSize), writer: writer)
-                    if train { self.train(on: rollout) }
+                    let composed = ingest(rollout, protobuf: received.frame.dropFirst(WireProtocol.headerSize), writer: writer)
+                    if train { self.train(on: composed) }
                 } catch {
                     socket.refuse(.invalidPayload(kind: .rollout, reason: error.reason), detail: wire.workerID)
                 }
@@ -382,7 +382,10 @@ public final class Learner {
         }
     }
 
-    func ingest(_ rollout: Rollout, protobuf: Data, writer: StoreWriter) {
+    /// Takes `rollout` in and stores it with the intrinsic reward paid for it; returns it with
+    /// its rewards composed (extrinsic and intrinsic), for the trainer.
+    @discardableResult
+    func ingest(_ rollout: Rollout, protobuf: Data, writer: StoreWriter) -> Rollout {
         heard(rollout.workerID, role: rollout.replay ? "replay" : "worker", envSteps: rollout.workerEnvSteps, policyVersion: rollout.policyVersion)
         let taken = intake.take(
             rollout, protobuf: Data(protobuf), bytes: protobuf.count, registry: &registry, receivedUnixMilliseconds: unixMilliseconds)
@@ -398,17 +401,21 @@ public final class Learner {
                 }
             }
         }
-        if !writer.submit(.rollout(taken.stored)) {
+        let (composed, paid) = intrinsic.apply(to: rollout, registry: registry)
+        var stored = taken.stored
+        stored.intrinsic = paid
+        if !writer.submit(.rollout(stored)) {
             let dropped = writer.currentStats.droppedRollouts
             if dropped == 1 || dropped % 1000 == 0 {
                 logger.warning("disk slower than experience: rollouts dropped from the store", metadata: ["dropped": "\(dropped)"])
             }
         }
+        return composed
     }
 
     // MARK: Training
 
-    /// Hands a rollout, with its intrinsic reward composed, to the trainer.
+    /// Hands a rollout whose rewards are composed (`ingest`) to the trainer.
     func train(on rollout: Rollout) {
         guard let trainer else { return }
         guard rollout.envName == config.env else {
@@ -417,7 +424,7 @@ public final class Learner {
         }
         do {
             trainer.submit(
-                try TrainingBatch(rollout: intrinsic.apply(to: rollout, registry: registry), architecture: trainer.architecture))
+                try TrainingBatch(rollout: rollout, architecture: trainer.architecture))
         } catch {
             counters["learner/rollouts_untrainable", default: 0] += 1
             logger.warning("rollout not trainable", metadata: ["worker": "\(rollout.workerID)", "error": "\(error)"])

@@ -92,6 +92,12 @@ public struct EpisodeBrowser {
         public var messageCount: Int32
         /// Params version that acted.
         public var policyVersion: Int64
+        /// The rollout's environment (for naming actions).
+        public var envName: String
+        /// The intrinsic reward the learner paid for this step, and what paid it (nil: not recorded).
+        public var intrinsic: Float?
+        public var rewardType: String?
+        public var rewardModelVersion: Int?
     }
 
     /// Why an episode cannot be shown whole.
@@ -130,9 +136,15 @@ public struct EpisodeBrowser {
             }
             if let expected = expectedSequence, rollout.sequence != expected { break }
             guard row.envIndex < rollout.numEnvs else { break }
+            let paid = try store.paidIntrinsicReward(rolloutID: id).flatMap { $0.rewards.count == rollout.stepCount ? $0 : nil }
             var t = endStep
             while t >= 0 && frames.count < row.length {
-                frames.append(Self.frame(rollout, t: t, env: row.envIndex))
+                var frame = Self.frame(rollout, t: t, env: row.envIndex)
+                if let paid {
+                    frame.intrinsic = paid.rewards[t * rollout.numEnvs + row.envIndex]
+                    (frame.rewardType, frame.rewardModelVersion) = (paid.rewardType, paid.modelVersion)
+                }
+                frames.append(frame)
                 t -= 1
             }
             guard rollout.sequence > 0 else { break }
@@ -156,6 +168,7 @@ public struct EpisodeBrowser {
         let index = Int(r.messageIndex[k])
         return Frame(
             step: 0, observation: observation, action: r.actions[k], reward: r.rewards[k],
-            message: index >= 0 ? r.messages[index] : "", messageCount: r.messageEpisodeCount[k], policyVersion: r.policyVersion)
+            message: index >= 0 ? r.messages[index] : "", messageCount: r.messageEpisodeCount[k], policyVersion: r.policyVersion,
+            envName: r.envName)
     }
 }

@@ -6,7 +6,7 @@ import OniCore
 /// labels and metrics. Open one `RunStore` per thread.
 public final class RunStore {
     /// The schema version this build writes.
-    public static let schemaVersion = 3
+    public static let schemaVersion = 4
     /// File name inside a run directory.
     public static let fileName = "oni.sqlite"
 
@@ -148,6 +148,18 @@ public final class RunStore {
         if version < 3 {
             try database.transaction { () throws(StorageError) in try database.execute(Self.evaluationsSchema) }
         }
+        if version < 4 {
+            // v4: the intrinsic reward paid for each step, stored with the rollout.
+            try database.transaction { () throws(StorageError) in
+                try database.execute(
+                    """
+                    ALTER TABLE rollouts ADD COLUMN intrinsic BLOB;
+                    ALTER TABLE rollouts ADD COLUMN reward_type TEXT;
+                    ALTER TABLE rollouts ADD COLUMN reward_model_version INTEGER;
+                    PRAGMA user_version = 4;
+                    """)
+            }
+        }
     }
 
     /// Finalizes cached statements and closes the connection, so the last
@@ -179,10 +191,15 @@ public final class RunStore {
             var rolloutID: SQLiteValue = .null
             if let protobuf = r.protobuf {
                 let insertRolloutStatement = try cached(&insertRollout,
-                    "INSERT INTO rollouts (worker_id, sequence, policy_version, steps, learner_env_steps, replay, received_unix_ms, protobuf) VALUES (?,?,?,?,?,?,?,?)")
+                    """
+                    INSERT INTO rollouts (worker_id, sequence, policy_version, steps, learner_env_steps, replay, received_unix_ms, protobuf,
+                        intrinsic, reward_type, reward_model_version) VALUES (?,?,?,?,?,?,?,?,?,?,?)
+                    """)
                 try insertRolloutStatement.bind(
                     .text(r.workerID), .int(Int64(bitPattern: r.sequence)), .int(r.policyVersion), .int(Int64(r.steps)),
-                    .int(Int64(r.learnerEnvSteps)), .int(r.replay ? 1 : 0), .int(r.receivedUnixMilliseconds), .blob(protobuf)
+                    .int(Int64(r.learnerEnvSteps)), .int(r.replay ? 1 : 0), .int(r.receivedUnixMilliseconds), .blob(protobuf),
+                    r.intrinsic.map { .blob($0.blob) } ?? .null, r.intrinsic.map { .text($0.rewardType) } ?? .null,
+                    r.intrinsic.map { .int(Int64($0.modelVersion)) } ?? .null
                 ).run()
                 rolloutID = .int(database.lastInsertRowID)
             }
@@ -332,6 +349,14 @@ public final class RunStore {
         var rows: [(Int64, Data)] = []
         while try s.step() { rows.append((s.int(0), s.blob(1))) }
         return rows
+    }
+
+    /// The intrinsic reward paid for rollout `id`'s steps, if the learner recorded it.
+    public func paidIntrinsicReward(rolloutID id: Int64) throws(StorageError) -> PaidIntrinsicReward? {
+        let s = try database.prepare("SELECT intrinsic, reward_type, reward_model_version FROM rollouts WHERE id = ? AND intrinsic IS NOT NULL")
+        try s.bind(.int(id))
+        guard try s.step() else { return nil }
+        return PaidIntrinsicReward(rewardType: s.text(1), modelVersion: Int(s.int(2)), rewards: PaidIntrinsicReward.floats(s.blob(0)))
     }
 
     /// The learner's environment-step counter as last recorded (by a rollout, an episode or a metrics snapshot; 0 if none).

@@ -35,8 +35,10 @@ public enum StoreCheck {
 
         // Rollouts: decode, validate, agree with the row; per-worker order; learner steps monotone.
         let total = Int(try db.scalarInt("SELECT count(*) FROM rollouts") ?? 0)
-        let rows = try db.prepare("SELECT id, worker_id, sequence, steps, learner_env_steps, protobuf FROM rollouts ORDER BY id")
-        var done = 0, undecodable = 0, invalid = 0, mismatched = 0, disorder = 0, stepsBack = 0
+        // Schema 4 stores the intrinsic reward paid, one float per step.
+        let paid = version >= 4 ? "length(intrinsic)" : "NULL"
+        let rows = try db.prepare("SELECT id, worker_id, sequence, steps, learner_env_steps, protobuf, \(paid) FROM rollouts ORDER BY id")
+        var done = 0, undecodable = 0, invalid = 0, mismatched = 0, disorder = 0, stepsBack = 0, wrongPaid = 0
         var lastSequence: [String: Int64] = [:]
         var lastSteps: Int64 = -1
         while try rows.step() {
@@ -64,10 +66,14 @@ public enum StoreCheck {
                 if stepsBack <= 3 { problem("rollout \(id): learner env steps went back from \(lastSteps) to \(learnerSteps)") }
             }
             lastSteps = learnerSteps
+            if !rows.isNull(6) && rows.int(6) != steps * 4 {
+                wrongPaid += 1
+                if wrongPaid <= 3 { problem("rollout \(id): \(rows.int(6)) bytes of intrinsic reward for \(steps) steps") }
+            }
             done += 1
             if done % 10_000 == 0 { progress(done, total) }
         }
-        for (count, what) in [(undecodable, "undecodable"), (invalid, "invalid"), (mismatched, "mismatched"), (disorder, "out-of-order"), (stepsBack, "step-counter")]
+        for (count, what) in [(undecodable, "undecodable"), (invalid, "invalid"), (mismatched, "mismatched"), (disorder, "out-of-order"), (stepsBack, "step-counter"), (wrongPaid, "intrinsic-reward")]
         where count > 3 {
             problem("… \(count) \(what) rollouts in all")
         }

@@ -37,6 +37,8 @@ public struct StoredRollout: Sendable {
     /// The protobuf encoding of `oni.v1.Rollout`; nil to record only its episodes (rollouts not retained).
     public var protobuf: Data?
     public var episodes: [EpisodeSummary]
+    /// The intrinsic reward the learner paid for each step, as it paid it (nil: not computed).
+    public var intrinsic: PaidIntrinsicReward?
 
     public init(
         workerID: String, sequence: UInt64, policyVersion: Int64, steps: Int, learnerEnvSteps: UInt64, replay: Bool,
@@ -51,5 +53,30 @@ public struct StoredRollout: Sendable {
         self.receivedUnixMilliseconds = receivedUnixMilliseconds
         self.protobuf = protobuf
         self.episodes = episodes
+    }
+}
+
+/// The intrinsic reward paid for a rollout's steps: the term the learner added to each step's
+/// reward (llm coefficient × r_int / N^β), and what produced it.
+public struct PaidIntrinsicReward: Sendable, Equatable {
+    /// The reward type (`retrieval`, `classification`, …).
+    public var rewardType: String
+    /// The reward model's version when it was paid: the published model round for classification
+    /// and ranking, the number of labels known for retrieval, 0 otherwise.
+    public var modelVersion: Int
+    /// One value per step, [T, B] in the rollout's order.
+    public var rewards: [Float]
+
+    public init(rewardType: String, modelVersion: Int, rewards: [Float]) {
+        self.rewardType = rewardType
+        self.modelVersion = modelVersion
+        self.rewards = rewards
+    }
+
+    /// The rewards as little-endian float32 bytes, as the store keeps them.
+    public var blob: Data { rewards.withUnsafeBufferPointer { Data(buffer: $0) } }
+
+    public static func floats(_ blob: Data) -> [Float] {
+        blob.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OniCore
+import OniRuntime
 import OniStorage
 
 struct EpisodesCommand: ParsableCommand {
@@ -69,9 +70,14 @@ struct EpisodesCommand: ParsableCommand {
                 "episode \(row.id): worker \(row.workerID) env \(row.envIndex), seed \(row.seed), return \(row.episodeReturn), "
                     + "\(row.length) steps, \(row.success ? "succeeded" : "did not succeed")")
             if let gap { Console.line("note: \(gap)") }
+            let actionNames = frames.first.flatMap { EnvironmentNames.actionNames(of: $0.envName) } ?? []
             for frame in frames {
                 var text = follow ? "\u{1B}[H\u{1B}[2J" : "\n"
-                text += "step \(frame.step)  action \(frame.action)  reward \(frame.reward)  policy v\(frame.policyVersion)\n"
+                let action = Int(frame.action) < actionNames.count ? "\(actionNames[Int(frame.action)]) (\(frame.action))" : "\(frame.action)"
+                let paid = frame.intrinsic.map { value in
+                    "  intrinsic \(value) (\(frame.rewardType ?? "?") v\(frame.rewardModelVersion ?? 0))"
+                } ?? ""
+                text += "step \(frame.step)  action \(action)  reward \(frame.reward)\(paid)  policy v\(frame.policyVersion)\n"
                 if let chars = frame.observation["chars"], chars.shape.count == 2 {
                     let width = chars.shape[1]
                     let bytes = [UInt8](chars.bytes).map { $0 >= 32 && $0 < 127 ? $0 : 32 }

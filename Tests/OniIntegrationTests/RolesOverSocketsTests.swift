@@ -127,6 +127,27 @@ import Testing
         #expect(messages["It's a wall."]?.label == 0)
         #expect(messages["You find a key."]?.label == 1)
         #expect(messages["It's a wall."]!.count > 0)
+        // The intrinsic reward paid is stored with each rollout: 0.1·label/N³ where a labelled message was
+        // shown (0 before its label came back), 0 elsewhere, and some of it paid.
+        var paidTotal: Float = 0
+        for row in try store.rollouts(afterID: 0, limit: 100_000) {
+            let rollout = try Rollout(wire: Oni_V1_Rollout(serializedBytes: row.protobuf))
+            let paid = try #require(try store.paidIntrinsicReward(rolloutID: row.id))
+            #expect(paid.rewardType == "retrieval" && paid.rewards.count == rollout.stepCount)
+            for k in paid.rewards.indices where paid.rewards[k] != 0 {
+                let index = Int(rollout.messageIndex[k])
+                #expect(index >= 0 && messages[rollout.messages[index]]?.label == 1)
+                #expect(abs(paid.rewards[k] - 0.1 / pow(Float(rollout.messageEpisodeCount[k]), 3)) < 1e-6)
+            }
+            paidTotal += paid.rewards.reduce(0, +)
+        }
+        #expect(paidTotal > 0)
+        // `oni episodes show` names the actions and shows what was paid.
+        let episode = try store.database.scalarInt("SELECT max(id) FROM episodes WHERE rollout_id IS NOT NULL") ?? 0
+        let show = try ChildProcess("oni", ["episodes", "show", run, "\(episode)"], name: "show")
+        #expect(show.wait(seconds: 60) == 0, "\(show.output)")
+        #expect(["north", "east", "south", "west", "search"].contains { show.output.contains("action \($0) (") }, "\(show.output.prefix(2000))")
+        #expect(show.output.contains("intrinsic ") && show.output.contains("(retrieval v"), "\(show.output.prefix(2000))")
         // Each message went to the LLM once, except unparseable replies, which are asked once more.
         var asked: [String: Int] = [:]
         for message in llm.receivedMessages { asked[message, default: 0] += 1 }

@@ -111,10 +111,12 @@ import Testing
     @Test func rewardComposition() {
         var composition = RewardComposition()
         (composition.type, composition.extrinsicCoefficient, composition.llmCoefficient, composition.countExponent) = (.retrieval, 0.5, 0.4, 3)
-        let (rewards, summary) = composition.compose(
+        let (rewards, intrinsic, summary) = composition.compose(
             extrinsic: [0, 1, 0, 0], messageIndex: [0, -1, 1, 0], counts: [1, 0, 1, 2], messageRewards: [1, 0])
         let expected: [Float] = [0.4, 0.5, 0, 0.05]
         #expect(zip(rewards, expected).allSatisfy { abs($0 - $1) < 1e-6 }, "\(rewards)")
+        // The intrinsic term alone, as stored with the rollout.
+        #expect(zip(intrinsic, [0.4, 0, 0, 0.05] as [Float]).allSatisfy { abs($0 - $1) < 1e-6 }, "\(intrinsic)")
         #expect(abs(summary.intrinsic - 0.45) < 1e-12 && summary.rewardedSteps == 2)
         composition.type = .none
         #expect(composition.compose(extrinsic: [0, 1, 0, 0], messageIndex: [0, -1, 1, 0], counts: [1, 0, 1, 2], messageRewards: [1, 0]).rewards == [0, 0.5, 0, 0])

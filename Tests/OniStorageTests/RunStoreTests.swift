@@ -180,12 +180,17 @@ func temporaryDirectory() throws -> URL {
                              .message(id: 2, text: "It's a wall.", count: 9, firstSeenEnvSteps: 12)])
             // Back to what version 1 wrote.
             try store.database.execute(
-                "DROP VIEW evaluation_curve; DROP TABLE evaluations; DROP VIEW pair_preferences; DROP TABLE pair_labels; DROP TABLE pairs; PRAGMA user_version = 1;")
+                """
+                ALTER TABLE rollouts DROP COLUMN intrinsic; ALTER TABLE rollouts DROP COLUMN reward_type;
+                ALTER TABLE rollouts DROP COLUMN reward_model_version; DROP VIEW evaluation_curve; DROP TABLE evaluations;
+                DROP VIEW pair_preferences; DROP TABLE pair_labels; DROP TABLE pairs; PRAGMA user_version = 1;
+                """)
             store.close()
         }
         let reopened = try RunStore(path: path)
         defer { reopened.close() }
-        #expect(try reopened.database.scalarInt("PRAGMA user_version") == 3)
+        #expect(try reopened.database.scalarInt("PRAGMA user_version") == 4)
+        #expect(try reopened.database.scalarInt("SELECT count(*) FROM pragma_table_info('rollouts') WHERE name IN ('intrinsic', 'reward_type', 'reward_model_version')") == 3)
         #expect(try reopened.messages().map(\.text) == ["You find a key.", "It's a wall."])
         #expect(try reopened.evaluations().isEmpty)
         try reopened.write([.pair(id: 1, firstID: 1, secondID: 2, createdEnvSteps: 20)])
