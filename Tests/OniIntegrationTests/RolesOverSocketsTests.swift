@@ -408,7 +408,11 @@ import Testing
         let context = ZMQContext()
         var learner = try learner(ports, runDirectory: run, annotate: false)
         let worker = try worker(ports)
-        #expect(eventually(seconds: 30) { (status(ports, context)["store/written"] ?? 0) >= 20 }, "\(learner.output)")
+        // Killed once it has stored experience and written a checkpoint (every 0.3 s here).
+        #expect(eventually(seconds: 30) {
+            let s = status(ports, context)
+            return (s["store/written"] ?? 0) >= 20 && (s["learner/checkpoints_saved"] ?? 0) >= 1
+        }, "\(learner.output)")
 
         learner.signal(SIGKILL)
         _ = learner.wait(seconds: 10)
