@@ -4,10 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh
-# iproute2: the multi-host test puts each role in its own network namespace.
-if ! command -v ip >/dev/null; then
+# iproute2: the multi-host test puts each role in its own network namespace. ttyrec and
+# asciinema: recordings are read back by the players people use (ttyplay, asciinema cat).
+missing=()
+command -v ip >/dev/null || missing+=(iproute2)
+command -v ttyplay >/dev/null || missing+=(ttyrec)
+command -v asciinema >/dev/null || missing+=(asciinema)
+command -v script >/dev/null || missing+=(bsdutils)
+if ((${#missing[@]})); then
   sudo=$([ "$(id -u)" -eq 0 ] || echo sudo)
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends iproute2
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 # Python, for the tests only, in a venv: the checkpoint format is checked against the
 # reference safetensors reader, the NetHack environment step for step against NLE's package,

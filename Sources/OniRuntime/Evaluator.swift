@@ -48,8 +48,12 @@ public struct Evaluator {
         self.options = options
     }
 
-    /// Plays every episode; `progress` is called with the number finished so far (from any thread).
-    public func run(progress: @escaping @Sendable (Int) -> Void = { _ in }) throws -> [EpisodeResult] {
+    /// Plays every episode; `progress` is called with the number finished so far (from any
+    /// thread). `observe`, when given, sees every frame (the reset and each step; an episode's
+    /// frames in order, on one thread) and stops the evaluation by returning false.
+    public func run(
+        progress: @escaping @Sendable (Int) -> Void = { _ in }, observe: (@Sendable (EvaluationFrame) -> Bool)? = nil
+    ) throws -> [EpisodeResult] {
         let threads = min(options.threads, options.episodes)
         // Episode k goes to thread k % threads.
         let shares = (0..<threads).map { t in Array(stride(from: t, to: options.episodes, by: threads)) }
@@ -62,7 +66,9 @@ public struct Evaluator {
         }
         Parallel.forEach(threads) { t in
             do {
-                let played = try play(episodes: shares[t], network: networks[t]) { done in progress(collected.finished(done, thread: t)) }
+                let played = try play(episodes: shares[t], network: networks[t], observe: observe, stopped: collected) { done in
+                    progress(collected.finished(done, thread: t))
+                }
                 collected.store(played, thread: t)
             } catch {
                 collected.fail("\(error)")
@@ -92,11 +98,16 @@ public struct Evaluator {
         }
 
         func store(_ played: [EpisodeResult], thread: Int) { lock.withLock { results[thread] = played } }
+        private var stopRequested = false
+        var isStopped: Bool { lock.withLock { stopRequested } }
+        func stop() { lock.withLock { stopRequested = true } }
         func fail(_ text: String) { lock.withLock { failure = failure ?? text } }
     }
 
     /// One thread's episodes, `envsPerThread` at a time.
-    private func play(episodes: [Int], network: PolicyNetwork<Float>, progress: (Int) -> Void) throws -> [EpisodeResult] {
+    private func play(
+        episodes: [Int], network: PolicyNetwork<Float>, observe: ((EvaluationFrame) -> Bool)?, stopped: Collected, progress: (Int) -> Void
+    ) throws -> [EpisodeResult] {
         let b = min(options.envsPerThread, episodes.count)
         let environments = try (0..<b).map { _ in try EnvironmentFactory.make(name: options.env) }
         let fields = environments[0].observationFields
@@ -112,16 +123,24 @@ public struct Evaluator {
         var queue = episodes[...]
         var slot: [Running?] = Array(repeating: nil, count: b)
         var results: [EpisodeResult] = []
+        let actionNames = environments[0].actionNames
+        func show(_ i: Int, _ frame: EvaluationFrame) {
+            if let observe, !observe(frame) { stopped.stop() }
+        }
         func start(_ i: Int) {
             guard let next = queue.popFirst() else { slot[i] = nil; return }
             let seed = options.seed &+ UInt64(next)
-            environments[i].reset(seed: seed)
+            let opening = environments[i].reset(seed: seed)
             slot[i] = Running(index: next, seed: seed)
             for j in 0..<stateSize { state[i * stateSize + j] = 0 }
+            if observe != nil {
+                show(i, EvaluationFrame(
+                    episode: next, step: 0, board: environments[i].render(), message: opening, action: nil, reward: 0, episodeReturn: 0, done: false))
+            }
         }
         for i in 0..<b { start(i) }
 
-        while slot.contains(where: { $0 != nil }) {
+        while slot.contains(where: { $0 != nil }) && !stopped.isStopped {
             for (f, field) in fields.enumerated() {
                 buffers[f].withUnsafeMutableBytes { raw in
                     for i in 0..<b where slot[i] != nil {
@@ -149,6 +168,11 @@ public struct Evaluator {
                 let outcome = environments[i].step(chosen[i])
                 running.record(outcome, action: chosen[i])
                 let truncated = !outcome.done && running.length >= options.maxEpisodeSteps
+                if observe != nil {
+                    show(i, EvaluationFrame(
+                        episode: running.index, step: running.length, board: environments[i].render(), message: outcome.message,
+                        action: actionNames[chosen[i]], reward: outcome.reward, episodeReturn: running.episodeReturn, done: outcome.done || truncated))
+                }
                 if outcome.done || truncated {
                     results.append(running.result(success: outcome.success, truncated: truncated, statistics: environments[i].episodeStatistics))
                     progress(results.count)
@@ -227,4 +251,42 @@ private func withOptionalInt32<R>(_ bytes: [UInt8]?, _ body: (UnsafeBufferPointe
 private func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeBufferPointer<UInt8>?) -> R) -> R {
     guard let bytes else { return body(nil) }
     return bytes.withUnsafeBufferPointer { body($0) }
+}
+
+/// One frame of an evaluation episode, for recordings and `oni watch`.
+public struct EvaluationFrame: Sendable {
+    public var episode: Int
+    /// 0 after the reset, then the number of steps taken.
+    public var step: Int
+    /// The environment's picture (`render()`): map and status.
+    public var board: String
+    /// The game's message after the step (the opening message at step 0).
+    public var message: String
+    /// The action's name; nil at step 0.
+    public var action: String?
+    public var reward: Float
+    public var episodeReturn: Double
+    /// The episode ended (or was cut at the step limit) with this step.
+    public var done: Bool
+
+    public init(
+        episode: Int, step: Int, board: String, message: String, action: String?, reward: Float, episodeReturn: Double, done: Bool
+    ) {
+        self.episode = episode
+        self.step = step
+        self.board = board
+        self.message = message
+        self.action = action
+        self.reward = reward
+        self.episodeReturn = episodeReturn
+        self.done = done
+    }
+
+    /// The screen, with Oni's line under the picture.
+    public func screen(extra: String = "") -> Screen {
+        var info = "episode \(episode)  step \(step)"
+        if let action { info += "  action \(action)  reward \(reward)" }
+        info += String(format: "  return %.2f", episodeReturn) + extra + (done ? "  (end)" : "")
+        return Screen(message: message, board: board, info: info)
+    }
 }

@@ -30,8 +30,12 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(help: "Evaluate every milestone checkpoint of RUN_DIR (checkpoints/step-*.safetensors).") var allMilestones = false
     @Option(help: "Where the JSON report goes (one evaluation; default under RUN_DIR/evaluations).") var output: String?
     @Flag(inversion: .prefixedNo, help: "Add the result to the run's store (its `evaluations` table).") var store = true
+    @Option(help: ArgumentHelp("Record every episode here: an asciinema .cast file each, and a ttyrec beside it for NetHack.", valueName: "dir"))
+    var record: String?
+    @Option(help: "Frames per second of the recordings' clock.") var recordFps = 10.0
 
     func validate() throws {
+        guard recordFps > 0 else { throw ValidationError("--record-fps must be positive") }
         guard episodes > 0, threads > 0, envsPerThread > 0, maxEpisodeSteps > 0 else {
             throw ValidationError("--episodes, --threads, --envs-per-thread and --max-episode-steps must be positive")
         }
@@ -79,13 +83,30 @@ struct EvaluateCommand: ParsableCommand {
             let started = Date()
             let lastShown = LastShown()
             let results: [EpisodeResult]
+            var recordings: EpisodeRecordings?
+            if let record {
+                let directory = checkpoints.count > 1 ? (record as NSString).appendingPathComponent("step-\(loaded.metadata.envSteps)") : record
+                do { recordings = try EpisodeRecordings(directory: directory, env: environment, framesPerSecond: recordFps) } catch { fail("\(error)") }
+            }
             do {
-                results = try evaluator.run { done in
+                let progress: @Sendable (Int) -> Void = { done in
                     if lastShown.due() || done == episodes {
                         FileHandle.standardError.write(Data("oni evaluate: \(done) of \(episodes) episodes\n".utf8))
                     }
                 }
+                if let recordings {
+                    results = try evaluator.run(progress: progress) { frame in
+                        recordings.record(episode: frame.episode, step: frame.step, screen: frame.screen(), last: frame.done)
+                        return true
+                    }
+                } else {
+                    results = try evaluator.run(progress: progress)
+                }
             } catch { fail("\(error)") }
+            if let recordings {
+                if let error = recordings.error { Console.line("oni evaluate: recording failed: \(error)") }
+                Console.line("oni evaluate: recordings in \(recordings.directory.path) (ttyplay FILE.ttyrec, asciinema play FILE.cast)")
+            }
             let report = EvaluationReport(checkpoint: checkpoint.path, metadata: loaded.metadata, options: options, results: results)
             Console.line(report.summary.table())
             Console.line(String(format: "oni evaluate: %.1f s", Date().timeIntervalSince(started)))

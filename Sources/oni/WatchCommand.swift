@@ -1,0 +1,149 @@
+import ArgumentParser
+import Foundation
+import OniLearning
+import OniOptions
+import OniRuntime
+import OniStorage
+
+struct WatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Watch a saved policy play, live in the terminal.",
+        discussion: """
+            Loads a checkpoint (a .safetensors file, or RUN_DIR for its newest) and plays fresh \
+            episodes at --fps frames per second: the game's message, the map and status line, \
+            the action's name, the step's reward and, from the run's store, the LLM's label of \
+            the message and (for the retrieval reward) the intrinsic reward it earns. Plain ANSI: \
+            works over SSH and in tmux. q quits, as does Ctrl-C.
+            """)
+
+    @Argument(help: "A checkpoint file, or a run directory.") var path: String
+    @Option(help: "Environment (default: the one the checkpoint was trained on).") var env: String?
+    @Option(help: "Episodes to play.") var episodes = 3
+    @Option(help: "Seed of the first episode.") var seed: UInt64 = 1_000_000
+    @Option(help: "Frames per second.") var fps = 10.0
+    @Flag(help: "Take the most probable action instead of sampling one.") var greedy = false
+    @Option(help: "Stop after this many frames (0 = at the end of the episodes).") var maxFrames = 0
+
+    func validate() throws {
+        guard fps > 0, episodes > 0, maxFrames >= 0 else { throw ValidationError("--fps and --episodes must be positive, --max-frames ≥ 0") }
+    }
+
+    func run() throws {
+        _ = RoleLogging.bootstrap(level: "error")
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return fail("\(path) does not exist") }
+        let runDirectory = isDirectory.boolValue ? URL(fileURLWithPath: path) : EvaluateCommand.runDirectory(holding: URL(fileURLWithPath: path))
+        let checkpoint = isDirectory.boolValue ? CheckpointStore(runDirectory: URL(fileURLWithPath: path)).latest : URL(fileURLWithPath: path)
+        let loaded: (network: PolicyNetwork<Float>, metadata: CheckpointMetadata)
+        do { loaded = try CheckpointStore.loadPolicy(from: checkpoint) } catch { return fail("\(error)") }
+        guard let environment = env ?? loaded.metadata.env else { return fail("\(checkpoint.path) does not record its environment; pass --env") }
+        var options = Evaluator.Options(env: environment)
+        options.episodes = episodes
+        options.seed = seed
+        options.greedy = greedy
+        options.envsPerThread = 1
+        let evaluator: Evaluator
+        do { evaluator = try Evaluator(network: loaded.network, options: options) } catch { return fail("\(error)") }
+        let judge = runDirectory.map(MessageJudge.init) ?? MessageJudge()
+
+        let stop = StopSignal()
+        let sources = stop.installSignalHandlers()
+        defer { sources.forEach { $0.cancel() } }
+        let keyboard = RawKeyboard()
+        defer { keyboard.restore() }
+        let interval = 1 / fps
+        let frames = FrameCounter()
+        _ = try evaluator.run(observe: { frame in
+            let started = Date()
+            let extra = judge.describe(frame)
+            Console.write(frame.screen(extra: "").terminalText + extra + "\r\n(q quits)\r\n")
+            let shown = frames.increment()
+            if keyboard.pressed("q") || stop.isStopped || (maxFrames > 0 && shown >= maxFrames) { return false }
+            Thread.sleep(forTimeInterval: max(0, interval - Date().timeIntervalSince(started)))
+            return true
+        })
+        Console.write("\r\n")
+    }
+
+    private func fail(_ text: String) {
+        Console.line("oni watch: \(text)")
+        Self.exit(withError: ExitCode.failure)
+    }
+}
+
+/// The LLM's label of each message (from the run's store) and, for the retrieval reward, the
+/// intrinsic reward a step earns by the run's own coefficients.
+private final class MessageJudge: @unchecked Sendable {
+    private var labels: [String: Double] = [:]
+    private var retrieval: (coefficient: Double, beta: Double)?
+    private var counts: [Int: [String: Int]] = [:]
+    private let lock = NSLock()
+
+    init() {}
+
+    init(runDirectory: URL) {
+        if let store = try? RunStore(runDirectory: runDirectory, readOnly: true) {
+            for message in (try? store.messages()) ?? [] { if let label = message.label { labels[message.text] = Double(label) } }
+            store.close()
+        }
+        if let file = try? ConfigFile(path: runDirectory.appendingPathComponent("config.json").path) {
+            let options = Dictionary(file.options.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
+            let text = { (name: String) -> String? in if case .text(let value)? = options[name] { value } else { nil } }
+            // `auto` meant retrieval when the run had an LLM.
+            if ["retrieval", "auto"].contains(text("reward") ?? "auto") {
+                retrieval = (Double(text("llm-reward-coeff") ?? "") ?? 0.1, Double(text("beta-count-exponent") ?? "") ?? 3)
+            }
+        }
+    }
+
+    func describe(_ frame: EvaluationFrame) -> String {
+        guard !frame.message.isEmpty else { return "" }
+        let count: Int = lock.withLock {
+            counts[frame.episode, default: [:]][frame.message, default: 0] += 1
+            return counts[frame.episode]![frame.message]!
+        }
+        guard let label = labels[frame.message] else { return "LLM: not labelled" }
+        var text = "LLM: \(label > 0.5 ? "progress" : "no progress")"
+        if let retrieval, frame.step > 0 {
+            text += String(format: "  intrinsic %.4f (retrieval, N=%d)", retrieval.coefficient * label / pow(Double(count), retrieval.beta), count)
+        }
+        return text
+    }
+}
+
+private final class FrameCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() -> Int { lock.withLock { count += 1; return count } }
+}
+
+/// The terminal without line buffering or echo while watching, so a single `q` is read at once.
+private final class RawKeyboard: @unchecked Sendable {
+    private var saved = termios()
+    private let active: Bool
+
+    init() {
+        active = isatty(STDIN_FILENO) == 1 && tcgetattr(STDIN_FILENO, &saved) == 0
+        guard active else { return }
+        var raw = saved
+        raw.c_lflag &= ~tcflag_t(ICANON | ECHO)
+        tcsetattr(STDIN_FILENO, TCSANOW, &raw)
+    }
+
+    /// Whether `key` was typed since the last look (never waits).
+    func pressed(_ key: Character) -> Bool {
+        var found = false
+        var descriptor = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+        while poll(&descriptor, 1, 0) > 0 && descriptor.revents & Int16(POLLIN) != 0 {
+            var byte: UInt8 = 0
+            guard read(STDIN_FILENO, &byte, 1) == 1 else { break }
+            if Character(UnicodeScalar(byte)) == key { found = true }
+        }
+        return found
+    }
+
+    func restore() {
+        if active { tcsetattr(STDIN_FILENO, TCSANOW, &saved) }
+    }
+}
