@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "OniWireTests", dependencies: ["OniWire", "OniCore", "OniTestSupport"]),
         .testTarget(name: "OniTransportTests", dependencies: ["OniTransport", "OniWire", "OniCore", "OniTestSupport"]),
         .testTarget(name: "OniEnvironmentsTests", dependencies: ["OniEnvironments", "OniCore"], exclude: ["Reference"]),
-        .testTarget(name: "OniAnnotationTests", dependencies: ["OniAnnotation", "OniCore", "OniTestSupport"]),
+        .testTarget(name: "OniAnnotationTests", dependencies: ["OniAnnotation", "OniCore", "OniTestSupport"], exclude: ["LabelSet"]),
         .testTarget(name: "OniStorageTests", dependencies: ["OniStorage", "OniWire", "OniCore", "OniTestSupport"]),
         .testTarget(name: "OniRuntimeTests", dependencies: ["OniRuntime", "OniLearning", "OniCore", "OniEnvironments", "OniStorage"]),
         .testTarget(name: "OniOptionsTests", dependencies: ["OniOptions", "OniRuntime", "OniLearning", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

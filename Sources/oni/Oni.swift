@@ -8,7 +8,7 @@ struct Oni: AsyncParsableCommand {
         abstract: "Online intrinsic rewards from LLM feedback: run, watch and measure Oni.",
         version: BuildInfo.current.versionLine,
         subcommands: [
-            RunCommand.self, EvaluateCommand.self, WatchCommand.self, MetricsCommand.self, EpisodesCommand.self, ReplayCommand.self, PlotCommand.self, StoreCommand.self, HealthCommand.self,
+            RunCommand.self, EvaluateCommand.self, WatchCommand.self, LabelEvalCommand.self, MetricsCommand.self, EpisodesCommand.self, ReplayCommand.self, PlotCommand.self, StoreCommand.self, HealthCommand.self,
             KeysCommand.self, BenchCommand.self, ExecTiedCommand.self,
         ])
 

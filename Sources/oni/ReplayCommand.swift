@@ -92,26 +92,12 @@ struct ReplayCommand: ParsableCommand {
             } catch {
                 throw ValidationError("\(error)")
             }
-            var server: LocalLLMProcess?
-            defer { server?.stop() }
-            var llm: LLMServerConfig
-            if let remote = annotator.llmServer() {
-                llm = remote
-            } else {
-                do {
-                    let local = try LocalLLM.locate(modelPath: llmModelFile)
-                    let log = URL(fileURLWithPath: runDir).appendingPathComponent("logs/llm-server-replay.log").path
-                    try? FileManager.default.createDirectory(atPath: (log as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                    Console.line("oni replay: starting the local llama-server with \(local.modelName) (log: \(log))")
-                    server = try LocalLLMProcess(local, port: LocalLLMProcess.freePort(), threads: llmThreads, logPath: log)
-                    llm = LLMServerConfig(baseURL: server!.baseURL, model: local.modelName)
-                    llm.maxConcurrentRequests = annotator.llmConcurrency == 0 ? 1 : annotator.llmConcurrency
-                } catch {
-                    Console.line("oni replay: \(error)")
-                    throw ExitCode.failure
-                }
-            }
-            let mode = annotator.labelMode.mode ?? (server != nil ? .logprob : .tagged)
+            let connection = try LLMConnection(
+                annotator, modelFile: llmModelFile, threads: llmThreads,
+                logPath: URL(fileURLWithPath: runDir).appendingPathComponent("logs/llm-server-replay.log").path, command: "oni replay")
+            defer { connection.server?.stop() }
+            let llm = connection.config
+            let mode = connection.labelMode(annotator.labelMode)
             var cache: SQLiteLabelCache?
             if annotator.cache {
                 let path = annotator.annotationCache ?? SQLiteLabelCache.defaultPath

@@ -1,0 +1,38 @@
+import Foundation
+import OniTestSupport
+import Testing
+
+/// `oni label-eval` against an LLM whose answers are known: the figures are the hand-computed ones.
+@Suite struct LabelEvalTests {
+    @Test func figuresAgainstAJudgeWithKnownAnswers() throws {
+        // The judge says yes to kills only; the reference also counts gold. Test part: 2 kills and
+        // 1 gold (progress), 3 others; the judge finds 2 of 3, calls nothing else progress.
+        let llm = try FakeLLMServer { message, _ in .reply(message.contains("kill") ? "<label>yes</label>" : "<label>no</label>") }
+        defer { llm.stop() }
+        let rows: [(String, String, Int)] = [
+            ("You kill the newt!", "test", 1), ("You kill the jackal!", "test", 1), ("$ - 4 gold pieces.", "test", 1),
+            ("It's a wall.", "test", 0), ("The newt bites!", "test", 0), ("You miss the newt.", "test", 0),
+            ("You kill the fox!", "dev", 1), ("It's solid stone.", "dev", 0),
+        ]
+        let directory = NSTemporaryDirectory() + "oni-label-eval-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let lines = try rows.map { message, part, label in
+            String(decoding: try JSONSerialization.data(withJSONObject: ["message": message, "count": 1, "part": part, "labels": ["default": label]]), as: UTF8.self)
+        }
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: directory + "/set.jsonl"))
+        let eval = try ChildProcess(
+            "oni", ["label-eval", directory + "/set.jsonl", "--llm-url", llm.baseURL.absoluteString, "--label-mode", "tagged", "--json", directory + "/report.json"],
+            name: "label-eval")
+        #expect(eval.wait(seconds: 60) == 0, "\(eval.output)")
+        // p_o = 5/6; reference rate 1/2, judge rate 1/3: p_e = 1/2; κ = (5/6 − 1/2) / (1/2) = 2/3.
+        #expect(eval.output.contains("judged        6 (0 without a label)"), "\(eval.output)")
+        #expect(eval.output.contains("agreement     0.833") && eval.output.contains("precision     1.000") && eval.output.contains("recall        0.667"))
+        #expect(eval.output.contains("Cohen's κ     0.667"), "\(eval.output)")
+        #expect(eval.output.contains("1 → 0  $ - 4 gold pieces."), "\(eval.output)")
+        // Only the test part was asked; every message once.
+        #expect(Set(llm.receivedMessages) == Set(rows.filter { $0.1 == "test" }.map { "Game message: \($0.0)" }))
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/report.json"))) as? [String: Any])
+        #expect((report["judgements"] as? [Any])?.count == 6 && report["labelMode"] as? String == "tagged")
+    }
+}
