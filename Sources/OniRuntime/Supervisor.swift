@@ -28,8 +28,9 @@ public final class Supervisor {
     }
 
     /// Roles the run goes on without while they are restarted: training continues on the labels
-    /// it has, and the learner re-sends unanswered requests. At most `maxRestarts` each.
-    static let restartableRoles: Set<String> = ["annotator", "llm-server"]
+    /// it has (and the other workers' experience), and the learner re-sends unanswered requests.
+    /// At most `maxRestarts` each; only the learner's death ends the run.
+    static func isRestartable(_ role: String) -> Bool { role == "annotator" || role == "llm-server" || role.hasPrefix("worker-") }
     static let maxRestarts = 5
     private var restarts: [String: Int] = [:]
 
@@ -125,11 +126,14 @@ public final class Supervisor {
                 if stop.isStopped { continue }
                 let tail = Self.tail(of: child.logPath, lines: 15)
                 output("oni run: \(child.role) exited with status \(status); last lines of \(child.logPath):\n\(tail)")
-                if Self.restartableRoles.contains(child.role), restarts[child.role, default: 0] < Self.maxRestarts {
+                if Self.isRestartable(child.role), restarts[child.role, default: 0] < Self.maxRestarts {
                     restarts[child.role, default: 0] += 1
-                    output("oni run: restarting \(child.role) (\(restarts[child.role]!) of \(Self.maxRestarts)); training goes on meanwhile")
+                    let restart = restarts[child.role]!
+                    output("oni run: restarting \(child.role) (\(restart) of \(Self.maxRestarts)); training goes on meanwhile")
                     children.removeAll { $0 === child }
-                    try launch(child.role, child.executable, child.arguments, logs: logs)
+                    let arguments = child.role.hasPrefix("worker-") ? Self.nextIncarnation(child.arguments, restart: restart) : child.arguments
+                    let started = try launch(child.role, child.executable, arguments, logs: logs)
+                    started.arguments = child.arguments
                     continue
                 }
                 throw RuntimeError.childFailed(role: child.role, detail: "exited with status \(status)")
@@ -174,6 +178,17 @@ public final class Supervisor {
         if roles.llmConcurrency == 0 { roles.llmConcurrency = 1 }
         output("oni run: annotating with \(local.modelName) on a local llama-server (127.0.0.1:\(port), \(config.llmThreads) thread\(config.llmThreads == 1 ? "" : "s")), goal '\(config.goal)'")
         return local
+    }
+
+    /// A restarted worker's command line: a new incarnation (`worker-1.r2`), so that its rollout
+    /// sequence, which starts again at 0, is its own, and other episodes (its seed moved on).
+    static func nextIncarnation(_ arguments: [String], restart: Int) -> [String] {
+        var arguments = arguments
+        for (index, argument) in arguments.enumerated() where index + 1 < arguments.count {
+            if argument == "--id" { arguments[index + 1] += ".r\(restart)" }
+            if argument == "--seed", let seed = UInt64(arguments[index + 1]) { arguments[index + 1] = "\(seed &+ UInt64(restart) &* 1_000_003)" }
+        }
+        return arguments
     }
 
     /// Waits until the local LLM server has loaded its model (`/health` answers 200).

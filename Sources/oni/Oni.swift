@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import OniOptions
 
 @main
@@ -14,6 +15,8 @@ struct Oni: AsyncParsableCommand {
 
     /// Aliases in Oni's spelling everywhere; `oni run --config FILE` expanded before parsing.
     static func main() async {
+        // A reader that went away (a closed pipe) must not kill a run mid-flight.
+        signal(SIGPIPE, SIG_IGN)
         var arguments = OptionAliases.canonical(Array(CommandLine.arguments.dropFirst()))
         if arguments.first == "run" {
             do {

@@ -26,7 +26,8 @@ final class ChildProcess {
         outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("oni-\(self.name)-\(UUID().uuidString).log").path
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        let path = Self.binDirectory.appendingPathComponent(executable)
+        // An absolute path is run as it is (a shell, a system tool); a name, from the build.
+        let path = executable.hasPrefix("/") ? URL(fileURLWithPath: executable) : Self.binDirectory.appendingPathComponent(executable)
         if let namespace {
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             process.arguments = ["netns", "exec", namespace, path.path] + arguments

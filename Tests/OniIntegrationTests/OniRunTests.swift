@@ -305,7 +305,9 @@ import Testing
         #expect(oni.output.contains("unknown environment 'grid:nowhere'"), "\(oni.output)")
     }
 
-    @Test func aWorkerThatDiesFailsTheRunNamingIt() throws {
+    /// A worker that dies is restarted as a new incarnation (its own id and seed, so that its
+    /// sequence numbers start afresh without looking like damage), and the run goes on.
+    @Test func aDeadWorkerIsRestartedAndTheRunGoesOn() throws {
         let run = temporaryRun()
         defer { try? FileManager.default.removeItem(atPath: run) }
         let port = FreePorts.consecutive(7)
@@ -315,9 +317,29 @@ import Testing
         #expect(eventually(seconds: 60) { oni.output.contains("oni run: steps") }, "\(oni.output)")
         // Kill worker-1 of this run (its command line names this run's experience port).
         #expect(try Self.killAll(matching: "oni-worker --id worker-1 .*tcp://127.0.0.1:\(port)"), "no worker-1 process found")
-        let status = oni.wait(seconds: 60)
-        #expect(status != nil && status != 0, "\(oni.output)")
-        #expect(oni.output.contains("worker-1 exited with status"), "\(oni.output)")
+        #expect(eventually(seconds: 30) { oni.output.contains("oni run: restarting worker-1 (1 of 5)") }, "\(oni.output)")
+        let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
+        #expect(eventually(seconds: 60) {
+            (try? store.database.scalarInt("SELECT count(*) FROM rollouts WHERE worker_id = 'worker-1.r1'")).flatMap { $0 } ?? 0 >= 3
+        }, "\(oni.output)")
+        oni.signal(SIGTERM)
+        #expect(oni.wait(seconds: 60) == 0, "\(oni.output)")
+        #expect(try StoreCheck.run(store).isClean)
+    }
+
+    /// Output that goes away (`oni run | head -1`) does not kill the run: it finishes in order.
+    @Test func aRunOutlivesItsOutput() throws {
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let oni = ChildProcess.binDirectory.appendingPathComponent("oni").path
+        let command = "\(oni) run --llm none --run-dir \(run) --max-env-steps 8000 --workers 1 --envs-per-worker 4 "
+            + OniRunTests.tinyNetwork.joined(separator: " ") + " | head -n 1; echo \"status ${PIPESTATUS[0]}\""
+        let shell = try ChildProcess("/bin/bash", ["-c", command], name: "pipe")
+        #expect(shell.wait(seconds: 120) == 0, "\(shell.output)")
+        #expect(shell.output.contains("status 0"), "\(shell.output)")
+        let learnerLog = (try? String(contentsOfFile: run + "/logs/learner.log", encoding: .utf8)) ?? ""
+        #expect(learnerLog.contains("learner stopped"), "\(learnerLog)")
+        #expect(try RunStore(path: run + "/oni.sqlite", readOnly: true).lastLearnerEnvSteps() >= 8000)
     }
 
     /// The annotator is not needed for training to go on: when it dies it is restarted, the run
