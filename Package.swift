@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
         // C shims over Debian's system libraries.
@@ -55,7 +57,10 @@ let package = Package(
         ),
         .target(
             name: "OniTelemetry",
-            dependencies: ["OniCore", "OniWire", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "OniCore", "OniWire", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
         .target(
             name: "OniRuntime",

@@ -19,10 +19,10 @@ fi
 # reference safetensors reader, the NetHack environment step for step against NLE's package,
 # the TensorBoard event files with TensorBoard's own reader.
 venv=${ONI_TEST_VENV:-$HOME/.cache/oni/test-venv}
-if ! "$venv/bin/python" -c "import nle, safetensors.numpy, tensorboard, sys; sys.exit(nle.__version__ != '1.3.0')" 2>/dev/null; then
-  echo "test: installing nle==1.3.0, safetensors, numpy and tensorboard into $venv"
+if ! "$venv/bin/python" -c "import nle, safetensors.numpy, tensorboard, prometheus_client, sys; sys.exit(nle.__version__ != '1.3.0')" 2>/dev/null; then
+  echo "test: installing nle==1.3.0, safetensors, numpy, tensorboard and prometheus_client into $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check nle==1.3.0 safetensors numpy tensorboard
+  "$venv/bin/pip" install --quiet --disable-pip-version-check nle==1.3.0 safetensors numpy tensorboard prometheus_client
 fi
 export ONI_TEST_PYTHON=$venv/bin/python
 if [[ ${1:-} == --tsan ]]; then

@@ -14,6 +14,8 @@ public struct LearnerWiring: ParsableArguments, Sendable {
     @Option(help: "Metrics socket (oni metrics --follow connects here).") public var metricsBind = LearnerConfig().metricsBind
     @Option(help: "Control socket (status requests).") public var controlBind = LearnerConfig().controlBind
     @Option(help: "Annotator endpoint, e.g. tcp://127.0.0.1:5560; omit to run without annotation.") public var annotator: String?
+    @Option(help: ArgumentHelp("Serve the metrics for Prometheus at http://HOST:PORT/metrics (port 0: the system chooses; see RUN_DIR/endpoints.json).", valueName: "host:port"))
+    public var prometheusBind: String?
     @Option(help: ArgumentHelp(CurveSettings.clientKeyHelp, valueName: "file")) public var curveClientKey: String?
 
     public init() {}

@@ -19,6 +19,8 @@ public struct RunOptions: ParsableArguments, Sendable {
     public var llm = LLMSource.auto
     @Option(help: "GGUF model for the local llama-server (default: the one deploy/setup-llm.sh installs).") public var llmModelFile: String?
     @Option(help: "CPU threads of the local llama-server.") public var llmThreads = 1
+    @Option(help: ArgumentHelp("Serve the learner's metrics for Prometheus at http://HOST:PORT/metrics (port 0: the system chooses; RUN_DIR/endpoints.json says which).", valueName: "host:port"))
+    public var prometheus: String?
 
     public init() {}
 
@@ -79,6 +81,7 @@ public struct RunSettings: ParsableArguments, Sendable {
         plan.llmModel = annotator.llmModel ?? environment["ONI_LLM_MODEL"] ?? "default"
         plan.llmModelFile = run.llmModelFile
         plan.llmThreads = run.llmThreads
+        plan.prometheusBind = run.prometheus
         plan.llmConcurrency = annotator.llmConcurrency
         plan.labelMode = annotator.labelMode.mode
         plan.pairJudge = annotator.pairJudge.judge

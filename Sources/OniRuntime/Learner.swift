@@ -60,6 +60,8 @@ public final class Learner {
     var lastMilestone: UInt64 = 0
     /// Evaluations during training (`--eval-every`), when asked for and training.
     var evaluation: PeriodicEvaluation?
+    /// Serves the metrics to Prometheus (`--prometheus-bind`).
+    var prometheus: MetricsHTTPServer?
     var lastPublished = -Double.infinity
     /// Every metrics snapshot goes to each of these: the PUB socket, the store, metrics.jsonl, TensorBoard.
     var metricsSinks: MetricsFanOut!
@@ -169,6 +171,19 @@ public final class Learner {
         metricsSinks.add(StoreMetricsSink(writer))
         metricsSinks.add(jsonl)
         if let tensorBoard { metricsSinks.add(tensorBoard, dropOnFailure: true) }
+        if let bind = config.prometheusBind {
+            let sink = PrometheusSink(runID: runID)
+            prometheus = try MetricsHTTPServer(address: bind) { sink.exposition() }
+            metricsSinks.add(sink)
+        }
+        // Where this learner listens, for `oni run` and the tools (written once it does).
+        try RunEndpoints(
+            runID: runID, experience: RunEndpoints.connectable(sockets.experience.socket.lastEndpoint()),
+            params: RunEndpoints.connectable(sockets.params.socket.lastEndpoint()),
+            metrics: RunEndpoints.connectable(sockets.metrics.socket.lastEndpoint()),
+            control: RunEndpoints.connectable(sockets.control.socket.lastEndpoint()), annotator: config.annotatorEndpoint,
+            prometheus: prometheus.map { "http://\($0.host == "0.0.0.0" || $0.host == "*" ? "127.0.0.1" : $0.host):\($0.port)/metrics" }
+        ).write(in: URL(fileURLWithPath: config.runDirectory))
         defer {
             // Whatever ends the loop, everything received so far reaches the disk.
             trainer?.stop()
@@ -177,6 +192,7 @@ public final class Learner {
             emitMetrics(sockets, writer: writer)
             writer.close()
             for socket in sockets.all { socket.close() }
+            prometheus?.stop()
         }
 
         // Control and the annotator are always served; experience is added while the trainer has room.
@@ -309,11 +325,6 @@ public final class Learner {
             sockets.annotator = annotator
         }
         let bound = try experience.socket.lastEndpoint()
-        try RunEndpoints(
-            runID: runID, experience: RunEndpoints.connectable(bound), params: RunEndpoints.connectable(params.socket.lastEndpoint()),
-            metrics: RunEndpoints.connectable(sockets.metrics.socket.lastEndpoint()),
-            control: RunEndpoints.connectable(sockets.control.socket.lastEndpoint()), annotator: config.annotatorEndpoint
-        ).write(in: URL(fileURLWithPath: config.runDirectory))
         if config.keepCheckpointsEvery > 0 { lastMilestone = envSteps / config.keepCheckpointsEvery }
         if config.evalEvery > 0 && config.train {
             evaluation = PeriodicEvaluation(every: config.evalEvery, episodes: config.evalEpisodes, env: config.env, logger: logger)

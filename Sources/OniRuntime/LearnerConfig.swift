@@ -18,6 +18,9 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     public var metricsBind = "tcp://*:5557"
     /// Control socket (REP): answers status requests with the current metrics.
     public var controlBind = "tcp://*:5558"
+    /// Serve the metrics for Prometheus at http://HOST:PORT/metrics (port 0: the system chooses;
+    /// the address is written to RUN_DIR/endpoints.json); nil = not served.
+    public var prometheusBind: String? = nil
     /// The annotator's ROUTER socket; nil runs without annotation (no labels are asked for).
     public var annotatorEndpoint: String? = nil
     /// Goal the annotator judges messages against (default, combat, gold, stairs or free text).

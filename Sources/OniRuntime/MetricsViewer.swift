@@ -18,6 +18,8 @@ public struct MetricsViewer {
     public var maxSnapshots: Int
     public let stop: StopSignal
     public let output: (String) -> Void
+    /// Also hands every snapshot to this sink (`--prometheus`).
+    public var sink: (any MetricsSink)?
 
     public init(json: Bool, maxSnapshots: Int, stop: StopSignal, output: @escaping (String) -> Void) {
         self.json = json
@@ -29,6 +31,7 @@ public struct MetricsViewer {
     private var isTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
 
     private func show(_ metrics: Oni_V1_Metrics) {
+        try? sink?.write(metrics)
         if json {
             output(JSONLinesMetricsSink.line(metrics))
         } else if isTerminal {

@@ -38,14 +38,17 @@ public struct RunEndpoints: Codable, Sendable, Equatable {
     public var control: String
     /// The annotator the learner asks, if any.
     public var annotator: String?
+    /// Where Prometheus scrapes the learner (`http://HOST:PORT/metrics`), if it serves it.
+    public var prometheus: String?
 
-    public init(runID: String, experience: String, params: String, metrics: String, control: String, annotator: String?) {
+    public init(runID: String, experience: String, params: String, metrics: String, control: String, annotator: String?, prometheus: String? = nil) {
         self.runID = runID
         self.experience = experience
         self.params = params
         self.metrics = metrics
         self.control = control
         self.annotator = annotator
+        self.prometheus = prometheus
     }
 
     public static func file(in runDirectory: URL) -> URL { runDirectory.appendingPathComponent("endpoints.json") }

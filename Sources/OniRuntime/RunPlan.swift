@@ -47,6 +47,8 @@ public struct RunPlan: Sendable {
     public var llmModelFile: String?
     /// CPU threads of the local server.
     public var llmThreads = 1
+    /// Where the learner serves Prometheus (`HOST:PORT`); nil = not served.
+    public var prometheusBind: String?
     /// LLM requests in flight (and local server slots); 0 = 1 with the local server, 4 with any other.
     public var llmConcurrency = 0
     /// nil = chosen by server: logprob and scores with the local server, tagged and prompt with any other.
@@ -81,6 +83,7 @@ public struct RunPlan: Sendable {
         ]
         if resume { arguments.append("--resume") }
         if let annotator { arguments += ["--annotator", annotator] }
+        if let prometheusBind { arguments += ["--prometheus-bind", prometheusBind] }
         return arguments + learnerSettings
     }
 

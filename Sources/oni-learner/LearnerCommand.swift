@@ -38,6 +38,7 @@ struct LearnerCommand: ParsableCommand {
         config.metricsBind = wiring.metricsBind
         config.controlBind = wiring.controlBind
         config.annotatorEndpoint = wiring.annotator
+        config.prometheusBind = wiring.prometheusBind
         config.env = environment.env
         config.seed = environment.seed
         config.maxFrameBytes = role.maxFrameBytes

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import OniRuntime
+import OniTelemetry
 
 struct MetricsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,6 +19,8 @@ struct MetricsCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per snapshot instead of a table.") var json = false
     @Option(help: "Stored snapshots to print (RUN_DIR without --follow).") var last = 10
     @Option(help: "Stop after this many snapshots (0 = never).") var count = 0
+    @Option(help: ArgumentHelp("Also serve the snapshots for Prometheus at http://ADDR/metrics (e.g. 0.0.0.0:9464).", valueName: "host:port"))
+    var prometheus: String?
     @Option(help: ArgumentHelp(CurveSettings.help, valueName: "dir")) var curve: String?
     @Option(help: ArgumentHelp(CurveSettings.clientKeyHelp, valueName: "file")) var curveClientKey: String?
 
@@ -26,7 +29,15 @@ struct MetricsCommand: ParsableCommand {
         let stop = StopSignal()
         let sources = stop.installSignalHandlers()
         defer { sources.forEach { $0.cancel() } }
-        let viewer = MetricsViewer(json: json, maxSnapshots: count, stop: stop, output: Console.line)
+        var viewer = MetricsViewer(json: json, maxSnapshots: count, stop: stop, output: Console.line)
+        var server: MetricsHTTPServer?
+        defer { server?.stop() }
+        if let prometheus {
+            let sink = PrometheusSink(runID: source)
+            do { server = try MetricsHTTPServer(address: prometheus) { sink.exposition() } } catch { throw ValidationError("--prometheus: \(error)") }
+            viewer.sink = sink
+            FileHandle.standardError.write(Data("oni metrics: serving Prometheus at http://\(server!.host):\(server!.port)/metrics\n".utf8))
+        }
         do {
             if source.hasPrefix("tcp://") || source.hasPrefix("ipc://") {
                 try viewer.followSocket(
