@@ -23,6 +23,11 @@ public struct AnnotationPrompt: Sendable {
     public let goal: Goal
     /// How the model answers.
     public let mode: LabelMode
+    /// In `logprob` mode, the share of P(yes) in P(yes) + P(no) above which the label is
+    /// progress (0.5: the likelier word wins). Chosen on held-out labels (`oni label-eval
+    /// --choose-threshold`); part of `templateHash` when not 0.5, so cached labels keep the
+    /// threshold they were decided with.
+    public let threshold: Double
     /// The system message.
     public let systemText: String
     /// The few-shot block: alternating user and assistant messages, one pair per example.
@@ -34,9 +39,10 @@ public struct AnnotationPrompt: Sendable {
     public let fewShot: FewShotExamples
 
     /// Builds the prompt for `goal`, answered as `mode` asks, with `fewShot`'s examples.
-    public init(goal: Goal, mode: LabelMode = .tagged, fewShot: FewShotExamples = .builtIn) {
+    public init(goal: Goal, mode: LabelMode = .tagged, fewShot: FewShotExamples = .builtIn, threshold: Double = 0.5) {
         self.goal = goal
         self.mode = mode
+        self.threshold = mode == .logprob ? threshold : 0.5
         self.fewShot = fewShot
         let task = """
             You judge messages from a dungeon-crawling game in the style of NetHack. \
@@ -64,6 +70,7 @@ public struct AnnotationPrompt: Sendable {
             [ChatMessage.user(Self.question(fewShot.examples[i].message)), ChatMessage.assistant(Self.answer(fewShot.progress(i, toward: goal), mode: mode))]
         }
         var material = version + "\n" + systemText
+        if self.threshold != 0.5 { material += "\nthreshold P(yes) > \(self.threshold)" }
         for message in examples {
             material += "\n" + message.role + "\n" + message.content
         }
@@ -77,7 +84,7 @@ public struct AnnotationPrompt: Sendable {
     /// The whole template as text, for the record: version, system message, examples, and the
     /// question with `{message}` where the game message goes.
     public var templateText: String {
-        ([version, "[system]\n" + systemText] + examples.map { "[\($0.role)]\n" + $0.content } + ["[user]\n" + Self.question("{message}")])
+        ([version + (threshold == 0.5 ? "" : " (label = P(yes) > \(threshold))"), "[system]\n" + systemText] + examples.map { "[\($0.role)]\n" + $0.content } + ["[user]\n" + Self.question("{message}")])
             .joined(separator: "\n")
     }
 

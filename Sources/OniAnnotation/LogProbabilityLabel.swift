@@ -12,7 +12,9 @@ public enum LogProbabilityLabel {
     /// How many alternatives to ask the server for.
     public static let alternativesToRequest = 10
 
-    public static func decide(_ alternatives: [TokenAlternative]) -> LabelOutcome {
+    /// With `threshold`, the label is 1 when P(yes)'s share exceeds it (0.5: the likelier word);
+    /// the confidence stays the chosen word's share, so P(yes) can always be read back.
+    public static func decide(_ alternatives: [TokenAlternative], threshold: Double = 0.5) -> LabelOutcome {
         var yes = 0.0
         var no = 0.0
         for alternative in alternatives where alternative.logprob.isFinite {
@@ -24,7 +26,8 @@ public enum LogProbabilityLabel {
             let shown = alternatives.prefix(3).map { "\"\($0.token)\"" }.joined(separator: ", ")
             return .unparseable(reason: alternatives.isEmpty ? "no token alternatives" : "neither yes nor no among the likely first tokens (\(shown))")
         }
-        let share = Float(max(yes, no) / (yes + no))
-        return .labelled(value: yes > no ? 1 : 0, confidence: share)
+        let yesShare = yes / (yes + no)
+        let progress = threshold == 0.5 ? yes > no : yesShare > threshold
+        return .labelled(value: progress ? 1 : 0, confidence: Float(progress ? yesShare : 1 - yesShare))
     }
 }

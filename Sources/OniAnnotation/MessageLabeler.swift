@@ -138,7 +138,7 @@ public struct MessageLabeler: Sendable {
                     let completion = try await backend.complete(
                         CompletionRequest(messages: messages, maxTokens: 1, alternatives: LogProbabilityLabel.alternativesToRequest))
                     lastReply = Self.describe(completion.firstTokenAlternatives)
-                    outcome = LogProbabilityLabel.decide(completion.firstTokenAlternatives)
+                    outcome = LogProbabilityLabel.decide(completion.firstTokenAlternatives, threshold: prompt.threshold)
                 }
             } catch {
                 outcome = .backendError(reason: error.description)

@@ -12,6 +12,8 @@ public struct AnnotatorOptions: ParsableArguments, Sendable {
     public var labelMode = LabelModeChoice.auto
     @Option(help: "How ranking compares two messages: prompt (both in one prompt, asked in both orders), scores (each labelled alone, preference σ(logit p₁ − logit p₂)) or auto (scores with the local llama-server, prompt otherwise).")
     public var pairJudge = PairJudgeChoice.auto
+    @Option(help: "With logprob labels: the P(yes) share above which a message is progress (choose it with `oni label-eval --choose-threshold`; part of the prompt's hash, so cached labels keep theirs).")
+    public var logprobThreshold = 0.5
     @Option(help: "LLM requests in flight at once (0 = auto: 1 with the local llama-server, 4 with any other).") public var llmConcurrency = 0
     @Option(help: "Seconds before an LLM request times out.") public var llmTimeout = 60.0
     @Option(help: "Retries of a failed LLM request (with backoff and jitter).") public var llmRetries = 3
@@ -28,6 +30,7 @@ public struct AnnotatorOptions: ParsableArguments, Sendable {
 
     public func validate() throws {
         guard llmTimeout > 0 else { throw ValidationError("--llm-timeout must be positive") }
+        guard logprobThreshold > 0 && logprobThreshold < 1 else { throw ValidationError("--logprob-threshold must be between 0 and 1") }
         guard llmRetries >= 0, llmConcurrency >= 0 else { throw ValidationError("--llm-retries and --llm-concurrency must not be negative") }
         guard maxConcurrentRequests > 0, maxQueuedRequests > 0, llmMaxTokens > 0 else {
             throw ValidationError("--max-concurrent-requests, --max-queued-requests and --llm-max-tokens must be positive")
@@ -60,6 +63,7 @@ public struct AnnotatorOptions: ParsableArguments, Sendable {
         config.cachePath = cache ? (annotationCache ?? SQLiteLabelCache.defaultPath) : nil
         config.labelMode = labelMode.mode ?? .tagged
         config.pairJudge = pairJudge.judge ?? .prompt
+        config.logprobThreshold = logprobThreshold
         if let llmExamples { config.fewShot = try FewShotExamples.load(path: llmExamples) }
     }
 }

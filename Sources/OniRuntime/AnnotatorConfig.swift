@@ -30,6 +30,8 @@ public struct AnnotatorConfig: Sendable {
     public var fewShot = FewShotExamples.builtIn
     /// How the model answers: a tagged word, or its first token's yes/no probabilities.
     public var labelMode = LabelMode.tagged
+    /// In `logprob` mode, the P(yes) share above which a message is progress (see `AnnotationPrompt.threshold`).
+    public var logprobThreshold = 0.5
     /// How pairs are compared for the ranking reward.
     public var pairJudge = PairJudge.prompt
     /// Seconds between statistics lines in the log.

@@ -244,7 +244,8 @@ public final class AnnotatorServer {
         if let known = labelers[goal] { return known }
         // Goals come from peers: keep the table small.
         if labelers.count >= 16 { labelers.removeAll() }
-        let labeler = MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: Goal(argument: goal.isEmpty ? "default" : goal), mode: config.labelMode, fewShot: config.fewShot),
+        let labeler = MessageLabeler(backend: backend, prompt: AnnotationPrompt(
+            goal: Goal(argument: goal.isEmpty ? "default" : goal), mode: config.labelMode, fewShot: config.fewShot, threshold: config.logprobThreshold),
             cache: cache, pairJudge: config.pairJudge)
         labelers[goal] = labeler
         return labeler

@@ -58,6 +58,23 @@ import Testing
         guard case let .backendError(reason) = result.outcome else { Issue.record("\(result.outcome)"); return }
         #expect(reason.contains("top_logprobs"))
     }
+
+    /// A threshold chosen on held-out labels moves the decision; the confidence still gives P(yes) back,
+    /// and the prompt's hash (the cache's key) tells the thresholds apart.
+    @Test func aThresholdDecidesOnTheShareOfYes() {
+        let alternatives = [TokenAlternative(token: "yes", logprob: log(0.4)), TokenAlternative(token: "no", logprob: log(0.6))]
+        #expect(LogProbabilityLabel.decide(alternatives) == .labelled(value: 0, confidence: 0.6))
+        guard case let .labelled(value, confidence) = LogProbabilityLabel.decide(alternatives, threshold: 0.35) else {
+            Issue.record("no label")
+            return
+        }
+        #expect(value == 1 && abs(confidence - 0.4) < 1e-6)
+        #expect(LogProbabilityLabel.decide(alternatives, threshold: 0.45) == .labelled(value: 0, confidence: 0.6))
+        let plain = AnnotationPrompt(goal: .default, mode: .logprob)
+        #expect(AnnotationPrompt(goal: .default, mode: .logprob, threshold: 0.5).templateHash == plain.templateHash)
+        #expect(AnnotationPrompt(goal: .default, mode: .logprob, threshold: 0.35).templateHash != plain.templateHash)
+        #expect(AnnotationPrompt(goal: .default, mode: .tagged, threshold: 0.35).templateHash == AnnotationPrompt(goal: .default, mode: .tagged).templateHash)
+    }
 }
 
 @Suite struct PairJudgementTests {
