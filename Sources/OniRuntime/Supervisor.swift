@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import OniAnnotation
+import OniEnvironments
 import OniTelemetry
 import OniTransport
 import OniWire
@@ -69,7 +70,8 @@ public final class Supervisor {
         let local = try resolveLLM(&roles, port: llmPort)
         let logs = runDirectory.appendingPathComponent("logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
-        try config.configurationFile.write(to: runDirectory.appendingPathComponent("config.json"))
+        try Self.recordingWhatAnnotates(config.configurationFile, roles: roles, env: config.env)
+            .write(to: runDirectory.appendingPathComponent("config.json"))
 
         output("oni run: \(config.workers) workers × \(config.envsPerWorker) envs of \(config.env), run directory \(config.runDirectory), logs in \((config.runDirectory as NSString).appendingPathComponent("logs"))")
 
@@ -178,6 +180,32 @@ public final class Supervisor {
         if roles.llmConcurrency == 0 { roles.llmConcurrency = 1 }
         output("oni run: annotating with \(local.modelName) on a local llama-server (127.0.0.1:\(port), \(config.llmThreads) thread\(config.llmThreads == 1 ? "" : "s")), goal '\(config.goal)'")
         return local
+    }
+
+    /// `config.json` with what the options alone do not say: which LLM answered (model and server,
+    /// credentials in its URL removed) and, for NetHack, which NLE build plays.
+    static func recordingWhatAnnotates(_ file: Data, roles: RunPlan, env: String) -> Data {
+        guard var object = (try? JSONSerialization.jsonObject(with: file)) as? [String: Any] else { return file }
+        var made = object["made_by"] as? [String: Any] ?? [:]
+        if let url = roles.llmBaseURL {
+            made["llm_model"] = roles.llmModel
+            made["llm_url"] = Self.withoutCredentials(url)
+        } else {
+            made["llm_model"] = "none"
+        }
+        if env.hasPrefix("nethack:"), let nle = try? NLEInstallation.locate() {
+            made["nle"] = "1.3.0 (\(nle.root.path))"
+        }
+        object["made_by"] = made
+        return (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? file
+    }
+
+    /// `url` without a user name or password in it.
+    public static func withoutCredentials(_ url: String) -> String {
+        guard var parts = URLComponents(string: url), parts.user != nil || parts.password != nil else { return url }
+        parts.user = nil
+        parts.password = nil
+        return parts.string ?? url
     }
 
     /// A restarted worker's command line: a new incarnation (`worker-1.r2`), so that its rollout

@@ -59,7 +59,11 @@ import Testing
         #expect(lines.last?.hasPrefix("oni run: stopped (learner finished)") == true, "\(oni.output)")
         let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
         #expect(try store.lastLearnerEnvSteps() >= 20000)
-        #expect(FileManager.default.fileExists(atPath: run + "/config.json"))
+        // config.json: every option, and what made the run.
+        let saved = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/config.json"))) as? [String: Any])
+        let made = try #require(saved["made_by"] as? [String: Any])
+        #expect(made["llm_model"] as? String == "none" && made["oni_version"] as? String == OniVersion.current)
+        #expect((saved["options"] as? [String: Any])?["keep-checkpoints-every"] as? Int == 8000)
         #expect(FileManager.default.fileExists(atPath: run + "/logs/worker-1.log"))
 
         // Each milestone evaluated: a report per milestone, rows in the store, the curve printed.

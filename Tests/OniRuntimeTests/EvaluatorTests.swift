@@ -140,3 +140,10 @@ enum NetHackActionIndex {
         #expect(try StoreCheck.run(store).isClean)
     }
 }
+
+@Suite struct RunRecordTests {
+    @Test func credentialsNeverReachTheRecord() {
+        #expect(Supervisor.withoutCredentials("http://user:secret@gpu-node:8000/v1") == "http://gpu-node:8000/v1")
+        #expect(Supervisor.withoutCredentials("http://gpu-node:8000/v1") == "http://gpu-node:8000/v1")
+    }
+}
