@@ -14,6 +14,8 @@ public struct AnnotatorOptions: ParsableArguments, Sendable {
     public var pairJudge = PairJudgeChoice.auto
     @Option(help: "With logprob labels: the P(yes) share above which a message is progress (choose it with `oni label-eval --choose-threshold`; part of the prompt's hash, so cached labels keep theirs).")
     public var logprobThreshold = 0.5
+    @Option(help: "Ask each message more than one way and keep only consistent labels: none, agree (tagged and logprob must agree) or vote (those and the examples reversed; the majority).")
+    public var labelCheck = LabelCheck.none
     @Option(help: "LLM requests in flight at once (0 = auto: 1 with the local llama-server, 4 with any other).") public var llmConcurrency = 0
     @Option(help: "Seconds before an LLM request times out.") public var llmTimeout = 60.0
     @Option(help: "Retries of a failed LLM request (with backoff and jitter).") public var llmRetries = 3
@@ -64,6 +66,7 @@ public struct AnnotatorOptions: ParsableArguments, Sendable {
         config.labelMode = labelMode.mode ?? .tagged
         config.pairJudge = pairJudge.judge ?? .prompt
         config.logprobThreshold = logprobThreshold
+        config.labelCheck = labelCheck
         if let llmExamples { config.fewShot = try FewShotExamples.load(path: llmExamples) }
     }
 }

@@ -44,3 +44,4 @@ public enum LogLevel: String, CaseIterable, ExpressibleByArgument, Sendable {
 
 extension MessageCountScope: ExpressibleByArgument {}
 extension LLMSource: ExpressibleByArgument {}
+extension LabelCheck: ExpressibleByArgument {}

@@ -32,6 +32,8 @@ public struct AnnotatorConfig: Sendable {
     public var labelMode = LabelMode.tagged
     /// In `logprob` mode, the P(yes) share above which a message is progress (see `AnnotationPrompt.threshold`).
     public var logprobThreshold = 0.5
+    /// Whether a label must agree with itself, asked more than one way (see `LabelCheck`).
+    public var labelCheck = LabelCheck.none
     /// How pairs are compared for the ranking reward.
     public var pairJudge = PairJudge.prompt
     /// Seconds between statistics lines in the log.

@@ -19,7 +19,7 @@ public final class AnnotatorServer {
     /// Frames the request socket received and refused (malformed, oversized, wrong version or kind).
     public let frameCounters = FrameCounters()
     private let backend: any LLMBackend
-    private var labelers: [String: MessageLabeler] = [:]
+    private var labelers: [String: CheckedLabeler] = [:]
     private var cache: SQLiteLabelCache?
 
     private struct Queued {
@@ -50,6 +50,8 @@ public final class AnnotatorServer {
         public var items = 0
         public var labelled = 0
         public var unparseable = 0
+        /// Messages whose answers disagreed under `--label-check` (left unlabelled).
+        public var disagreements = 0
         public var backendErrors = 0
         public var dropped = 0
         public var replies = 0
@@ -123,6 +125,7 @@ public final class AnnotatorServer {
                 for result in reply.results {
                     switch result.status {
                     case .labelled: stats.labelled += 1
+                    case .unparseable where result.error.hasPrefix(CheckedLabeler.disagreementPrefix): stats.disagreements += 1
                     case .unparseable: stats.unparseable += 1
                     default: stats.backendErrors += 1
                     }
@@ -156,7 +159,7 @@ public final class AnnotatorServer {
     private func figures() -> [String: Double] {
         var values: [String: Double] = [
             "requests": Double(stats.requests), "items": Double(stats.items), "labelled": Double(stats.labelled),
-            "unparseable": Double(stats.unparseable), "backend_errors": Double(stats.backendErrors), "dropped": Double(stats.dropped),
+            "unparseable": Double(stats.unparseable), "disagreements": Double(stats.disagreements), "backend_errors": Double(stats.backendErrors), "dropped": Double(stats.dropped),
             "queue_depth": Double(queue.count), "in_flight": Double(inFlight), "uptime_s": Self.clock() - started,
             "frames_refused": Double(frameCounters.refusedTotal),
         ]
@@ -240,13 +243,15 @@ public final class AnnotatorServer {
         }
     }
 
-    private func labeler(for goal: String) -> MessageLabeler {
+    private func labeler(for goal: String) -> CheckedLabeler {
         if let known = labelers[goal] { return known }
         // Goals come from peers: keep the table small.
         if labelers.count >= 16 { labelers.removeAll() }
-        let labeler = MessageLabeler(backend: backend, prompt: AnnotationPrompt(
-            goal: Goal(argument: goal.isEmpty ? "default" : goal), mode: config.labelMode, fewShot: config.fewShot, threshold: config.logprobThreshold),
-            cache: cache, pairJudge: config.pairJudge)
+        let labeler = CheckedLabeler(
+            backend: backend,
+            prompt: AnnotationPrompt(
+                goal: Goal(argument: goal.isEmpty ? "default" : goal), mode: config.labelMode, fewShot: config.fewShot, threshold: config.logprobThreshold),
+            cache: cache, pairJudge: config.pairJudge, check: config.labelCheck)
         labelers[goal] = labeler
         return labeler
     }

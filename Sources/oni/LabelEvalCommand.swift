@@ -56,10 +56,10 @@ struct LabelEvalCommand: AsyncParsableCommand {
         let fewShot: FewShotExamples
         do { fewShot = try annotator.llmExamples.map { try FewShotExamples.load(path: $0) } ?? .builtIn } catch { return fail("\(error)") }
         let prompt = AnnotationPrompt(goal: Goal(argument: goal), mode: mode, fewShot: fewShot, threshold: annotator.logprobThreshold)
-        let labeler = MessageLabeler(backend: OpenAICompatibleBackend(config: connection.config), prompt: prompt, cache: nil)
+        let labeler = CheckedLabeler(backend: OpenAICompatibleBackend(config: connection.config), prompt: prompt, cache: nil, check: annotator.labelCheck)
         Console.line(
             "oni label-eval: \(chosen.count) messages of \(set) (\(chooseThreshold ? "all" : part)), goal '\(goal)', \(connection.config.model) "
-                + "(\(mode.rawValue), prompt \(prompt.templateHash))")
+                + "(\(mode.rawValue), prompt \(prompt.templateHash), label check \(annotator.labelCheck.rawValue))")
 
         var judgements: [LabelAgreement.Judgement] = []
         var lastShown = Date()
@@ -69,7 +69,7 @@ struct LabelEvalCommand: AsyncParsableCommand {
             var label: Int?, probability: Double?
             if case let .labelled(value, confidence) = result.outcome {
                 label = value >= 0.5 ? 1 : 0
-                if mode == .logprob { probability = Double(value >= 0.5 ? confidence : 1 - confidence) }
+                if mode == .logprob && annotator.labelCheck == .none { probability = Double(value >= 0.5 ? confidence : 1 - confidence) }
             }
             judgements.append(
                 .init(message: entry.message, reference: entry.labels[goal]!, label: label, probability: probability, seconds: Date().timeIntervalSince(started)))
