@@ -29,6 +29,7 @@ public struct WorkerWiring: ParsableArguments, Sendable {
     @Option(help: "The learner's experience endpoint.") public var experience = WorkerConfig().experienceEndpoint
     @Option(help: "The learner's params endpoint.") public var params = WorkerConfig().paramsEndpoint
     @Option(help: "Stop after this many env steps of its own (0 = until stopped).") public var maxEnvSteps = WorkerConfig().maxEnvSteps
+    @Option(help: "Where --record-every puts its recordings.") public var recordDir: String?
     @Option(help: ArgumentHelp(CurveSettings.clientKeyHelp, valueName: "file")) public var curveClientKey: String?
 
     public init() {}

@@ -8,6 +8,8 @@ public struct WorkerOptions: ParsableArguments, Sendable {
     @Option(help: "Threads a worker splits its environments across (each with its own copy of the network; at most --envs-per-worker).")
     public var workerThreads = WorkerConfig().threads
     @Option(help: "Seconds between a worker's heartbeats.") public var heartbeatSeconds = WorkerConfig().heartbeatSeconds
+    @Option(help: "Record every N-th episode of each worker's first environment (asciinema .cast, and ttyrec for NetHack; 0 = none). oni run writes them to RUN_DIR/recordings.")
+    public var recordEvery = WorkerConfig().recordEvery
 
     public init() {}
 
@@ -15,6 +17,7 @@ public struct WorkerOptions: ParsableArguments, Sendable {
         guard envsPerWorker > 0, rolloutLength > 0 else { throw ValidationError("--envs-per-worker and --rollout-length must be positive") }
         guard (1...envsPerWorker).contains(workerThreads) else { throw ValidationError("--worker-threads must be between 1 and --envs-per-worker") }
         guard heartbeatSeconds > 0 else { throw ValidationError("--heartbeat-seconds must be positive") }
+        guard recordEvery >= 0 else { throw ValidationError("--record-every must be ≥ 0") }
     }
 
     public func apply(to config: inout WorkerConfig) {
@@ -22,5 +25,6 @@ public struct WorkerOptions: ParsableArguments, Sendable {
         config.rolloutLength = rolloutLength
         config.threads = workerThreads
         config.heartbeatSeconds = heartbeatSeconds
+        config.recordEvery = recordEvery
     }
 }

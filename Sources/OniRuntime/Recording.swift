@@ -1,4 +1,5 @@
 import Foundation
+import OniCore
 
 /// A screen as a terminal shows it: the game's message on top, its picture (`render()`), and a
 /// line of Oni's own (step, action, reward).
@@ -84,18 +85,21 @@ public final class EpisodeRecordings: @unchecked Sendable {
     public let directory: URL
     public let env: String
     public let framesPerSecond: Double
+    /// File names start with this (`episode`, or a worker's id).
+    public let prefix: String
     private let lock = NSLock()
     private var open: [Int: [ScreenRecorder]] = [:]
     private var failure: String?
 
-    public init(directory: String, env: String, framesPerSecond: Double = 10) throws {
+    public init(directory: String, env: String, framesPerSecond: Double = 10, prefix: String = "episode") throws {
+        self.prefix = prefix
         self.directory = URL(fileURLWithPath: directory)
         self.env = env
         self.framesPerSecond = framesPerSecond
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
     }
 
-    public func name(episode: Int) -> String { String(format: "episode-%06d", episode) }
+    public func name(episode: Int) -> String { prefix + String(format: "-%06d", episode) }
 
     /// Records frame `step` of `episode`; `last` closes its files.
     public func record(episode: Int, step: Int, screen: Screen, last: Bool) {
@@ -121,4 +125,42 @@ public final class EpisodeRecordings: @unchecked Sendable {
 
     /// The first error met, if any.
     public var error: String? { lock.withLock { failure } }
+}
+
+/// Records every `every`-th episode a worker's first environment plays (`--record-every`), into
+/// `WORKER_ID-NNNNNN.cast` (and `.ttyrec` for NetHack). Touched only by the thread that steps
+/// that environment.
+final class WorkerRecording: @unchecked Sendable {
+    let every: Int
+    let recordings: EpisodeRecordings
+    let actionNames: [String]
+    private var started = 0
+    private var current: (episode: Int, step: Int, total: Double)?
+
+    init(every: Int, directory: String, workerID: String, environment: any Environment) throws {
+        self.every = every
+        recordings = try EpisodeRecordings(directory: directory, env: environment.name, prefix: workerID)
+        actionNames = environment.actionNames
+    }
+
+    /// A new episode began on the environment (after its reset).
+    func episodeStarted(_ environment: any Environment, opening: String) {
+        defer { started += 1 }
+        guard started % every == 0 else { current = nil; return }
+        current = (started, 0, 0)
+        let frame = EvaluationFrame(episode: started, step: 0, board: environment.render(), message: opening, action: nil, reward: 0, episodeReturn: 0, done: false)
+        recordings.record(episode: started, step: 0, screen: frame.screen(), last: false)
+    }
+
+    /// The environment took `action` with `outcome` (before any reset).
+    func stepped(_ environment: any Environment, action: Int, outcome: StepOutcome) {
+        guard var episode = current else { return }
+        episode.step += 1
+        episode.total += Double(outcome.reward)
+        current = outcome.done ? nil : episode
+        let frame = EvaluationFrame(
+            episode: episode.episode, step: episode.step, board: environment.render(), message: outcome.message,
+            action: action < actionNames.count ? actionNames[action] : "\(action)", reward: outcome.reward, episodeReturn: episode.total, done: outcome.done)
+        recordings.record(episode: episode.episode, step: episode.step, screen: frame.screen(), last: outcome.done)
+    }
 }

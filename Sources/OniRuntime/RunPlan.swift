@@ -102,6 +102,7 @@ public struct RunPlan: Sendable {
         [
             "--id", "worker-\(index)", "--run-id", endpoints.runID, "--seed", "\(seed &+ UInt64(index))",
             "--experience", endpoints.experience, "--params", endpoints.params,
+            "--record-dir", (runDirectory as NSString).appendingPathComponent("recordings"),
         ] + workerSettings
     }
 }

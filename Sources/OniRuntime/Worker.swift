@@ -25,6 +25,8 @@ public final class Worker {
     public private(set) var envSteps: UInt64 = 0
     public private(set) var rolloutsSent: UInt64 = 0
     public private(set) var paramsRefused = 0
+    /// Every `--record-every`-th episode of the first environment, recorded (nil when off).
+    let recording: WorkerRecording?
     /// Params of another run ignored (see `WorkerConfig.runID`).
     public private(set) var foreignParams = 0
     /// Params version in use; -1 while acting uniformly at random.
@@ -53,6 +55,12 @@ public final class Worker {
         self.stop = stop
         self.context = context
         environments = try (0..<config.numEnvs).map { _ in try EnvironmentFactory.make(name: config.env) }
+        if config.recordEvery > 0 {
+            guard let directory = config.recordDirectory else { throw RuntimeError.invalidConfiguration("--record-every needs --record-dir") }
+            recording = try WorkerRecording(every: config.recordEvery, directory: directory, workerID: config.id, environment: environments[0])
+        } else {
+            recording = nil
+        }
         var seeder = SeededGenerator(seed: config.seed)
         for byte in config.id.utf8 { seeder = SeededGenerator(seed: seeder.next() ^ UInt64(byte)) }
         // One group keeps the worker's own generator (runs as before threads existed); more
@@ -100,7 +108,8 @@ public final class Worker {
                 episodeSeeds[i] = group.rng.next()
                 episodeIDs[i] = nextEpisodeID
                 nextEpisodeID += 1
-                environments[i].reset(seed: episodeSeeds[i])
+                let opening = environments[i].reset(seed: episodeSeeds[i])
+                if i == 0 { recording?.episodeStarted(environments[0], opening: opening) }
             }
         }
 
@@ -253,10 +262,12 @@ public final class Worker {
                                         for i in group.range {
                                             let outcome = environments[i].step(Int(actions[row * b + i]))
                                             outcomes[i] = outcome
+                                            if i == 0 { recording?.stepped(environments[0], action: Int(actions[row * b]), outcome: outcome) }
                                             if outcome.done {
                                                 finished[i] = seeds[i]
                                                 seeds[i] = group.rng.next()
-                                                environments[i].reset(seed: seeds[i])
+                                                let opening = environments[i].reset(seed: seeds[i])
+                                                if i == 0 { recording?.episodeStarted(environments[0], opening: opening) }
                                                 group.policy.clearState(env: i - lo)
                                             }
                                         }

@@ -7,6 +7,9 @@ public struct WorkerConfig: Sendable, Codable, Equatable {
     /// The run this worker belongs to (sent in Hello and rollouts; params of another run are
     /// ignored); empty = not checked.
     public var runID = ""
+    /// Record every this-many-th episode of the first environment (0 = none) into `recordDirectory`.
+    public var recordEvery = 0
+    public var recordDirectory: String?
     /// Environment to play, e.g. "grid:keyroom".
     public var env = "grid:keyroom"
     /// Environments stepped together (B). More envs amortise inference; fewer lower latency.

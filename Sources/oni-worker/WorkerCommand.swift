@@ -34,6 +34,7 @@ struct WorkerCommand: ParsableCommand {
         config.experienceEndpoint = wiring.experience
         config.paramsEndpoint = wiring.params
         config.maxEnvSteps = wiring.maxEnvSteps
+        config.recordDirectory = wiring.recordDir
         config.maxFrameBytes = role.maxFrameBytes
         worker.apply(to: &config)
         try RoleMain.run(

@@ -331,6 +331,25 @@ import Testing
         #expect(try StoreCheck.run(store).isClean)
     }
 
+    /// --record-every 2: every other episode of each worker's first environment is recorded,
+    /// whole, as an asciinema file in RUN_DIR/recordings.
+    @Test func workersRecordEveryNthEpisode() throws {
+        let run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let oni = try ChildProcess(
+            "oni", ["run", "--llm", "none", "--run-dir", run, "--max-env-steps", "6000", "--workers", "1", "--envs-per-worker", "2", "--record-every", "2"]
+                + OniRunTests.tinyNetwork)
+        #expect(oni.wait(seconds: 120) == 0, "\(oni.output)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: run + "/recordings").sorted()
+        #expect(names.first == "worker-0-000000.cast" && names.contains("worker-0-000002.cast") && !names.contains("worker-0-000001.cast"), "\(names)")
+        let lines = try String(contentsOfFile: run + "/recordings/worker-0-000000.cast", encoding: .utf8).split(separator: "\n")
+        let header = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(header["version"] as? Int == 2)
+        // The opening frame, one per step, and the last one says the episode ended.
+        #expect(lines.count >= 3 && lines.last?.contains("(end)") == true, "\(lines.suffix(2))")
+        #expect(lines[1].contains("Hello Agent") && lines[2].contains("action "))
+    }
+
     /// Output that goes away (`oni run | head -1`) does not kill the run: it finishes in order.
     @Test func aRunOutlivesItsOutput() throws {
         let run = temporaryRun()
