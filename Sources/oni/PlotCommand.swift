@@ -13,7 +13,9 @@ struct PlotCommand: ParsableCommand {
             end of its path that tells it from the others. --mean draws the runs given as one \
             curve, their mean with a band (--band stderr or minmax); --group NAME=DIR,DIR,… makes \
             one such curve per group (three seeds of each setting). --smooth K averages K points. \
-            Any stored metric can be drawn, eval/return (--eval-every) included. \
+            Any stored metric can be drawn, eval/return (--eval-every) included; a run evaluated \
+            by `oni evaluate` gives eval/return, eval/success, eval/length, eval/score … from its \
+            evaluations, by the env steps each checkpoint was trained on. \
             Example: oni plot --group retrieval=runs/r1,runs/r2,runs/r3 --group none=runs/n1,runs/n2,runs/n3 \
             --metric env/success_rate --output vault.svg
             """)
@@ -82,8 +84,30 @@ struct PlotCommand: ParsableCommand {
         let store = try RunStore(path: path, readOnly: true)
         defer { store.close() }
         let rows = try store.metrics(names: [metric], limit: 1_000_000)
+        if rows.isEmpty, let evaluated = try evaluationPoints(store) { return evaluated }
         if rows.isEmpty { Console.line("oni plot: \(dir) has no \(metric) values") }
         let start = rows.first?.unixMilliseconds ?? 0
         return rows.map { (x: x == "hours" ? Double($0.unixMilliseconds - start) / 3_600_000 : Double($0.envSteps), y: $0.value) }
+    }
+
+    /// `eval/…` of a run evaluated by `oni evaluate` (its `evaluations` table) rather than during
+    /// training: return, return_se, success, length and the environment's figures, by the env
+    /// steps each checkpoint was trained on. Nil when the metric is not one of those or there are none.
+    private func evaluationPoints(_ store: RunStore) throws -> [(x: Double, y: Double)]? {
+        guard metric.hasPrefix("eval/"), x == "env-steps" else { return nil }
+        let name = String(metric.dropFirst(5))
+        let records = try store.evaluations().sorted { $0.trainedEnvSteps < $1.trainedEnvSteps }
+        let points = records.compactMap { record -> (x: Double, y: Double)? in
+            let value: Double?
+            switch name {
+            case "return": value = record.meanReturn
+            case "return_se": value = record.standardErrorReturn
+            case "success": value = record.successRate
+            case "length": value = record.meanLength
+            default: value = record.statistics[name]
+            }
+            return value.map { (Double(record.trainedEnvSteps), $0) }
+        }
+        return points.isEmpty ? nil : points
     }
 }

@@ -73,6 +73,9 @@ import Testing
         let reports = try FileManager.default.contentsOfDirectory(atPath: run + "/evaluations")
         #expect(reports.count >= 2, "\(reports)")
         #expect(try RunStore(path: run + "/oni.sqlite", readOnly: true).evaluations().count == reports.count)
+        // …and `oni plot` draws them as a curve by the env steps each checkpoint was trained on.
+        let plot = try ChildProcess("oni", ["plot", run, "--metric", "eval/return", "--output", run + "/eval.svg"], name: "plot")
+        #expect(plot.wait(seconds: 60) == 0 && plot.output.contains(": \(reports.count) points"), "\(plot.output)")
         let wrongGame = try ChildProcess("oni", ["evaluate", run, "--env", "grid:vault"], name: "evaluate-vault")
         #expect(wrongGame.wait(seconds: 60) == 0, "grid tasks share one network shape: \(wrongGame.output)")
         let noRun = try ChildProcess("oni", ["evaluate", run + "-missing"], name: "evaluate-missing")
