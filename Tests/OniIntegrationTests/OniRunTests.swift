@@ -66,6 +66,9 @@ import Testing
         #expect((saved["options"] as? [String: Any])?["keep-checkpoints-every"] as? Int == 8000)
         #expect(FileManager.default.fileExists(atPath: run + "/logs/worker-1.log"))
 
+        // Milestones at each multiple of 8,000 env steps passed (20,000 steps: 8,000 and 16,000).
+        let milestones = try FileManager.default.contentsOfDirectory(atPath: run + "/checkpoints").filter { $0.hasPrefix("step-") }.sorted()
+        #expect(milestones == ["step-000008000.safetensors", "step-000016000.safetensors"], "\(milestones)")
         // Each milestone evaluated: a report per milestone, rows in the store, the curve printed.
         let evaluate = try ChildProcess("oni", ["evaluate", run, "--all-milestones", "--episodes", "4", "--threads", "2"], name: "evaluate")
         #expect(evaluate.wait(seconds: 120) == 0, "\(evaluate.output)")
