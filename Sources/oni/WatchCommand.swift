@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OniAnnotation
 import OniLearning
 import OniOptions
 import OniRuntime
@@ -72,11 +73,16 @@ struct WatchCommand: ParsableCommand {
     }
 }
 
-/// The LLM's label of each message (from the run's store) and, for the retrieval reward, the
-/// intrinsic reward a step earns by the run's own coefficients.
+/// The LLM's label of each message (from the run's store) and the intrinsic reward a step earns
+/// by the run's own reward, coefficient and β: retrieval from the labels, classification from the
+/// run's saved classifier (checkpoints/reward_model.safetensors), cosine from the goal text.
+/// Ranking pays by the run's running score statistics, which no file keeps: not shown.
 private final class MessageJudge: @unchecked Sendable {
     private var labels: [String: Double] = [:]
-    private var retrieval: (coefficient: Double, beta: Double)?
+    private var reward = "none"
+    private var coefficient = 0.1, beta = 3.0, threshold = 0.5, cosineThreshold = 0.3
+    private var goalText = Goal.default.text
+    private var classifier: MessageClassifier?
     private var counts: [Int: [String: Int]] = [:]
     private let lock = NSLock()
 
@@ -87,13 +93,21 @@ private final class MessageJudge: @unchecked Sendable {
             for message in (try? store.messages()) ?? [] { if let label = message.label { labels[message.text] = Double(label) } }
             store.close()
         }
-        if let file = try? ConfigFile(path: runDirectory.appendingPathComponent("config.json").path) {
-            let options = Dictionary(file.options.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
-            let text = { (name: String) -> String? in if case .text(let value)? = options[name] { value } else { nil } }
-            // `auto` meant retrieval when the run had an LLM.
-            if ["retrieval", "auto"].contains(text("reward") ?? "auto") {
-                retrieval = (Double(text("llm-reward-coeff") ?? "") ?? 0.1, Double(text("beta-count-exponent") ?? "") ?? 3)
-            }
+        guard let file = try? ConfigFile(path: runDirectory.appendingPathComponent("config.json").path) else { return }
+        let options = Dictionary(file.options.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
+        let text = { (name: String) -> String? in if case .text(let value)? = options[name] { value } else { nil } }
+        // `auto` meant retrieval when the run had an LLM.
+        reward = text("reward") ?? "auto"
+        if reward == "auto" { reward = "retrieval" }
+        coefficient = Double(text("llm-reward-coeff") ?? "") ?? coefficient
+        beta = Double(text("beta-count-exponent") ?? "") ?? beta
+        threshold = Double(text("classification-threshold") ?? "") ?? threshold
+        cosineThreshold = Double(text("cosine-threshold") ?? "") ?? cosineThreshold
+        goalText = Goal(argument: text("goal") ?? "default").text
+        if reward == "classification" {
+            let model = MessageClassifier(seed: 0)
+            let path = runDirectory.appendingPathComponent("checkpoints/reward_model.safetensors").path
+            if (try? model.load(from: path)) != nil { classifier = model }
         }
     }
 
@@ -103,10 +117,19 @@ private final class MessageJudge: @unchecked Sendable {
             counts[frame.episode, default: [:]][frame.message, default: 0] += 1
             return counts[frame.episode]![frame.message]!
         }
-        guard let label = labels[frame.message] else { return "LLM: not labelled" }
-        var text = "LLM: \(label > 0.5 ? "progress" : "no progress")"
-        if let retrieval, frame.step > 0 {
-            text += String(format: "  intrinsic %.4f (retrieval, N=%d)", retrieval.coefficient * label / pow(Double(count), retrieval.beta), count)
+        let label = labels[frame.message]
+        var text = label.map { "LLM: \($0 > 0.5 ? "progress" : "no progress")" } ?? "LLM: not labelled"
+        let messageReward: Double?
+        switch reward {
+        case "retrieval": messageReward = label ?? 0
+        case "classification": messageReward = classifier.map { $0.probabilities([frame.message])[0] > threshold ? 1 : 0 }
+        case "cosine":
+            let similarity = MessageFeatures.cosine(frame.message, goalText)
+            messageReward = similarity >= cosineThreshold ? similarity : 0
+        default: messageReward = nil
+        }
+        if let messageReward, frame.step > 0 {
+            text += String(format: "  intrinsic %.4f (%@, N=%d)", coefficient * messageReward / pow(Double(count), beta), reward as NSString, count)
         }
         return text
     }

@@ -190,6 +190,14 @@ import Testing
         #expect(eventually(seconds: 30) { resumed.output.contains("reward model resumed") }, "\(resumed.output)")
         #expect(resumed.stop() == 0)
 
+        // `oni watch` shows what the run's classifier pays each step (the run's reward and
+        // coefficients from a config.json, as `oni run` writes one).
+        try Data(#"{"options": {"reward": "classification", "llm-reward-coeff": 0.1, "beta-count-exponent": 3}}"#.utf8)
+            .write(to: URL(fileURLWithPath: run + "/config.json"))
+        let oniPath = ChildProcess.binDirectory.appendingPathComponent("oni").path
+        let watched = try OniRunTests.underTerminal("\(oniPath) watch \(run) --fps 100 --max-frames 60", input: nil)
+        #expect(watched.contains("(classification, N="), "\(watched.suffix(1500))")
+
         // Fitted offline from the stored labels, then a fresh learner starts from it.
         let fitted = run + "-fitted.safetensors"
         defer { try? FileManager.default.removeItem(atPath: fitted) }
