@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(name: "OniEnvironmentsTests", dependencies: ["OniEnvironments", "OniCore"], exclude: ["Reference"]),
         .testTarget(name: "OniAnnotationTests", dependencies: ["OniAnnotation", "OniCore", "OniTestSupport"], exclude: ["LabelSet"]),
         .testTarget(name: "OniStorageTests", dependencies: ["OniStorage", "OniWire", "OniCore", "OniTestSupport"]),
-        .testTarget(name: "OniRuntimeTests", dependencies: ["OniRuntime", "OniLearning", "OniCore", "OniEnvironments", "OniStorage"]),
+        .testTarget(name: "OniRuntimeTests", dependencies: ["OniRuntime", "OniLearning", "OniCore", "OniEnvironments", "OniStorage", "OniTestSupport"]),
         .testTarget(name: "OniOptionsTests", dependencies: ["OniOptions", "OniRuntime", "OniLearning", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "OniTelemetryTests", dependencies: ["OniTelemetry", "OniWire"]),
         .testTarget(name: "OniNeuralTests", dependencies: ["OniNeural", "OniCore", "CBLAS"]),

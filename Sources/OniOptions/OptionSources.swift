@@ -16,3 +16,11 @@ public enum OptionSources {
         try ConfigFile.expand(OptionAliases.canonical(raw), accepting: names)
     }
 }
+
+/// `--config FILE`, as each role's executable takes it (`OptionSources` reads the file before parsing).
+public struct ConfigFileOption: ParsableArguments, Sendable {
+    @Option(help: "JSON or YAML file of options (keys: long option names; a run's config.json is one); the command line's win.")
+    public var config: String?
+
+    public init() {}
+}

@@ -97,10 +97,13 @@ public struct RunPlan: Sendable {
         ]
     }
 
-    /// Worker `index`'s command line, given where the learner listens.
-    public func workerArguments(index: Int, endpoints: RunEndpoints) -> [String] {
-        [
-            "--id", "worker-\(index)", "--run-id", endpoints.runID, "--seed", "\(seed &+ UInt64(index))",
+    /// Worker `index`'s command line, given where the learner listens. A restarted worker is a new
+    /// incarnation (`worker-1.r2`): its rollout sequence, which starts again at 0, is its own, and
+    /// its seed moves on so that it plays other episodes.
+    public func workerArguments(index: Int, endpoints: RunEndpoints, incarnation: Int = 0) -> [String] {
+        let seed = self.seed &+ UInt64(index) &+ UInt64(incarnation) &* 1_000_003
+        return [
+            "--id", "worker-\(index)" + (incarnation > 0 ? ".r\(incarnation)" : ""), "--run-id", endpoints.runID, "--seed", "\(seed)",
             "--experience", endpoints.experience, "--params", endpoints.params,
             "--record-dir", (runDirectory as NSString).appendingPathComponent("recordings"),
         ] + workerSettings

@@ -133,9 +133,10 @@ public final class Supervisor {
                     let restart = restarts[child.role]!
                     output("oni run: restarting \(child.role) (\(restart) of \(Self.maxRestarts)); training goes on meanwhile")
                     children.removeAll { $0 === child }
-                    let arguments = child.role.hasPrefix("worker-") ? Self.nextIncarnation(child.arguments, restart: restart) : child.arguments
-                    let started = try launch(child.role, child.executable, arguments, logs: logs)
-                    started.arguments = child.arguments
+                    let arguments = child.role.hasPrefix("worker-")
+                        ? roles.workerArguments(index: Int(child.role.dropFirst("worker-".count)) ?? 0, endpoints: endpoints, incarnation: restart)
+                        : child.arguments
+                    try launch(child.role, child.executable, arguments, logs: logs)
                     continue
                 }
                 throw RuntimeError.childFailed(role: child.role, detail: "exited with status \(status)")
@@ -208,17 +209,6 @@ public final class Supervisor {
         return parts.string ?? url
     }
 
-    /// A restarted worker's command line: a new incarnation (`worker-1.r2`), so that its rollout
-    /// sequence, which starts again at 0, is its own, and other episodes (its seed moved on).
-    static func nextIncarnation(_ arguments: [String], restart: Int) -> [String] {
-        var arguments = arguments
-        for (index, argument) in arguments.enumerated() where index + 1 < arguments.count {
-            if argument == "--id" { arguments[index + 1] += ".r\(restart)" }
-            if argument == "--seed", let seed = UInt64(arguments[index + 1]) { arguments[index + 1] = "\(seed &+ UInt64(restart) &* 1_000_003)" }
-        }
-        return arguments
-    }
-
     /// Waits until the local LLM server has loaded its model (`/health` answers 200).
     private func waitForLLMServer(_ base: URL) throws {
         guard let server = children.last(where: { $0.role == "llm-server" }) else { return }
@@ -273,28 +263,27 @@ public final class Supervisor {
     /// Waits until the learner has written where it listens (`RUN_DIR/endpoints.json`) and answers
     /// on its control socket there.
     private func waitForLearner(_ learner: Child, runDirectory: URL, context: ZMQContext) throws -> RunEndpoints {
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline && !stop.isStopped {
-            if !learner.process.isRunning {
-                let tail = Self.tail(of: learner.logPath, lines: 15)
-                output("oni run: learner exited with status \(learner.process.terminationStatus) while starting:\n\(tail)")
-                throw RuntimeError.childFailed(role: "learner", detail: "exited while starting")
-            }
-            if let endpoints = RunEndpoints.read(in: runDirectory),
-               try StatusClient.query(endpoints.control, context: context, timeoutMilliseconds: 300, logger: logger) != nil {
-                return endpoints
-            }
-            Thread.sleep(forTimeInterval: 0.05)
+        try waitFor(learner, "listen and answer", RunEndpoints.file(in: runDirectory)) {
+            guard let endpoints = RunEndpoints.read(in: runDirectory),
+                  try StatusClient.query(endpoints.control, context: context, timeoutMilliseconds: 300, logger: logger) != nil
+            else { return nil }
+            return endpoints
         }
-        throw RuntimeError.childFailed(
-            role: "learner", detail: stop.isStopped ? "stopped while starting" : "did not listen and answer within 30 s (\(RunEndpoints.file(in: runDirectory).path))")
     }
 
     /// Waits for a child to write `file` (the endpoint it bound), returning its contents.
     private func waitForFile(_ file: URL, from child: Child) throws -> String {
+        try waitFor(child, "report where it listens", file) {
+            (try? String(contentsOf: file, encoding: .utf8)).flatMap { $0.isEmpty ? nil : $0 }
+        }
+    }
+
+    /// Polls `ready` for up to 30 s while `child` runs; fails naming the child (and the end of its
+    /// log) if it exits first, or naming what it did not do in time.
+    private func waitFor<T>(_ child: Child, _ what: String, _ file: URL, ready: () throws -> T?) throws -> T {
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline && !stop.isStopped {
-            if let text = try? String(contentsOf: file, encoding: .utf8), !text.isEmpty { return text }
+            if let value = try ready() { return value }
             if !child.process.isRunning {
                 let tail = Self.tail(of: child.logPath, lines: 15)
                 output("oni run: \(child.role) exited with status \(child.process.terminationStatus) while starting:\n\(tail)")
@@ -302,7 +291,8 @@ public final class Supervisor {
             }
             Thread.sleep(forTimeInterval: 0.05)
         }
-        throw RuntimeError.childFailed(role: child.role, detail: "did not report where it listens within 30 s (\(file.path))")
+        throw RuntimeError.childFailed(
+            role: child.role, detail: stop.isStopped ? "stopped while starting" : "did not \(what) within 30 s (\(file.path))")
     }
 
     /// Stops the children in waves — workers, then the annotator, then the

@@ -16,7 +16,7 @@ struct AnnotatorCommand: ParsableCommand {
             """,
         version: BuildInfo.current.versionLine)
 
-    @Option(help: "JSON or YAML file of options (keys: long option names); the command line's win.") var config: String?
+    @OptionGroup var configFile: ConfigFileOption
     @OptionGroup(title: "Socket and id") var wiring: AnnotatorWiring
     @OptionGroup(title: "Annotator") var annotator: AnnotatorOptions
     @OptionGroup(title: "Every role") var role: RoleOptions

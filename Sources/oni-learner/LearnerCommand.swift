@@ -19,7 +19,7 @@ struct LearnerCommand: ParsableCommand {
             """,
         version: BuildInfo.current.versionLine)
 
-    @Option(help: "JSON or YAML file of options (keys: long option names); the command line's win.") var config: String?
+    @OptionGroup var configFile: ConfigFileOption
     @OptionGroup(title: "Run directory and sockets") var wiring: LearnerWiring
     @OptionGroup(title: "Environment") var environment: EnvironmentOptions
     @OptionGroup(title: "Learner") var learner: LearnerOptions
@@ -30,19 +30,7 @@ struct LearnerCommand: ParsableCommand {
     }
 
     func run() throws {
-        var config = LearnerConfig()
-        config.runDirectory = wiring.runDir
-        config.resume = wiring.resume
-        config.experienceBind = wiring.experienceBind
-        config.paramsBind = wiring.paramsBind
-        config.metricsBind = wiring.metricsBind
-        config.controlBind = wiring.controlBind
-        config.annotatorEndpoint = wiring.annotator
-        config.prometheusBind = wiring.prometheusBind
-        config.env = environment.env
-        config.seed = environment.seed
-        config.maxFrameBytes = role.maxFrameBytes
-        learner.apply(to: &config, annotating: wiring.annotator != nil)
+        let config = LearnerConfig(wiring: wiring, environment: environment, learner: learner, role: role)
         try RoleMain.run(
             logLevel: role.logLevel.rawValue, label: "oni.learner",
             curve: .from(role.curve, clientKey: wiring.curveClientKey, binds: true, connects: wiring.annotator != nil)

@@ -15,7 +15,7 @@ struct WorkerCommand: ParsableCommand {
             """,
         version: BuildInfo.current.versionLine)
 
-    @Option(help: "JSON or YAML file of options (keys: long option names); the command line's win.") var config: String?
+    @OptionGroup var configFile: ConfigFileOption
     @OptionGroup(title: "Id and the learner's endpoints") var wiring: WorkerWiring
     @OptionGroup(title: "Environment") var environment: EnvironmentOptions
     @OptionGroup(title: "Worker") var worker: WorkerOptions
@@ -26,17 +26,7 @@ struct WorkerCommand: ParsableCommand {
     }
 
     func run() throws {
-        var config = WorkerConfig()
-        config.id = wiring.id
-        config.runID = wiring.runId
-        config.env = environment.env
-        config.seed = environment.seed
-        config.experienceEndpoint = wiring.experience
-        config.paramsEndpoint = wiring.params
-        config.maxEnvSteps = wiring.maxEnvSteps
-        config.recordDirectory = wiring.recordDir
-        config.maxFrameBytes = role.maxFrameBytes
-        worker.apply(to: &config)
+        let config = WorkerConfig(wiring: wiring, environment: environment, worker: worker, role: role)
         try RoleMain.run(
             logLevel: role.logLevel.rawValue, label: "oni.worker.\(wiring.id)",
             curve: .from(role.curve, clientKey: wiring.curveClientKey, binds: false, connects: true)

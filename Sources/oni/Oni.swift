@@ -18,13 +18,7 @@ struct Oni: AsyncParsableCommand {
         // A reader that went away (a closed pipe) must not kill a run mid-flight.
         signal(SIGPIPE, SIG_IGN)
         var arguments = OptionAliases.canonical(Array(CommandLine.arguments.dropFirst()))
-        if arguments.first == "run" {
-            do {
-                arguments = ["run"] + (try ConfigFile.expand(Array(arguments.dropFirst()), accepting: OptionValues.names(of: RunCommand.self)))
-            } catch {
-                RunCommand.exit(withError: error)
-            }
-        }
+        if arguments.first == "run" { arguments = ["run"] + OptionSources.arguments(for: RunCommand.self, Array(arguments.dropFirst())) }
         await main(arguments)
     }
 }

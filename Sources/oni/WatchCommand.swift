@@ -79,9 +79,8 @@ struct WatchCommand: ParsableCommand {
 /// Ranking pays by the run's running score statistics, which no file keeps: not shown.
 private final class MessageJudge: @unchecked Sendable {
     private var labels: [String: Double] = [:]
-    private var reward = "none"
-    private var coefficient = 0.1, beta = 3.0, threshold = 0.5, cosineThreshold = 0.3
-    private var goalText = Goal.default.text
+    /// The run's learner settings (`RUN_DIR/config.json`); nil when it has none.
+    private var settings: LearnerOptions?
     private var classifier: MessageClassifier?
     private var counts: [Int: [String: Int]] = [:]
     private let lock = NSLock()
@@ -93,18 +92,12 @@ private final class MessageJudge: @unchecked Sendable {
             for message in (try? store.messages()) ?? [] { if let label = message.label { labels[message.text] = Double(label) } }
             store.close()
         }
-        guard let file = try? ConfigFile(path: runDirectory.appendingPathComponent("config.json").path) else { return }
-        let options = Dictionary(file.options.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
-        let text = { (name: String) -> String? in if case .text(let value)? = options[name] { value } else { nil } }
-        // `auto` meant retrieval when the run had an LLM.
-        reward = text("reward") ?? "auto"
-        if reward == "auto" { reward = "retrieval" }
-        coefficient = Double(text("llm-reward-coeff") ?? "") ?? coefficient
-        beta = Double(text("beta-count-exponent") ?? "") ?? beta
-        threshold = Double(text("classification-threshold") ?? "") ?? threshold
-        cosineThreshold = Double(text("cosine-threshold") ?? "") ?? cosineThreshold
-        goalText = Goal(argument: text("goal") ?? "default").text
-        if reward == "classification" {
+        // The run's options as `oni run` saved them, read the way `--config` reads them.
+        guard let file = try? ConfigFile(path: runDirectory.appendingPathComponent("config.json").path),
+              let saved = try? RunSettings.parse(file.arguments(accepting: OptionValues.names(of: RunSettings.self)))
+        else { return }
+        settings = saved.learner
+        if saved.learner.reward == .classification {
             let model = MessageClassifier(seed: 0)
             let path = runDirectory.appendingPathComponent("checkpoints/reward_model.safetensors").path
             if (try? model.load(from: path)) != nil { classifier = model }
@@ -119,17 +112,21 @@ private final class MessageJudge: @unchecked Sendable {
         }
         let label = labels[frame.message]
         var text = label.map { "LLM: \($0 > 0.5 ? "progress" : "no progress")" } ?? "LLM: not labelled"
+        guard let settings, frame.step > 0 else { return text }
+        // `auto` meant retrieval when the run had an LLM.
+        let reward = settings.reward.resolved(annotating: true)
         let messageReward: Double?
         switch reward {
-        case "retrieval": messageReward = label ?? 0
-        case "classification": messageReward = classifier.map { $0.probabilities([frame.message])[0] > threshold ? 1 : 0 }
-        case "cosine":
-            let similarity = MessageFeatures.cosine(frame.message, goalText)
-            messageReward = similarity >= cosineThreshold ? similarity : 0
-        default: messageReward = nil
+        case .retrieval: messageReward = label ?? 0
+        case .classification: messageReward = classifier.map { $0.probabilities([frame.message])[0] > settings.classificationThreshold ? 1 : 0 }
+        case .cosine:
+            let similarity = MessageFeatures.cosine(frame.message, Goal(argument: settings.goal).text)
+            messageReward = similarity >= settings.cosineThreshold ? similarity : 0
+        case .none, .ranking: messageReward = nil
         }
-        if let messageReward, frame.step > 0 {
-            text += String(format: "  intrinsic %.4f (%@, N=%d)", coefficient * messageReward / pow(Double(count), beta), reward as NSString, count)
+        if let messageReward {
+            let paid = settings.llmRewardCoeff * messageReward / pow(Double(count), settings.betaCountExponent)
+            text += String(format: "  intrinsic %.4f (%@, N=%d)", paid, reward.rawValue as NSString, count)
         }
         return text
     }

@@ -21,25 +21,6 @@ import Testing
         return pkill.terminationStatus == 0
     }
 
-    /// What `command` shows under a pseudo-terminal (`script`), typing `input` after `after` seconds.
-    static func underTerminal(_ command: String, input: String?, after: Double = 0) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        process.arguments = ["-qc", command, "/dev/null"]
-        let output = Pipe(), keys = Pipe()
-        process.standardOutput = output
-        process.standardInput = keys
-        try process.run()
-        if let input {
-            Thread.sleep(forTimeInterval: after)
-            keys.fileHandleForWriting.write(Data(input.utf8))
-        }
-        let shown = output.fileHandleForReading.readDataToEndOfFile()
-        try? keys.fileHandleForWriting.close()
-        process.waitUntilExit()
-        return String(decoding: shown, as: UTF8.self)
-    }
-
     func temporaryRun() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("oni-run-\(UUID().uuidString)").path
     }
@@ -85,10 +66,10 @@ import Testing
         #expect(noRun.wait(seconds: 60) == 1 && noRun.output.contains("does not exist"), "\(noRun.output)")
         // Watched under a pseudo-terminal: frames drawn with the action's name, and `q` quits.
         let oniPath = ChildProcess.binDirectory.appendingPathComponent("oni").path
-        let watched = try Self.underTerminal("\(oniPath) watch \(run) --fps 50 --max-frames 4", input: nil)
+        let watched = try PseudoTerminal.output(of: "\(oniPath) watch \(run) --fps 50 --max-frames 4", input: nil)
         #expect(watched.components(separatedBy: "(q quits)").count - 1 == 4, "\(watched)")
         #expect(watched.contains("\u{1B}[H\u{1B}[2J") && watched.contains("HP:") && watched.contains("episode 0  step 3  action "), "\(watched)")
-        let quit = try Self.underTerminal("\(oniPath) watch \(run) --fps 10 --episodes 100", input: "q", after: 1)
+        let quit = try PseudoTerminal.output(of: "\(oniPath) watch \(run) --fps 10 --episodes 100", input: "q", after: 1)
         let frames = quit.components(separatedBy: "(q quits)").count - 1
         #expect(frames >= 2 && frames < 100, "\(frames) frames before q")
 

@@ -195,7 +195,7 @@ import Testing
         try Data(#"{"options": {"reward": "classification", "llm-reward-coeff": 0.1, "beta-count-exponent": 3}}"#.utf8)
             .write(to: URL(fileURLWithPath: run + "/config.json"))
         let oniPath = ChildProcess.binDirectory.appendingPathComponent("oni").path
-        let watched = try OniRunTests.underTerminal("\(oniPath) watch \(run) --fps 100 --max-frames 60", input: nil)
+        let watched = try PseudoTerminal.output(of: "\(oniPath) watch \(run) --fps 100 --max-frames 60", input: nil)
         #expect(watched.contains("(classification, N="), "\(watched.suffix(1500))")
 
         // Fitted offline from the stored labels, then a fresh learner starts from it.

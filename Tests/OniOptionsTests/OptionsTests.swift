@@ -12,14 +12,8 @@ struct LearnerProcess: ParsableArguments {
     @OptionGroup var learner: LearnerOptions
     @OptionGroup var role: RoleOptions
 
-    var config: LearnerConfig {
-        var config = LearnerConfig()
-        config.env = environment.env
-        config.seed = environment.seed
-        config.maxFrameBytes = role.maxFrameBytes
-        learner.apply(to: &config, annotating: wiring.annotator != nil)
-        return config
-    }
+    /// What `oni-learner` runs with (the mapping its command uses).
+    var config: LearnerConfig { LearnerConfig(wiring: wiring, environment: environment, learner: learner, role: role) }
 }
 
 struct WorkerProcess: ParsableArguments {
@@ -69,6 +63,8 @@ func everyLearnerOptionChanged() -> [String] {
         let learner = try LearnerProcess.parse(plan.learnerArguments(annotator: nil))
         #expect(OptionValues.of(learner.learner) == OptionValues.of(settings.learner))
         var expected = LearnerConfig()
+        expected.runDirectory = "/tmp/run"
+        (expected.experienceBind, expected.paramsBind, expected.metricsBind, expected.controlBind) = plan.learnerBinds
         expected.env = "grid:vault"
         expected.seed = 7
         expected.maxFrameBytes = 100_000
@@ -175,6 +171,11 @@ func everyLearnerOptionChanged() -> [String] {
         let worker = try WorkerProcess.parse(plan.workerArguments(index: 2, endpoints: endpoints))
         #expect(worker.worker.envsPerWorker == 6 && worker.worker.rolloutLength == 8 && worker.worker.workerThreads == 3 && worker.worker.heartbeatSeconds == 0.5)
         #expect(worker.environment.seed == 12 && worker.wiring.id == "worker-2" && worker.wiring.experience == endpoints.experience)
+        let workerConfig = WorkerConfig(wiring: worker.wiring, environment: worker.environment, worker: worker.worker, role: worker.role)
+        #expect(workerConfig.numEnvs == 6 && workerConfig.threads == 3 && workerConfig.runID == "r-1" && workerConfig.recordDirectory == "/tmp/run/recordings")
+        // A restarted worker is a new incarnation with its own id and seed.
+        let restarted = try WorkerProcess.parse(plan.workerArguments(index: 2, endpoints: endpoints, incarnation: 1))
+        #expect(restarted.wiring.id == "worker-2.r1" && restarted.environment.seed == 12 + 1_000_003)
         #expect(worker.wiring.params == endpoints.params && worker.wiring.runId == "r-1")
         plan.labelMode = .tagged
         plan.pairJudge = .scores

@@ -3,6 +3,7 @@ import OniCore
 import OniEnvironments
 import OniLearning
 import OniRuntime
+import OniTestSupport
 import Testing
 
 /// Reads a ttyrec file by the format's definition: 12-byte little-endian headers (seconds,
@@ -20,20 +21,6 @@ func readTTYRec(_ path: String) throws -> [(seconds: Double, bytes: Data)] {
         offset += 12 + length
     }
     return frames
-}
-
-/// What a terminal shows from `command` (run under a pseudo-terminal, as players need one).
-func underTerminal(_ command: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-    process.arguments = ["-qc", command, "/dev/null"]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: output, as: UTF8.self)
 }
 
 func installed(_ tool: String) -> Bool {
@@ -101,7 +88,7 @@ func installed(_ tool: String) -> Bool {
             }
             if installed("asciinema") && installed("script") {
                 // asciinema's own reader prints what a player would see.
-                let shown = try underTerminal("asciinema cat \(path)").replacingOccurrences(of: "\r", with: "")
+                let shown = try PseudoTerminal.output(of: "asciinema cat \(path)").replacingOccurrences(of: "\r", with: "")
                 #expect(shown == expected.map(\.terminalText).joined().replacingOccurrences(of: "\r", with: ""))
             }
         }
@@ -124,7 +111,7 @@ func installed(_ tool: String) -> Bool {
             }
             #expect(expected.first?.lines.contains { $0.contains("Dlvl:1") } == true)
             if installed("ttyplay") && installed("script") {
-                let shown = try underTerminal("ttyplay -n \(path)").replacingOccurrences(of: "\r", with: "")
+                let shown = try PseudoTerminal.output(of: "ttyplay -n \(path)").replacingOccurrences(of: "\r", with: "")
                 #expect(shown == expected.map(\.terminalText).joined().replacingOccurrences(of: "\r", with: ""))
             }
         }

@@ -81,29 +81,25 @@ def main():
         chosen.append(message)
         return True
 
+    def take_up_to(candidates, limit):
+        taken = 0
+        for message in candidates:
+            if taken == limit:
+                break
+            taken += take(message)
+        return taken
+
     ranked = sorted(counts, key=lambda m: (-counts[m], m))
-    frequent = 0
-    for message in ranked:
-        if frequent == 150:
-            break
-        frequent += take(message)
+    frequent = take_up_to(ranked, 150)
     rng = random.Random(20261206)
     positives = [m for m in ranked if any(label(m, g) for g in GOALS)]
     taken = sum(take(m) for m in positives)
     flagged = [m for m in ranked if m not in chosen and CANDIDATE.search(m)]
     rng.shuffle(flagged)
-    near = 0
-    for message in flagged:
-        if near == 100:
-            break
-        near += take(message)
+    near = take_up_to(flagged, 100)
     rest = [m for m in ranked if m not in chosen]
     rng.shuffle(rest)
-    drawn = 0
-    for message in rest:
-        if drawn == 150:
-            break
-        drawn += take(message)
+    drawn = take_up_to(rest, 150)
     with open(out, "w") as f:
         for message in sorted(chosen):
             labels = {g: label(message, g) for g in GOALS}

@@ -1,0 +1,38 @@
+import OniRuntime
+
+// Each role's configuration from its option groups: the one mapping its executable uses and the
+// tests check.
+
+extension LearnerConfig {
+    public init(wiring: LearnerWiring, environment: EnvironmentOptions, learner: LearnerOptions, role: RoleOptions) {
+        self.init()
+        runDirectory = wiring.runDir
+        resume = wiring.resume
+        experienceBind = wiring.experienceBind
+        paramsBind = wiring.paramsBind
+        metricsBind = wiring.metricsBind
+        controlBind = wiring.controlBind
+        annotatorEndpoint = wiring.annotator
+        prometheusBind = wiring.prometheusBind
+        env = environment.env
+        seed = environment.seed
+        maxFrameBytes = role.maxFrameBytes
+        learner.apply(to: &self, annotating: wiring.annotator != nil)
+    }
+}
+
+extension WorkerConfig {
+    public init(wiring: WorkerWiring, environment: EnvironmentOptions, worker: WorkerOptions, role: RoleOptions) {
+        self.init()
+        id = wiring.id
+        runID = wiring.runId
+        env = environment.env
+        seed = environment.seed
+        experienceEndpoint = wiring.experience
+        paramsEndpoint = wiring.params
+        maxEnvSteps = wiring.maxEnvSteps
+        recordDirectory = wiring.recordDir
+        maxFrameBytes = role.maxFrameBytes
+        worker.apply(to: &self)
+    }
+}
