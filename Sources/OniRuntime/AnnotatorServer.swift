@@ -15,7 +15,7 @@ public final class AnnotatorServer {
     public let config: AnnotatorConfig
     private let logger: Logger
     private let stop: StopSignal
-    private let context: ZMQContext
+    private let transport: any Transport
     /// Frames the request socket received and refused (malformed, oversized, wrong version or kind).
     public let frameCounters = FrameCounters()
     private let backend: any LLMBackend
@@ -60,21 +60,20 @@ public final class AnnotatorServer {
     public private(set) var stats = Stats()
 
     /// `backend` defaults to an OpenAI-compatible client for `config.llm`.
-    public init(config: AnnotatorConfig, context: ZMQContext, stop: StopSignal, logger: Logger, backend: (any LLMBackend)? = nil) {
+    public init(config: AnnotatorConfig, transport: any Transport, stop: StopSignal, logger: Logger, backend: (any LLMBackend)? = nil) {
         self.config = config
         self.logger = logger
         self.stop = stop
-        self.context = context
+        self.transport = transport
         self.backend = backend ?? OpenAICompatibleBackend(config: config.llm, logger: logger)
     }
 
     /// Runs until stopped; requests still being labelled then are abandoned
     /// (their learners re-send them after their timeout).
     public func run() throws {
-        let socket = try MessageSocket(
-            context: context, type: .router, name: "requests", accepts: [.annotationRequest, .heartbeat],
+        let socket = try MessageChannel(
+            transport: transport, type: .router, .bind(config.bind), name: "requests", accepts: [.annotationRequest, .heartbeat],
             codec: FrameCodec(maxFrameBytes: config.maxFrameBytes), counters: frameCounters, logger: logger)
-        try socket.socket.bind(config.bind)
         defer { socket.close() }
         if let path = config.cachePath {
             do {
@@ -84,7 +83,7 @@ public final class AnnotatorServer {
                 logger.error("label cache unusable; asking the LLM about every message", metadata: ["path": "\(path)", "error": "\(error)"])
             }
         }
-        let bound = try socket.socket.lastEndpoint()
+        let bound = try socket.lastEndpoint()
         if let file = config.endpointFile {
             // For whoever started us on a port the system chose (`oni run`).
             try Data((RunEndpoints.connectable(bound) + "\n").utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
@@ -98,7 +97,7 @@ public final class AnnotatorServer {
 
         var lastStats = Date()
         while !stop.isStopped {
-            if try socket.socket.waitReadable(timeoutMilliseconds: 10) {
+            if try socket.channel.waitReadable(timeoutMilliseconds: 10) {
                 while let routed = try socket.receiveRouted(timeoutMilliseconds: 0) {
                     if case .heartbeat = routed.message {
                         // A learner checking on us: answer with our own figures.
@@ -163,7 +162,7 @@ public final class AnnotatorServer {
             "queue_depth": Double(queue.count), "in_flight": Double(inFlight), "uptime_s": Self.clock() - started,
             "frames_refused": Double(frameCounters.refusedTotal),
         ]
-        if let security = context.securityCounters {
+        if let security = transport.securityCounters {
             values["curve_admitted"] = Double(security.admitted)
             values["curve_refused_keys"] = Double(security.refusedKeys)
             values["curve_failed_handshakes"] = Double(security.failedHandshakes)
@@ -205,7 +204,7 @@ public final class AnnotatorServer {
     }
 
     /// Answers every item of a request with a backend error, so the learner asks again later.
-    private func refuse(_ queued: Queued, reason: String, on socket: MessageSocket) {
+    private func refuse(_ queued: Queued, reason: String, on socket: MessageChannel) {
         var reply = Oni_V1_AnnotationReply()
         reply.requestID = queued.request.requestID
         reply.annotatorID = config.id

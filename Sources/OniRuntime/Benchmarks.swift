@@ -87,12 +87,11 @@ public enum Benchmarks {
         }
         output(String(format: "transport  rollout T=32 B=16 (%d KiB): encode %7.0f/s  decode+validate %7.0f/s", frame.count / 1024, Double(n) / encode, Double(n) / decode))
 
-        // End to end through MessageSocket: rollouts/s a learner can take in.
+        // End to end through MessageChannel: rollouts/s a learner can take in.
         for (name, receiving, sending) in [("plain", plain, plain), ("CURVE", server, client)] {
-            let pull = try MessageSocket(context: receiving, type: .pull, name: "bench", accepts: [.rollout], logger: logger)
-            try pull.socket.bind("tcp://127.0.0.1:*")
+            let pull = try MessageChannel(transport: receiving, type: .pull, .bind("tcp://127.0.0.1:*"), name: "bench", accepts: [.rollout], logger: logger)
             let total = 5000
-            let sender = senderThread(context: sending, endpoint: try pull.socket.lastEndpoint(), frame: frame, count: total)
+            let sender = senderThread(context: sending, endpoint: try pull.lastEndpoint(), frame: frame, count: total)
             var got = 0
             let elapsed = try seconds {
                 sender.start()

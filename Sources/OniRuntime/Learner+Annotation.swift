@@ -27,7 +27,7 @@ extension Learner {
         return (registry.entry(pair.first)?.count ?? 0) + (registry.entry(pair.second)?.count ?? 0)
     }
 
-    func sendAnnotationRequests(_ socket: MessageSocket) {
+    func sendAnnotationRequests(_ socket: MessageChannel) {
         annotation.expire(now: now)
         guard now >= annotationRetryAt else { return }
         while let next = annotation.nextRequest(now: now, priority: annotationPriority) {
@@ -52,7 +52,7 @@ extension Learner {
         }
     }
 
-    func handleReply(_ reply: Oni_V1_AnnotationReply, writer: StoreWriter, socket: MessageSocket) {
+    func handleReply(_ reply: Oni_V1_AnnotationReply, writer: StoreWriter, socket: MessageChannel) {
         if !annotation.answered(reply.requestID, now: now) {
             counters["annotation/late_replies", default: 0] += 1
         }

@@ -16,7 +16,7 @@ extension Learner {
 
     /// Takes up to `limit` frames from the experience socket without waiting.
     /// With `train`, each rollout also gets an APPO update.
-    func receiveExperience(_ socket: MessageSocket, writer: StoreWriter, limit: Int, train: Bool) {
+    func receiveExperience(_ socket: MessageChannel, writer: StoreWriter, limit: Int, train: Bool) {
         var taken = 0
         while taken < limit, let received = (try? socket.receiveRouted(timeoutMilliseconds: 0)) ?? nil {
             taken += 1
@@ -115,7 +115,7 @@ extension Learner {
     }
 
     /// Publishes Params after every `publishEveryUpdates` updates, and every 2 s for workers that join late.
-    func publishParams(_ socket: MessageSocket) {
+    func publishParams(_ socket: MessageChannel) {
         guard trainer != nil else { return }
         paramsMailbox.envSteps = envSteps
         guard let params = paramsMailbox.newest, params.version > publishedVersion || now - lastPublished >= 2 else { return }

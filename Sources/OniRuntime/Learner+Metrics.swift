@@ -75,7 +75,7 @@ extension Learner {
             values.merge(intrinsic.metrics) { _, new in new }
         }
         values["learner/frames_refused"] = Double(sockets.framesRefused)
-        if let security = context.securityCounters {
+        if let security = transport.securityCounters {
             values["security/admitted"] = Double(security.admitted)
             values["security/refused_keys"] = Double(security.refusedKeys)
             values["security/failed_handshakes"] = Double(security.failedHandshakes)

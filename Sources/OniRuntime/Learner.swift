@@ -16,7 +16,7 @@ public final class Learner {
     public let config: LearnerConfig
     let logger: Logger
     let stop: StopSignal
-    let context: ZMQContext
+    let transport: any Transport
 
     var registry = MessageRegistry()
     /// Pairs of messages for the ranking reward (empty with other rewards).
@@ -66,11 +66,11 @@ public final class Learner {
     /// Every metrics snapshot goes to each of these: the PUB socket, the store, metrics.jsonl, TensorBoard.
     var metricsSinks: MetricsFanOut!
 
-    public init(config: LearnerConfig, context: ZMQContext, stop: StopSignal, logger: Logger) {
+    public init(config: LearnerConfig, transport: any Transport, stop: StopSignal, logger: Logger) {
         self.config = config
         self.logger = logger
         self.stop = stop
-        self.context = context
+        self.transport = transport
         let directory = URL(fileURLWithPath: config.runDirectory)
         runID = RunIdentity.saved(in: directory) ?? RunIdentity.make(for: directory)
         annotation = AnnotationQueue(
@@ -86,15 +86,15 @@ public final class Learner {
     /// Wall-clock milliseconds, for timestamps.
     var unixMilliseconds: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
-    /// The learner's sockets.
+    /// The learner's channels.
     struct Sockets {
-        var experience: MessageSocket
-        var params: MessageSocket
-        var metrics: MessageSocket
-        var control: MessageSocket
-        var annotator: MessageSocket?
+        var experience: MessageChannel
+        var params: MessageChannel
+        var metrics: MessageChannel
+        var control: MessageChannel
+        var annotator: MessageChannel?
 
-        var all: [MessageSocket] { [experience, params, metrics, control] + (annotator.map { [$0] } ?? []) }
+        var all: [MessageChannel] { [experience, params, metrics, control] + (annotator.map { [$0] } ?? []) }
         var framesRefused: Int { all.map { $0.counters.refusedTotal }.reduce(0, +) }
     }
 
@@ -178,10 +178,10 @@ public final class Learner {
         }
         // Where this learner listens, for `oni run` and the tools (written once it does).
         try RunEndpoints(
-            runID: runID, experience: RunEndpoints.connectable(sockets.experience.socket.lastEndpoint()),
-            params: RunEndpoints.connectable(sockets.params.socket.lastEndpoint()),
-            metrics: RunEndpoints.connectable(sockets.metrics.socket.lastEndpoint()),
-            control: RunEndpoints.connectable(sockets.control.socket.lastEndpoint()), annotator: config.annotatorEndpoint,
+            runID: runID, experience: RunEndpoints.connectable(sockets.experience.lastEndpoint()),
+            params: RunEndpoints.connectable(sockets.params.lastEndpoint()),
+            metrics: RunEndpoints.connectable(sockets.metrics.lastEndpoint()),
+            control: RunEndpoints.connectable(sockets.control.lastEndpoint()), annotator: config.annotatorEndpoint,
             prometheus: prometheus.map { "http://\($0.host == "0.0.0.0" || $0.host == "*" ? "127.0.0.1" : $0.host):\($0.port)/metrics" }
         ).write(in: URL(fileURLWithPath: config.runDirectory))
         defer {
@@ -208,14 +208,14 @@ public final class Learner {
             // back-pressure, which bounds the policy lag), and the loop only serves control and annotation.
             let full = (trainer?.queuedSamples ?? 0) >= 2 * config.batchSamples
             let listening = full ? polled : polled + [sockets.experience]
-            let ready = try Poller.readable(listening.map(\.socket), timeoutMilliseconds: full ? 2 : 20)
+            let ready = try transport.readable(listening.map(\.channel), timeoutMilliseconds: full ? 2 : 20)
             let (controlReady, annotatorReady, experienceReady) = (ready[0], sockets.annotator != nil && ready[1], !full && ready.last!)
             if experienceReady {
                 let start = now
                 receiveExperience(sockets.experience, writer: writer, limit: 64, train: true)
                 intakeSeconds += now - start
             }
-            if controlReady, let parts = try sockets.control.socket.receiveMultipart(dontWait: true) {
+            if controlReady, let parts = try sockets.control.channel.receiveMultipart(dontWait: true, maxParts: 8) {
                 // REP must answer every request, even a refused one, or the socket stalls.
                 _ = sockets.control.accept(parts)
                 try sockets.control.send(.metrics(snapshot(sockets, writer: writer)))
@@ -292,39 +292,28 @@ public final class Learner {
 
     func bind() throws -> Sockets {
         let codec = FrameCodec(maxFrameBytes: config.maxFrameBytes)
-        /// Options must be set before bind: libzmq copies them into the listener.
-        func socket(
-            _ type: SocketType, _ name: String, _ accepts: Set<MessageKind>, bind endpoint: String,
-            configure: (ZMQSocket) throws -> Void = { _ in }
-        ) throws -> MessageSocket {
-            let s = try MessageSocket(context: context, type: type, name: name, accepts: accepts, codec: codec, logger: logger)
-            try configure(s.socket)
-            try s.socket.bind(endpoint)
-            return s
+        func channel(_ type: SocketType, _ name: String, _ accepts: Set<MessageKind>, _ address: ChannelAddress, _ options: ChannelOptions = ChannelOptions()) throws -> MessageChannel {
+            try MessageChannel(transport: transport, type: type, address, options: options, name: name, accepts: accepts, codec: codec, logger: logger)
         }
         // Few rollouts queued: with back-pressure reaching the workers, they wait for the
         // learner instead of running ahead of the policy (small policy lag).
-        let experience = try socket(.pull, "experience", [.rollout, .hello, .heartbeat], bind: config.experienceBind) {
-            try $0.setReceiveHighWaterMark(2)
-            try $0.setReceiveBuffer(bytes: 64 << 10)
-        }
+        let experience = try channel(
+            .pull, "experience", [.rollout, .hello, .heartbeat], .bind(config.experienceBind),
+            ChannelOptions(receiveHighWaterMark: 2, receiveBufferBytes: 64 << 10))
         // Params go out often and are large: keep only the newest per subscriber, so a
         // slow worker gets the current policy next, not a backlog of stale ones.
-        let params = try socket(.pub, "params", [], bind: config.paramsBind) { try $0.setConflate(true) }
+        let params = try channel(.pub, "params", [], .bind(config.paramsBind), ChannelOptions(conflate: true))
         var sockets = Sockets(
             experience: experience, params: params,
-            metrics: try socket(.pub, "metrics", [], bind: config.metricsBind),
-            control: try socket(.rep, "control", [.statusRequest], bind: config.controlBind))
+            metrics: try channel(.pub, "metrics", [], .bind(config.metricsBind)),
+            control: try channel(.rep, "control", [.statusRequest], .bind(config.controlBind)))
         if let endpoint = config.annotatorEndpoint {
-            let annotator = try MessageSocket(
-                context: context, type: .dealer, name: "annotator", accepts: [.annotationReply, .heartbeat], codec: codec, logger: logger)
             // Sends fail at once while no annotator is connected, so requests wait in our queue instead.
-            try annotator.socket.setImmediate(true)
-            try annotator.socket.setReconnectInterval(milliseconds: 100, max: 2000)
-            try annotator.socket.connect(endpoint)
-            sockets.annotator = annotator
+            sockets.annotator = try channel(
+                .dealer, "annotator", [.annotationReply, .heartbeat], .connect(endpoint),
+                ChannelOptions(immediate: true, reconnectMilliseconds: (100, 2000)))
         }
-        let bound = try experience.socket.lastEndpoint()
+        let bound = try experience.lastEndpoint()
         if config.keepCheckpointsEvery > 0 { lastMilestone = envSteps / config.keepCheckpointsEvery }
         if config.evalEvery > 0 && config.train {
             evaluation = PeriodicEvaluation(every: config.evalEvery, episodes: config.evalEpisodes, env: config.env, logger: logger)

@@ -7,9 +7,9 @@ import OniWire
 /// for subscribers, so a slow or absent one costs nothing.
 final class MetricsPublisher: MetricsSink {
     let name = "metrics PUB socket"
-    private let socket: MessageSocket
+    private let socket: MessageChannel
 
-    init(_ socket: MessageSocket) { self.socket = socket }
+    init(_ socket: MessageChannel) { self.socket = socket }
 
     func write(_ snapshot: Oni_V1_Metrics) throws {
         _ = try socket.send(.metrics(snapshot), dontWait: true)

@@ -45,9 +45,8 @@ public struct MetricsViewer {
     /// itself when the learner restarts; a notice is printed while it is silent.
     public func followSocket(_ endpoint: String, curve: CurveSettings? = nil, logger: Logger) throws {
         let context = try RoleMain.makeContext(curve: curve, logger: logger)
-        let socket = try MessageSocket(context: context, type: .sub, name: "metrics", accepts: [.metrics], logger: logger)
+        let socket = try MessageChannel(transport: context, type: .sub, .connect(endpoint), name: "metrics", accepts: [.metrics], logger: logger)
         defer { socket.close() }
-        try socket.socket.connect(endpoint)
         var shown = 0
         var lastSeen = Date()
         var warned = false

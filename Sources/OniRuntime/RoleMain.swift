@@ -3,25 +3,32 @@ import Foundation
 import Logging
 import OniTransport
 
-/// The shared start of every role executable: logging, signal handling, one ZeroMQ context.
+/// The shared start of every role executable: logging, signal handling, one ZeroMQ context (the
+/// role's transport).
 public enum RoleMain {
     /// Bootstraps logging at `logLevel`, routes SIGINT/SIGTERM to a stop signal and runs `body`.
     /// With `curve` (a key directory), every socket the role binds or connects uses CURVE.
     public static func run(
         logLevel: String, label: String, curve: CurveSettings? = nil,
-        _ body: (_ context: ZMQContext, _ stop: StopSignal, _ logger: Logger) throws -> Void
+        _ body: (_ transport: any Transport, _ stop: StopSignal, _ logger: Logger) throws -> Void
     ) throws {
         _ = RoleLogging.bootstrap(level: logLevel)
-        BLASKernel.ensureFittingKernel(logger: Logger(label: "\(label).blas"))
-        AllocatorTuning.keepLargeAllocations()
-        // Roles share the machine with each other: one BLAS thread each unless told otherwise.
-        if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil { openblas_set_num_threads(1) }
+        prepareForTraining(logger: Logger(label: "\(label).blas"))
         let context = try makeContext(curve: curve, logger: Logger(label: "\(label).curve"))
         let stop = StopSignal()
         let sources = stop.installSignalHandlers()
         stop.stopWhenOrphaned()
         defer { sources.forEach { $0.cancel() } }
         try body(context, stop, Logger(label: label))
+    }
+
+    /// What every process that runs roles sets once: the BLAS kernel that fits the CPU, glibc
+    /// keeping large allocations, and one BLAS thread (roles share the machine with each other)
+    /// unless OPENBLAS_NUM_THREADS says otherwise.
+    public static func prepareForTraining(logger: Logger) {
+        BLASKernel.ensureFittingKernel(logger: logger)
+        AllocatorTuning.keepLargeAllocations()
+        if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil { openblas_set_num_threads(1) }
     }
 
     /// A plain context, or one whose sockets use CURVE with the keys `curve` names.

@@ -36,13 +36,13 @@ public final class RolloutReplayer {
     }
 
     public let config: Config
-    private let context: ZMQContext
+    private let transport: any Transport
     private let stop: StopSignal
     private let logger: Logger
 
-    public init(config: Config, context: ZMQContext? = nil, stop: StopSignal, logger: Logger) {
+    public init(config: Config, transport: (any Transport)? = nil, stop: StopSignal, logger: Logger) {
         self.config = config
-        self.context = context ?? ZMQContext()
+        self.transport = transport ?? ZMQContext()
         self.stop = stop
         self.logger = logger
     }
@@ -59,14 +59,12 @@ public final class RolloutReplayer {
         var progress = Progress()
         progress.total = Int(try store.database.scalarInt("SELECT count(*) FROM rollouts WHERE \(range)") ?? 0)
 
-        let socket = try MessageSocket(context: context, type: .push, name: "replay", accepts: [], logger: logger)
-        try socket.socket.setSendHighWaterMark(2)
-        try socket.socket.setSendTimeout(milliseconds: 200)
-        try socket.socket.connect(config.endpoint)
-        defer {
-            try? socket.socket.setLinger(milliseconds: 2000)
-            socket.close()
-        }
+        // On closing, the last rollouts get a moment to reach the learner.
+        let socket = try MessageChannel(
+            transport: transport, type: .push, .connect(config.endpoint),
+            options: ChannelOptions(sendHighWaterMark: 2, sendTimeoutMilliseconds: 200, lingerMilliseconds: 2000),
+            name: "replay", accepts: [], logger: logger)
+        defer { socket.close() }
 
         var lastID: Int64 = 0
         var lastReport = Date()

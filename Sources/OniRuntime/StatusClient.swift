@@ -7,12 +7,12 @@ import OniWire
 public enum StatusClient {
     /// The learner's metrics, or nil if it did not answer within the timeout.
     public static func query(
-        _ endpoint: String, context: ZMQContext, timeoutMilliseconds: Int = 1000, logger: Logger
+        _ endpoint: String, transport: any Transport, timeoutMilliseconds: Int = 1000, logger: Logger
     ) throws(TransportError) -> Oni_V1_Metrics? {
         var request = Oni_V1_StatusRequest()
         request.client = "oni"
         // A REQ socket that timed out cannot send again, so each query uses a fresh one.
-        let reply = try ask(endpoint, .statusRequest(request), over: .req, expecting: .metrics, context: context, timeoutMilliseconds: timeoutMilliseconds, logger: logger)
+        let reply = try ask(endpoint, .statusRequest(request), over: .req, expecting: .metrics, transport: transport, timeoutMilliseconds: timeoutMilliseconds, logger: logger)
         guard case let .metrics(metrics)? = reply else { return nil }
         return metrics
     }
@@ -21,12 +21,12 @@ public enum StatusClient {
     /// reply of kind `expecting`; nil if none came within the timeout.
     static func ask(
         _ endpoint: String, _ message: WireMessage, over type: SocketType, expecting: MessageKind,
-        context: ZMQContext, timeoutMilliseconds: Int, logger: Logger
+        transport: any Transport, timeoutMilliseconds: Int, logger: Logger
     ) throws(TransportError) -> WireMessage? {
-        let socket = try MessageSocket(context: context, type: type, name: "\(message.kind) client", accepts: [expecting], logger: logger)
+        let socket = try MessageChannel(
+            transport: transport, type: type, .connect(endpoint), options: ChannelOptions(sendTimeoutMilliseconds: Int32(timeoutMilliseconds)),
+            name: "\(message.kind) client", accepts: [expecting], logger: logger)
         defer { socket.close() }
-        try socket.socket.setSendTimeout(milliseconds: Int32(timeoutMilliseconds))
-        try socket.socket.connect(endpoint)
         guard try socket.send(message) else { return nil }
         return try socket.receive(timeoutMilliseconds: timeoutMilliseconds)
     }
@@ -36,14 +36,14 @@ public enum StatusClient {
 public enum AnnotatorStatusClient {
     /// The annotator's heartbeat, or nil if it did not answer within the timeout.
     public static func query(
-        _ endpoint: String, context: ZMQContext, timeoutMilliseconds: Int = 1000, logger: Logger
+        _ endpoint: String, transport: any Transport, timeoutMilliseconds: Int = 1000, logger: Logger
     ) throws(TransportError) -> Oni_V1_Heartbeat? {
         var beat = Oni_V1_Heartbeat()
         beat.role = "probe"
         beat.id = "oni-health"
         beat.unixMs = Int64(Date().timeIntervalSince1970 * 1000)
         let reply = try StatusClient.ask(
-            endpoint, .heartbeat(beat), over: .dealer, expecting: .heartbeat, context: context, timeoutMilliseconds: timeoutMilliseconds, logger: logger)
+            endpoint, .heartbeat(beat), over: .dealer, expecting: .heartbeat, transport: transport, timeoutMilliseconds: timeoutMilliseconds, logger: logger)
         guard case let .heartbeat(answer)? = reply else { return nil }
         return answer
     }

@@ -104,9 +104,9 @@ public final class Supervisor {
             try launch("worker-\(index)", "oni-worker", roles.workerArguments(index: index, endpoints: endpoints), logs: logs)
         }
 
-        let progress = try MessageSocket(context: context, type: .sub, name: "progress", accepts: [.metrics], logger: logger)
-        try progress.socket.setConflate(true)
-        try progress.socket.connect(endpoints.metrics)
+        let progress = try MessageChannel(
+            transport: context, type: .sub, .connect(endpoints.metrics), options: ChannelOptions(conflate: true),
+            name: "progress", accepts: [.metrics], logger: logger)
         defer { progress.close() }
 
         var last: Oni_V1_Metrics?
@@ -143,7 +143,7 @@ public final class Supervisor {
             }
         }
         // The learner has finished or we were interrupted: one last figure.
-        if let final = try? StatusClient.query(endpoints.control, context: context, timeoutMilliseconds: 500, logger: logger) {
+        if let final = try? StatusClient.query(endpoints.control, transport: context, timeoutMilliseconds: 500, logger: logger) {
             last = final
         }
         if let last { output("oni run: " + MetricsTable.progressLine(last)) }
@@ -265,7 +265,7 @@ public final class Supervisor {
     private func waitForLearner(_ learner: Child, runDirectory: URL, context: ZMQContext) throws -> RunEndpoints {
         try waitFor(learner, "listen and answer", RunEndpoints.file(in: runDirectory)) {
             guard let endpoints = RunEndpoints.read(in: runDirectory),
-                  try StatusClient.query(endpoints.control, context: context, timeoutMilliseconds: 300, logger: logger) != nil
+                  try StatusClient.query(endpoints.control, transport: context, timeoutMilliseconds: 300, logger: logger) != nil
             else { return nil }
             return endpoints
         }

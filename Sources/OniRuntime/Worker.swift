@@ -15,7 +15,7 @@ public final class Worker {
     public let config: WorkerConfig
     private let logger: Logger
     private let stop: StopSignal
-    private let context: ZMQContext
+    private let transport: any Transport
     private let environments: [any Environment]
     /// The environments split into `config.threads` groups, each stepped with its own policy copy
     /// and random generator on its own thread.
@@ -46,14 +46,14 @@ public final class Worker {
         }
     }
 
-    public init(config: WorkerConfig, context: ZMQContext, stop: StopSignal, logger: Logger) throws {
+    public init(config: WorkerConfig, transport: any Transport, stop: StopSignal, logger: Logger) throws {
         guard config.numEnvs > 0, config.rolloutLength > 0, (1...config.numEnvs).contains(config.threads) else {
             throw RuntimeError.invalidConfiguration("num-envs and rollout-length must be positive, threads in 1…num-envs")
         }
         self.config = config
         self.logger = logger
         self.stop = stop
-        self.context = context
+        self.transport = transport
         environments = try (0..<config.numEnvs).map { _ in try EnvironmentFactory.make(name: config.env) }
         if config.recordEvery > 0 {
             guard let directory = config.recordDirectory else { throw RuntimeError.invalidConfiguration("--record-every needs --record-dir") }
@@ -78,19 +78,18 @@ public final class Worker {
     /// Runs until stopped (signal or `maxEnvSteps`).
     public func run() throws {
         let codec = FrameCodec(maxFrameBytes: config.maxFrameBytes)
-        let experience = try MessageSocket(context: context, type: .push, name: "experience", accepts: [], codec: codec, logger: logger)
-        try experience.socket.setSendHighWaterMark(config.sendQueueRollouts)
-        // Few rollouts in flight: a worker must not run far ahead of the policy it is sent.
-        try experience.socket.setSendBuffer(bytes: 64 << 10)
-        try experience.socket.setSendTimeout(milliseconds: 200)
-        try experience.socket.setReconnectInterval(milliseconds: 100, max: 2000)
-        try experience.socket.connect(config.experienceEndpoint)
-        let params = try MessageSocket(context: context, type: .sub, name: "params", accepts: [.params], codec: codec, logger: logger)
-        try params.socket.setConflate(true)
-        try params.socket.connect(config.paramsEndpoint)
+        // Few rollouts in flight: a worker must not run far ahead of the policy it is sent. On
+        // closing, rollouts already queued get a moment to reach the learner.
+        let experience = try MessageChannel(
+            transport: transport, type: .push, .connect(config.experienceEndpoint),
+            options: ChannelOptions(
+                sendHighWaterMark: config.sendQueueRollouts, sendTimeoutMilliseconds: 200, lingerMilliseconds: 2000,
+                reconnectMilliseconds: (100, 2000), sendBufferBytes: 64 << 10),
+            name: "experience", accepts: [], codec: codec, logger: logger)
+        let params = try MessageChannel(
+            transport: transport, type: .sub, .connect(config.paramsEndpoint), options: ChannelOptions(conflate: true),
+            name: "params", accepts: [.params], codec: codec, logger: logger)
         defer {
-            // Give rollouts already queued a moment to reach the learner.
-            try? experience.socket.setLinger(milliseconds: 2000)
             experience.close()
             params.close()
         }
@@ -298,7 +297,7 @@ public final class Worker {
     }
 
     /// Sends, waiting while the learner is away; false only when stopped first.
-    private func sendPatiently(_ message: WireMessage, on socket: MessageSocket) throws -> Bool {
+    private func sendPatiently(_ message: WireMessage, on socket: MessageChannel) throws -> Bool {
         var warned = false
         while !stop.isStopped {
             if try socket.send(message) {
@@ -315,7 +314,7 @@ public final class Worker {
     }
 
     /// Swaps in the newest Params, if any arrived (between rollouts only).
-    private func pollParams(_ socket: MessageSocket) {
+    private func pollParams(_ socket: MessageChannel) {
         // Take everything that arrived and keep the newest.
         var newest: Oni_V1_Params?
         while case let .params(params)? = try? socket.receive(timeoutMilliseconds: 0) {
@@ -344,7 +343,7 @@ public final class Worker {
         }
     }
 
-    private func sendHello(_ socket: MessageSocket) {
+    private func sendHello(_ socket: MessageChannel) {
         var hello = Oni_V1_Hello()
         hello.role = "worker"
         hello.id = config.id
@@ -358,7 +357,7 @@ public final class Worker {
         _ = try? socket.send(.hello(hello), dontWait: true)
     }
 
-    private func sendHeartbeat(_ socket: MessageSocket, framesRefused: Int) {
+    private func sendHeartbeat(_ socket: MessageChannel, framesRefused: Int) {
         var beat = Oni_V1_Heartbeat()
         beat.role = "worker"
         beat.id = config.id

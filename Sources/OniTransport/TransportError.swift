@@ -1,6 +1,6 @@
 import CZeroMQ
 
-/// Errors from the ZeroMQ layer. Each case says which operation failed.
+/// Errors from the transport layer (ZeroMQ or in memory). Each case says which operation failed.
 public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A libzmq call failed; `operation` names it (e.g. "bind tcp://*:5555").
     case zmq(operation: String, errno: Int32, message: String)
@@ -8,6 +8,9 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
     case closed
     /// The context was terminated while the call was blocked.
     case contextTerminated
+    /// A transport refused an operation (e.g. an in-memory address already bound, channels of
+    /// two transports polled together); `operation` names it.
+    case refused(operation: String, reason: String)
 
     static func last(_ operation: String) -> TransportError {
         let code = zmq_errno()
@@ -20,6 +23,7 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
         case let .zmq(operation, errno, message): "\(operation) failed: \(message) (errno \(errno))"
         case .closed: "socket used after close"
         case .contextTerminated: "ZeroMQ context terminated"
+        case let .refused(operation, reason): "\(operation) refused: \(reason)"
         }
     }
 }

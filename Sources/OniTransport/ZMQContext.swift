@@ -92,3 +92,41 @@ public final class ZMQContext: @unchecked Sendable {
         return "\(major).\(minor).\(patch)"
     }
 }
+
+/// A ZeroMQ context is the transport between processes: every channel it opens is a libzmq socket.
+extension ZMQContext: Transport {
+    public func open(_ type: SocketType, _ address: ChannelAddress, options: ChannelOptions) throws(TransportError) -> any Channel {
+        let socket = try ZMQSocket(context: self, type: type)
+        // Options must be set before bind or connect: libzmq copies them into the connection.
+        if let value = options.sendHighWaterMark { try socket.setSendHighWaterMark(value) }
+        if let value = options.receiveHighWaterMark { try socket.setReceiveHighWaterMark(value) }
+        if options.conflate { try socket.setConflate(true) }
+        if options.immediate { try socket.setImmediate(true) }
+        if let value = options.sendTimeoutMilliseconds { try socket.setSendTimeout(milliseconds: value) }
+        if options.lingerMilliseconds != 0 { try socket.setLinger(milliseconds: options.lingerMilliseconds) }
+        if let value = options.reconnectMilliseconds { try socket.setReconnectInterval(milliseconds: value.first, max: value.max) }
+        if let value = options.sendBufferBytes { try socket.setSendBuffer(bytes: value) }
+        if let value = options.receiveBufferBytes { try socket.setReceiveBuffer(bytes: value) }
+        if let value = options.maxMessageBytes { try socket.setMaxMessageSize(value) }
+        if let value = options.routingID { try socket.setRoutingID(value) }
+        if type == .sub { try socket.subscribe() }
+        switch address {
+        case let .bind(endpoint): try socket.bind(endpoint)
+        case let .connect(endpoint): try socket.connect(endpoint)
+        }
+        return socket
+    }
+
+    public func readable(_ channels: [any Channel], timeoutMilliseconds: Int) throws(TransportError) -> [Bool] {
+        var sockets: [ZMQSocket] = []
+        for channel in channels {
+            guard let socket = channel as? ZMQSocket else {
+                throw .refused(operation: "poll", reason: "\(Swift.type(of: channel)) is not a ZeroMQ socket")
+            }
+            sockets.append(socket)
+        }
+        return try Poller.readable(sockets, timeoutMilliseconds: timeoutMilliseconds)
+    }
+}
+
+extension ZMQSocket: Channel {}

@@ -42,8 +42,8 @@ struct AnnotatorCommand: ParsableCommand {
         try RoleMain.run(
             logLevel: role.logLevel.rawValue, label: "oni.annotator",
             curve: .from(role.curve, clientKey: nil, binds: true, connects: false)
-        ) { context, stop, logger in
-            try AnnotatorServer(config: config, context: context, stop: stop, logger: logger).run()
+        ) { transport, stop, logger in
+            try AnnotatorServer(config: config, transport: transport, stop: stop, logger: logger).run()
         }
     }
 }

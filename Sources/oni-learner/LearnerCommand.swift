@@ -34,8 +34,8 @@ struct LearnerCommand: ParsableCommand {
         try RoleMain.run(
             logLevel: role.logLevel.rawValue, label: "oni.learner",
             curve: .from(role.curve, clientKey: wiring.curveClientKey, binds: true, connects: wiring.annotator != nil)
-        ) { context, stop, logger in
-            try Learner(config: config, context: context, stop: stop, logger: logger).run()
+        ) { transport, stop, logger in
+            try Learner(config: config, transport: transport, stop: stop, logger: logger).run()
         }
     }
 }

@@ -30,8 +30,8 @@ struct WorkerCommand: ParsableCommand {
         try RoleMain.run(
             logLevel: role.logLevel.rawValue, label: "oni.worker.\(wiring.id)",
             curve: .from(role.curve, clientKey: wiring.curveClientKey, binds: false, connects: true)
-        ) { context, stop, logger in
-            try Worker(config: config, context: context, stop: stop, logger: logger).run()
+        ) { transport, stop, logger in
+            try Worker(config: config, transport: transport, stop: stop, logger: logger).run()
         }
     }
 }

@@ -47,7 +47,7 @@ struct HealthCommand: ParsableCommand {
         }
         if role == "learner" {
             let target = endpoint ?? LearnerConfig().controlBind.replacingOccurrences(of: "*", with: "127.0.0.1")
-            guard let metrics = try StatusClient.query(target, context: context, timeoutMilliseconds: timeoutMs, logger: logger) else {
+            guard let metrics = try StatusClient.query(target, transport: context, timeoutMilliseconds: timeoutMs, logger: logger) else {
                 Console.line("oni health: no answer from the learner at \(target) within \(timeoutMs) ms")
                 throw ExitCode.failure
             }
@@ -55,7 +55,7 @@ struct HealthCommand: ParsableCommand {
             Console.line("learner ok: env_steps=\(metrics.envSteps) live_workers=\(metrics.liveWorkers.count)\(version)")
         } else {
             let target = endpoint ?? AnnotatorConfig.defaultBind.replacingOccurrences(of: "*", with: "127.0.0.1")
-            guard let beat = try AnnotatorStatusClient.query(target, context: context, timeoutMilliseconds: timeoutMs, logger: logger) else {
+            guard let beat = try AnnotatorStatusClient.query(target, transport: context, timeoutMilliseconds: timeoutMs, logger: logger) else {
                 Console.line("oni health: no answer from the annotator at \(target) within \(timeoutMs) ms")
                 throw ExitCode.failure
             }

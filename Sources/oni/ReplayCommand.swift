@@ -157,7 +157,7 @@ struct ReplayCommand: ParsableCommand {
             (config.rate, config.fromStep, config.untilStep) = (rate, from, until)
             let context = try RoleMain.makeContext(
                 curve: .from(curve, clientKey: curveClientKey, binds: false, connects: true), logger: Logger(label: "oni.replay"))
-            let replayer = RolloutReplayer(config: config, context: context, stop: stop, logger: Logger(label: "oni.replay"))
+            let replayer = RolloutReplayer(config: config, transport: context, stop: stop, logger: Logger(label: "oni.replay"))
             do {
                 let done = try replayer.run { p in
                     FileHandle.standardError.write(Data("oni replay: \(p.sent) of \(p.total) rollouts sent\(p.unreadable > 0 ? ", \(p.unreadable) unreadable" : "")\n".utf8))

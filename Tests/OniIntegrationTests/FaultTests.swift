@@ -164,7 +164,7 @@ import Testing
         let context = ZMQContext()
         #expect(eventually(seconds: 60) { !status(ports, context).isEmpty })
         #expect(eventually(seconds: 60) {
-            ((try? AnnotatorStatusClient.query(ports.tcp(ports.annotator), context: context, logger: logger)) ?? nil) != nil
+            ((try? AnnotatorStatusClient.query(ports.tcp(ports.annotator), transport: context, logger: logger)) ?? nil) != nil
         })
         let learnerMemory = residentBytes(pid: learner.process.processIdentifier) ?? 0
         let annotatorMemory = residentBytes(pid: annotator.process.processIdentifier) ?? 0
@@ -186,7 +186,7 @@ import Testing
         for _ in 0..<count { try dealer.send(frames.next().frame) }
         var annotatorRefused: UInt64 = 0
         #expect(eventually(seconds: 120) {
-            annotatorRefused = ((try? AnnotatorStatusClient.query(ports.tcp(ports.annotator), context: context, logger: logger)) ?? nil)?.framesRefused ?? 0
+            annotatorRefused = ((try? AnnotatorStatusClient.query(ports.tcp(ports.annotator), transport: context, logger: logger)) ?? nil)?.framesRefused ?? 0
             return annotatorRefused == UInt64(count)
         }, "annotator refused \(annotatorRefused)")
 

@@ -129,7 +129,7 @@ final class TestNetwork {
         // The test asks the learner from its own namespace, across the bridge, with a client key.
         let context = try ZMQContext(security: CurveSecurity.load(directory: keys, binds: false, connects: true), logger: logger)
         func status() -> [String: Double] {
-            ((try? StatusClient.query(tcp(learnerHost, 5558), context: context, timeoutMilliseconds: 2000, logger: logger)) ?? nil)?.values ?? [:]
+            ((try? StatusClient.query(tcp(learnerHost, 5558), transport: context, timeoutMilliseconds: 2000, logger: logger)) ?? nil)?.values ?? [:]
         }
         let trained = eventually(seconds: 120) {
             let s = status()
@@ -147,6 +147,6 @@ final class TestNetwork {
         #expect(actingWorkers.int(0) == 2, "\(workers[0].output)")
         // The hosts really are apart: the learner cannot be reached on the test's loopback.
         let loopback = try ZMQContext(security: CurveSecurity.load(directory: keys, binds: false, connects: true), logger: logger)
-        #expect(((try? StatusClient.query("tcp://127.0.0.1:5558", context: loopback, timeoutMilliseconds: 500, logger: logger)) ?? nil) == nil)
+        #expect(((try? StatusClient.query("tcp://127.0.0.1:5558", transport: loopback, timeoutMilliseconds: 500, logger: logger)) ?? nil) == nil)
     }
 }

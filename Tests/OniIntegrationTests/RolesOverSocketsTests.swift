@@ -54,7 +54,7 @@ import Testing
     }
 
     func status(_ ports: Ports, _ context: ZMQContext) -> [String: Double] {
-        ((try? StatusClient.query(ports.tcp(ports.control), context: context, timeoutMilliseconds: 2000, logger: logger)) ?? nil)?.values ?? [:]
+        ((try? StatusClient.query(ports.tcp(ports.control), transport: context, timeoutMilliseconds: 2000, logger: logger)) ?? nil)?.values ?? [:]
     }
 
     /// An annotator asking `llm`, with its label cache inside the run directory.

@@ -13,10 +13,9 @@ import Testing
 
     /// The first `count` rollouts a worker with `threads` threads sends (it acts at random: no learner publishes Params).
     func rollouts(threads: Int, count: Int) throws -> [Rollout] {
-        let context = ZMQContext()
-        let pull = try MessageSocket(context: context, type: .pull, name: "experience", accepts: [.rollout, .hello, .heartbeat], logger: logger)
         let port = FreePorts.one(), params = FreePorts.one()
-        try pull.socket.bind("tcp://127.0.0.1:\(port)")
+        let pull = try MessageChannel(
+            transport: ZMQContext(), type: .pull, .bind("tcp://127.0.0.1:\(port)"), name: "experience", accepts: [.rollout, .hello, .heartbeat], logger: logger)
         defer { pull.close() }
         let worker = try ChildProcess(
             "oni-worker",
@@ -77,7 +76,7 @@ import Testing
                 "--experience", tcp(experience), "--params", tcp(params),
             ], name: "threaded")
         func status() -> [String: Double] {
-            ((try? StatusClient.query(tcp(control), context: context, timeoutMilliseconds: 2000, logger: logger)) ?? nil)?.values ?? [:]
+            ((try? StatusClient.query(tcp(control), transport: context, timeoutMilliseconds: 2000, logger: logger)) ?? nil)?.values ?? [:]
         }
         let trained = eventually(seconds: 90) { (status()["learner/policy_version"] ?? 0) >= 4 }
         #expect(trained, "\(learner.output)\n\(worker.output)")

@@ -98,15 +98,14 @@ import Testing
     /// A CURVE PULL server admitting `dir`'s client, and what reached it.
     struct Server {
         let context: ZMQContext
-        let pull: MessageSocket
+        let pull: MessageChannel
         let endpoint: String
     }
 
     func server(_ dir: String) throws -> Server {
         let context = try ZMQContext(security: CurveSecurity.load(directory: dir, binds: true, connects: false), logger: testLogger)
-        let pull = try MessageSocket(context: context, type: .pull, name: "pull", accepts: [.hello], logger: testLogger)
-        try pull.socket.bind("tcp://127.0.0.1:*")
-        return Server(context: context, pull: pull, endpoint: try pull.socket.lastEndpoint())
+        let pull = try MessageChannel(transport: context, type: .pull, .bind("tcp://127.0.0.1:*"), name: "pull", accepts: [.hello], logger: testLogger)
+        return Server(context: context, pull: pull, endpoint: try pull.lastEndpoint())
     }
 
     func hello(_ id: String) -> WireMessage {
@@ -117,10 +116,10 @@ import Testing
     }
 
     /// Sends a Hello from a client on `context`; returns the socket (kept open so it keeps retrying).
-    func send(from context: ZMQContext, to endpoint: String, id: String) throws -> MessageSocket {
-        let push = try MessageSocket(context: context, type: .push, name: "push", accepts: [], logger: testLogger)
-        try push.socket.setReconnectInterval(milliseconds: 50, max: 200)
-        try push.socket.connect(endpoint)
+    func send(from context: ZMQContext, to endpoint: String, id: String) throws -> MessageChannel {
+        let push = try MessageChannel(
+            transport: context, type: .push, .connect(endpoint), options: ChannelOptions(reconnectMilliseconds: (50, 200)),
+            name: "push", accepts: [], logger: testLogger)
         try push.send(hello(id), dontWait: true)
         return push
     }
@@ -196,11 +195,10 @@ import Testing
         let dir = try keyDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let plain = ZMQContext()
-        let pull = try MessageSocket(context: plain, type: .pull, name: "pull", accepts: [.hello], logger: testLogger)
+        let pull = try MessageChannel(transport: plain, type: .pull, .bind("tcp://127.0.0.1:*"), name: "pull", accepts: [.hello], logger: testLogger)
         defer { pull.close() }
-        try pull.socket.bind("tcp://127.0.0.1:*")
         let client = try ZMQContext(security: CurveSecurity.load(directory: dir, binds: false, connects: true), logger: testLogger)
-        let push = try send(from: client, to: try pull.socket.lastEndpoint(), id: "x")
+        let push = try send(from: client, to: try pull.lastEndpoint(), id: "x")
         defer { push.close() }
         #expect(waitUntil { (client.securityCounters?.failedHandshakes ?? 0) >= 1 })
         #expect(try pull.receive(timeoutMilliseconds: 300) == nil)

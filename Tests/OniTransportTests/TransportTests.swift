@@ -8,22 +8,39 @@ import Testing
 
 let testLogger = Logger(label: "oni.test")
 
-@Suite(.serialized) struct TransportTests {
-    let context = ZMQContext()
+/// The transports every pattern test runs over: ZeroMQ between processes, and in memory.
+enum TransportKind: String, CaseIterable, CustomTestStringConvertible {
+    case zeroMQ, inMemory
+    static let context = ZMQContext()
 
-    func pair(_ endpoint: String, maxFrameBytes: Int = WireProtocol.defaultMaxFrameBytes) throws -> (MessageSocket, MessageSocket) {
+    func make() -> any Transport {
+        switch self {
+        case .zeroMQ: Self.context
+        case .inMemory: InMemoryTransport()
+        }
+    }
+
+    /// An address to bind to, with the port left to the transport.
+    var anyAddress: String { self == .zeroMQ ? "tcp://127.0.0.1:*" : "mem://test:*" }
+    var testDescription: String { rawValue }
+}
+
+@Suite(.serialized) struct TransportTests {
+    static func pair(
+        _ transport: any Transport, _ endpoint: String, maxFrameBytes: Int = WireProtocol.defaultMaxFrameBytes
+    ) throws -> (MessageChannel, MessageChannel) {
         let codec = FrameCodec(maxFrameBytes: maxFrameBytes)
-        let pull = try MessageSocket(context: context, type: .pull, name: "pull", accepts: [.rollout, .hello], codec: codec, logger: testLogger)
-        try pull.socket.bind(endpoint)
-        let bound = try pull.socket.lastEndpoint()
-        let push = try MessageSocket(context: context, type: .push, name: "push", accepts: [], codec: codec, logger: testLogger)
-        try push.socket.connect(bound)
+        let pull = try MessageChannel(transport: transport, type: .pull, .bind(endpoint), name: "pull", accepts: [.rollout, .hello], codec: codec, logger: testLogger)
+        let push = try MessageChannel(transport: transport, type: .push, .connect(pull.lastEndpoint()), name: "push", accepts: [], codec: codec, logger: testLogger)
         return (push, pull)
     }
 
-    @Test(arguments: ["tcp://127.0.0.1:*", "ipc:///tmp/oni-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"])
-    func pushPullRoundTrip(endpoint: String) throws {
-        let (push, pull) = try pair(endpoint)
+    @Test(arguments: [
+        (TransportKind.zeroMQ, "tcp://127.0.0.1:*"), (.zeroMQ, "ipc:///tmp/oni-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"),
+        (.inMemory, "mem://learner/experience"),
+    ])
+    func pushPullRoundTrip(kind: TransportKind, endpoint: String) throws {
+        let (push, pull) = try Self.pair(kind.make(), endpoint)
         defer { push.close(); pull.close() }
         for sequence in UInt64(0)..<20 {
             try push.send(.rollout(sampleRollout(sequence: sequence).wire))
@@ -39,8 +56,9 @@ let testLogger = Logger(label: "oni.test")
         #expect(pull.counters.refusedTotal == 0)
     }
 
-    @Test func everyBadFrameIsRefusedAndCountedAndTheSocketKeepsWorking() throws {
-        let (push, pull) = try pair("tcp://127.0.0.1:*", maxFrameBytes: 4096)
+    @Test(arguments: TransportKind.allCases)
+    func everyBadFrameIsRefusedAndCountedAndTheSocketKeepsWorking(kind: TransportKind) throws {
+        let (push, pull) = try Self.pair(kind.make(), kind.anyAddress, maxFrameBytes: 4096)
         defer { push.close(); pull.close() }
         let codec = FrameCodec()
         let good = codec.encode(.rollout(sampleRollout().wire))
@@ -59,7 +77,7 @@ let testLogger = Logger(label: "oni.test")
             good.prefix(good.count - 5),  // invalid payload
             codec.encode(.metrics(metrics)),  // unexpected kind
         ]
-        for frame in bad { try push.socket.send(frame) }
+        for frame in bad { _ = try push.channel.send(multipart: [frame], dontWait: false) }
         try push.send(.rollout(sampleRollout(sequence: 99).wire))
         guard case let .rollout(wire) = try pull.receive(timeoutMilliseconds: 5000) else {
             Issue.record("the good frame after the bad ones was not received")
@@ -73,16 +91,17 @@ let testLogger = Logger(label: "oni.test")
         #expect(pull.counters.received == 1)
     }
 
-    @Test func dealerRouterRoundTripKeepsPeers() throws {
-        let router = try MessageSocket(context: context, type: .router, name: "router", accepts: [.annotationRequest], logger: testLogger)
-        try router.socket.bind("tcp://127.0.0.1:*")
-        let endpoint = try router.socket.lastEndpoint()
-        var dealers: [MessageSocket] = []
+    @Test(arguments: TransportKind.allCases)
+    func dealerRouterRoundTripKeepsPeers(kind: TransportKind) throws {
+        let transport = kind.make()
+        let router = try MessageChannel(transport: transport, type: .router, .bind(kind.anyAddress), name: "router", accepts: [.annotationRequest], logger: testLogger)
+        let endpoint = try router.lastEndpoint()
+        var dealers: [MessageChannel] = []
         for i in 0..<3 {
-            let d = try MessageSocket(context: context, type: .dealer, name: "dealer\(i)", accepts: [.annotationReply], logger: testLogger)
-            try d.socket.setRoutingID("learner-\(i)")
-            try d.socket.connect(endpoint)
-            dealers.append(d)
+            dealers.append(
+                try MessageChannel(
+                    transport: transport, type: .dealer, .connect(endpoint), options: ChannelOptions(routingID: "learner-\(i)"),
+                    name: "dealer\(i)", accepts: [.annotationReply], logger: testLogger))
         }
         defer { router.close(); dealers.forEach { $0.close() } }
         for (i, d) in dealers.enumerated() {
@@ -109,11 +128,11 @@ let testLogger = Logger(label: "oni.test")
         }
     }
 
-    @Test func pubSubDeliversToSubscribers() throws {
-        let pub = try MessageSocket(context: context, type: .pub, name: "pub", accepts: [], logger: testLogger)
-        try pub.socket.bind("tcp://127.0.0.1:*")
-        let sub = try MessageSocket(context: context, type: .sub, name: "sub", accepts: [.metrics], logger: testLogger)
-        try sub.socket.connect(try pub.socket.lastEndpoint())
+    @Test(arguments: TransportKind.allCases)
+    func pubSubDeliversToSubscribers(kind: TransportKind) throws {
+        let transport = kind.make()
+        let pub = try MessageChannel(transport: transport, type: .pub, .bind(kind.anyAddress), name: "pub", accepts: [], logger: testLogger)
+        let sub = try MessageChannel(transport: transport, type: .sub, .connect(pub.lastEndpoint()), name: "sub", accepts: [.metrics], logger: testLogger)
         defer { pub.close(); sub.close() }
         // PUB drops until the subscription has propagated: publish until one arrives.
         var got: Oni_V1_Metrics?
@@ -126,19 +145,19 @@ let testLogger = Logger(label: "oni.test")
         #expect(got != nil)
     }
 
-    @Test func receiveTimesOutWithoutPeers() throws {
-        let pull = try MessageSocket(context: context, type: .pull, name: "lonely", accepts: [.rollout], logger: testLogger)
-        try pull.socket.bind("tcp://127.0.0.1:*")
+    @Test(arguments: TransportKind.allCases)
+    func receiveTimesOutWithoutPeers(kind: TransportKind) throws {
+        let pull = try MessageChannel(transport: kind.make(), type: .pull, .bind(kind.anyAddress), name: "lonely", accepts: [.rollout], logger: testLogger)
         defer { pull.close() }
         #expect(try pull.receive(timeoutMilliseconds: 50) == nil)
     }
 
-    @Test func bindingABusyPortIsATypedError() throws {
-        let a = try ZMQSocket(context: context, type: .pull)
-        try a.bind("tcp://127.0.0.1:*")
+    @Test(arguments: TransportKind.allCases)
+    func bindingABusyAddressIsATypedError(kind: TransportKind) throws {
+        let transport = kind.make()
+        let a = try transport.open(.pull, .bind(kind.anyAddress), options: ChannelOptions())
         let endpoint = try a.lastEndpoint()
-        let b = try ZMQSocket(context: context, type: .pull)
-        defer { a.close(); b.close() }
-        #expect(throws: TransportError.self) { try b.bind(endpoint) }
+        defer { a.close() }
+        #expect(throws: TransportError.self) { try transport.open(.pull, .bind(endpoint), options: ChannelOptions()) }
     }
 }

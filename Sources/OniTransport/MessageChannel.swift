@@ -2,11 +2,11 @@ import Foundation
 import Logging
 import OniWire
 
-/// A ZeroMQ socket that speaks Oni frames: encodes on send, and on receive
-/// refuses malformed frames (typed `FrameError`), logs and counts them and
-/// goes on, so a bad peer can never crash or stall its receiver.
-public final class MessageSocket {
-    public let socket: ZMQSocket
+/// A channel (ZeroMQ socket or in-memory) that speaks Oni frames: encodes on send, and on
+/// receive refuses malformed frames (typed `FrameError`), logs and counts them and goes on, so a
+/// bad peer can never crash or stall its receiver.
+public final class MessageChannel {
+    public let channel: any Channel
     public let codec: FrameCodec
     public let counters: FrameCounters
     /// Message kinds this socket accepts; others are refused as `unexpectedKind`.
@@ -22,27 +22,31 @@ public final class MessageSocket {
         public var frame: Data
     }
 
+    /// Opens a channel of `transport` at `address` with `options`. Its largest message is set
+    /// well above the codec's refusal limit: frames between the two are refused and counted by
+    /// us; larger ones the transport drops with the connection.
     public init(
-        context: ZMQContext, type: SocketType, name: String, accepts: Set<MessageKind>,
-        codec: FrameCodec = FrameCodec(), counters: FrameCounters = FrameCounters(), logger: Logger
+        transport: any Transport, type: SocketType, _ address: ChannelAddress, options: ChannelOptions = ChannelOptions(),
+        name: String, accepts: Set<MessageKind>, codec: FrameCodec = FrameCodec(), counters: FrameCounters = FrameCounters(), logger: Logger
     ) throws(TransportError) {
-        self.socket = try ZMQSocket(context: context, type: type)
+        var options = options
+        let (doubled, overflow) = Int64(codec.maxFrameBytes).multipliedReportingOverflow(by: 2)
+        options.maxMessageBytes = overflow ? -1 : doubled + 1024
+        self.channel = try transport.open(type, address, options: options)
         self.codec = codec
         self.counters = counters
         self.accepts = accepts
         self.logger = logger
         self.name = name
-        // A memory cap well above the refusal limit: frames between the two are
-        // refused and counted by us; larger ones libzmq drops with the connection.
-        let (doubled, overflow) = Int64(codec.maxFrameBytes).multipliedReportingOverflow(by: 2)
-        try socket.setMaxMessageSize(overflow ? -1 : doubled + 1024)
-        if type == .sub { try socket.subscribe() }
     }
+
+    /// The address the channel bound or connected to (a system-chosen port filled in).
+    public func lastEndpoint() throws(TransportError) -> String { try channel.lastEndpoint() }
 
     /// Sends `message`; false if it could not be queued without waiting (`dontWait`) or within the send timeout.
     @discardableResult
     public func send(_ message: WireMessage, dontWait: Bool = false) throws(TransportError) -> Bool {
-        let sent = try socket.send(codec.encode(message), dontWait: dontWait)
+        let sent = try channel.send(multipart: [codec.encode(message)], dontWait: dontWait)
         if sent { counters.countSent() }
         return sent
     }
@@ -50,7 +54,7 @@ public final class MessageSocket {
     /// ROUTER: sends `message` to the peer with routing id `peer`.
     @discardableResult
     public func send(_ message: WireMessage, to peer: Data, dontWait: Bool = false) throws(TransportError) -> Bool {
-        let sent = try socket.send(multipart: [peer, codec.encode(message)], dontWait: dontWait)
+        let sent = try channel.send(multipart: [peer, codec.encode(message)], dontWait: dontWait)
         if sent { counters.countSent() }
         return sent
     }
@@ -65,20 +69,20 @@ public final class MessageSocket {
     public func receiveRouted(timeoutMilliseconds: Int) throws(TransportError) -> Routed? {
         let deadline = ContinuousClock.now + .milliseconds(timeoutMilliseconds)
         while true {
-            while let parts = try socket.receiveMultipart(dontWait: true) {
+            while let parts = try channel.receiveMultipart(dontWait: true, maxParts: 8) {
                 if let routed = accept(parts) { return routed }
             }
             guard timeoutMilliseconds > 0 else { return nil }
             let remaining = ContinuousClock.now.duration(to: deadline)
             let milliseconds = Int(remaining / .milliseconds(1))
             if milliseconds <= 0 { return nil }
-            _ = try socket.waitReadable(timeoutMilliseconds: milliseconds)
+            _ = try channel.waitReadable(timeoutMilliseconds: milliseconds)
         }
     }
 
     /// Decodes one received message; nil (after counting and logging) when refused.
     public func accept(_ parts: [Data]) -> Routed? {
-        let routed = socket.type == .router
+        let routed = channel.type == .router
         let expectedParts = routed ? 2 : 1
         guard parts.count == expectedParts else {
             refuse(.truncated(size: parts.last?.count ?? 0), detail: "\(parts.count) parts, expected \(expectedParts)")
@@ -110,5 +114,5 @@ public final class MessageSocket {
         }
     }
 
-    public func close() { socket.close() }
+    public func close() { channel.close() }
 }
