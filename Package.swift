@@ -76,6 +76,7 @@ let package = Package(
             dependencies: [
                 "OniRuntime", "OniLearning", "OniAnnotation", "OniStorage", "OniWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -108,7 +109,13 @@ let package = Package(
         .testTarget(name: "OniEnvironmentsTests", dependencies: ["OniEnvironments", "OniCore"], exclude: ["Reference"]),
         .testTarget(name: "OniAnnotationTests", dependencies: ["OniAnnotation", "OniCore", "OniTestSupport"], exclude: ["LabelSet"]),
         .testTarget(name: "OniStorageTests", dependencies: ["OniStorage", "OniWire", "OniCore", "OniTestSupport"]),
-        .testTarget(name: "OniRuntimeTests", dependencies: ["OniRuntime", "OniLearning", "OniCore", "OniEnvironments", "OniStorage", "OniTestSupport"]),
+        .testTarget(
+            name: "OniRuntimeTests",
+            dependencies: [
+                "OniRuntime", "OniLearning", "OniCore", "OniEnvironments", "OniStorage", "OniTransport", "OniAnnotation", "OniTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "OniOptionsTests", dependencies: ["OniOptions", "OniRuntime", "OniLearning", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "OniTelemetryTests", dependencies: ["OniTelemetry", "OniWire"]),
         .testTarget(name: "OniNeuralTests", dependencies: ["OniNeural", "OniCore", "CBLAS"]),

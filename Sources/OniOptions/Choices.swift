@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import OniAnnotation
 import OniLearning
 import OniRuntime
@@ -40,6 +41,8 @@ public enum PairJudgeChoice: String, CaseIterable, ExpressibleByArgument, Sendab
 /// Log levels, quietest last.
 public enum LogLevel: String, CaseIterable, ExpressibleByArgument, Sendable {
     case trace, debug, info, notice, warning, error, critical
+
+    public var level: Logger.Level { Logger.Level(rawValue: rawValue) ?? .info }
 }
 
 extension MessageCountScope: ExpressibleByArgument {}

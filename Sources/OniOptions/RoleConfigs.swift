@@ -1,3 +1,4 @@
+import ArgumentParser
 import OniRuntime
 
 // Each role's configuration from its option groups: the one mapping its executable uses and the
@@ -34,5 +35,20 @@ extension WorkerConfig {
         recordDirectory = wiring.recordDir
         maxFrameBytes = role.maxFrameBytes
         worker.apply(to: &self)
+    }
+}
+
+extension AnnotatorConfig {
+    /// Fails (as a validation error) without an LLM server or with settings the annotator refuses.
+    public init(wiring: AnnotatorWiring, annotator: AnnotatorOptions, role: RoleOptions) throws {
+        guard let llm = annotator.llmServer() else {
+            throw ValidationError("no LLM server: give --llm-url http://HOST:PORT/v1 or set ONI_LLM_BASE_URL")
+        }
+        self.init(llm: llm)
+        bind = wiring.bind
+        id = wiring.id
+        endpointFile = wiring.endpointFile
+        maxFrameBytes = role.maxFrameBytes
+        do { try annotator.apply(to: &self) } catch { throw ValidationError("\(error)") }
     }
 }

@@ -21,6 +21,8 @@ public struct RunOptions: ParsableArguments, Sendable {
     @Option(help: "CPU threads of the local llama-server.") public var llmThreads = 1
     @Option(help: ArgumentHelp("Serve the learner's metrics for Prometheus at http://HOST:PORT/metrics (port 0: the system chooses; RUN_DIR/endpoints.json says which).", valueName: "host:port"))
     public var prometheus: String?
+    @Flag(help: "Run every role as a thread of this process over in-memory channels instead of a process each (to debug, profile or sanitize one process; oni metrics and oni health cannot reach it).")
+    public var singleProcess = false
 
     public init() {}
 
@@ -29,6 +31,7 @@ public struct RunOptions: ParsableArguments, Sendable {
         if let basePort, !(1...65529).contains(basePort) { throw ValidationError("--base-port must leave room for 7 ports below 65536") }
         guard llmThreads > 0 else { throw ValidationError("--llm-threads must be at least 1") }
         for item in override where !item.contains("=") { throw ValidationError("--override takes KEY=VALUE, got '\(item)'") }
+        if singleProcess && basePort != nil { throw ValidationError("--base-port: a --single-process run has no ports") }
     }
 }
 
@@ -48,7 +51,7 @@ public struct RunSettings: ParsableArguments, Sendable {
 
     /// The options as `RUN_DIR/config.json` holds them (resolved; the API key is never an option).
     public func savedOptions(runDirectory: String) -> [OptionValue] {
-        var options = OptionValues.of(self).filter { !["config", "resume", "override"].contains($0.name) }
+        var options = OptionValues.of(self).filter { !["config", "resume", "override", "single-process"].contains($0.name) }
         options.removeAll { $0.name == "run-dir" || $0.name == "max-env-steps" }
         options.append(OptionValue(name: "run-dir", value: .text(runDirectory)))
         options.append(OptionValue(name: "max-env-steps", value: .number("\(learner.maxEnvSteps ?? Self.defaultMaxEnvSteps)")))
@@ -70,6 +73,7 @@ public struct RunSettings: ParsableArguments, Sendable {
         plan.workers = run.workers
         plan.host = run.host
         plan.basePort = run.basePort
+        plan.inMemory = run.singleProcess
         plan.seed = self.environment.seed
         plan.env = self.environment.env
         plan.envsPerWorker = worker.envsPerWorker

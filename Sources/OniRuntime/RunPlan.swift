@@ -28,6 +28,9 @@ public struct RunPlan: Sendable {
     /// local LLM server = +6. nil = ports the system chooses, found in `RUN_DIR/endpoints.json`,
     /// so that any number of runs share a machine.
     public var basePort: Int?
+    /// The roles are threads of one process joined by in-memory channels (`--single-process`):
+    /// addresses are names, not ports.
+    public var inMemory = false
     /// Base seed; worker k plays seed + k.
     public var seed: UInt64 = 1
     /// For the first progress line.
@@ -67,12 +70,13 @@ public struct RunPlan: Sendable {
 
     /// Where the learner binds: fixed ports, or ones the system chooses.
     public var learnerBinds: (experience: String, params: String, metrics: String, control: String) {
+        if inMemory { return ("mem://learner/experience", "mem://learner/params", "mem://learner/metrics", "mem://learner/control") }
         guard let basePort else { return ("tcp://\(host):*", "tcp://\(host):*", "tcp://\(host):*", "tcp://\(host):*") }
         return ("tcp://\(host):\(basePort)", "tcp://\(host):\(basePort + 1)", "tcp://\(host):\(basePort + 2)", "tcp://\(host):\(basePort + 3)")
     }
 
     /// Where the annotator binds.
-    public var annotatorBind: String { basePort.map { "tcp://\(host):\($0 + 5)" } ?? "tcp://\(host):*" }
+    public var annotatorBind: String { inMemory ? "mem://annotator" : basePort.map { "tcp://\(host):\($0 + 5)" } ?? "tcp://\(host):*" }
 
     /// The learner's command line (its wiring first, for `ps`); `annotator` is the endpoint the annotator bound, if any.
     public func learnerArguments(annotator: String?) -> [String] {

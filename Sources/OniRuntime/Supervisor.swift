@@ -6,20 +6,20 @@ import OniTelemetry
 import OniTransport
 import OniWire
 
-/// Runs every role of `oni run` as a child process: starts the learner, the
-/// local LLM server and the annotator (when annotating) and the workers, shows progress,
-/// stops them all on Ctrl-C/SIGTERM or when the learner finishes, and fails
-/// naming the role if one dies.
+/// Runs every role of `oni run` through a launcher (child processes, or threads of this process
+/// with `--single-process`): starts the learner, the local LLM server and the annotator (when
+/// annotating) and the workers, shows progress, stops them all on Ctrl-C/SIGTERM or when the
+/// learner finishes, and fails naming the role if one dies.
 public final class Supervisor {
-    /// One child process.
+    /// One role started.
     final class Child {
         let role: String
-        let process: Process
+        let process: any RunningRole
         let logPath: String
         /// How it was started, to start it again.
         let executable: String
         var arguments: [String]
-        init(role: String, process: Process, logPath: String, executable: String, arguments: [String]) {
+        init(role: String, process: any RunningRole, logPath: String, executable: String, arguments: [String]) {
             self.role = role
             self.process = process
             self.logPath = logPath
@@ -36,7 +36,7 @@ public final class Supervisor {
     private var restarts: [String: Int] = [:]
 
     public let config: RunPlan
-    private let executableDirectory: URL
+    private let launcher: any RoleLauncher
     private let stop: StopSignal
     private let logger: Logger
     private let output: (String) -> Void
@@ -44,10 +44,9 @@ public final class Supervisor {
     /// Where the learner listens, once it does.
     public private(set) var endpoints: RunEndpoints?
 
-    /// `executableDirectory` holds oni-learner, oni-worker and oni-annotator.
-    public init(config: RunPlan, executableDirectory: URL, stop: StopSignal, logger: Logger, output: @escaping (String) -> Void) {
+    public init(config: RunPlan, launcher: any RoleLauncher, stop: StopSignal, logger: Logger, output: @escaping (String) -> Void) {
         self.config = config
-        self.executableDirectory = executableDirectory
+        self.launcher = launcher
         self.stop = stop
         self.logger = logger
         self.output = output
@@ -76,8 +75,7 @@ public final class Supervisor {
         output("oni run: \(config.workers) workers × \(config.envsPerWorker) envs of \(config.env), run directory \(config.runDirectory), logs in \((config.runDirectory as NSString).appendingPathComponent("logs"))")
 
         defer { shutdown() }
-        let context = try RoleMain.makeContext(
-            curve: config.curve.map { CurveSettings(directory: $0, binds: false, connects: true) }, logger: logger)
+        let context = launcher.transport
         // The LLM server and the annotator first: the learner is told where the annotator listens.
         if let local {
             try launch(
@@ -120,7 +118,7 @@ public final class Supervisor {
                 }
             }
             for child in children where !child.process.isRunning {
-                let status = child.process.terminationStatus
+                let status = child.process.exitStatus
                 if child.role == "learner" && status == 0 && !stop.isStopped {
                     stop.stop(reason: "learner finished")
                     continue
@@ -218,7 +216,7 @@ public final class Supervisor {
             return
         case .exited:
             let tail = Self.tail(of: server.logPath, lines: 15)
-            output("oni run: llm-server exited with status \(server.process.terminationStatus) while starting:\n\(tail)")
+            output("oni run: llm-server exited with status \(server.process.exitStatus) while starting:\n\(tail)")
             throw RuntimeError.childFailed(role: "llm-server", detail: "exited while loading its model")
         case .timedOut:
             throw RuntimeError.childFailed(
@@ -229,40 +227,22 @@ public final class Supervisor {
     /// Starts `executable` (a sibling of `oni`, or an absolute path) as `role`, logging to `logs/ROLE.log`.
     @discardableResult
     private func launch(_ role: String, _ executable: String, _ arguments: [String], logs: URL) throws -> Child {
-        let url = executable.hasPrefix("/") ? URL(fileURLWithPath: executable) : executableDirectory.appendingPathComponent(executable)
-        guard FileManager.default.isExecutableFile(atPath: url.path) else {
-            throw RuntimeError.executableMissing(name: executable, searched: executableDirectory.path)
-        }
         let logPath = logs.appendingPathComponent("\(role).log").path
         guard FileManager.default.fileExists(atPath: logPath) || FileManager.default.createFile(atPath: logPath, contents: nil) else {
             throw RuntimeError.childFailed(role: role, detail: "cannot create its log \(logPath)")
         }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         try log.seekToEnd()
-        let process = Process()
-        process.executableURL = url
-        process.arguments = arguments
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        // Children stop by themselves if this process dies without stopping them.
-        var environment = ProcessInfo.processInfo.environment
-        environment["ONI_PARENT_PID"] = "\(getpid())"
-        process.environment = environment
-        do {
-            try process.run()
-        } catch {
-            throw RuntimeError.childFailed(role: role, detail: "could not start \(url.path): \(error)")
-        }
-        let child = Child(role: role, process: process, logPath: logPath, executable: executable, arguments: arguments)
+        let started = try launcher.launch(role: role, executable: executable, arguments: arguments, log: log)
+        let child = Child(role: role, process: started, logPath: logPath, executable: executable, arguments: arguments)
         children.append(child)
-        logger.debug("started", metadata: ["role": "\(role)", "pid": "\(process.processIdentifier)"])
+        logger.debug("started", metadata: ["role": "\(role)"])
         return child
     }
 
     /// Waits until the learner has written where it listens (`RUN_DIR/endpoints.json`) and answers
     /// on its control socket there.
-    private func waitForLearner(_ learner: Child, runDirectory: URL, context: ZMQContext) throws -> RunEndpoints {
+    private func waitForLearner(_ learner: Child, runDirectory: URL, context: any Transport) throws -> RunEndpoints {
         try waitFor(learner, "listen and answer", RunEndpoints.file(in: runDirectory)) {
             guard let endpoints = RunEndpoints.read(in: runDirectory),
                   try StatusClient.query(endpoints.control, transport: context, timeoutMilliseconds: 300, logger: logger) != nil
@@ -286,7 +266,7 @@ public final class Supervisor {
             if let value = try ready() { return value }
             if !child.process.isRunning {
                 let tail = Self.tail(of: child.logPath, lines: 15)
-                output("oni run: \(child.role) exited with status \(child.process.terminationStatus) while starting:\n\(tail)")
+                output("oni run: \(child.role) exited with status \(child.process.exitStatus) while starting:\n\(tail)")
                 throw RuntimeError.childFailed(role: child.role, detail: "exited while starting")
             }
             Thread.sleep(forTimeInterval: 0.05)
@@ -319,8 +299,7 @@ public final class Supervisor {
             }
             for child in wave where child.process.isRunning {
                 output("oni run: \(child.role) did not stop within 10 s; killing it")
-                kill(child.process.processIdentifier, SIGKILL)
-                child.process.waitUntilExit()
+                child.process.kill()
             }
         }
         children.removeAll()

@@ -26,24 +26,16 @@ struct AnnotatorCommand: ParsableCommand {
     }
 
     func validate() throws {
-        guard annotator.llmServer() != nil else {
-            throw ValidationError("no LLM server: give --llm-url http://HOST:PORT/v1 or set ONI_LLM_BASE_URL")
-        }
+        _ = try RoleEntries.annotator(wiring: wiring, annotator: annotator, role: role)
     }
 
     func run() throws {
-        guard let llm = annotator.llmServer() else { throw ValidationError("no LLM server") }
-        var config = AnnotatorConfig(llm: llm)
-        config.bind = wiring.bind
-        config.id = wiring.id
-        config.endpointFile = wiring.endpointFile
-        config.maxFrameBytes = role.maxFrameBytes
-        do { try annotator.apply(to: &config) } catch { throw ValidationError("\(error)") }
+        let entry = try RoleEntries.annotator(wiring: wiring, annotator: annotator, role: role)
         try RoleMain.run(
             logLevel: role.logLevel.rawValue, label: "oni.annotator",
             curve: .from(role.curve, clientKey: nil, binds: true, connects: false)
         ) { transport, stop, logger in
-            try AnnotatorServer(config: config, transport: transport, stop: stop, logger: logger).run()
+            try entry.body(transport, stop, logger)
         }
     }
 }

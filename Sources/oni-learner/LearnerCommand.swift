@@ -30,12 +30,12 @@ struct LearnerCommand: ParsableCommand {
     }
 
     func run() throws {
-        let config = LearnerConfig(wiring: wiring, environment: environment, learner: learner, role: role)
+        let entry = RoleEntries.learner(wiring: wiring, environment: environment, learner: learner, role: role)
         try RoleMain.run(
             logLevel: role.logLevel.rawValue, label: "oni.learner",
             curve: .from(role.curve, clientKey: wiring.curveClientKey, binds: true, connects: wiring.annotator != nil)
         ) { transport, stop, logger in
-            try Learner(config: config, transport: transport, stop: stop, logger: logger).run()
+            try entry.body(transport, stop, logger)
         }
     }
 }

@@ -26,12 +26,12 @@ struct WorkerCommand: ParsableCommand {
     }
 
     func run() throws {
-        let config = WorkerConfig(wiring: wiring, environment: environment, worker: worker, role: role)
+        let entry = RoleEntries.worker(wiring: wiring, environment: environment, worker: worker, role: role)
         try RoleMain.run(
             logLevel: role.logLevel.rawValue, label: "oni.worker.\(wiring.id)",
             curve: .from(role.curve, clientKey: wiring.curveClientKey, binds: false, connects: true)
         ) { transport, stop, logger in
-            try Worker(config: config, transport: transport, stop: stop, logger: logger).run()
+            try entry.body(transport, stop, logger)
         }
     }
 }

@@ -10,7 +10,8 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run learner, annotator and workers on this machine.",
         discussion: """
-            Starts every role as a child process, prints a progress line every two seconds, and \
+            Starts every role as a child process (--single-process: as threads of this one, \
+            joined in memory), prints a progress line every two seconds, and \
             stops them all on Ctrl-C/SIGTERM or when the learner reaches --max-env-steps. If a \
             role dies, the run stops and exits non-zero naming it. The LLM: a server given by \
             --llm-url (or ONI_LLM_BASE_URL), else the local llama-server that deploy/setup-llm.sh \
@@ -27,6 +28,9 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if settings.run.resume && settings.run.runDir == nil { throw ValidationError("--resume needs --run-dir RUN_DIR") }
+        if settings.run.singleProcess && settings.role.curve != nil {
+            throw ValidationError("--curve: a --single-process run sends nothing over the network to encrypt")
+        }
     }
 
     func run() throws {
@@ -51,11 +55,11 @@ struct RunCommand: ParsableCommand {
         let stop = StopSignal()
         let sources = stop.installSignalHandlers()
         defer { sources.forEach { $0.cancel() } }
-        let supervisor = Supervisor(
-            config: plan, executableDirectory: ExecutableLocation.directory, stop: stop,
-            logger: Logger(label: "oni.run"), output: Console.line)
+        let logger = Logger(label: "oni.run")
         do {
-            try supervisor.run()
+            let topology: RunTopology = plan.inMemory ? .threads : .processes
+            let launcher = try topology.launcher(executableDirectory: ExecutableLocation.directory, curve: plan.curve, logger: logger)
+            try Supervisor(config: plan, launcher: launcher, stop: stop, logger: logger, output: Console.line).run()
         } catch let error as RuntimeError {
             Console.line("oni run: \(error)")
             throw ExitCode.failure
