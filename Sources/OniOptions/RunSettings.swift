@@ -21,7 +21,7 @@ public struct RunOptions: ParsableArguments, Sendable {
     @Option(help: "CPU threads of the local llama-server.") public var llmThreads = 1
     @Option(help: ArgumentHelp("Serve the learner's metrics for Prometheus at http://HOST:PORT/metrics (port 0: the system chooses; RUN_DIR/endpoints.json says which).", valueName: "host:port"))
     public var prometheus: String?
-    @Flag(help: "Run every role as a thread of this process over in-memory channels instead of a process each (to debug, profile or sanitize one process; oni metrics and oni health cannot reach it).")
+    @Flag(inversion: .prefixedNo, exclusivity: .chooseLast, help: "Run every role as a thread of this process over in-memory channels instead of a process each (to debug, profile or sanitize one process; oni metrics and oni health cannot reach it).")
     public var singleProcess = false
 
     public init() {}

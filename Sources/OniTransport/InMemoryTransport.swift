@@ -103,7 +103,9 @@ public final class InMemoryChannel: Channel {
     fileprivate(set) var incoming: [Pipe] = []
     fileprivate(set) var outgoing: [Pipe] = []
     private var nextOut = 0, nextIn = 0
-    /// rep: where the reply to the last request goes.
+    /// rep: a request was received and awaits its reply, which goes to `replyTo` (nil when the
+    /// asker has gone since: the reply is dropped, as ZeroMQ drops it).
+    private var replyPending = false
     private var replyTo: Pipe?
     private(set) var isClosed = false
 
@@ -177,6 +179,7 @@ public final class InMemoryChannel: Channel {
         incoming.removeAll()
         outgoing.removeAll()
         replyTo = nil
+        replyPending = false
     }
 
     /// With the lock held.
@@ -200,7 +203,9 @@ public final class InMemoryChannel: Channel {
             for pipe in outgoing where pipe.hasRoom || pipe.to.options.conflate { pipe.push(frames) }
             return true
         case .rep:
-            guard let pipe = replyTo else { throw .refused(operation: "send", reason: "a reply needs a request received first") }
+            guard replyPending else { throw .refused(operation: "send", reason: "a reply needs a request received first") }
+            replyPending = false
+            guard let pipe = replyTo, !pipe.to.isClosed else { return true }
             replyTo = nil
             return try deliver(frames, dontWait: dontWait) { pipe.hasRoom ? pipe : nil }
         case .router:
@@ -262,7 +267,9 @@ public final class InMemoryChannel: Channel {
         if pipe.from.isClosed && pipe.count == 0 { incoming.removeAll { $0 === pipe } }
         switch type {
         case .router: message.insert(pipe.peerID, at: 0)
-        case .rep: replyTo = outgoing.first { $0.to === pipe.from }
+        case .rep:
+            replyPending = true
+            replyTo = outgoing.first { $0.to === pipe.from }
         default: break
         }
         return Array(message.prefix(maxParts))

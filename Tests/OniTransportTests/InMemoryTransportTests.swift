@@ -66,6 +66,11 @@ import Testing
         }
         #expect(try one.receiveMultipart(dontWait: true, maxParts: 8) == frame(101))
         #expect(try two.receiveMultipart(dontWait: true, maxParts: 8) == frame(102))
+        // An asker that gave up (closed) before its answer: the reply is dropped, nothing fails.
+        _ = try one.send(multipart: frame(3), dontWait: true)
+        one.close()
+        #expect(try rep.receiveMultipart(dontWait: true, maxParts: 8) == frame(3))
+        #expect(try rep.send(multipart: frame(103), dontWait: true))
     }
 
     @Test func immediateSendsFailWithoutAPeerAndConnectionsSurviveARebind() throws {
