@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/ordo-one/malloc-interposer", exact: "1.6.1"),
     ],
     targets: [
         // C shims over Debian's system libraries.
@@ -95,6 +96,14 @@ let package = Package(
         .executableTarget(
             name: "oni-worker",
             dependencies: ["OniOptions", "OniRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // Counts the allocations of the learner's update (the interposer stays out of the product binaries).
+        .executableTarget(
+            name: "oni-allocations",
+            dependencies: [
+                "OniRuntime", .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .executableTarget(
             name: "oni-annotator",

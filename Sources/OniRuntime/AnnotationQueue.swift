@@ -8,7 +8,7 @@ import OniCore
 /// exponential backoff, at most `maxAttempts` times.
 ///
 /// Times are seconds on a monotonic clock chosen by the caller.
-public struct AnnotationQueue: Sendable {
+public struct AnnotationQueue<ID: Hashable & Sendable>: Sendable {
     /// Messages per request.
     public var batchSize: Int
     /// Requests in flight at most.
@@ -16,13 +16,13 @@ public struct AnnotationQueue: Sendable {
     /// Seconds before an unanswered request is given up and its messages requeued.
     public var timeout: Double
 
-    private var waiting: [UInt64] = []  // oldest first
-    private var waitingSet: Set<UInt64> = []
-    private var inFlight: [UInt64: (ids: [UInt64], sentAt: Double)] = [:]
-    private var pendingSet: Set<UInt64> = []
+    private var waiting: [ID] = []  // oldest first
+    private var waitingSet: Set<ID> = []
+    private var inFlight: [UInt64: (ids: [ID], sentAt: Double)] = [:]
+    private var pendingSet: Set<ID> = []
     private var nextRequestID: UInt64 = 1
-    private var failures: [UInt64: Int] = [:]
-    private var deferred: [(id: UInt64, notBefore: Double)] = []
+    private var failures: [ID: Int] = [:]
+    private var deferred: [(id: ID, notBefore: Double)] = []
 
     /// Failed attempts after which a message is given up for this run.
     public var maxAttempts = 6
@@ -49,7 +49,7 @@ public struct AnnotationQueue: Sendable {
     public var inFlightCount: Int { inFlight.count }
 
     /// Adds a message that needs a label (ignored if already waiting or pending).
-    public mutating func enqueue(_ id: UInt64) {
+    public mutating func enqueue(_ id: ID) {
         guard !waitingSet.contains(id), !pendingSet.contains(id), !deferred.contains(where: { $0.id == id }) else { return }
         waiting.append(id)
         waitingSet.insert(id)
@@ -61,7 +61,7 @@ public struct AnnotationQueue: Sendable {
     /// Newest first alone lets a message seen early and often wait for ever behind the stream
     /// of new ones whenever the LLM labels more slowly than new messages appear (NetHack with
     /// the local model: "You kill the newt!", seen 4,134 times, was never asked about in 4 M steps).
-    public mutating func nextRequest(now: Double, priority: (UInt64) -> Int64 = { _ in 0 }) -> (requestID: UInt64, ids: [UInt64])? {
+    public mutating func nextRequest(now: Double, priority: (ID) -> Int64 = { _ in 0 }) -> (requestID: UInt64, ids: [ID])? {
         if !deferred.isEmpty {
             let due = deferred.filter { $0.notBefore <= now }
             deferred.removeAll { $0.notBefore <= now }
@@ -113,7 +113,7 @@ public struct AnnotationQueue: Sendable {
     /// Records that labelling `id` failed on the server side: it is retried
     /// after a backoff, or given up (returns false) after `maxAttempts`.
     @discardableResult
-    public mutating func failed(_ id: UInt64, now: Double) -> Bool {
+    public mutating func failed(_ id: ID, now: Double) -> Bool {
         let attempts = failures[id, default: 0] + 1
         failures[id] = attempts
         guard attempts < maxAttempts else {

@@ -344,3 +344,31 @@ public enum Benchmarks {
         }
     }
 }
+
+extension Benchmarks {
+    /// One APPO update, repeatable: the network `oni bench learner` times for `env` (its default core,
+    /// or `core`), trained again and again on the same batch of random play (whole rollouts of
+    /// T=32, B=16 up to `batchSize` env steps). For counting what one update costs.
+    public struct RepeatableUpdate {
+        public let signature: String
+        let run: () -> Void
+        public func callAsFunction() { run() }
+    }
+
+    public static func repeatableUpdate(env name: String, core: String?, batchSize: Int, threads: Int) throws -> RepeatableUpdate {
+        openblas_set_num_threads(1)
+        let env = try EnvironmentFactory.make(name: name)
+        guard var architecture = PolicyArchitecture(environment: env) else {
+            throw RuntimeError.invalidConfiguration("\(name) has no map observation: no policy network to train")
+        }
+        if let core {
+            guard let chosen = PolicyArchitecture.Core(rawValue: core) else { throw RuntimeError.invalidConfiguration("unknown core \(core)") }
+            architecture.core = chosen
+        }
+        let batches = try (0..<max(1, batchSize / 512)).map {
+            try TrainingBatch(rollout: syntheticRollout(env: env, steps: 32, envs: 16, seed: UInt64(3 + $0)), architecture: architecture)
+        }
+        let trainer = APPOTrainer(architecture: architecture, config: TrainingConfig(), seed: 1, threads: threads)
+        return RepeatableUpdate(signature: architecture.signature) { _ = trainer.update(batches) }
+    }
+}

@@ -29,12 +29,11 @@ extension Learner {
         defer { store.close() }
         for row in try store.messages() {
             registry.restore(id: row.id, text: row.text, count: row.count, firstSeenEnvSteps: row.firstSeenEnvSteps, label: row.label)
-            if !row.settled && config.annotatorEndpoint != nil && !ranking { annotation.enqueue(row.id) }
+            if !row.settled && config.annotatorEndpoint != nil && !ranking { annotation.ask(about: .message(row.id)) }
         }
         for row in try store.pairs() {
-            let id = PairTable.idBase + row.id
-            pairs.restore(id: id, PairTable.Pair(first: row.firstID, second: row.secondID, createdEnvSteps: row.createdEnvSteps, preference: row.preference))
-            if !row.settled && config.annotatorEndpoint != nil && ranking { annotation.enqueue(id) }
+            pairs.restore(id: row.id, PairTable.Pair(first: row.firstID, second: row.secondID, createdEnvSteps: row.createdEnvSteps, preference: row.preference))
+            if !row.settled && config.annotatorEndpoint != nil && ranking { annotation.ask(about: .pair(row.id)) }
         }
         intake.resume(
             envSteps: try store.lastLearnerEnvSteps(), episodes: UInt64(try store.count(.episodes)),
@@ -46,8 +45,10 @@ extension Learner {
     /// Loads the newest usable checkpoint of the run directory, if any.
     func resumeTraining(_ trainer: APPOTrainer, runDirectory: URL) throws {
         let store = CheckpointStore(runDirectory: runDirectory)
-        checkpoints = store
-        lastCheckpoint = now
+        defer {
+            checkpointer = Checkpointer(
+                store: store, intervalSeconds: config.checkpointIntervalSeconds, keepEvery: config.keepCheckpointsEvery, now: now, envSteps: envSteps)
+        }
         switch store.load(into: trainer) {
         case .none:
             break
@@ -92,25 +93,19 @@ extension Learner {
     }
 
     func saveCheckpoint() {
-        guard let trainer, let checkpoints else { return }
-        lastCheckpoint = now
+        guard let trainer, var checkpointer else { return }
+        defer { self.checkpointer = checkpointer }
         if intrinsic.hasModel {
             let logger = self.logger
-            intrinsic.saveModel(to: Self.rewardModelCheckpoint(checkpoints.directory.deletingLastPathComponent())) { error in
+            intrinsic.saveModel(to: Self.rewardModelCheckpoint(checkpointer.store.directory.deletingLastPathComponent())) { error in
                 if let error { logger.error("reward model not saved", metadata: ["error": "\(error)"]) }
             }
         }
         do {
-            let envSteps = self.envSteps
-            let env = config.env
-            try trainer.withTrainer { try checkpoints.save($0, envSteps: envSteps, env: env) }
+            let envSteps = self.envSteps, env = config.env, now = self.now
+            let milestone = try trainer.withTrainer { try checkpointer.save($0, envSteps: envSteps, env: env, now: now) }
             counters["learner/checkpoints_saved", default: 0] += 1
-            let every = config.keepCheckpointsEvery
-            if every > 0, envSteps / every > lastMilestone {
-                lastMilestone = envSteps / every
-                try checkpoints.keepMilestone(envSteps: lastMilestone * every)
-                counters["learner/milestones_kept", default: 0] += 1
-            }
+            if milestone != nil { counters["learner/milestones_kept", default: 0] += 1 }
         } catch {
             counters["learner/checkpoint_failures", default: 0] += 1
             logger.error("checkpoint not saved", metadata: ["error": "\(error)"])

@@ -77,10 +77,10 @@ extension Learner {
                 if ranking {
                     // Ranking asks the LLM to compare pairs, not to label messages.
                     for pair in pairs.propose(for: id, among: Array(registry.entries.keys).sorted(), envSteps: envSteps, rng: &pairRNG) {
-                        annotation.enqueue(pair)
+                        annotation.ask(about: .pair(pair))
                     }
                 } else {
-                    annotation.enqueue(id)
+                    annotation.ask(about: .message(id))
                 }
             }
         }
@@ -131,7 +131,7 @@ extension Learner {
             writer.submit(.message(id: id, text: entry.text, count: entry.count, firstSeenEnvSteps: entry.firstSeenEnvSteps))
         }
         for (id, pair) in pairs.takeNew() {
-            writer.submit(.pair(id: id - PairTable.idBase, firstID: pair.first, secondID: pair.second, createdEnvSteps: pair.createdEnvSteps))
+            writer.submit(.pair(id: id, firstID: pair.first, secondID: pair.second, createdEnvSteps: pair.createdEnvSteps))
         }
     }
 

@@ -52,12 +52,12 @@ extension Learner {
             values["pairs/judged"] = Double(pairs.judgedCount)
         }
         values["annotation/enabled"] = config.annotatorEndpoint == nil ? 0 : 1
-        values["annotation/pending"] = Double(annotation.pendingCount)
-        values["annotation/waiting"] = Double(annotation.waitingCount)
-        values["annotation/timeouts"] = Double(annotation.timedOutRequests)
-        values["annotation/abandoned"] = Double(annotation.abandoned)
+        values["annotation/pending"] = Double(annotation.queue.pendingCount)
+        values["annotation/waiting"] = Double(annotation.queue.waitingCount)
+        values["annotation/timeouts"] = Double(annotation.queue.timedOutRequests)
+        values["annotation/abandoned"] = Double(annotation.queue.abandoned)
         for p in [50.0, 95] {
-            if let v = annotation.roundTripSeconds.percentile(p) { values["annotation/round_trip_ms_p\(Int(p))"] = v * 1000 }
+            if let v = annotation.queue.roundTripSeconds.percentile(p) { values["annotation/round_trip_ms_p\(Int(p))"] = v * 1000 }
         }
         for (name, value) in annotatorFigures where value.isFinite { values["annotator/" + name] = value }
         values["learner/rollouts"] = Double(intake.rollouts)

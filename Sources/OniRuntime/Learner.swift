@@ -24,10 +24,8 @@ public final class Learner {
     /// The annotator's own figures from its last heartbeat, shown as annotator/*.
     var annotatorFigures: [String: Double] = [:]
     var pairRNG = SeededGenerator(seed: 0x5EED_0FA1)
-    var annotation: AnnotationQueue
-    /// After a request found no annotator to take it, the next try waits until then: choosing
-    /// a request scans every waiting message, too much to repeat on every turn of the loop.
-    var annotationRetryAt = -Double.infinity
+    /// Which messages and pairs wait for the annotator, and its answers.
+    var annotation: AnnotationClient
     var liveness: LivenessTracker
     var counters: [String: Double] = [:]
     /// Steps, rollouts, episodes and which blobs the store keeps.
@@ -54,10 +52,8 @@ public final class Learner {
     var versionSeenByRewardModel: Int64 = -1
     var intrinsic: IntrinsicRewards
     var publishedVersion: Int64 = -1
-    var checkpoints: CheckpointStore?
-    var lastCheckpoint = 0.0
-    /// The last milestone kept, in units of `keepCheckpointsEvery` env steps.
-    var lastMilestone: UInt64 = 0
+    /// When checkpoints are written and which are kept (nil when not training).
+    var checkpointer: Checkpointer?
     /// Evaluations during training (`--eval-every`), when asked for and training.
     var evaluation: PeriodicEvaluation?
     /// Serves the metrics to Prometheus (`--prometheus-bind`).
@@ -73,7 +69,7 @@ public final class Learner {
         self.transport = transport
         let directory = URL(fileURLWithPath: config.runDirectory)
         runID = RunIdentity.saved(in: directory) ?? RunIdentity.make(for: directory)
-        annotation = AnnotationQueue(
+        annotation = AnnotationClient(
             batchSize: config.llmBatchSize, maxInFlight: config.maxAnnotationRequestsInFlight, timeout: config.annotationTimeoutSeconds)
         liveness = LivenessTracker(timeout: config.livenessTimeoutSeconds)
         pairs = PairTable(pairsPerMessage: config.rankingPairsPerMessage)
@@ -254,8 +250,7 @@ public final class Learner {
             let publishStart = now
             publishParams(sockets.params)
             publishSeconds += now - publishStart
-            let milestoneDue = config.keepCheckpointsEvery > 0 && envSteps / config.keepCheckpointsEvery > lastMilestone
-            if now - lastCheckpoint >= config.checkpointIntervalSeconds || milestoneDue { saveCheckpoint() }
+            if checkpointer?.due(now: now, envSteps: envSteps) == true { saveCheckpoint() }
             if let evaluation, let trainer {
                 if evaluation.due(envSteps: envSteps) {
                     let (copy, version) = trainer.withTrainer { appo -> (PolicyNetwork<Float>, Int64) in
@@ -314,7 +309,6 @@ public final class Learner {
                 ChannelOptions(immediate: true, reconnectMilliseconds: (100, 2000)))
         }
         let bound = try experience.lastEndpoint()
-        if config.keepCheckpointsEvery > 0 { lastMilestone = envSteps / config.keepCheckpointsEvery }
         if config.evalEvery > 0 && config.train {
             evaluation = PeriodicEvaluation(every: config.evalEvery, episodes: config.evalEpisodes, env: config.env, logger: logger)
             evaluation?.start(at: envSteps)

@@ -1,8 +1,8 @@
 import OniCore
 
 /// The learner's pairs of messages for the ranking reward: which pairs the LLM is
-/// asked to compare and its judgements. Pair ids share the annotation queue with
-/// message ids, so they live above `idBase`; the store keeps `id - idBase`.
+/// asked to compare and its judgements. Pair ids are the store's (from 1); what the annotator is
+/// asked about is an `AnnotationSubject`, which tells a pair from a message.
 public struct PairTable: Sendable {
     /// One pair: message ids and, once judged, the preference (1 first, 0 second, 0.5 tie).
     public struct Pair: Sendable, Hashable {
@@ -19,9 +19,6 @@ public struct PairTable: Sendable {
         }
     }
 
-    /// Pair ids start here; message ids stay far below.
-    public static let idBase: UInt64 = 1 << 62
-
     public private(set) var pairs: [UInt64: Pair] = [:]
     private var known: Set<[UInt64]> = []
     private var nextIndex: UInt64 = 1
@@ -36,8 +33,6 @@ public struct PairTable: Sendable {
         self.pairsPerMessage = pairsPerMessage
     }
 
-    public static func isPair(_ id: UInt64) -> Bool { id >= idBase }
-
     public var count: Int { pairs.count }
 
     /// Pairs `message` with up to `pairsPerMessage` others drawn from `among` (which order comes
@@ -50,7 +45,7 @@ public struct PairTable: Sendable {
             let key = [min(message, other), max(message, other)]
             guard !known.contains(key) else { continue }
             let (first, second) = rng.below(2) == 0 ? (message, other) : (other, message)
-            let id = Self.idBase + nextIndex
+            let id = nextIndex
             add(id: id, Pair(first: first, second: second, createdEnvSteps: envSteps, preference: nil))
             created.append(id)
         }
@@ -66,7 +61,7 @@ public struct PairTable: Sendable {
     private mutating func add(id: UInt64, _ pair: Pair) {
         pairs[id] = pair
         known.insert([min(pair.first, pair.second), max(pair.first, pair.second)])
-        nextIndex = max(nextIndex, id - Self.idBase + 1)
+        nextIndex = max(nextIndex, id + 1)
         dirty.append(id)
         if pair.preference != nil { judgedCount += 1 }
     }

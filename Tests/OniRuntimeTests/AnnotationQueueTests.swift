@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct AnnotationQueueTests {
     @Test func newestFirstAndEachAtMostOnceWhilePending() {
-        var q = AnnotationQueue(batchSize: 2, maxInFlight: 2, timeout: 10)
+        var q = AnnotationQueue<UInt64>(batchSize: 2, maxInFlight: 2, timeout: 10)
         for id: UInt64 in 1...5 { q.enqueue(id) }
         q.enqueue(3)  // already waiting: ignored
         let first = q.nextRequest(now: 0)
@@ -20,7 +20,7 @@ import Testing
     }
 
     @Test func unansweredRequestsAreResentAfterTheTimeout() {
-        var q = AnnotationQueue(batchSize: 4, maxInFlight: 1, timeout: 10)
+        var q = AnnotationQueue<UInt64>(batchSize: 4, maxInFlight: 1, timeout: 10)
         q.enqueue(1)
         q.enqueue(2)
         let request = q.nextRequest(now: 0)!
@@ -34,7 +34,7 @@ import Testing
     }
 
     @Test func unsentRequestsGoBackOnTop() {
-        var q = AnnotationQueue(batchSize: 2, maxInFlight: 1, timeout: 10)
+        var q = AnnotationQueue<UInt64>(batchSize: 2, maxInFlight: 1, timeout: 10)
         for id: UInt64 in 1...3 { q.enqueue(id) }
         let request = q.nextRequest(now: 0)!
         q.unsent(request.requestID)
@@ -45,7 +45,7 @@ import Testing
     /// With a priority (how often each message was seen) the most-seen go first, newest first
     /// among equals: an old, frequent message is not starved by a stream of new ones.
     @Test func priorityPutsTheMostSeenFirst() {
-        var q = AnnotationQueue(batchSize: 3, maxInFlight: 4, timeout: 10)
+        var q = AnnotationQueue<UInt64>(batchSize: 3, maxInFlight: 4, timeout: 10)
         let seen: [UInt64: Int64] = [1: 4134, 2: 1, 3: 7, 4: 1, 5: 7, 6: 1, 7: 2]
         for id: UInt64 in 1...7 { q.enqueue(id) }
         let first = q.nextRequest(now: 0) { seen[$0, default: 1] }
@@ -61,7 +61,7 @@ import Testing
     }
 
     @Test func serverFailuresBackOffExponentiallyThenGiveUp() {
-        var q = AnnotationQueue(batchSize: 1, maxInFlight: 1, timeout: 100)
+        var q = AnnotationQueue<UInt64>(batchSize: 1, maxInFlight: 1, timeout: 100)
         q.maxAttempts = 3
         q.firstBackoff = 5
         q.enqueue(7)

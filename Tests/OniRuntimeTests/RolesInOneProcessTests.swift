@@ -29,7 +29,7 @@ import Testing
         (learner.experienceBind, learner.paramsBind) = ("mem://learner/experience", "mem://learner/params")
         (learner.metricsBind, learner.controlBind) = ("mem://learner/metrics", "mem://learner/control")
         learner.annotatorEndpoint = "mem://annotator"
-        learner.maxEnvSteps = 12_288
+        learner.maxEnvSteps = 0
         learner.batchSamples = 512
         learner.learnerThreads = 1
         learner.tensorBoard = false
@@ -67,25 +67,33 @@ import Testing
             launcher.launch(role: "worker-0", executable: "oni-worker", arguments: ["0"], log: log),
             launcher.launch(role: "worker-1", executable: "oni-worker", arguments: ["1"], log: log),
         ]
-        // While it runs, the learner answers status requests over the same transport.
+        // While it runs, the learner answers status requests over the same transport: it runs
+        // until it has trained and has labels (labelling runs in tasks, which other tests running
+        // at the same time can hold up a while).
         var status: [String: Double] = [:]
-        let deadline = Date().addingTimeInterval(240)
-        while roles[1].isRunning && Date() < deadline {
+        let deadline = Date().addingTimeInterval(300)
+        func done() -> Bool {
+            status["learner/updates", default: 0] >= 2 && status["messages/labelled", default: 0] >= 3 && status["learner/rollouts", default: 0] >= 16
+        }
+        while roles.allSatisfy(\.isRunning) && !done() && Date() < deadline {
             if let metrics = try StatusClient.query("mem://learner/control", transport: launcher.transport, timeoutMilliseconds: 500, logger: Logger(label: "test")) {
                 status = metrics.values
             }
             Thread.sleep(forTimeInterval: 0.2)
         }
-        for role in roles { role.terminate() }
-        while roles.contains(where: \.isRunning) && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(done(), "\(status)")
+        // Workers first, then the annotator and the learner, which stores everything it was sent.
+        for index in [2, 3, 0, 1] {
+            roles[index].terminate()
+            while roles[index].isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        }
         let logText = (try? String(contentsOf: directory.appendingPathComponent("roles.log"), encoding: .utf8)) ?? ""
         #expect(roles.allSatisfy { !$0.isRunning && $0.exitStatus == 0 }, "\(logText.suffix(2000))")
-        #expect(status["learner/rollouts", default: 0] > 0, "the learner answered status requests while it ran")
 
         let store = try RunStore(path: directory.appendingPathComponent(RunStore.fileName).path, readOnly: true)
         defer { store.close() }
-        let steps = try store.database.scalarInt("SELECT sum(steps) FROM rollouts") ?? 0
-        #expect(steps >= 12_288, "every rollout the learner counted is stored")
+        let stored = try store.database.scalarInt("SELECT count(*) FROM rollouts") ?? 0
+        #expect(stored >= Int(status["learner/rollouts", default: 0]), "every rollout the learner counted is stored")
         let updates = try store.database.scalarInt("SELECT count(*) FROM metrics WHERE name = 'learner/updates' AND value > 0") ?? 0
         #expect(updates > 0, "the trainer made updates")
         let labelled = try store.database.scalarInt("SELECT count(*) FROM labels WHERE status = 'labelled'") ?? 0
