@@ -37,10 +37,9 @@ public final class PolicyNetwork<S: Scalar> {
     // run unspecialised generic code, ~50× slower.
     private let embedding: Embedding<S>
     private let channelsFirst: ChannelsFirst<S>
+    // The convolutions apply their ELU themselves (fused).
     private let conv0: Conv2d<S>
-    private let elu0: Activation<S>
     private let conv1: Conv2d<S>
-    private let elu1: Activation<S>
     private let message: MessageEncoder?
     private let trunk: Linear<S>
     private let trunkELU: Activation<S>
@@ -49,39 +48,47 @@ public final class PolicyNetwork<S: Scalar> {
     private let valueHead: Linear<S>
     private var rows = 0
     private var resets: [UInt8] = []
+    /// Kept between passes, so a steady-state update allocates none of them: the map's embedding
+    /// indices, the joined features, and their gradients on the way back.
+    private var indices: [Int32] = []
+    private var joined: [S] = []
+    private var dHidden: [S] = []
+    private var dFeatures: [S] = []
+    private var dMessage: [S] = []
 
     /// Bytes → embedding → two 1-D convolutions with ELU → max over positions.
-    private struct MessageEncoder {
+    private final class MessageEncoder {
         let embedding: Embedding<S>
         let channelsFirst: ChannelsFirst<S>
         let conv0: Conv2d<S>
-        let elu0: Activation<S>
         let conv1: Conv2d<S>
-        let elu1: Activation<S>
         let pool: GlobalMaxPool<S>
+        private var indices: [Int32] = []
 
         init(_ a: PolicyArchitecture, rng: inout SeededGenerator) {
             let length = a.messageLength
             embedding = Embedding(name: "message.embed", vocabulary: 256, dimension: a.messageEmbedding, count: length, rng: &rng)
             channelsFirst = ChannelsFirst(positions: length, channels: a.messageEmbedding)
-            conv0 = Conv2d(name: "message.conv0", channels: a.messageEmbedding, length: length, filters: a.messageFilters, kernel: 3, padding: 1, rng: &rng)
-            elu0 = Activation(.elu, size: a.messageFilters * length)
-            conv1 = Conv2d(name: "message.conv1", channels: a.messageFilters, length: length, filters: a.messageFilters, kernel: 3, padding: 1, rng: &rng)
-            elu1 = Activation(.elu, size: a.messageFilters * length)
+            conv0 = Conv2d(
+                name: "message.conv0", channels: a.messageEmbedding, length: length, filters: a.messageFilters, kernel: 3, padding: 1,
+                activation: .elu, rng: &rng)
+            conv1 = Conv2d(
+                name: "message.conv1", channels: a.messageFilters, length: length, filters: a.messageFilters, kernel: 3, padding: 1,
+                activation: .elu, rng: &rng)
             pool = GlobalMaxPool(channels: a.messageFilters, positions: length)
         }
 
         var parameters: [Parameter<S>] { embedding.parameters + conv0.parameters + conv1.parameters }
 
         func forward(_ bytes: UnsafeBufferPointer<UInt8>, rows: Int) -> [S] {
-            let indices = (0..<(rows * embedding.count)).map { Int32(bytes[$0]) }
+            PolicyNetwork.fill(&indices, count: rows * embedding.count) { bytes[$0] }
             let embedded = channelsFirst.forward(embedding.forward(indices, batch: rows), batch: rows)
-            let features = elu1.forward(conv1.forward(elu0.forward(conv0.forward(embedded, batch: rows), batch: rows), batch: rows), batch: rows)
+            let features = conv1.forward(conv0.forward(embedded, batch: rows), batch: rows)
             return pool.forward(features, batch: rows)
         }
 
         func backward(_ gradient: [S]) {
-            let dFeatures = conv0.backward(elu0.backward(conv1.backward(elu1.backward(pool.backward(gradient)))))
+            let dFeatures = conv0.backward(conv1.backward(pool.backward(gradient)))
             embedding.backward(channelsFirst.backward(dFeatures))
         }
     }
@@ -93,11 +100,11 @@ public final class PolicyNetwork<S: Scalar> {
         embedding = Embedding(name: "embed", vocabulary: Self.vocabulary, dimension: a.embedding, count: positions, rng: &rng)
         channelsFirst = ChannelsFirst(positions: positions, channels: a.embedding)
         conv0 = Conv2d(
-            name: "conv0", channels: a.embedding, height: a.viewHeight, width: a.viewWidth, filters: a.filters, kernel: 3, padding: 1, rng: &rng)
-        elu0 = Activation(.elu, size: a.filters * positions)
+            name: "conv0", channels: a.embedding, height: a.viewHeight, width: a.viewWidth, filters: a.filters, kernel: 3, padding: 1,
+            activation: .elu, rng: &rng)
         conv1 = Conv2d(
-            name: "conv1", channels: a.filters, height: a.viewHeight, width: a.viewWidth, filters: a.filters, kernel: 3, padding: 1, rng: &rng)
-        elu1 = Activation(.elu, size: a.filters * positions)
+            name: "conv1", channels: a.filters, height: a.viewHeight, width: a.viewWidth, filters: a.filters, kernel: 3, padding: 1,
+            activation: .elu, rng: &rng)
         message = a.messageLength > 0 ? MessageEncoder(a, rng: &rng) : nil
         trunk = Linear(name: "trunk", inputSize: Self.joinedSize(a), outputSize: a.hidden, rng: &rng)
         trunkELU = Activation(.elu, size: a.hidden)
@@ -139,18 +146,28 @@ public final class PolicyNetwork<S: Scalar> {
         self.rows = rows
         self.resets = resets
         let positions = a.viewHeight * a.viewWidth
-        let indices = a.crop > 0 ? Self.egocentric(observations, rows: rows, a) : (0..<(rows * positions)).map { Int32(observations.chars[$0]) }
+        if a.crop > 0 {
+            Self.egocentric(observations, rows: rows, a, into: &indices)
+        } else {
+            Self.fill(&indices, count: rows * positions) { observations.chars[$0] }
+        }
         let embedded = channelsFirst.forward(embedding.forward(indices, batch: rows), batch: rows)
-        let features = elu1.forward(conv1.forward(elu0.forward(conv0.forward(embedded, batch: rows), batch: rows), batch: rows), batch: rows)
+        let features = conv1.forward(conv0.forward(embedded, batch: rows), batch: rows)
         let messageFeatures = message?.forward(observations.message, rows: rows) ?? []
         let convSize = a.filters * positions, messageSize = messageFeatures.count / max(rows, 1)
-        let joinedSize = Self.joinedSize(a)
-        var joined = [S](repeating: 0, count: rows * joinedSize)
-        for r in 0..<rows {
-            let base = r * joinedSize
-            for i in 0..<convSize { joined[base + i] = features[r * convSize + i] }
-            for i in 0..<a.statusSize { joined[base + convSize + i] = Self.symlog(observations.status[r * a.statusSize + i]) }
-            for i in 0..<messageSize { joined[base + convSize + a.statusSize + i] = messageFeatures[r * messageSize + i] }
+        let joinedSize = Self.joinedSize(a), statusSize = a.statusSize
+        joined.reuse(count: rows * joinedSize)
+        joined.withUnsafeMutableBufferPointer { joined in
+            features.withUnsafeBufferPointer { features in
+                messageFeatures.withUnsafeBufferPointer { messageFeatures in
+                    for r in 0..<rows {
+                        let base = joined.baseAddress! + r * joinedSize
+                        base.update(from: features.baseAddress! + r * convSize, count: convSize)
+                        for i in 0..<statusSize { base[convSize + i] = Self.symlog(observations.status[r * statusSize + i]) }
+                        if messageSize > 0 { (base + convSize + statusSize).update(from: messageFeatures.baseAddress! + r * messageSize, count: messageSize) }
+                    }
+                }
+            }
         }
         var hidden = trunkELU.forward(trunk.forward(joined, batch: rows), batch: rows)
         var last: [S] = []
@@ -161,10 +178,28 @@ public final class PolicyNetwork<S: Scalar> {
         return (policyHead.forward(hidden, batch: rows), valueHead.forward(hidden, batch: rows), last)
     }
 
+    /// `indices` made `count` long, element i from `value(i)`.
+    @inline(__always)
+    static func fill(_ indices: inout [Int32], count: Int, _ value: (Int) -> UInt8) {
+        if indices.count != count { indices = [Int32](repeating: 0, count: count) }
+        indices.withUnsafeMutableBufferPointer { out in
+            for i in 0..<count { out[i] = Int32(value(i)) }
+        }
+    }
+
     /// The crop × crop window of each row's map centred on the agent (status[cropCentre]); cells off the map are blank.
     public static func egocentric(_ observations: ObservationRows, rows: Int, _ a: PolicyArchitecture) -> [Int32] {
+        var indices: [Int32] = []
+        egocentric(observations, rows: rows, a, into: &indices)
+        return indices
+    }
+
+    /// `egocentric` into a kept buffer.
+    static func egocentric(_ observations: ObservationRows, rows: Int, _ a: PolicyArchitecture, into indices: inout [Int32]) {
         let crop = a.crop, half = a.crop / 2, mapSize = a.height * a.width
-        var indices = [Int32](repeating: 32, count: rows * crop * crop)
+        if indices.count != rows * crop * crop { indices = [Int32](repeating: 32, count: rows * crop * crop) }
+        indices.withUnsafeMutableBufferPointer { indices in
+        indices.update(repeating: 32)
         for r in 0..<rows {
             let x = Int(observations.status[r * a.statusSize + a.cropCentre[0]])
             let y = Int(observations.status[r * a.statusSize + a.cropCentre[1]])
@@ -178,7 +213,7 @@ public final class PolicyNetwork<S: Scalar> {
                 }
             }
         }
-        return indices
+        }
     }
 
     /// Back-propagates dLoss/dLogits and dLoss/dValues of the last forward into the parameters' gradients.
@@ -186,28 +221,38 @@ public final class PolicyNetwork<S: Scalar> {
     /// missing at link time when called from the trainer's parallel closure; the trainer's
     /// module specialises it itself.)
     public func backward(logitsGradient: [S], valuesGradient: [S]) {
-        let a = architecture
-        var dHidden = policyHead.backward(logitsGradient)
-        let dValueHidden = valueHead.backward(valuesGradient)
-        for i in dHidden.indices { dHidden[i] += dValueHidden[i] }
-        if let core { dHidden = core.backward(dHidden, resets: resets) }
-        let dJoined = trunk.backward(trunkELU.backward(dHidden))
+        let a = architecture, rows = self.rows
+        let fromPolicy = policyHead.backward(logitsGradient)
+        let fromValue = valueHead.backward(valuesGradient)
+        dHidden.reuse(count: fromPolicy.count)
+        dHidden.withUnsafeMutableBufferPointer { sum in
+            fromPolicy.withUnsafeBufferPointer { p in
+                fromValue.withUnsafeBufferPointer { v in
+                    for i in 0..<sum.count { sum[i] = p[i] + v[i] }
+                }
+            }
+        }
+        let dCore = core.map { $0.backward(dHidden, resets: resets) } ?? dHidden
+        let dJoined = trunk.backward(trunkELU.backward(dCore))
         let convSize = a.filters * a.viewHeight * a.viewWidth
         let joinedSize = Self.joinedSize(a)
-        var dFeatures = [S](repeating: 0, count: rows * convSize)
-        for r in 0..<rows {
-            for i in 0..<convSize { dFeatures[r * convSize + i] = dJoined[r * joinedSize + i] }
-        }
+        Self.columns(of: dJoined, rows: rows, width: joinedSize, from: 0, count: convSize, into: &dFeatures)
         if let message {
-            let messageSize = a.messageFilters, offset = convSize + a.statusSize
-            var dMessage = [S](repeating: 0, count: rows * messageSize)
-            for r in 0..<rows {
-                for i in 0..<messageSize { dMessage[r * messageSize + i] = dJoined[r * joinedSize + offset + i] }
-            }
+            Self.columns(of: dJoined, rows: rows, width: joinedSize, from: convSize + a.statusSize, count: a.messageFilters, into: &dMessage)
             message.backward(dMessage)
         }
-        let dEmbedded = conv0.backward(elu0.backward(conv1.backward(elu1.backward(dFeatures))))
+        let dEmbedded = conv0.backward(conv1.backward(dFeatures))
         embedding.backward(channelsFirst.backward(dEmbedded))
+    }
+
+    /// Columns from..<from+count of each of `rows` rows of `width` into `out` [rows, count].
+    static func columns(of matrix: [S], rows: Int, width: Int, from: Int, count: Int, into out: inout [S]) {
+        out.reuse(count: rows * count)
+        out.withUnsafeMutableBufferPointer { out in
+            matrix.withUnsafeBufferPointer { m in
+                for r in 0..<rows { (out.baseAddress! + r * count).update(from: m.baseAddress! + r * width + from, count: count) }
+            }
+        }
     }
 
     /// The weights as named float32 tensors (for Params and checkpoints).

@@ -8,8 +8,10 @@ public final class Activation<S: Scalar>: Layer {
     public let inputSize: Int
     public var outputSize: Int { inputSize }
     public var parameters: [Parameter<S>] { [] }
+    /// The last forward's input (let go after backward), its output and the input gradient (kept between passes).
     private var input: [S] = []
     private var output: [S] = []
+    private var gradient: [S] = []
 
     public init(_ kind: Kind, size: Int) {
         self.kind = kind
@@ -22,16 +24,17 @@ public final class Activation<S: Scalar>: Layer {
         precondition(input.count == batch * inputSize, "Activation: input size mismatch")
         self.input = input
         let kind = self.kind
-        // Written once into fresh storage (no zero fill, no copy), branch-free so the loops vectorise.
-        output = [S](unsafeUninitializedCapacity: input.count) { out, initialized in
+        // Into the kept buffer, branch-free so the loops vectorise.
+        output.reuse(count: input.count)
+        output.withUnsafeMutableBufferPointer { out in
             input.withUnsafeBufferPointer { x in
+                guard let x = x.baseAddress, let y = out.baseAddress else { return }
                 switch kind {
-                case .relu: for i in 0..<x.count { out[i] = max(x[i], 0) }
-                case .elu: if !x.isEmpty { S.elu(x.baseAddress!, out.baseAddress!, count: x.count) }
-                case .tanh: for i in 0..<x.count { out[i] = S.tanh(x[i]) }
+                case .relu: for i in 0..<out.count { y[i] = max(x[i], 0) }
+                case .elu: S.elu(x, y, count: out.count)
+                case .tanh: for i in 0..<out.count { y[i] = S.tanh(x[i]) }
                 }
             }
-            initialized = input.count
         }
         return output
     }
@@ -40,23 +43,27 @@ public final class Activation<S: Scalar>: Layer {
     @_specialize(exported: true, where S == Double)
     public func backward(_ outputGradient: [S]) -> [S] {
         let kind = self.kind
-        return [S](unsafeUninitializedCapacity: outputGradient.count) { g, initialized in
+        gradient.reuse(count: outputGradient.count)
+        gradient.withUnsafeMutableBufferPointer { g in
             outputGradient.withUnsafeBufferPointer { dy in
                 input.withUnsafeBufferPointer { x in
                     output.withUnsafeBufferPointer { y in
+                        guard let g = g.baseAddress, let dy = dy.baseAddress, let x = x.baseAddress, let y = y.baseAddress else { return }
+                        let n = outputGradient.count
                         switch kind {
                         case .relu:
-                            for i in 0..<dy.count { g[i] = x[i] > 0 ? dy[i] : 0 }
+                            for i in 0..<n { g[i] = x[i] > 0 ? dy[i] : 0 }
                         case .elu:
-                            // d/dx (eˣ − 1) = eˣ = y + 1 for x ≤ 0
-                            for i in 0..<dy.count { g[i] = dy[i] * (x[i] > 0 ? 1 : y[i] + 1) }
+                            // d/dx (eˣ − 1) = eˣ = y + 1 for x ≤ 0 (and y > 0 exactly where x > 0)
+                            for i in 0..<n { g[i] = y[i] > 0 ? dy[i] : dy[i] * (y[i] + 1) }
                         case .tanh:
-                            for i in 0..<dy.count { g[i] = dy[i] * (1 - y[i] * y[i]) }
+                            for i in 0..<n { g[i] = dy[i] * (1 - y[i] * y[i]) }
                         }
                     }
                 }
             }
-            initialized = outputGradient.count
         }
+        input = []  // the producer's buffer is its own again
+        return gradient
     }
 }

@@ -7,6 +7,9 @@ public final class ChannelsFirst<S: Scalar>: Layer {
     public var outputSize: Int { positions * channels }
     public var parameters: [Parameter<S>] { [] }
     private var batch = 0
+    /// Both directions' results, kept between passes.
+    private var output: [S] = []
+    private var inputGradient: [S] = []
 
     public init(positions: Int, channels: Int) {
         self.positions = positions
@@ -17,25 +20,30 @@ public final class ChannelsFirst<S: Scalar>: Layer {
     @_specialize(exported: true, where S == Double)
     public func forward(_ input: [S], batch: Int) -> [S] {
         self.batch = batch
-        return Self.permute(input, batch: batch, rows: positions, columns: channels)
+        Self.permute(input, into: &output, batch: batch, rows: positions, columns: channels)
+        return output
     }
 
     @_specialize(exported: true, where S == Float)
     @_specialize(exported: true, where S == Double)
     public func backward(_ outputGradient: [S]) -> [S] {
-        Self.permute(outputGradient, batch: batch, rows: channels, columns: positions)
+        Self.permute(outputGradient, into: &inputGradient, batch: batch, rows: channels, columns: positions)
+        return inputGradient
     }
 
     @_specialize(exported: true, where S == Float)
     @_specialize(exported: true, where S == Double)
-    static func permute(_ x: [S], batch: Int, rows: Int, columns: Int) -> [S] {
-        var out = [S](repeating: 0, count: x.count)
+    static func permute(_ x: [S], into out: inout [S], batch: Int, rows: Int, columns: Int) {
+        out.reuse(count: x.count)
         let size = rows * columns
-        for b in 0..<batch {
-            for r in 0..<rows {
-                for c in 0..<columns { out[b * size + c * rows + r] = x[b * size + r * columns + c] }
+        out.withUnsafeMutableBufferPointer { out in
+            x.withUnsafeBufferPointer { x in
+                for b in 0..<batch {
+                    for r in 0..<rows {
+                        for c in 0..<columns { out[b * size + c * rows + r] = x[b * size + r * columns + c] }
+                    }
+                }
             }
         }
-        return out
     }
 }

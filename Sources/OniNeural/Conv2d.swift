@@ -4,7 +4,9 @@ import OniCore
 /// [batch, channels, height, width] → [batch, filters, height', width'],
 /// computed as im2col + one matrix product over the whole batch per pass.
 /// A 1-D convolution over [batch, channels, length] is the height-1 case
-/// (`init(name:channels:length:…)`).
+/// (`init(name:channels:length:…)`). With `activation: .elu` the output is ELU(conv) in one
+/// layer: the activation is applied while each chunk's product is still in cache, and its
+/// derivative while the output gradient is reordered, instead of in two more passes over memory.
 public final class Conv2d<S: Scalar>: Layer {
     public let channels: Int, height: Int, width: Int
     public let filters: Int, kernelHeight: Int, kernelWidth: Int, paddingHeight: Int, paddingWidth: Int
@@ -15,15 +17,20 @@ public final class Conv2d<S: Scalar>: Layer {
     public var inputSize: Int { channels * height * width }
     public var outputSize: Int { filters * outputHeight * outputWidth }
     public var parameters: [Parameter<S>] { [weight, bias] }
+    /// ELU applied to the convolution's output (nil: none).
+    public let activation: Activation<S>.Kind?
     /// Examples unfolded at once. Each chunk's im2col block ([channels·kh·kw, chunk·oh·ow],
     /// about `columnBudget` elements) stays in cache from the unfold through its two or three
     /// matrix products; unfolding a whole batch at once streamed ~100 MB through memory per pass.
     public let chunk: Int
     /// Elements of one chunk's im2col block the chunk size aims at (256 KiB of Float32).
     public static var columnBudget: Int { 1 << 16 }
-    /// The last forward's input (backward unfolds it again, chunk by chunk) and batch size.
+    /// The last forward's input (backward unfolds it again, chunk by chunk; let go after it) and batch size.
     private var input: [S] = []
     private var batch = 0
+    /// The output and the input gradient, kept between passes (see `Array.reuse(count:)`).
+    private var output: [S] = []
+    private var inputGradient: [S] = []
     /// Scratch of one chunk, kept between passes: the unfolded input [patch, stride], the product or
     /// reordered output gradient [filters, stride] and the input-side gradient [patch, stride],
     /// stride = chunk·oh·ow. Every chunk uses the same layout, so padding elements stay zero.
@@ -42,27 +49,29 @@ public final class Conv2d<S: Scalar>: Layer {
     /// A square `kernel` with `padding` on every side; weight shape [filters, channels, kernel, kernel].
     public convenience init(
         name: String, channels: Int, height: Int, width: Int, filters: Int, kernel: Int, padding: Int,
-        gain: Double = 2.0.squareRoot(), rng: inout SeededGenerator
+        activation: Activation<S>.Kind? = nil, gain: Double = 2.0.squareRoot(), rng: inout SeededGenerator
     ) {
         self.init(
             name: name, channels: channels, height: height, width: width, filters: filters, kernel: (kernel, kernel),
-            padding: (padding, padding), weightShape: [filters, channels, kernel, kernel], gain: gain, rng: &rng)
+            padding: (padding, padding), weightShape: [filters, channels, kernel, kernel], activation: activation, gain: gain, rng: &rng)
     }
 
     /// 1-D: `kernel` taps along `length` with `padding` at both ends; weight shape [filters, channels, kernel] (PyTorch's Conv1d).
     public convenience init(
         name: String, channels: Int, length: Int, filters: Int, kernel: Int, padding: Int,
-        gain: Double = 2.0.squareRoot(), rng: inout SeededGenerator
+        activation: Activation<S>.Kind? = nil, gain: Double = 2.0.squareRoot(), rng: inout SeededGenerator
     ) {
         self.init(
             name: name, channels: channels, height: 1, width: length, filters: filters, kernel: (1, kernel),
-            padding: (0, padding), weightShape: [filters, channels, kernel], gain: gain, rng: &rng)
+            padding: (0, padding), weightShape: [filters, channels, kernel], activation: activation, gain: gain, rng: &rng)
     }
 
     private init(
         name: String, channels: Int, height: Int, width: Int, filters: Int, kernel: (height: Int, width: Int),
-        padding: (height: Int, width: Int), weightShape: [Int], gain: Double, rng: inout SeededGenerator
+        padding: (height: Int, width: Int), weightShape: [Int], activation: Activation<S>.Kind?, gain: Double, rng: inout SeededGenerator
     ) {
+        precondition(activation == nil || activation == .elu, "Conv2d: only ELU is fused")
+        self.activation = activation
         precondition(
             height + 2 * padding.height >= kernel.height && width + 2 * padding.width >= kernel.width,
             "Conv2d: kernel larger than the padded input")
@@ -91,7 +100,8 @@ public final class Conv2d<S: Scalar>: Layer {
         self.batch = batch
         let patch = channels * kernelHeight * kernelWidth, positions = outputHeight * outputWidth, stride = chunk * positions
         prepareScratch(patch: patch, stride: stride)
-        var output = [S](repeating: 0, count: batch * outputSize)
+        output.reuse(count: batch * outputSize)
+        let elu = activation == .elu
         input.withUnsafeBufferPointer { src in
             columns.withUnsafeMutableBufferPointer { cols in
                 product.withUnsafeMutableBufferPointer { prod in
@@ -104,13 +114,14 @@ public final class Conv2d<S: Scalar>: Layer {
                                 S.gemm(
                                     transposeA: false, transposeB: false, m: filters, n: rows * positions, k: patch, alpha: 1,
                                     a: w.baseAddress!, lda: patch, b: cols.baseAddress!, ldb: stride, beta: 0, c: prod.baseAddress!, ldc: stride)
-                                // + bias, reordered to [batch, filters, positions].
+                                // + bias (then ELU, in place, while in cache), reordered to [batch, filters, positions].
                                 for e in 0..<rows {
                                     for f in 0..<filters {
                                         let b = bias.value[f]
                                         let source = prod.baseAddress! + (f * stride + e * positions)
                                         let target = out.baseAddress! + ((first + e) * outputSize + f * positions)
                                         for p in 0..<positions { target[p] = source[p] + b }
+                                        if elu { S.elu(target, target, count: positions) }
                                     }
                                 }
                             }
@@ -127,9 +138,11 @@ public final class Conv2d<S: Scalar>: Layer {
     public func backward(_ outputGradient: [S]) -> [S] {
         let patch = channels * kernelHeight * kernelWidth, positions = outputHeight * outputWidth, stride = chunk * positions
         prepareScratch(patch: patch, stride: stride)
-        var inputGradient = [S](repeating: 0, count: batch * inputSize)
-        let batch = self.batch
+        inputGradient.reuseZeroed(count: batch * inputSize)
+        let batch = self.batch, elu = activation == .elu
+        defer { input = [] }  // the producer's buffer is its own again
         input.withUnsafeBufferPointer { src in
+            output.withUnsafeBufferPointer { y in
             outputGradient.withUnsafeBufferPointer { dOut in
                 columns.withUnsafeMutableBufferPointer { cols in
                     product.withUnsafeMutableBufferPointer { dOutT in
@@ -140,12 +153,19 @@ public final class Conv2d<S: Scalar>: Layer {
                                         bias.gradient.withUnsafeMutableBufferPointer { dB in
                                             for first in Swift.stride(from: 0, to: batch, by: chunk) {
                                                 let rows = min(chunk, batch - first), wide = rows * positions
-                                                // dOut reordered to [filters, rows·positions] (block copies), then
-                                                // the bias gradient as one matrix-vector product with ones.
+                                                // dOut reordered to [filters, rows·positions] (block copies; through
+                                                // ELU's derivative, eˣ = y + 1 where x ≤ 0), then the bias gradient
+                                                // as one matrix-vector product with ones.
                                                 for e in 0..<rows {
                                                     for f in 0..<filters {
-                                                        (dOutT.baseAddress! + (f * stride + e * positions))
-                                                            .update(from: dOut.baseAddress! + ((first + e) * outputSize + f * positions), count: positions)
+                                                        let at = (first + e) * outputSize + f * positions
+                                                        let target = dOutT.baseAddress! + (f * stride + e * positions)
+                                                        if elu {
+                                                            let g = dOut.baseAddress! + at, out = y.baseAddress! + at
+                                                            for p in 0..<positions { target[p] = out[p] > 0 ? g[p] : g[p] * (out[p] + 1) }
+                                                        } else {
+                                                            target.update(from: dOut.baseAddress! + at, count: positions)
+                                                        }
                                                     }
                                                 }
                                                 ones.withUnsafeBufferPointer { one in
@@ -182,6 +202,7 @@ public final class Conv2d<S: Scalar>: Layer {
                         }
                     }
                 }
+            }
             }
         }
         return inputGradient

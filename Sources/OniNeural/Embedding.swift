@@ -8,6 +8,8 @@ public final class Embedding<S: Scalar> {
     public let count: Int
     public let table: Parameter<S>
     private var indices: [Int32] = []
+    /// The output, kept between passes.
+    private var output: [S] = []
 
     public init(name: String, vocabulary: Int, dimension: Int, count: Int, rng: inout SeededGenerator) {
         self.vocabulary = vocabulary
@@ -27,11 +29,15 @@ public final class Embedding<S: Scalar> {
     public func forward(_ indices: [Int32], batch: Int) -> [S] {
         precondition(indices.count == batch * count, "Embedding: \(indices.count) indices for batch \(batch) × \(count)")
         self.indices = indices
-        var output = [S](repeating: 0, count: indices.count * dimension)
-        let table = self.table.value, dimension = self.dimension  // locals: no exclusivity check per element
-        for (position, index) in indices.enumerated() {
-            let row = Int(min(max(index, 0), Int32(vocabulary - 1)))
-            for d in 0..<dimension { output[position * dimension + d] = table[row * dimension + d] }
+        output.reuse(count: indices.count * dimension)
+        let dimension = self.dimension, last = Int32(vocabulary - 1)
+        output.withUnsafeMutableBufferPointer { out in
+            table.value.withUnsafeBufferPointer { table in
+                for (position, index) in indices.enumerated() {
+                    let row = Int(min(max(index, 0), last))
+                    (out.baseAddress! + position * dimension).update(from: table.baseAddress! + row * dimension, count: dimension)
+                }
+            }
         }
         return output
     }
@@ -43,7 +49,10 @@ public final class Embedding<S: Scalar> {
         var gradient = table.gradient
         let dimension = self.dimension
         table.gradient = []  // unshared, so the loop writes in place
-        defer { table.gradient = gradient }
+        defer {
+            table.gradient = gradient
+            indices = []  // the producer's buffer is its own again
+        }
         for (position, index) in indices.enumerated() {
             let row = Int(min(max(index, 0), Int32(vocabulary - 1)))
             for d in 0..<dimension { gradient[row * dimension + d] += outputGradient[position * dimension + d] }

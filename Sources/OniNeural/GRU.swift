@@ -22,10 +22,14 @@ public final class GRU<S: Scalar> {
 
     // What backward needs, per step t and example b.
     private var steps = 0, batch = 0
-    private var input: [S] = []
+    private var input: [S] = []  // let go after backward
     private var previous: [S] = []  // h_{t-1} after resets, [T, B, H]
     private var gates: [S] = []  // r, z, n, [T, B, 3H]
     private var hiddenCandidate: [S] = []  // W_hn h + b_hn, [T, B, H]
+    // Kept between passes (see `Array.reuse(count:)`): forward's …
+    private var fromInput: [S] = [], fromHidden: [S] = [], state: [S] = [], output: [S] = []
+    // … and backward's.
+    private var dInputSide: [S] = [], dHiddenSide: [S] = [], dState: [S] = [], dStep: [S] = [], dPrevious: [S] = [], inputGradient: [S] = []
 
     public init(name: String, inputSize: Int, hiddenSize: Int, rng: inout SeededGenerator) {
         self.inputSize = inputSize
@@ -56,48 +60,57 @@ public final class GRU<S: Scalar> {
         self.steps = steps
         self.batch = batch
         self.input = input
-        // Locals, not properties, in the loops: a class property's every element access is checked for exclusivity.
-        let biasIH = self.biasIH.value, biasHH = self.biasHH.value, weightHH = self.weightHH.value
         // Input contributions for every step in one product: [T·B, 3H].
-        var fromInput = [S](repeating: 0, count: rows * 3 * h)
-        for row in 0..<rows {
-            for j in 0..<(3 * h) { fromInput[row * 3 * h + j] = biasIH[j] }
+        fromInput.reuse(count: rows * 3 * h)
+        fromInput.withUnsafeMutableBufferPointer { f in
+            biasIH.value.withUnsafeBufferPointer { b in
+                for row in 0..<rows { (f.baseAddress! + row * 3 * h).update(from: b.baseAddress!, count: 3 * h) }
+            }
         }
         MatMul.multiply(input, weightIH.value, into: &fromInput, m: rows, n: 3 * h, k: inputSize, transposeB: true, accumulate: true)
-
-        var previous = [S](repeating: 0, count: rows * h)
-        var gates = [S](repeating: 0, count: rows * 3 * h)
-        var hiddenCandidate = [S](repeating: 0, count: rows * h)
-        var output = [S](repeating: 0, count: rows * h)
-        var state = initial
-        var fromHidden = [S](repeating: 0, count: batch * 3 * h)
-        defer { (self.previous, self.gates, self.hiddenCandidate) = (previous, gates, hiddenCandidate) }
+        previous.reuse(count: rows * h)
+        gates.reuse(count: rows * 3 * h)
+        hiddenCandidate.reuse(count: rows * h)
+        output.reuse(count: rows * h)
+        state.reuse(count: batch * h)
+        fromHidden.reuse(count: batch * 3 * h)
+        state.withUnsafeMutableBufferPointer { $0.update(fromContentsOf: initial) }
         for t in 0..<steps {
-            for b in 0..<batch where resets[t * batch + b] != 0 {
-                for j in 0..<h { state[b * h + j] = 0 }
+            state.withUnsafeMutableBufferPointer { state in
+                for b in 0..<batch where resets[t * batch + b] != 0 { (state.baseAddress! + b * h).update(repeating: 0, count: h) }
             }
-            for b in 0..<batch {
-                for j in 0..<(3 * h) { fromHidden[b * 3 * h + j] = biasHH[j] }
-            }
-            MatMul.multiply(state, weightHH, into: &fromHidden, m: batch, n: 3 * h, k: h, transposeB: true, accumulate: true)
-            for b in 0..<batch {
-                let row = t * batch + b, x = row * 3 * h, g = b * 3 * h
-                for j in 0..<h {
-                    let r = Self.sigmoid(fromInput[x + j] + fromHidden[g + j])
-                    let z = Self.sigmoid(fromInput[x + h + j] + fromHidden[g + h + j])
-                    let candidate = fromHidden[g + 2 * h + j]
-                    let n = S.tanh(fromInput[x + 2 * h + j] + r * candidate)
-                    let old = state[b * h + j]
-                    previous[row * h + j] = old
-                    gates[x + j] = r
-                    gates[x + h + j] = z
-                    gates[x + 2 * h + j] = n
-                    hiddenCandidate[row * h + j] = candidate
-                    let new = (1 - z) * n + z * old
-                    output[row * h + j] = new
-                    state[b * h + j] = new
+            fromHidden.withUnsafeMutableBufferPointer { f in
+                biasHH.value.withUnsafeBufferPointer { bias in
+                    for b in 0..<batch { (f.baseAddress! + b * 3 * h).update(from: bias.baseAddress!, count: 3 * h) }
                 }
             }
+            MatMul.multiply(state, weightHH.value, into: &fromHidden, m: batch, n: 3 * h, k: h, transposeB: true, accumulate: true)
+            fromInput.withUnsafeBufferPointer { fromInput in
+            fromHidden.withUnsafeBufferPointer { fromHidden in
+            state.withUnsafeMutableBufferPointer { state in
+            previous.withUnsafeMutableBufferPointer { previous in
+            gates.withUnsafeMutableBufferPointer { gates in
+            hiddenCandidate.withUnsafeMutableBufferPointer { hiddenCandidate in
+            output.withUnsafeMutableBufferPointer { output in
+                for b in 0..<batch {
+                    let row = t * batch + b, x = row * 3 * h, g = b * 3 * h
+                    for j in 0..<h {
+                        let r = Self.sigmoid(fromInput[x + j] + fromHidden[g + j])
+                        let z = Self.sigmoid(fromInput[x + h + j] + fromHidden[g + h + j])
+                        let candidate = fromHidden[g + 2 * h + j]
+                        let n = S.tanh(fromInput[x + 2 * h + j] + r * candidate)
+                        let old = state[b * h + j]
+                        previous[row * h + j] = old
+                        gates[x + j] = r
+                        gates[x + h + j] = z
+                        gates[x + 2 * h + j] = n
+                        hiddenCandidate[row * h + j] = candidate
+                        let new = (1 - z) * n + z * old
+                        output[row * h + j] = new
+                        state[b * h + j] = new
+                    }
+                }
+            } } } } } } }
         }
         return output
     }
@@ -107,54 +120,74 @@ public final class GRU<S: Scalar> {
     @_specialize(exported: true, where S == Float)
     @_specialize(exported: true, where S == Double)
     public func backward(_ outputGradient: [S], resets: [UInt8]) -> [S] {
-        let h = hiddenSize, rows = steps * batch
+        let h = hiddenSize, rows = steps * batch, batch = self.batch
         precondition(outputGradient.count == rows * h && resets.count == rows, "GRU: gradient does not match the last forward")
-        let gates = self.gates, previous = self.previous, hiddenCandidate = self.hiddenCandidate, weightHH = self.weightHH.value
         // Pre-activation gradients: of the input side (r, z, n) and of the hidden side (r, z, W_hn h + b_hn).
-        var dInputSide = [S](repeating: 0, count: rows * 3 * h)
-        var dHiddenSide = [S](repeating: 0, count: rows * 3 * h)
-        var dState = [S](repeating: 0, count: batch * h)  // dLoss/dh_t flowing back from step t+1
-        var dStep = [S](repeating: 0, count: batch * 3 * h)
-        var dPrevious = [S](repeating: 0, count: batch * h)
+        dInputSide.reuse(count: rows * 3 * h)
+        dHiddenSide.reuse(count: rows * 3 * h)
+        dState.reuseZeroed(count: batch * h)  // dLoss/dh_t flowing back from step t+1
+        dStep.reuse(count: batch * 3 * h)
+        dPrevious.reuse(count: batch * h)
         for t in stride(from: steps - 1, through: 0, by: -1) {
-            for b in 0..<batch {
-                let row = t * batch + b, x = row * 3 * h
-                for j in 0..<h {
-                    let dh = outputGradient[row * h + j] + dState[b * h + j]
-                    let r = gates[x + j], z = gates[x + h + j], n = gates[x + 2 * h + j]
-                    let old = previous[row * h + j]
-                    let dn = dh * (1 - z) * (1 - n * n)
-                    let dz = dh * (old - n) * z * (1 - z)
-                    let dr = dn * hiddenCandidate[row * h + j] * r * (1 - r)
-                    dInputSide[x + j] = dr
-                    dInputSide[x + h + j] = dz
-                    dInputSide[x + 2 * h + j] = dn
-                    dStep[b * 3 * h + j] = dr
-                    dStep[b * 3 * h + h + j] = dz
-                    dStep[b * 3 * h + 2 * h + j] = dn * r
-                    dPrevious[b * h + j] = dh * z
+            outputGradient.withUnsafeBufferPointer { outputGradient in
+            gates.withUnsafeBufferPointer { gates in
+            previous.withUnsafeBufferPointer { previous in
+            hiddenCandidate.withUnsafeBufferPointer { hiddenCandidate in
+            dState.withUnsafeBufferPointer { dState in
+            dInputSide.withUnsafeMutableBufferPointer { dInputSide in
+            dHiddenSide.withUnsafeMutableBufferPointer { dHiddenSide in
+            dStep.withUnsafeMutableBufferPointer { dStep in
+            dPrevious.withUnsafeMutableBufferPointer { dPrevious in
+                for b in 0..<batch {
+                    let row = t * batch + b, x = row * 3 * h
+                    for j in 0..<h {
+                        let dh = outputGradient[row * h + j] + dState[b * h + j]
+                        let r = gates[x + j], z = gates[x + h + j], n = gates[x + 2 * h + j]
+                        let old = previous[row * h + j]
+                        let dn = dh * (1 - z) * (1 - n * n)
+                        let dz = dh * (old - n) * z * (1 - z)
+                        let dr = dn * hiddenCandidate[row * h + j] * r * (1 - r)
+                        dInputSide[x + j] = dr
+                        dInputSide[x + h + j] = dz
+                        dInputSide[x + 2 * h + j] = dn
+                        dStep[b * 3 * h + j] = dr
+                        dStep[b * 3 * h + h + j] = dz
+                        dStep[b * 3 * h + 2 * h + j] = dn * r
+                        dPrevious[b * h + j] = dh * z
+                    }
                 }
-            }
-            for j in 0..<(batch * 3 * h) { dHiddenSide[t * batch * 3 * h + j] = dStep[j] }
+                (dHiddenSide.baseAddress! + t * batch * 3 * h).update(from: dStep.baseAddress!, count: batch * 3 * h)
+            } } } } } } } } }
             // dh_{t-1} = dStep · W_hh + dh ⊙ z, cut where the state was reset before step t.
-            MatMul.multiply(dStep, weightHH, into: &dPrevious, m: batch, n: h, k: 3 * h, accumulate: true)
-            for b in 0..<batch {
-                let cut = resets[t * batch + b] != 0
-                for j in 0..<h { dState[b * h + j] = cut ? 0 : dPrevious[b * h + j] }
+            MatMul.multiply(dStep, weightHH.value, into: &dPrevious, m: batch, n: h, k: 3 * h, accumulate: true)
+            dState.withUnsafeMutableBufferPointer { dState in
+                dPrevious.withUnsafeBufferPointer { dPrevious in
+                    for b in 0..<batch {
+                        let cut = resets[t * batch + b] != 0
+                        for j in 0..<h { dState[b * h + j] = cut ? 0 : dPrevious[b * h + j] }
+                    }
+                }
             }
         }
         // Parameter gradients over all steps at once.
         MatMul.multiply(dInputSide, input, into: &weightIH.gradient, m: 3 * h, n: inputSize, k: rows, transposeA: true, accumulate: true)
-        MatMul.multiply(dHiddenSide, previous, into: &self.weightHH.gradient, m: 3 * h, n: h, k: rows, transposeA: true, accumulate: true)
-        var dBiasIH = biasIH.gradient, dBiasHH = biasHH.gradient
-        for row in 0..<rows {
-            for j in 0..<(3 * h) {
-                dBiasIH[j] += dInputSide[row * 3 * h + j]
-                dBiasHH[j] += dHiddenSide[row * 3 * h + j]
+        MatMul.multiply(dHiddenSide, previous, into: &weightHH.gradient, m: 3 * h, n: h, k: rows, transposeA: true, accumulate: true)
+        input = []  // the producer's buffer is its own again
+        biasIH.gradient.withUnsafeMutableBufferPointer { dBiasIH in
+            biasHH.gradient.withUnsafeMutableBufferPointer { dBiasHH in
+                dInputSide.withUnsafeBufferPointer { dInputSide in
+                    dHiddenSide.withUnsafeBufferPointer { dHiddenSide in
+                        for row in 0..<rows {
+                            for j in 0..<(3 * h) {
+                                dBiasIH[j] += dInputSide[row * 3 * h + j]
+                                dBiasHH[j] += dHiddenSide[row * 3 * h + j]
+                            }
+                        }
+                    }
+                }
             }
         }
-        (biasIH.gradient, biasHH.gradient) = (dBiasIH, dBiasHH)
-        var inputGradient = [S](repeating: 0, count: rows * inputSize)
+        inputGradient.reuse(count: rows * inputSize)
         MatMul.multiply(dInputSide, weightIH.value, into: &inputGradient, m: rows, n: inputSize, k: 3 * h)
         return inputGradient
     }

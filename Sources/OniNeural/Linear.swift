@@ -6,8 +6,12 @@ public final class Linear<S: Scalar>: Layer {
     public let outputSize: Int
     public let weight: Parameter<S>
     public let bias: Parameter<S>
+    /// The last forward's input (let go after backward) and batch size.
     private var input: [S] = []
     private var batch = 0
+    /// The output and the input gradient, kept between passes (see `Array.reuse(count:)`).
+    private var output: [S] = []
+    private var inputGradient: [S] = []
 
     /// Orthogonal weights scaled by `gain` (ReLU/ELU nets: √2; policy heads: 0.01), zero bias.
     public init(name: String, inputSize: Int, outputSize: Int, gain: Double = 2.0.squareRoot(), rng: inout SeededGenerator) {
@@ -27,9 +31,12 @@ public final class Linear<S: Scalar>: Layer {
         precondition(input.count == batch * inputSize, "Linear: \(input.count) inputs for batch \(batch) × \(inputSize)")
         self.input = input
         self.batch = batch
-        var output = [S](repeating: 0, count: batch * outputSize)
-        for row in 0..<batch {
-            for j in 0..<outputSize { output[row * outputSize + j] = bias.value[j] }
+        output.reuse(count: batch * outputSize)
+        let outputSize = self.outputSize
+        output.withUnsafeMutableBufferPointer { out in
+            bias.value.withUnsafeBufferPointer { b in
+                for row in 0..<batch { (out.baseAddress! + row * outputSize).update(from: b.baseAddress!, count: outputSize) }
+            }
         }
         MatMul.multiply(input, weight.value, into: &output, m: batch, n: outputSize, k: inputSize, transposeB: true, accumulate: true)
         return output
@@ -41,10 +48,16 @@ public final class Linear<S: Scalar>: Layer {
         precondition(outputGradient.count == batch * outputSize, "Linear: gradient does not match the last forward")
         // dW += dYᵀ X ; db += Σ_rows dY ; dX = dY W
         MatMul.multiply(outputGradient, input, into: &weight.gradient, m: outputSize, n: inputSize, k: batch, transposeA: true, accumulate: true)
-        for row in 0..<batch {
-            for j in 0..<outputSize { bias.gradient[j] += outputGradient[row * outputSize + j] }
+        input = []  // the producer's buffer is its own again
+        let outputSize = self.outputSize, batch = self.batch
+        bias.gradient.withUnsafeMutableBufferPointer { db in
+            outputGradient.withUnsafeBufferPointer { dy in
+                for row in 0..<batch {
+                    for j in 0..<outputSize { db[j] += dy[row * outputSize + j] }
+                }
+            }
         }
-        var inputGradient = [S](repeating: 0, count: batch * inputSize)
+        inputGradient.reuse(count: batch * inputSize)
         MatMul.multiply(outputGradient, weight.value, into: &inputGradient, m: batch, n: inputSize, k: outputSize)
         return inputGradient
     }
