@@ -26,6 +26,7 @@ struct AllocationsCommand: ParsableCommand {
     @Option(help: "Updates before counting (buffers sized, caches filled).") var warmUp = 3
     @Option(help: "Updates counted.") var updates = 10
     @Option(help: "Fail when an update allocates more often than this.") var maxPerUpdate: Int?
+    @Option(help: "Fail when an update allocates more KiB than this.") var maxKibPerUpdate: Int?
 
     func run() throws {
         try Self.preloadInterposer()
@@ -41,8 +42,13 @@ struct AllocationsCommand: ParsableCommand {
             format: "allocations  %@ batch %d, %d thread%@: %.1f per update (%.1f KiB), %d in %d updates after %d to warm up",
             update.signature as NSString, batchSize, threads, threads == 1 ? "" : "s", perUpdate, Double(stats.mallocBytesCount) / Double(updates) / 1024,
             stats.mallocCount, updates, warmUp))
+        let kib = Double(stats.mallocBytesCount) / Double(updates) / 1024
         if let maxPerUpdate, perUpdate > Double(maxPerUpdate) {
             print("allocations  more than \(maxPerUpdate) per update")
+            throw ExitCode.failure
+        }
+        if let maxKibPerUpdate, kib > Double(maxKibPerUpdate) {
+            print("allocations  more than \(maxKibPerUpdate) KiB per update")
             throw ExitCode.failure
         }
     }
