@@ -102,7 +102,7 @@ let package = Package(
             name: "oni-allocations",
             dependencies: [
                 "OniRuntime", .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -1,4 +1,5 @@
 import OniCore
+import Synchronization
 
 /// Labels game messages by asking an LLM backend, one prompt per message, and
 /// compares pairs of messages (ranking) with the goal's `PairPrompt`.
@@ -35,6 +36,10 @@ public struct MessageLabeler: Sendable {
     public let pairJudge: PairJudge
     /// The hash stored with pairs judged by `.scores`.
     private let pairScoresHash: String
+    /// Questions being asked now, shared by every copy of this labeler: a question asked again
+    /// while the LLM is still answering it (a re-sent request, the same message in two requests,
+    /// both orders of pairs that share a message) waits for that answer instead of asking again.
+    private let inFlight = InFlightQuestions()
 
     private func key(_ item: AnnotationItem) -> LabelCacheKey {
         if let second = item.secondText {
@@ -119,9 +124,18 @@ public struct MessageLabeler: Sendable {
     /// One question — a message, or a pair in the given order — answered from the cache or
     /// asked (a second time if the first reply had no label); labels are cached.
     private func ask(_ item: AnnotationItem) async -> (outcome: LabelOutcome, reply: String) {
-        if let cached = cache?.label(for: key(item)) {
+        let key = key(item)
+        if let cached = cache?.label(for: key) {
             return (.labelled(value: cached.value, confidence: cached.confidence), cached.reply)
         }
+        let (task, asking) = inFlight.join(key) { Task { await self.askLLM(item, key: key) } }
+        let answer = await task.value
+        if asking { inFlight.finish(key) }
+        return answer
+    }
+
+    /// Asks the LLM (a second time if the first reply had no label) and caches a label.
+    private func askLLM(_ item: AnnotationItem, key: LabelCacheKey) async -> (outcome: LabelOutcome, reply: String) {
         let messages = item.secondText.map { pairPrompt.messages(first: item.text, second: $0) } ?? prompt.messages(for: item.text)
         var lastReply = ""
         var outcome = LabelOutcome.unparseable(reason: "no reply")
@@ -148,8 +162,30 @@ public struct MessageLabeler: Sendable {
         }
         let reply = String(lastReply.prefix(AnnotationResult.maxReplyCharacters))
         if case let .labelled(value, confidence) = outcome {
-            cache?.store(CachedLabel(value: value, confidence: confidence, reply: reply), for: key(item))
+            cache?.store(CachedLabel(value: value, confidence: confidence, reply: reply), for: key)
         }
         return (outcome, reply)
     }
+}
+
+/// The LLM questions in flight, by cache key: one call per distinct question at a time.
+final class InFlightQuestions: Sendable {
+    typealias Answer = Task<(outcome: LabelOutcome, reply: String), Never>
+    private let tasks = Mutex<[LabelCacheKey: Answer]>([:])
+
+    /// The task answering `key`: the one in flight, or (second value true) the one `start` makes,
+    /// which the caller must `finish` once answered.
+    func join(_ key: LabelCacheKey, start: () -> Answer) -> (Answer, Bool) {
+        tasks.withLock { tasks in
+            if let running = tasks[key] { return (running, false) }
+            let task = start()
+            tasks[key] = task
+            return (task, true)
+        }
+    }
+
+    func finish(_ key: LabelCacheKey) { _ = tasks.withLock { $0.removeValue(forKey: key) } }
+
+    /// Questions being asked now.
+    var count: Int { tasks.withLock { $0.count } }
 }

@@ -48,6 +48,12 @@ public struct AnnotationClient: Sendable {
 
     public mutating func ask(about subject: AnnotationSubject) { queue.enqueue(subject) }
 
+    /// On resume: a subject the annotator had failed on `failedBefore` times waits out the backoff
+    /// it had reached (from `now`) before it is asked again; one never failed on is asked at once.
+    public mutating func ask(about subject: AnnotationSubject, failedBefore: Int, now: Double) {
+        queue.restoreFailures(subject, attempts: failedBefore, now: now)
+    }
+
     /// The next request to send, if one is due: waiting subjects by `priority`, each asked about
     /// with the text(s) `texts` gives (nil when it needs no answer any more, e.g. labelled by a late reply).
     public mutating func nextRequest(

@@ -5,7 +5,7 @@ import OniCore
 /// newest first among equals; each is in at most one request at a time; a
 /// request unanswered after `timeout` seconds puts its messages back. A
 /// message whose labelling failed on the server side is retried after an
-/// exponential backoff, at most `maxAttempts` times.
+/// exponential backoff, capped, for as long as the run lives: no message is given up.
 ///
 /// Times are seconds on a monotonic clock chosen by the caller.
 public struct AnnotationQueue<ID: Hashable & Sendable>: Sendable {
@@ -22,15 +22,11 @@ public struct AnnotationQueue<ID: Hashable & Sendable>: Sendable {
     private var pendingSet: Set<ID> = []
     private var nextRequestID: UInt64 = 1
     private var failures: [ID: Int] = [:]
-    private var deferred: [(id: ID, notBefore: Double)] = []
+    private var deferred: [(id: ID, notBefore: Double, failedAt: Double)] = []
 
-    /// Failed attempts after which a message is given up for this run.
-    public var maxAttempts = 6
     /// Backoff after the first failure; doubles per failure up to `maxBackoff`.
     public var firstBackoff = 5.0
     public var maxBackoff = 300.0
-    /// Messages given up after `maxAttempts` failures, so far.
-    public private(set) var abandoned = 0
 
     /// Requests given up after the timeout, so far.
     public private(set) var timedOutRequests = 0
@@ -110,19 +106,32 @@ public struct AnnotationQueue<ID: Hashable & Sendable>: Sendable {
     /// Seconds from sending a request to its answer, last 256 answered requests.
     public private(set) var roundTripSeconds = RollingWindow(capacity: 256)
 
-    /// Records that labelling `id` failed on the server side: it is retried
-    /// after a backoff, or given up (returns false) after `maxAttempts`.
+    /// Records that labelling `id` failed on the server side: it is asked about again after
+    /// `firstBackoff`, doubling per failure up to `maxBackoff`. Returns the delay.
     @discardableResult
-    public mutating func failed(_ id: ID, now: Double) -> Bool {
+    public mutating func failed(_ id: ID, now: Double) -> Double {
         let attempts = failures[id, default: 0] + 1
         failures[id] = attempts
-        guard attempts < maxAttempts else {
-            abandoned += 1
-            return false
-        }
         let delay = min(maxBackoff, firstBackoff * Double(1 << min(attempts - 1, 20)))
-        deferred.append((id, now + delay))
-        return true
+        waiting.removeAll { $0 == id }
+        waitingSet.remove(id)
+        deferred.removeAll { $0.id == id }
+        deferred.append((id, now + delay, now))
+        return delay
+    }
+
+    /// Takes back, on resume, that `id` had failed `attempts` times: it waits the backoff of its
+    /// last failure from `now` (instead of being asked at once, as a message never tried is).
+    public mutating func restoreFailures(_ id: ID, attempts: Int, now: Double) {
+        guard attempts > 0 else { return enqueue(id) }
+        failures[id] = attempts - 1
+        failed(id, now: now)
+    }
+
+    /// Subjects waiting out a backoff after a failure, and the longest any of them has waited
+    /// since its last failure (seconds).
+    public func backingOff(now: Double) -> (count: Int, longestSeconds: Double) {
+        (deferred.count, deferred.map { now - $0.failedAt }.max() ?? 0)
     }
 
     /// Requeues the messages of requests older than `timeout`; returns how many requests expired.

@@ -20,8 +20,6 @@ public struct AnnotatorConfig: Sendable {
     /// Requests labelled at once. Each labels its messages concurrently, so the
     /// number of LLM calls in flight is bounded by `llm.maxConcurrentRequests`, not by this.
     public var maxConcurrentRequests = 4
-    /// Messages labelled per request; the rest of a larger request are answered with a backend error.
-    public var maxItemsPerRequest = 64
     /// Frames larger than this are refused.
     public var maxFrameBytes = WireProtocol.defaultMaxFrameBytes
     /// The label cache shared across runs (SQLite); nil asks the LLM about every message.

@@ -219,20 +219,16 @@ public final class AnnotatorServer {
         while inFlight < config.maxConcurrentRequests, let next = queue.popLast() {
             inFlight += 1
             let labeler = labeler(for: next.request.goal)
-            let limit = config.maxItemsPerRequest
-            let items = next.request.items.prefix(limit).map(AnnotationItem.init(wire:))
-            let excess = next.request.items.dropFirst(limit).map { item in
-                AnnotationResult(
-                    messageID: item.messageID, outcome: .backendError(reason: "request has more than \(limit) messages"),
-                    model: backend.model, promptHash: "", reply: "")
-            }
+            // Every item of a request is labelled, however many (ONI asks 100 at a time); the LLM
+            // calls in flight are bounded by the backend's concurrency, not by the request's size.
+            let items = next.request.items.map(AnnotationItem.init(wire:))
             let requestID = next.request.requestID
             let peer = next.peer
             let arrived = next.arrived
             let annotatorID = config.id
             let outbox = self.outbox
             Task.detached {
-                let results = await labeler.label(Array(items)) + excess
+                let results = await labeler.label(items)
                 var reply = Oni_V1_AnnotationReply()
                 reply.requestID = requestID
                 reply.annotatorID = annotatorID

@@ -29,11 +29,11 @@ extension Learner {
         defer { store.close() }
         for row in try store.messages() {
             registry.restore(id: row.id, text: row.text, count: row.count, firstSeenEnvSteps: row.firstSeenEnvSteps, label: row.label)
-            if !row.settled && config.annotatorEndpoint != nil && !ranking { annotation.ask(about: .message(row.id)) }
+            if !row.settled && config.annotatorEndpoint != nil && !ranking { annotation.ask(about: .message(row.id), failedBefore: row.failures, now: now) }
         }
         for row in try store.pairs() {
             pairs.restore(id: row.id, PairTable.Pair(first: row.firstID, second: row.secondID, createdEnvSteps: row.createdEnvSteps, preference: row.preference))
-            if !row.settled && config.annotatorEndpoint != nil && ranking { annotation.ask(about: .pair(row.id)) }
+            if !row.settled && config.annotatorEndpoint != nil && ranking { annotation.ask(about: .pair(row.id), failedBefore: row.failures, now: now) }
         }
         intake.resume(
             envSteps: try store.lastLearnerEnvSteps(), episodes: UInt64(try store.count(.episodes)),

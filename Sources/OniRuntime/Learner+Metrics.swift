@@ -55,7 +55,9 @@ extension Learner {
         values["annotation/pending"] = Double(annotation.queue.pendingCount)
         values["annotation/waiting"] = Double(annotation.queue.waitingCount)
         values["annotation/timeouts"] = Double(annotation.queue.timedOutRequests)
-        values["annotation/abandoned"] = Double(annotation.queue.abandoned)
+        let backingOff = annotation.queue.backingOff(now: now)
+        values["annotation/backing_off"] = Double(backingOff.count)
+        values["annotation/longest_backoff_wait_s"] = backingOff.longestSeconds
         for p in [50.0, 95] {
             if let v = annotation.queue.roundTripSeconds.percentile(p) { values["annotation/round_trip_ms_p\(Int(p))"] = v * 1000 }
         }

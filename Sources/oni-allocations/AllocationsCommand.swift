@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import MallocInterposerSwift
 import OniRuntime
 
@@ -30,6 +31,8 @@ struct AllocationsCommand: ParsableCommand {
 
     func run() throws {
         try Self.preloadInterposer()
+        // The kernel the roles train with.
+        BLASKernel.ensureFittingKernel(logger: Logger(label: "oni.allocations"))
         let update = try Benchmarks.repeatableUpdate(env: env, core: core, batchSize: batchSize, threads: threads)
         for _ in 0..<warmUp { update() }
         MallocInterposerSwift.initialize()

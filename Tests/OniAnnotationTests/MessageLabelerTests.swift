@@ -53,6 +53,22 @@ import Testing
         #expect(cache.lookups.hits == 1 && cache.lookups.misses == 4)
     }
 
+    /// The same question asked again while the LLM is answering it (a re-sent request, one message
+    /// in two requests) waits for that answer: one LLM call, every asker answered under its own id.
+    @Test func aQuestionInFlightIsAskedOnce() async throws {
+        let server = try FakeLLMServer { _, _ in .hang(seconds: 0.3) }
+        let (labeler, _) = Self.labeler(server)
+        async let first = labeler.label([AnnotationItem(messageID: 1, text: "You see a newt."), AnnotationItem(messageID: 2, text: "You see a newt.")])
+        async let second = labeler.label([AnnotationItem(messageID: 3, text: "You see a newt.")])
+        let results = await first + second
+        #expect(results.map(\.messageID) == [1, 2, 3])
+        #expect(results.allSatisfy { $0.outcome == .labelled(value: 0, confidence: 1) }, "\(results)")
+        #expect(server.requestCount == 1)
+        // Once answered it is asked again (no cache here): only questions in flight are shared.
+        _ = await labeler.label([AnnotationItem(messageID: 4, text: "You see a newt.")])
+        #expect(server.requestCount == 2)
+    }
+
     @Test func unparseableTwiceGivesUp() async throws {
         let server = try FakeLLMServer { _, _ in .reply("<label>maybe</label>") }
         let (labeler, _) = Self.labeler(server)

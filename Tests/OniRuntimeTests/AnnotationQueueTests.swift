@@ -60,28 +60,41 @@ import Testing
         #expect(q.pendingCount == 8)
     }
 
-    @Test func serverFailuresBackOffExponentiallyThenGiveUp() {
+    @Test func serverFailuresBackOffExponentiallyCappedAndNeverGiveUp() {
         var q = AnnotationQueue<UInt64>(batchSize: 1, maxInFlight: 1, timeout: 100)
-        q.maxAttempts = 3
         q.firstBackoff = 5
+        q.maxBackoff = 15
         q.enqueue(7)
         var now = 0.0
         let r1 = q.nextRequest(now: now)!
         q.answered(r1.requestID)
-        expectThat(q.failed(7, now: now))
+        #expect(q.failed(7, now: now) == 5)
+        #expect(q.backingOff(now: now + 2) == (1, 2))
         expectThat(q.nextRequest(now: now + 4.9) == nil)  // backing off 5 s
         now += 5
         let r2 = q.nextRequest(now: now)!
         #expect(r2.ids == [7])
         q.answered(r2.requestID)
-        expectThat(q.failed(7, now: now))
+        #expect(q.failed(7, now: now) == 10)
         expectThat(q.nextRequest(now: now + 9.9) == nil)  // then 10 s
         now += 10
         let r3 = q.nextRequest(now: now)!
         q.answered(r3.requestID)
-        expectThat(!q.failed(7, now: now))  // third failure: given up
-        #expect(q.abandoned == 1)
-        expectThat(q.nextRequest(now: now + 1000) == nil)
+        #expect(q.failed(7, now: now) == 15, "capped")
+        #expect(q.failed(7, now: now) == 15)
+        let again = q.nextRequest(now: now + 15)
+        #expect(again?.ids == [7], "still asked, however often it failed")
+        #expect(q.backingOff(now: now + 15).count == 0)
+    }
+
+    @Test func aResumedRunWaitsOutTheBackoffAMessageHadReached() {
+        var q = AnnotationQueue<UInt64>(batchSize: 4, maxInFlight: 4, timeout: 100)
+        q.firstBackoff = 5
+        q.restoreFailures(1, attempts: 3, now: 100)  // the third failure's backoff: 20 s
+        q.restoreFailures(2, attempts: 0, now: 100)
+        #expect(q.nextRequest(now: 100)?.ids == [2])
+        #expect(q.nextRequest(now: 119.9) == nil)
+        #expect(q.nextRequest(now: 120)?.ids == [1])
     }
 }
 

@@ -1,0 +1,59 @@
+import Foundation
+import Logging
+import OniAnnotation
+import OniCore
+import OniRuntime
+import OniTransport
+import OniWire
+import Testing
+
+/// The annotator over an in-memory channel, with a judge in the test.
+@Suite struct AnnotatorServerTests {
+    /// Counts its calls; calls a message progress when it mentions a key.
+    final class CountingJudge: LLMBackend, @unchecked Sendable {
+        let calls = NSLock()
+        var count = 0
+        var model: String { "counting-judge" }
+        func complete(_ request: CompletionRequest) async throws(LLMError) -> Completion {
+            calls.withLock { count += 1 }
+            try? await Task.sleep(for: .milliseconds(20))
+            let asked = request.messages.last?.content ?? ""
+            return Completion(text: asked.contains("key") ? "<label>yes</label>" : "<label>no</label>", firstTokenAlternatives: [])
+        }
+    }
+
+    /// ONI asks about 100 messages per request: every one is labelled (none answered as an error),
+    /// and a message asked twice in one request costs one LLM call.
+    @Test func everyItemOfALargeRequestIsLabelled() throws {
+        let transport = InMemoryTransport()
+        var config = AnnotatorConfig(llm: LLMServerConfig(baseURL: URL(string: "http://unused.invalid/v1")!))
+        config.bind = "mem://annotator"
+        config.cachePath = nil
+        let judge = CountingJudge()
+        let stop = StopSignal()
+        let server = AnnotatorServer(config: config, transport: transport, stop: stop, logger: Logger(label: "test"), backend: judge)
+        nonisolated(unsafe) let running = server
+        let thread = Thread { try? running.run() }
+        thread.start()
+        defer { stop.stop(reason: "test over") }
+        let learner = try MessageChannel(
+            transport: transport, type: .dealer, .connect("mem://annotator"), name: "learner", accepts: [.annotationReply, .heartbeat],
+            logger: Logger(label: "test"))
+        var request = Oni_V1_AnnotationRequest()
+        request.requestID = 7
+        request.goal = "default"
+        let texts = (0..<99).map { "You see thing \($0)." } + ["You see thing 3."]
+        request.items = texts.enumerated().map { AnnotationItem(messageID: UInt64($0.offset + 1), text: $0.offset == 50 ? "You find a key." : $0.element).wire }
+        let deadline = Date().addingTimeInterval(60)
+        while try !learner.send(.annotationRequest(request), dontWait: true) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        var reply: Oni_V1_AnnotationReply?
+        while reply == nil && Date() < deadline {
+            if case let .annotationReply(answer)? = try learner.receive(timeoutMilliseconds: 100) { reply = answer }
+        }
+        let results = try #require(reply).results.map { try AnnotationResult(wire: $0) }
+        #expect(results.count == 100)
+        #expect(results.allSatisfy { if case .labelled = $0.outcome { true } else { false } }, "\(results.filter { if case .labelled = $0.outcome { false } else { true } })")
+        #expect(results.first { $0.messageID == 51 }?.outcome == .labelled(value: 1, confidence: 1))
+        #expect(judge.calls.withLock { judge.count } == 99, "the repeated message asked once")
+    }
+}
