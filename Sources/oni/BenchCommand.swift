@@ -1,13 +1,22 @@
 import ArgumentParser
+import Foundation
 import OniRuntime
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the building blocks: transport, env, store, blas, learner.",
-        discussion: "Build with -c release for meaningful figures: swift run -c release oni bench all")
+        discussion: """
+            Build with -c release for meaningful figures: swift run -c release oni bench all. \
+            `oni bench forward --checkpoint P --inputs IN --output OUT` runs a checkpoint's network on \
+            the inputs in a safetensors file and writes its outputs, to compare Oni with another \
+            implementation of the same network (deploy/tools/torch-side-by-side.sh).
+            """)
 
-    @Argument(help: "What to measure: transport, env, store, blas, learner or all.") var group = "all"
+    @Argument(help: "What to measure: transport, env, store, blas, learner or all (or forward: see below).") var group = "all"
+    @Option(help: "forward: the policy checkpoint (policy.safetensors).") var checkpoint: String?
+    @Option(help: "forward: the inputs (safetensors: chars, status, message, resets, state; steps and envs in its metadata).") var inputs: String?
+    @Option(help: "forward: where to write the outputs (logits, values, state).") var output: String?
     @Option(help: "learner: network hidden width (default: the learner's).") var hidden: Int?
     @Option(help: "learner: convolution filters (default: the learner's).") var filters: Int?
     @Option(help: "learner: the environment whose network is timed (grid:keyroom; nethack:score times NetHack's crop-9 GRU network).")
@@ -18,6 +27,10 @@ struct BenchCommand: ParsableCommand {
     var threads = Benchmarks.LearnerOptions().threads.map(String.init).joined(separator: ",")
 
     func validate() throws {
+        if group == "forward" {
+            guard checkpoint != nil, inputs != nil, output != nil else { throw ValidationError("forward needs --checkpoint, --inputs and --output") }
+            return
+        }
         guard group == "all" || Benchmarks.Group(rawValue: group) != nil else {
             throw ValidationError("unknown benchmark '\(group)'; choose transport, env, store, blas, learner or all")
         }
@@ -36,6 +49,12 @@ struct BenchCommand: ParsableCommand {
         // The kernel the roles switch to, so the figures are those of a run.
         BLASKernel.ensureFittingKernel(label: "oni.bench")
         AllocatorTuning.keepLargeAllocations()
+        if group == "forward", let checkpoint, let inputs, let output {
+            let done = try CheckpointForward.run(
+                checkpoint: URL(fileURLWithPath: checkpoint), inputs: URL(fileURLWithPath: inputs), output: URL(fileURLWithPath: output))
+            Console.line("forward    \(done.signature): \(done.rows) rows → \(output)")
+            return
+        }
         var learnerOptions = Benchmarks.LearnerOptions()
         learnerOptions.env = env
         learnerOptions.hidden = hidden

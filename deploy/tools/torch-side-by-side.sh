@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Times Oni's recurrent policy network (grid shapes, GRU core) against the same network in PyTorch
-# (CPU, one thread each) and prints the ratios; optionally loads an Oni
-# checkpoint into the PyTorch model:
+# Runs Oni's policy network and the same network in PyTorch on the same inputs (largest output
+# differences printed) and times both (CPU, one thread each), printing the ratios. With a
+# checkpoint (grid or NetHack, crop included) that network is the one compared and timed:
 #   bash deploy/tools/torch-side-by-side.sh [--checkpoint RUN_DIR/checkpoints/policy.safetensors]
 # Tools only: PyTorch goes into a venv (ONI_TORCH_VENV, default
 # ~/.cache/oni/torch-venv). PyPI's Linux wheel pulls the CUDA runtime
