@@ -139,6 +139,12 @@ public struct CheckpointStore {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: latest.path])
         }
         try Data(json.utf8).write(to: metadataFile, options: .atomic)
+        // The renames on disk too, before anyone counts on them (a crash must not undo them).
+        let descriptor = open(directory.path, O_RDONLY)
+        if descriptor >= 0 {
+            fsync(descriptor)
+            close(descriptor)
+        }
     }
 
     /// What loading found.

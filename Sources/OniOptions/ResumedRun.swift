@@ -6,7 +6,9 @@ import Foundation
 /// is refused, naming it, unless `--override KEY=VALUE` says so.
 public enum ResumedRun {
     /// Options a resumed run takes from the command line without `--override`.
-    static let free: Set<String> = ["max-env-steps", "log-level", "run-dir", "resume", "override", "config"]
+    static let free: Set<String> = ["max-env-steps", "log-level", "run-dir", "resume", "override", "config", "fresh-weights", "single-process"]
+    /// Of those, the ones taken from the command line (the others say which run, or how to read options).
+    static let taken: Set<String> = ["max-env-steps", "log-level", "fresh-weights", "single-process"]
 
     /// The settings to resume `runDirectory` with. `given` are the command line's arguments
     /// (canonical, config file expanded) that produced `commandLine`.
@@ -37,7 +39,7 @@ public enum ResumedRun {
         let overrideArguments = overrides.flatMap { override -> [String] in
             flags.contains(override.name) ? [override.value == "false" ? "--no-\(override.name)" : "--\(override.name)"] : ["--\(override.name)", override.value]
         }
-        let kept = OptionValues.of(commandLine).filter { ["max-env-steps", "log-level"].contains($0.name) && names(in: given).contains($0.name) }
+        let kept = OptionValues.of(commandLine).filter { taken.contains($0.name) && names(in: given).contains($0.name) }
         var resumed = try RunSettings.parse(savedArguments + overrideArguments + kept.flatMap(\.arguments))
         resumed.run.runDir = runDirectory
         resumed.run.resume = true

@@ -9,6 +9,7 @@ extension LearnerConfig {
         self.init()
         runDirectory = wiring.runDir
         resume = wiring.resume
+        freshWeights = wiring.freshWeights
         experienceBind = wiring.experienceBind
         paramsBind = wiring.paramsBind
         metricsBind = wiring.metricsBind

@@ -9,6 +9,8 @@ public struct LearnerWiring: ParsableArguments, Sendable {
     @Option(help: "Run directory (created if missing).") public var runDir = LearnerConfig().runDirectory
     @Flag(inversion: .prefixedNo, exclusivity: .chooseLast, help: "Continue the run in --run-dir (an empty directory simply starts).")
     public var resume = false
+    @Flag(inversion: .prefixedNo, exclusivity: .chooseLast, help: "With --resume: when the run has steps but no usable checkpoint, start the policy afresh instead of refusing.")
+    public var freshWeights = false
     @Option(help: "Experience socket (workers connect here).") public var experienceBind = LearnerConfig().experienceBind
     @Option(help: "Params socket.") public var paramsBind = LearnerConfig().paramsBind
     @Option(help: "Metrics socket (oni metrics --follow connects here).") public var metricsBind = LearnerConfig().metricsBind

@@ -9,6 +9,8 @@ public struct RunOptions: ParsableArguments, Sendable {
     @Option(help: "Run directory (default: runs/run-YYYYMMDD-HHMMSS).") public var runDir: String?
     @Flag(inversion: .prefixedNo, exclusivity: .chooseLast, help: "Continue the run in --run-dir with its saved options.")
     public var resume = false
+    @Flag(inversion: .prefixedNo, exclusivity: .chooseLast, help: "With --resume: when the run has steps but no usable checkpoint (killed before its first), start the policy afresh instead of refusing.")
+    public var freshWeights = false
     @Option(help: ArgumentHelp("With --resume: change a saved option anyway (e.g. --override hidden=512). --max-env-steps and --log-level need none.", valueName: "key=value"))
     public var override: [String] = []
     @Option(help: "Worker processes.") public var workers = 2
@@ -51,7 +53,7 @@ public struct RunSettings: ParsableArguments, Sendable {
 
     /// The options as `RUN_DIR/config.json` holds them (resolved; the API key is never an option).
     public func savedOptions(runDirectory: String) -> [OptionValue] {
-        var options = OptionValues.of(self).filter { !["config", "resume", "override", "single-process"].contains($0.name) }
+        var options = OptionValues.of(self).filter { !["config", "resume", "fresh-weights", "override", "single-process"].contains($0.name) }
         options.removeAll { $0.name == "run-dir" || $0.name == "max-env-steps" }
         options.append(OptionValue(name: "run-dir", value: .text(runDirectory)))
         options.append(OptionValue(name: "max-env-steps", value: .number("\(learner.maxEnvSteps ?? Self.defaultMaxEnvSteps)")))
@@ -70,6 +72,7 @@ public struct RunSettings: ParsableArguments, Sendable {
     public func plan(runDirectory: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RunPlan {
         var plan = RunPlan(runDirectory: runDirectory)
         plan.resume = run.resume
+        plan.freshWeights = run.freshWeights
         plan.workers = run.workers
         plan.host = run.host
         plan.basePort = run.basePort

@@ -51,7 +51,14 @@ extension Learner {
         }
         switch store.load(into: trainer) {
         case .none:
-            break
+            guard config.resume, envSteps > 0 else { break }
+            // The run has trained, and its policy is gone (killed before its first checkpoint).
+            guard config.freshWeights else {
+                throw RuntimeError.invalidConfiguration(
+                    "--resume: \(store.directory.path) holds no checkpoint, although the run has \(envSteps) env steps; "
+                        + "pass --fresh-weights to go on with a new policy")
+            }
+            logger.warning("no checkpoint: the policy starts afresh (--fresh-weights)", metadata: ["env_steps": "\(envSteps)"])
         case let .loaded(metadata, skipped):
             for problem in skipped { logger.error("checkpoint skipped; using the previous one", metadata: ["problem": "\(problem)"]) }
             logger.info("resumed training", metadata: ["version": "\(metadata.version)", "checkpoint_env_steps": "\(metadata.envSteps)"])

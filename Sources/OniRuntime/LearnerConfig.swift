@@ -10,6 +10,10 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     /// Without it, a run directory that already holds a run is refused, so a typo
     /// never mixes two experiments; with it, an empty directory simply starts.
     public var resume = false
+    /// With `resume`: a run that has env steps but no usable checkpoint (killed before its first)
+    /// starts the policy afresh; without it such a resume is refused rather than silently
+    /// training a new policy on an old run's counters.
+    public var freshWeights = false
     /// Where workers send rollouts (PULL).
     public var experienceBind = "tcp://*:5555"
     /// Where params are published to workers (PUB).

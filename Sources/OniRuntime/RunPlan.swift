@@ -20,6 +20,8 @@ public struct RunPlan: Sendable {
     public var runDirectory: String
     /// Continue the run already in `runDirectory`.
     public var resume = false
+    /// With `resume`: start the policy afresh when the run has no usable checkpoint.
+    public var freshWeights = false
     /// Worker processes.
     public var workers = 2
     /// Address the learner and annotator bind to and the others connect to.
@@ -86,6 +88,7 @@ public struct RunPlan: Sendable {
             "--metrics-bind", binds.metrics, "--control-bind", binds.control,
         ]
         if resume { arguments.append("--resume") }
+        if resume && freshWeights { arguments.append("--fresh-weights") }
         if let annotator { arguments += ["--annotator", annotator] }
         if let prometheusBind { arguments += ["--prometheus-bind", prometheusBind] }
         return arguments + learnerSettings

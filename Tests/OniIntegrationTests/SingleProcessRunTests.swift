@@ -42,4 +42,23 @@ import Testing
         let refused = try ChildProcess("oni", ["run", "--single-process", "--curve", run, "--run-dir", run + "-x"], name: "curve")
         #expect(refused.wait(seconds: 30) != 0 && refused.output.contains("--curve"), "\(refused.output)")
     }
+
+    /// A run whose policy is gone (killed before its first checkpoint) is not resumed with a new
+    /// policy silently: refused, naming --fresh-weights, and continued with it.
+    @Test func aResumeWithoutACheckpointIsRefusedUnlessFreshWeightsAreAskedFor() throws {
+        let run = FileManager.default.temporaryDirectory.appendingPathComponent("oni-fresh-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let first = try ChildProcess(
+            "oni", ["run", "--single-process", "--llm", "none", "--run-dir", run, "--max-env-steps", "4000", "--envs-per-worker", "4"] + OniRunTests.tinyNetwork)
+        #expect(first.wait(seconds: 120) == 0, "\(first.output)")
+        try FileManager.default.removeItem(atPath: run + "/checkpoints")
+        let refused = try ChildProcess("oni", ["run", "--resume", "--run-dir", run, "--max-env-steps", "8000", "--single-process"], name: "refused")
+        #expect(refused.wait(seconds: 120) != 0, "\(refused.output)")
+        let log = (try? String(contentsOfFile: run + "/logs/learner.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("holds no checkpoint") && log.contains("--fresh-weights"), "\(refused.output)\n\(log)")
+        let fresh = try ChildProcess(
+            "oni", ["run", "--resume", "--fresh-weights", "--run-dir", run, "--max-env-steps", "8000", "--single-process"], name: "fresh")
+        #expect(fresh.wait(seconds: 120) == 0, "\(fresh.output)")
+        #expect(try RunStore(path: run + "/oni.sqlite", readOnly: true).lastLearnerEnvSteps() >= 8000)
+    }
 }
