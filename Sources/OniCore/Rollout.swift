@@ -60,6 +60,12 @@ public struct Rollout: Sendable, Hashable {
     public var behaviourValues: [Float]
     /// The run the worker belongs to; empty when it does not say (an older worker, or one started without `--run-id`).
     public var runID = ""
+    /// When the sending worker process started (ms since 1970): with `workerID`, which incarnation
+    /// of the worker sent it; a restarted worker counts its `sequence` from 0 again. 0 = not said.
+    public var workerStartedUnixMilliseconds: UInt64 = 0
+
+    /// The sending worker's incarnation, as one key: `workerID` and when it started.
+    public var incarnation: String { workerStartedUnixMilliseconds == 0 ? workerID : "\(workerID)@\(workerStartedUnixMilliseconds)" }
 
     public init(
         workerID: String, sequence: UInt64, policyVersion: Int64, numSteps: Int, numEnvs: Int, envName: String,

@@ -48,10 +48,11 @@ public struct ExperienceIntake {
 
     /// Takes in `rollout` (validated), whose encoded protobuf is `protobuf` (`bytes` long).
     public mutating func take(_ rollout: Rollout, protobuf: @autoclosure () -> Data, bytes: Int, registry: inout MessageRegistry, receivedUnixMilliseconds: Int64) -> Taken {
-        if let last = lastSequence[rollout.workerID], rollout.sequence > last, rollout.sequence - last > 1 {
+        // Per incarnation: a restarted worker counts from 0 again, which is no loss.
+        if let last = lastSequence[rollout.incarnation], rollout.sequence > last, rollout.sequence - last > 1 {
             counters["learner/rollouts_lost", default: 0] += Double(rollout.sequence - last - 1)
         }
-        lastSequence[rollout.workerID] = rollout.sequence
+        lastSequence[rollout.incarnation] = rollout.sequence
         rollouts += 1
         envSteps += UInt64(rollout.stepCount)
         if rollout.replay {

@@ -27,6 +27,8 @@ public final class Worker {
     public private(set) var paramsRefused = 0
     /// Every `--record-every`-th episode of the first environment, recorded (nil when off).
     let recording: WorkerRecording?
+    /// When this process (this incarnation of the worker) started; sent with every rollout.
+    let startedUnixMilliseconds = UInt64(Date().timeIntervalSince1970 * 1000)
     /// Params of another run ignored (see `WorkerConfig.runID`).
     public private(set) var foreignParams = 0
     /// Params version in use; -1 while acting uniformly at random.
@@ -197,6 +199,7 @@ public final class Worker {
                 messages: messages, messageIndex: messageIndex, messageEpisodeCount: messageCounts, episodes: episodes,
                 workerEnvSteps: envSteps, coreState: coreState, behaviourValues: valued ? values : [])
             rollout.runID = config.runID
+            rollout.workerStartedUnixMilliseconds = startedUnixMilliseconds
             sequence += 1
             if try sendPatiently(.rollout(rollout.wire), on: experience) { rolloutsSent += 1 }
 
@@ -350,7 +353,7 @@ public final class Worker {
         hello.host = ProcessInfo.processInfo.hostName
         hello.pid = UInt32(getpid())
         hello.softwareVersion = OniVersion.current
-        hello.startedUnixMs = Int64(Date().timeIntervalSince1970 * 1000)
+        hello.startedUnixMs = Int64(startedUnixMilliseconds)
         hello.envName = config.env
         hello.numEnvs = UInt32(config.numEnvs)
         hello.runID = config.runID

@@ -5,7 +5,8 @@ import SwiftProtobuf
 
 /// `oni store check`: SQLite's own integrity and foreign-key checks, then
 /// Oni's invariants — every stored rollout decodes and validates and agrees
-/// with its row, each worker's sequence numbers rise, the learner's step
+/// with its row, each worker incarnation's sequence numbers rise (a restarted worker counts from 0
+/// again, and says when it started), the learner's step
 /// counter never goes back, every label is well-formed and points at a
 /// message, counts are sane. Streams the rollouts, so memory stays bounded.
 public enum StoreCheck {
@@ -40,11 +41,24 @@ public enum StoreCheck {
         let rows = try db.prepare("SELECT id, worker_id, sequence, steps, learner_env_steps, protobuf, \(paid) FROM rollouts ORDER BY id")
         var done = 0, undecodable = 0, invalid = 0, mismatched = 0, disorder = 0, stepsBack = 0, wrongPaid = 0
         var lastSequence: [String: Int64] = [:]
+        /// Each worker's incarnations seen (their start times), and the latest.
+        var incarnations: [String: Set<UInt64>] = [:], latestStart: [String: UInt64] = [:]
         var lastSteps: Int64 = -1
         while try rows.step() {
             let (id, worker, sequence, steps, learnerSteps) = (rows.int(0), rows.text(1), rows.int(2), rows.int(3), rows.int(4))
+            // An undecodable blob counts with the worker's latest incarnation.
+            var incarnation = latestStart[worker].map { $0 == 0 ? worker : "\(worker)@\($0)" } ?? worker
             do {
                 let rollout = try Rollout(wire: Oni_V1_Rollout(serializedBytes: rows.blob(5)))
+                incarnation = rollout.incarnation
+                let started = rollout.workerStartedUnixMilliseconds
+                incarnations[worker, default: []].insert(started)
+                // Incarnations follow one another: an older one's rollouts never come after a newer one's.
+                if let latest = latestStart[worker], started < latest {
+                    disorder += 1
+                    if disorder <= 3 { problem("rollout \(id): \(worker) of a process started before the one whose rollouts came before") }
+                }
+                latestStart[worker] = max(latestStart[worker] ?? 0, started)
                 if rollout.workerID != worker || Int64(rollout.sequence) != sequence || Int64(rollout.stepCount) != steps {
                     mismatched += 1
                     if mismatched <= 3 { problem("rollout \(id): row says \(worker) #\(sequence) (\(steps) steps), blob says \(rollout.workerID) #\(rollout.sequence) (\(rollout.stepCount))") }
@@ -56,11 +70,11 @@ public enum StoreCheck {
                 undecodable += 1
                 if undecodable <= 3 { problem("rollout \(id) is not a protobuf Rollout: \(error)") }
             }
-            if let last = lastSequence[worker], sequence <= last {
+            if let last = lastSequence[incarnation], sequence <= last {
                 disorder += 1
                 if disorder <= 3 { problem("rollout \(id): \(worker) sequence \(sequence) after \(last)") }
             }
-            lastSequence[worker] = sequence
+            lastSequence[incarnation] = sequence
             if learnerSteps < lastSteps {
                 stepsBack += 1
                 if stepsBack <= 3 { problem("rollout \(id): learner env steps went back from \(lastSteps) to \(learnerSteps)") }
@@ -92,7 +106,7 @@ public enum StoreCheck {
         if badEpisodes > 0 { problem("\(badEpisodes) episodes have an impossible length, end step or env index") }
 
         report.counts = [
-            ("rollouts", done), ("episodes", Int(try db.scalarInt("SELECT count(*) FROM episodes") ?? 0)),
+            ("rollouts", done), ("worker incarnations", incarnations.values.reduce(0) { $0 + $1.count }), ("episodes", Int(try db.scalarInt("SELECT count(*) FROM episodes") ?? 0)),
             ("messages", Int(try db.scalarInt("SELECT count(*) FROM messages") ?? 0)),
             ("labels", Int(try db.scalarInt("SELECT count(*) FROM labels") ?? 0)),
             ("metric values", Int(try db.scalarInt("SELECT count(*) FROM metrics") ?? 0)),

@@ -39,6 +39,7 @@ extension Rollout {
         r.workerEnvSteps = workerEnvSteps
         r.replay = replay
         r.runID = runID
+        r.workerStartedUnixMs = workerStartedUnixMilliseconds
         if !coreState.isEmpty { r.coreState = Tensor(coreState, shape: [numEnvs, coreState.count / numEnvs]).wire }
         if !behaviourValues.isEmpty { r.behaviourValues = Tensor(behaviourValues, shape: steps).wire }
         return r
@@ -85,6 +86,7 @@ extension Rollout {
             behaviourValues: r.hasBehaviourValues ? try tensor(r.behaviourValues, "behaviour_values", .float32).floats : []
         )
         runID = r.runID
+        workerStartedUnixMilliseconds = r.workerStartedUnixMs
         if let problem = validate() { throw WireConversionError("rollout from \(r.workerID): \(problem)") }
     }
 

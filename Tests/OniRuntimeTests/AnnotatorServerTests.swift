@@ -24,7 +24,7 @@ import Testing
 
     /// ONI asks about 100 messages per request: every one is labelled (none answered as an error),
     /// and a message asked twice in one request costs one LLM call.
-    @Test func everyItemOfALargeRequestIsLabelled() throws {
+    @Test func everyItemOfALargeRequestIsLabelled() async throws {
         let transport = InMemoryTransport()
         var config = AnnotatorConfig(llm: LLMServerConfig(baseURL: URL(string: "http://unused.invalid/v1")!))
         config.bind = "mem://annotator"
@@ -45,10 +45,11 @@ import Testing
         let texts = (0..<99).map { "You see thing \($0)." } + ["You see thing 3."]
         request.items = texts.enumerated().map { AnnotationItem(messageID: UInt64($0.offset + 1), text: $0.offset == 50 ? "You find a key." : $0.element).wire }
         let deadline = Date().addingTimeInterval(60)
-        while try !learner.send(.annotationRequest(request), dontWait: true) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        // Waiting without holding a thread of the concurrency pool, which the annotator's labelling uses.
+        while try !learner.send(.annotationRequest(request), dontWait: true) && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
         var reply: Oni_V1_AnnotationReply?
         while reply == nil && Date() < deadline {
-            if case let .annotationReply(answer)? = try learner.receive(timeoutMilliseconds: 100) { reply = answer }
+            if case let .annotationReply(answer)? = try learner.receive(timeoutMilliseconds: 0) { reply = answer } else { try await Task.sleep(for: .milliseconds(20)) }
         }
         let results = try #require(reply).results.map { try AnnotationResult(wire: $0) }
         #expect(results.count == 100)

@@ -19,7 +19,7 @@ import Testing
         }
     }
 
-    @Test func learnerAnnotatorAndWorkersTrainAndLabelInMemory() throws {
+    @Test func learnerAnnotatorAndWorkersTrainAndLabelInMemory() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("oni-one-process-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -79,13 +79,14 @@ import Testing
             if let metrics = try StatusClient.query("mem://learner/control", transport: launcher.transport, timeoutMilliseconds: 500, logger: Logger(label: "test")) {
                 status = metrics.values
             }
-            Thread.sleep(forTimeInterval: 0.2)
+            // Not Thread.sleep: the annotator labels in tasks of the pool this test would hold.
+            try await Task.sleep(for: .milliseconds(200))
         }
         #expect(done(), "\(status)")
         // Workers first, then the annotator and the learner, which stores everything it was sent.
         for index in [2, 3, 0, 1] {
             roles[index].terminate()
-            while roles[index].isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+            while roles[index].isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         }
         let logText = (try? String(contentsOf: directory.appendingPathComponent("roles.log"), encoding: .utf8)) ?? ""
         #expect(roles.allSatisfy { !$0.isRunning && $0.exitStatus == 0 }, "\(logText.suffix(2000))")

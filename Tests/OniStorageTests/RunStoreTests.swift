@@ -288,6 +288,33 @@ func temporaryDirectory() throws -> URL {
         #expect(text.contains("1 labels are malformed"), "\(text)")
         store.close()
     }
+
+    /// A restarted worker counts its sequence from 0 again and says when it started: a new
+    /// incarnation, not disorder; an older incarnation's rollout after a newer one's is.
+    @Test func aRestartedWorkerIsANewIncarnationNotDisorder() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oni-check-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try RunStore(runDirectory: dir)
+        defer { store.close() }
+        var steps: UInt64 = 0
+        func stored(_ sequence: UInt64, started: UInt64) throws -> StoreRecord {
+            var rollout = sampleRollout(sequence: sequence)
+            rollout.workerStartedUnixMilliseconds = started
+            steps += 12
+            return .rollout(
+                StoredRollout(
+                    workerID: rollout.workerID, sequence: sequence, policyVersion: -1, steps: rollout.stepCount, learnerEnvSteps: steps,
+                    replay: false, receivedUnixMilliseconds: 1000, protobuf: try rollout.wire.serializedData(), episodes: rollout.episodes))
+        }
+        try store.write([try stored(0, started: 1000), try stored(1, started: 1000), try stored(0, started: 5000), try stored(1, started: 5000)])
+        let clean = try StoreCheck.run(store)
+        #expect(clean.isClean, "\(clean.problems)")
+        #expect(clean.counts.first { $0.0 == "worker incarnations" }?.1 == 2)
+        try store.write([try stored(2, started: 1000)])
+        let text = try StoreCheck.run(store).problems.joined(separator: "\n")
+        #expect(text.contains("of a process started before"), "\(text)")
+    }
 }
 
 @Suite struct EpisodeBrowserTests {

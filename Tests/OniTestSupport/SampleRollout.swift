@@ -3,7 +3,7 @@ import OniCore
 /// A small, valid rollout with every field set, for round-trip tests.
 public func sampleRollout(workerID: String = "worker-0", sequence: UInt64 = 0, steps: Int = 4, envs: Int = 3) -> Rollout {
     let n = steps * envs
-    return Rollout(
+    var rollout = Rollout(
         workerID: workerID, sequence: sequence, policyVersion: -1, numSteps: steps, numEnvs: envs, envName: "grid:keyroom",
         observations: ["chars": Tensor([UInt8]((0..<((steps + 1) * envs * 6)).map { UInt8($0 % 251) }), shape: [steps + 1, envs, 2, 3])],
         actions: (0..<n).map { Int32($0 % 5) }, behaviourLogProbs: (0..<n).map { -Float($0) / 10 },
@@ -13,5 +13,7 @@ public func sampleRollout(workerID: String = "worker-0", sequence: UInt64 = 0, s
         episodes: [EpisodeSummary(envIndex: envs - 1, episodeID: 7, episodeReturn: 1, length: 31, success: true, endStep: steps - 1, seed: 11)],
         workerEnvSteps: UInt64(n), coreState: (0..<(envs * 2)).map { Float($0) / 4 - 0.5 },
         behaviourValues: (0..<n).map { Float($0) / 8 })
+    rollout.workerStartedUnixMilliseconds = 1_796_000_000_000
+    return rollout
 }
 

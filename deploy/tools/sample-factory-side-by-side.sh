@@ -62,19 +62,19 @@ sf_log, oni_metrics, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
 text = open(sf_log, errors="replace").read()
 fps = [float(m) for m in re.findall(r"Fps is \(10 sec: ([\d.]+)", text)]
 lag = [float(m) for m in re.findall(r"lag: \(min: [-\d.]+, avg: ([\d.]+)", text)]
-params = re.search(r"Num params[^\d]*(\d+)", text, re.IGNORECASE)
 if not fps:
     sys.exit("Sample Factory reported no FPS; the end of its log:\n" + "\n".join(text.splitlines()[-30:]))
 sf_fps = statistics.median(fps[len(fps) // 2:])
 sf_lag = statistics.median(lag[len(lag) // 2:]) if lag else float("nan")
 rows = [json.loads(line) for line in open(oni_metrics) if line.strip()]
-values = lambda row: row.get("values", row)
-first = min(r["unix_ms"] for r in rows) if rows and "unix_ms" in rows[0] else None
-half = [r for r in rows if first is None or r["unix_ms"] - first >= seconds * 500]
-oni_fps = statistics.median(values(r)["env/fps"] for r in half if "env/fps" in values(r))
-lags = [values(r)["learner/policy_lag"] for r in half if "learner/policy_lag" in values(r)]
+first = rows[0]["unix_ms"]
+# Env steps over the second half of the run, from the learner's counter (its per-second rate
+# swings with the rollouts' arrival).
+half = [r for r in rows if r["unix_ms"] - first >= seconds * 500 and r["unix_ms"] - first <= seconds * 1000]
+oni_fps = (half[-1]["env_steps"] - half[0]["env_steps"]) / ((half[-1]["unix_ms"] - half[0]["unix_ms"]) / 1000)
+lags = [r["values"]["learner/policy_lag"] for r in half if "learner/policy_lag" in r["values"]]
 oni_lag = statistics.median(lags) if lags else float("nan")
-print(f"Sample Factory: {sf_fps:7.0f} env steps/s, policy lag {sf_lag:.1f}" + (f", {params.group(1)} parameters" if params else ""))
+print(f"Sample Factory: {sf_fps:7.0f} env steps/s, policy lag {sf_lag:.1f}")
 print(f"Oni:            {oni_fps:7.0f} env steps/s, policy lag {oni_lag:.1f}")
 print(f"Oni runs {oni_fps / sf_fps:.2f}x Sample Factory's env steps per second")
 PY

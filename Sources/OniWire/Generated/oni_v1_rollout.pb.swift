@@ -68,7 +68,7 @@ public nonisolated struct Oni_V1_Rollout: @unchecked Sendable {
     set {_uniqueStorage()._workerID = newValue}
   }
 
-  /// per-worker rollout counter from 0; gaps mean loss
+  /// per-worker-incarnation rollout counter from 0; gaps mean loss
   public var sequence: UInt64 {
     get {_storage._sequence}
     set {_uniqueStorage()._sequence = newValue}
@@ -214,6 +214,12 @@ public nonisolated struct Oni_V1_Rollout: @unchecked Sendable {
     set {_uniqueStorage()._runID = newValue}
   }
 
+  /// when the sending worker process started: with worker_id, which incarnation of the
+  public var workerStartedUnixMs: UInt64 {
+    get {_storage._workerStartedUnixMs}
+    set {_uniqueStorage()._workerStartedUnixMs = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -287,7 +293,7 @@ nonisolated extension Oni_V1_EpisodeSummary: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Rollout"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}sequence\0\u{3}policy_version\0\u{3}num_steps\0\u{3}num_envs\0\u{3}env_name\0\u{1}observations\0\u{1}actions\0\u{3}behaviour_log_probs\0\u{1}rewards\0\u{1}dones\0\u{1}messages\0\u{3}message_index\0\u{3}message_episode_count\0\u{1}episodes\0\u{3}worker_env_steps\0\u{1}replay\0\u{3}core_state\0\u{3}behaviour_values\0\u{3}run_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}sequence\0\u{3}policy_version\0\u{3}num_steps\0\u{3}num_envs\0\u{3}env_name\0\u{1}observations\0\u{1}actions\0\u{3}behaviour_log_probs\0\u{1}rewards\0\u{1}dones\0\u{1}messages\0\u{3}message_index\0\u{3}message_episode_count\0\u{1}episodes\0\u{3}worker_env_steps\0\u{1}replay\0\u{3}core_state\0\u{3}behaviour_values\0\u{3}run_id\0\u{3}worker_started_unix_ms\0")
 
   fileprivate class _StorageClass {
     var _workerID: String = String()
@@ -310,6 +316,7 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
     var _coreState: Oni_V1_Tensor? = nil
     var _behaviourValues: Oni_V1_Tensor? = nil
     var _runID: String = String()
+    var _workerStartedUnixMs: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -340,6 +347,7 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
       _coreState = source._coreState
       _behaviourValues = source._behaviourValues
       _runID = source._runID
+      _workerStartedUnixMs = source._workerStartedUnixMs
     }
   }
 
@@ -378,6 +386,7 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
         case 18: try { try decoder.decodeSingularMessageField(value: &_storage._coreState) }()
         case 19: try { try decoder.decodeSingularMessageField(value: &_storage._behaviourValues) }()
         case 20: try { try decoder.decodeSingularStringField(value: &_storage._runID) }()
+        case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._workerStartedUnixMs) }()
         default: break
         }
       }
@@ -450,6 +459,9 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
       if !_storage._runID.isEmpty {
         try visitor.visitSingularStringField(value: _storage._runID, fieldNumber: 20)
       }
+      if _storage._workerStartedUnixMs != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._workerStartedUnixMs, fieldNumber: 21)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -479,6 +491,7 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
         if _storage._coreState != rhs_storage._coreState {return false}
         if _storage._behaviourValues != rhs_storage._behaviourValues {return false}
         if _storage._runID != rhs_storage._runID {return false}
+        if _storage._workerStartedUnixMs != rhs_storage._workerStartedUnixMs {return false}
         return true
       }
       if !storagesAreEqual {return false}
