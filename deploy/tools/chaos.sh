@@ -15,5 +15,10 @@ events=${1:-150}
 seed=${2:-1}
 quiet=${3:-120}
 swift build --build-tests >/dev/null
+log=$(mktemp)
+status=0
 ONI_CHAOS_EVENTS=$events ONI_CHAOS_SEED=$seed ONI_CHAOS_QUIET=$quiet \
-  swift test --skip-build --filter ChaosSoakTests 2>&1 | grep -E "^chaos:|✘|✔ Test run|recorded an issue|↳" || true
+  swift test --skip-build --filter ChaosSoakTests > "$log" 2>&1 || status=$?
+grep -E "^chaos:|✘|✔ Test run|recorded an issue|↳" "$log" || tail -30 "$log"
+rm -f "$log"
+exit $status
