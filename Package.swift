@@ -24,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
         // Our declarations of NLE's C API and a loader for private copies of libnethack (never linked).
         .target(name: "CNetHack", linkerSettings: [.linkedLibrary("dl")]),
         // prctl(PR_SET_PDEATHSIG), which Swift cannot call (C variadic).
@@ -52,7 +53,7 @@ let package = Package(
         .target(
             name: "OniStorage",
             dependencies: [
-                "CSQLite", "OniCore", "OniWire", .product(name: "Logging", package: "swift-log"),
+                "CSQLite", "CZstd", "OniCore", "OniWire", .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system libraries Oni builds against (Debian/Ubuntu):
-# libzmq3-dev (ZeroMQ), libopenblas-dev (BLAS), libsqlite3-dev (SQLite);
+# libzmq3-dev (ZeroMQ), libopenblas-dev (BLAS), libsqlite3-dev (SQLite), libzstd-dev (stored rollouts);
 # NetHack for the nethack:* environments: libnethack.so and its data
 # from the nle==1.3.0 wheel on PyPI (checked against its sha256), unpacked
 # to ONI_NLE_DIR (default ~/.local/share/oni/nle-1.3.0); and the local LLM
@@ -10,7 +10,7 @@
 # already be installed. Safe to run again: it only installs what is missing.
 set -euo pipefail
 
-packages=(libzmq3-dev libopenblas-dev libsqlite3-dev pkg-config)
+packages=(libzmq3-dev libopenblas-dev libsqlite3-dev libzstd-dev pkg-config)
 # To build llama-server (deploy/setup-llm.sh).
 [[ ${ONI_SKIP_LLM:-0} == 1 ]] || packages+=(cmake ninja-build g++ curl ca-certificates)
 missing=()

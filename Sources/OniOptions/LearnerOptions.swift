@@ -60,7 +60,8 @@ public struct LearnerOptions: ParsableArguments, Sendable {
     // Store and metrics.
     @Option(help: "Fraction of the rollouts kept in the store, evenly spread (episodes, messages, labels, metrics are always kept).")
     public var storeFraction = LearnerConfig().storeRolloutsFraction
-    @Option(help: "Stop keeping rollouts once they take this many MiB of the store (0 = no cap).") public var storeMaxMb = 0
+    @Option(help: "Cap the stored rollouts at this many MiB, thinning the oldest first (-1: the smaller of 20 GiB and half the free space; 0: no cap).")
+    public var storeMaxMb = LearnerConfig().storeMaxMegabytes
     @Flag(inversion: .prefixedNo, exclusivity: .chooseLast, help: "Write TensorBoard event files to RUN_DIR/tb.") public var tensorboard = true
     @Option(help: "Seconds between metrics snapshots.") public var metricsInterval = LearnerConfig().metricsIntervalSeconds
     @Option(help: "Seconds of silence before a worker counts as dead.") public var livenessTimeout = LearnerConfig().livenessTimeoutSeconds
@@ -75,7 +76,7 @@ public struct LearnerOptions: ParsableArguments, Sendable {
             throw ValidationError("--embedding, --filters, --hidden and --message-filters must be positive")
         }
         guard valueClip >= 0, maxGradNorm >= 0 else { throw ValidationError("--value-clip and --max-grad-norm must be ≥ 0") }
-        guard (0...1).contains(storeFraction), storeMaxMb >= 0 else { throw ValidationError("--store-fraction must be in [0, 1] and --store-max-mb ≥ 0") }
+        guard (0...1).contains(storeFraction), storeMaxMb >= -1 else { throw ValidationError("--store-fraction must be in [0, 1] and --store-max-mb ≥ -1") }
         guard (0...1).contains(classificationThreshold) else { throw ValidationError("--classification-threshold must be in [0, 1]") }
         guard (0...1).contains(cosineThreshold) else { throw ValidationError("--cosine-threshold must be in [0, 1]") }
         guard rankingPairs > 0 else { throw ValidationError("--ranking-pairs must be at least 1") }
@@ -131,7 +132,7 @@ public struct LearnerOptions: ParsableArguments, Sendable {
         config.maxAnnotationRequestsInFlight = maxAnnotationRequests
         config.annotationTimeoutSeconds = annotationTimeout
         config.storeRolloutsFraction = storeFraction
-        config.storeMaxRolloutBytes = storeMaxMb > 0 ? Int64(storeMaxMb) << 20 : nil
+        config.storeMaxMegabytes = storeMaxMb
         config.tensorBoard = tensorboard
         config.metricsIntervalSeconds = metricsInterval
         config.livenessTimeoutSeconds = livenessTimeout

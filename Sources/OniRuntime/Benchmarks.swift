@@ -228,6 +228,20 @@ public enum Benchmarks {
             writer.close()
         }
         output(String(format: "store      StoreWriter rollouts (%d KiB each): %7.0f rollouts/s = %9.0f env steps/s", protobuf.count / 1024, Double(count) / elapsed, Double(count * 512) / elapsed))
+
+        // The blobs as stored: zstd level 3 (on the writer's thread), and read back.
+        for name in ["grid:keyroom", "nethack:score"] {
+            guard let env = try? EnvironmentFactory.make(name: name) else { continue }
+            let raw = try syntheticRollout(env: env, steps: 32, envs: 16).wire.serializedData()
+            let n = name.hasPrefix("nethack") ? 100 : 1000
+            var blob = Data()
+            let packing = seconds { for _ in 0..<n { blob = RolloutBlob.compress(raw) } }
+            let unpacking = try seconds { for _ in 0..<n { _ = try RolloutBlob.protobuf(blob, codec: RolloutBlob.Codec.zstd.rawValue) } }
+            output(String(
+                format: "store      %@ rollout T=32 B=16: %7.1f KiB raw, %6.1f KiB zstd (%.1fx smaller); compress %6.0f µs, decompress %5.0f µs",
+                name as NSString, Double(raw.count) / 1024, Double(blob.count) / 1024, Double(raw.count) / Double(blob.count),
+                packing / Double(n) * 1e6, unpacking / Double(n) * 1e6))
+        }
     }
 
     /// What `oni bench learner` times.

@@ -5,11 +5,11 @@ import OniStorage
 /// The learner's intake of experience, without sockets: counts steps, rollouts and lost
 /// rollouts per worker, interns each rollout's messages (each distinct message once per
 /// rollout, with its number of steps), keeps the live agent's episode statistics, and decides
-/// which rollouts' blobs the store keeps (an even fraction, under a size cap).
+/// which rollouts' blobs the store keeps (an even fraction; the store's size cap thins the
+/// oldest, see `StoreWriter`).
 public struct ExperienceIntake {
-    /// Of the rollouts received, the fraction whose blobs are kept, and the cap on their bytes.
+    /// Of the rollouts received, the fraction whose blobs are kept.
     public let storeFraction: Double
-    public let storeMaxBytes: Int64?
 
     /// Environment steps and rollouts taken in (replayed ones included).
     public private(set) var envSteps: UInt64 = 0
@@ -19,23 +19,20 @@ public struct ExperienceIntake {
     public private(set) var returns = RollingWindow(capacity: 100)
     public private(set) var lengths = RollingWindow(capacity: 100)
     public private(set) var successes = RollingWindow(capacity: 100)
-    /// learner/rollouts_lost, replay/rollouts, replay/env_steps, store/rollouts_over_cap.
+    /// learner/rollouts_lost, replay/rollouts, replay/env_steps.
     public private(set) var counters: [String: Double] = [:]
     private var lastSequence: [String: UInt64] = [:]
-    /// Blob bytes kept so far and the fraction's running credit.
-    private var storedBytes: Int64 = 0
+    /// The fraction's running credit.
     private var retentionCredit = 0.0
 
-    public init(storeFraction: Double, storeMaxBytes: Int64?) {
+    public init(storeFraction: Double) {
         self.storeFraction = storeFraction
-        self.storeMaxBytes = storeMaxBytes
     }
 
-    /// Continues a run: its env steps, episodes and the blob bytes already stored.
-    public mutating func resume(envSteps: UInt64, episodes: UInt64, storedBytes: Int64) {
+    /// Continues a run: its env steps and episodes.
+    public mutating func resume(envSteps: UInt64, episodes: UInt64) {
         self.envSteps = envSteps
         self.episodes = episodes
-        self.storedBytes = storedBytes
     }
 
     /// What taking in one rollout produced.
@@ -81,16 +78,11 @@ public struct ExperienceIntake {
         return Taken(newMessages: newMessages, stored: stored)
     }
 
-    /// Whether this rollout's blob is kept: the configured fraction, evenly spread, under the size cap.
+    /// Whether this rollout's blob is kept: the configured fraction, evenly spread.
     private mutating func retain(_ bytes: Int) -> Bool {
         retentionCredit += storeFraction
         guard retentionCredit >= 1 - 1e-9 else { return false }
         retentionCredit -= 1
-        if let cap = storeMaxBytes, storedBytes + Int64(bytes) > cap {
-            counters["store/rollouts_over_cap", default: 0] += 1
-            return false
-        }
-        storedBytes += Int64(bytes)
         return true
     }
 }

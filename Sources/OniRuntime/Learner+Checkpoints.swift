@@ -35,9 +35,7 @@ extension Learner {
             pairs.restore(id: row.id, PairTable.Pair(first: row.firstID, second: row.secondID, createdEnvSteps: row.createdEnvSteps, preference: row.preference))
             if !row.settled && config.annotatorEndpoint != nil && ranking { annotation.ask(about: .pair(row.id), failedBefore: row.failures, now: now) }
         }
-        intake.resume(
-            envSteps: try store.lastLearnerEnvSteps(), episodes: UInt64(try store.count(.episodes)),
-            storedBytes: try store.database.scalarInt("SELECT coalesce(sum(length(protobuf)), 0) FROM rollouts") ?? 0)
+        intake.resume(envSteps: try store.lastLearnerEnvSteps(), episodes: UInt64(try store.count(.episodes)))
         _ = registry.takeDirty()
     }
 

@@ -88,6 +88,8 @@ extension Learner {
         values["store/pending"] = Double(store.pending)
         values["store/written"] = Double(store.written)
         values["store/rollouts_dropped"] = Double(store.droppedRollouts)
+        values["store/rollouts_thinned"] = Double(store.thinnedRollouts)
+        values["store/rollout_mb"] = Double(store.blobBytes) / Double(1 << 20)
         values["store/records_dropped"] = Double(store.droppedRecords)
         values["store/failed_records"] = Double(store.failedRecords)
         let live = liveness.alive(now: now, role: "worker")

@@ -74,7 +74,7 @@ public final class Learner {
         liveness = LivenessTracker(timeout: config.livenessTimeoutSeconds)
         pairs = PairTable(pairsPerMessage: config.rankingPairsPerMessage)
         intrinsic = IntrinsicRewards(composition: config.reward, seed: config.seed, goalText: Goal(argument: config.goal).text)
-        intake = ExperienceIntake(storeFraction: config.storeRolloutsFraction, storeMaxBytes: config.storeMaxRolloutBytes)
+        intake = ExperienceIntake(storeFraction: config.storeRolloutsFraction)
     }
 
     /// Monotonic seconds, for timeouts (immune to wall-clock steps).
@@ -110,7 +110,9 @@ public final class Learner {
         if RunIdentity.saved(in: runDirectory) != runID { try RunIdentity.save(runID, in: runDirectory) }
         try restore(storePath: storePath)
         try startRewardModel(runDirectory: runDirectory)
-        let writer = try StoreWriter(path: storePath, logger: logger)
+        let storeCap = StoreCap.resolve(megabytes: config.storeMaxMegabytes, runDirectory: runDirectory)
+        let writer = try StoreWriter(path: storePath, maxBlobBytes: storeCap, logger: logger)
+        logger.info("store", metadata: ["path": "\(storePath)", "rollouts": "\(StoreCap.describe(storeCap))"])
         let jsonl = try JSONLinesMetricsSink(path: runDirectory.appendingPathComponent("metrics.jsonl").path)
         var tensorBoard: TensorBoardWriter?
         if config.tensorBoard {

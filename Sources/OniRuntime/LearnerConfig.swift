@@ -48,8 +48,9 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     /// Of the rollouts received, the fraction whose blobs are kept in the store for replay
     /// (evenly spread; 0 keeps none; episodes, messages, labels and metrics are always kept).
     public var storeRolloutsFraction = 1.0
-    /// Stop keeping rollout blobs once they take this many bytes in the store (nil = no cap).
-    public var storeMaxRolloutBytes: Int64? = nil
+    /// The cap on the bytes rollout blobs take in the store, in MiB, beyond which the oldest are
+    /// thinned: -1 = automatic (`StoreCap.automatic`), 0 = none.
+    public var storeMaxMegabytes = -1
     /// The environment the workers play; it fixes the policy network's shape.
     public var env = "grid:keyroom"
     /// Train the policy (off: record and label only).

@@ -33,6 +33,8 @@ public final class RolloutReplayer {
         public var total = 0
         /// Stored rows that did not decode as rollouts (skipped, counted).
         public var unreadable = 0
+        /// Rows whose blob the store's size cap thinned (skipped, counted).
+        public var thinned = 0
     }
 
     public let config: Config
@@ -70,14 +72,26 @@ public final class RolloutReplayer {
         var lastReport = Date()
         let started = Date()
         reading: while !stop.isStopped {
-            let batch = try store.database.prepare("SELECT id, protobuf FROM rollouts WHERE id > ? AND \(range) ORDER BY id LIMIT 64")
-                .bind(.int(lastID))
-            var rows: [(Int64, Data)] = []
-            while try batch.step() { rows.append((batch.int(0), batch.blob(1))) }
+            let batch = try store.database.prepare(
+                "SELECT id, protobuf, \(store.blobCodecColumn) FROM rollouts WHERE id > ? AND \(range) ORDER BY id LIMIT 64"
+            ).bind(.int(lastID))
+            var rows: [(Int64, Data, Int64)] = []
+            while try batch.step() { rows.append((batch.int(0), batch.blob(1), batch.int(2))) }
             if rows.isEmpty { break }
-            for (id, blob) in rows {
+            for (id, blob, codec) in rows {
                 lastID = id
-                guard var rollout = try? Oni_V1_Rollout(serializedBytes: blob) else {
+                let protobuf: Data?
+                do {
+                    protobuf = try RolloutBlob.protobuf(blob, codec: codec)
+                } catch {
+                    progress.unreadable += 1
+                    continue
+                }
+                guard let protobuf else {
+                    progress.thinned += 1
+                    continue
+                }
+                guard var rollout = try? Oni_V1_Rollout(serializedBytes: protobuf) else {
                     progress.unreadable += 1
                     continue
                 }

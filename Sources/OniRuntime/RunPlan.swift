@@ -42,6 +42,8 @@ public struct RunPlan: Sendable {
     /// CURVE key directory; nil = plain TCP.
     public var curve: String?
     public var logLevel = "info"
+    /// The learner's `--store-max-mb` (-1 automatic, 0 none), for the first progress line.
+    public var storeMaxMegabytes = -1
     /// Which LLM annotates.
     public var llm = LLMSource.auto
     /// OpenAI-compatible server base URL (a remote server: vLLM, Ollama, …).

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import OniAnnotation
 import OniEnvironments
+import OniStorage
 import OniTelemetry
 import OniTransport
 import OniWire
@@ -72,7 +73,7 @@ public final class Supervisor {
         try Self.recordingWhatAnnotates(config.configurationFile, roles: roles, env: config.env)
             .write(to: runDirectory.appendingPathComponent("config.json"))
 
-        output("oni run: \(config.workers) workers × \(config.envsPerWorker) envs of \(config.env), run directory \(config.runDirectory), logs in \((config.runDirectory as NSString).appendingPathComponent("logs"))")
+        output("oni run: \(config.workers) workers × \(config.envsPerWorker) envs of \(config.env), run directory \(config.runDirectory), logs in \((config.runDirectory as NSString).appendingPathComponent("logs")); \(StoreCap.describe(StoreCap.resolve(megabytes: config.storeMaxMegabytes, runDirectory: runDirectory)))")
 
         defer { shutdown() }
         let context = launcher.transport

@@ -108,7 +108,7 @@ public struct EpisodeBrowser {
 
         public var description: String {
             switch self {
-            case let .notRetained(episode): "episode \(episode): its rollouts were not kept (the learner ran with --store-fraction below 1)"
+            case let .notRetained(episode): "episode \(episode): its rollouts were not kept (--store-fraction below 1, or thinned by the store's size cap)"
             case let .missingRollouts(episode, found, length):
                 "episode \(episode): only the last \(found) of its \(length) steps are stored (earlier rollouts were dropped or not kept)"
             case let .undecodable(rollout, reason): "rollout \(rollout) cannot be read: \(reason)"
@@ -122,7 +122,8 @@ public struct EpisodeBrowser {
     public func frames(of row: Row) throws -> (frames: [Frame], gap: ReplayGap?) {
         guard let last = row.rolloutID else { return ([], .notRetained(episode: row.id)) }
         let statement = try store.database.prepare(
-            "SELECT id, protobuf FROM rollouts WHERE worker_id = ? AND id <= ? ORDER BY id DESC").bind(.text(row.workerID), .int(last))
+            "SELECT id, protobuf, \(store.blobCodecColumn) FROM rollouts WHERE worker_id = ? AND id <= ? ORDER BY id DESC"
+        ).bind(.text(row.workerID), .int(last))
         var frames: [Frame] = []  // newest first while collecting
         var expectedSequence: UInt64?
         var endStep = row.endStep
@@ -130,7 +131,11 @@ public struct EpisodeBrowser {
             let id = statement.int(0)
             let rollout: Rollout
             do {
-                rollout = try Rollout(wire: Oni_V1_Rollout(serializedBytes: statement.blob(1)))
+                // A blob the store's size cap thinned ends what can be rebuilt, like one not kept.
+                guard let protobuf = try RolloutBlob.protobuf(statement.blob(1), codec: statement.int(2)) else {
+                    return frames.isEmpty ? ([], .notRetained(episode: row.id)) : (frames.reversed(), .missingRollouts(episode: row.id, framesFound: frames.count, length: row.length))
+                }
+                rollout = try Rollout(wire: Oni_V1_Rollout(serializedBytes: protobuf))
             } catch {
                 return (frames.reversed(), .undecodable(rollout: id, reason: "\(error)"))
             }

@@ -6,7 +6,7 @@ import OniCore
 /// labels and metrics. Open one `RunStore` per thread.
 public final class RunStore {
     /// The schema version this build writes.
-    public static let schemaVersion = 4
+    public static let schemaVersion = 5
     /// File name inside a run directory.
     public static let fileName = "oni.sqlite"
 
@@ -18,6 +18,8 @@ public final class RunStore {
     private var insertMetric: Statement?
     private var insertPair: Statement?
     private var insertPairLabel: Statement?
+    /// Bytes of rollout blobs this connection has written (compressed), for the store's size cap.
+    public private(set) var blobBytesWritten: Int64 = 0
 
     /// Opens or creates the store at `path`, creating or migrating the schema
     /// unless `readOnly`.
@@ -160,6 +162,16 @@ public final class RunStore {
                     """)
             }
         }
+        if version < 5 {
+            // v5: how each blob is kept (RolloutBlob.Codec): older blobs are raw protobuf.
+            try database.transaction { () throws(StorageError) in
+                try database.execute(
+                    """
+                    ALTER TABLE rollouts ADD COLUMN codec INTEGER NOT NULL DEFAULT 0;
+                    PRAGMA user_version = 5;
+                    """)
+            }
+        }
     }
 
     /// Finalizes cached statements and closes the connection, so the last
@@ -193,13 +205,15 @@ public final class RunStore {
                 let insertRolloutStatement = try cached(&insertRollout,
                     """
                     INSERT INTO rollouts (worker_id, sequence, policy_version, steps, learner_env_steps, replay, received_unix_ms, protobuf,
-                        intrinsic, reward_type, reward_model_version) VALUES (?,?,?,?,?,?,?,?,?,?,?)
+                        intrinsic, reward_type, reward_model_version, codec) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
                     """)
+                let blob = RolloutBlob.compress(protobuf)
+                blobBytesWritten += Int64(blob.count)
                 try insertRolloutStatement.bind(
                     .text(r.workerID), .int(Int64(bitPattern: r.sequence)), .int(r.policyVersion), .int(Int64(r.steps)),
-                    .int(Int64(r.learnerEnvSteps)), .int(r.replay ? 1 : 0), .int(r.receivedUnixMilliseconds), .blob(protobuf),
+                    .int(Int64(r.learnerEnvSteps)), .int(r.replay ? 1 : 0), .int(r.receivedUnixMilliseconds), .blob(blob),
                     r.intrinsic.map { .blob($0.blob) } ?? .null, r.intrinsic.map { .text($0.rewardType) } ?? .null,
-                    r.intrinsic.map { .int(Int64($0.modelVersion)) } ?? .null
+                    r.intrinsic.map { .int(Int64($0.modelVersion)) } ?? .null, .int(RolloutBlob.Codec.zstd.rawValue)
                 ).run()
                 rolloutID = .int(database.lastInsertRowID)
             }
@@ -350,11 +364,14 @@ public final class RunStore {
     }
 
     /// Stored rollouts with id greater than `afterID`, oldest first, at most `limit`: (id, protobuf bytes).
+    /// Stored rollouts after `afterID`, their protobuf decompressed (thinned ones left out).
     public func rollouts(afterID: Int64, limit: Int) throws(StorageError) -> [(id: Int64, protobuf: Data)] {
-        let s = try database.prepare("SELECT id, protobuf FROM rollouts WHERE id > ? ORDER BY id LIMIT ?")
+        let s = try database.prepare("SELECT id, protobuf, \(blobCodecColumn) FROM rollouts WHERE id > ? ORDER BY id LIMIT ?")
         try s.bind(.int(afterID), .int(Int64(limit)))
         var rows: [(Int64, Data)] = []
-        while try s.step() { rows.append((s.int(0), s.blob(1))) }
+        while try s.step() {
+            if let protobuf = try RolloutBlob.protobuf(s.blob(1), codec: s.int(2)) { rows.append((s.int(0), protobuf)) }
+        }
         return rows
     }
 

@@ -8,6 +8,8 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     case corrupt(path: String, message: String)
     /// The store was written by a newer Oni with a schema this build does not know.
     case schemaTooNew(found: Int, supported: Int)
+    /// A stored rollout blob does not decompress.
+    case corruptBlob(String)
 
     public var description: String {
         switch self {
@@ -16,6 +18,7 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .corrupt(path, message): "store \(path) is corrupt or not an Oni store: \(message)"
         case let .schemaTooNew(found, supported):
             "store schema version \(found) is newer than this build supports (\(supported)); upgrade Oni"
+        case let .corruptBlob(reason): "stored rollout blob is corrupt: \(reason)"
         }
     }
 }

@@ -38,8 +38,9 @@ public enum StoreCheck {
         let total = Int(try db.scalarInt("SELECT count(*) FROM rollouts") ?? 0)
         // Schema 4 stores the intrinsic reward paid, one float per step.
         let paid = version >= 4 ? "length(intrinsic)" : "NULL"
-        let rows = try db.prepare("SELECT id, worker_id, sequence, steps, learner_env_steps, protobuf, \(paid) FROM rollouts ORDER BY id")
-        var done = 0, undecodable = 0, invalid = 0, mismatched = 0, disorder = 0, stepsBack = 0, wrongPaid = 0
+        let rows = try db.prepare(
+            "SELECT id, worker_id, sequence, steps, learner_env_steps, protobuf, \(paid), \(store.blobCodecColumn) FROM rollouts ORDER BY id")
+        var done = 0, undecodable = 0, invalid = 0, mismatched = 0, disorder = 0, stepsBack = 0, wrongPaid = 0, thinned = 0
         var lastSequence: [String: Int64] = [:]
         /// Each worker's incarnations seen (their start times), and the latest.
         var incarnations: [String: Set<UInt64>] = [:], latestStart: [String: UInt64] = [:]
@@ -49,7 +50,12 @@ public enum StoreCheck {
             // An undecodable blob counts with the worker's latest incarnation.
             var incarnation = latestStart[worker].map { $0 == 0 ? worker : "\(worker)@\($0)" } ?? worker
             do {
-                let rollout = try Rollout(wire: Oni_V1_Rollout(serializedBytes: rows.blob(5)))
+                // Thinned by the size cap: the row stays, the blob is gone (nothing to decode).
+                guard let protobuf = try RolloutBlob.protobuf(rows.blob(5), codec: rows.int(7)) else {
+                    thinned += 1
+                    throw ThinnedBlob()
+                }
+                let rollout = try Rollout(wire: Oni_V1_Rollout(serializedBytes: protobuf))
                 incarnation = rollout.incarnation
                 let started = rollout.workerStartedUnixMilliseconds
                 incarnations[worker, default: []].insert(started)
@@ -63,6 +69,7 @@ public enum StoreCheck {
                     mismatched += 1
                     if mismatched <= 3 { problem("rollout \(id): row says \(worker) #\(sequence) (\(steps) steps), blob says \(rollout.workerID) #\(rollout.sequence) (\(rollout.stepCount))") }
                 }
+            } catch is ThinnedBlob {
             } catch let error as WireConversionError {
                 invalid += 1
                 if invalid <= 3 { problem("rollout \(id) does not validate: \(error)") }
@@ -106,13 +113,15 @@ public enum StoreCheck {
         if badEpisodes > 0 { problem("\(badEpisodes) episodes have an impossible length, end step or env index") }
 
         report.counts = [
-            ("rollouts", done), ("worker incarnations", incarnations.values.reduce(0) { $0 + $1.count }), ("episodes", Int(try db.scalarInt("SELECT count(*) FROM episodes") ?? 0)),
+            ("rollouts", done), ("thinned by the size cap", thinned), ("worker incarnations", incarnations.values.reduce(0) { $0 + $1.count }), ("episodes", Int(try db.scalarInt("SELECT count(*) FROM episodes") ?? 0)),
             ("messages", Int(try db.scalarInt("SELECT count(*) FROM messages") ?? 0)),
             ("labels", Int(try db.scalarInt("SELECT count(*) FROM labels") ?? 0)),
             ("metric values", Int(try db.scalarInt("SELECT count(*) FROM metrics") ?? 0)),
         ]
         return report
     }
+
+    private struct ThinnedBlob: Error {}
 
     private static func column(_ db: SQLiteDatabase, _ sql: String) throws(StorageError) -> [String] {
         let statement = try db.prepare(sql)

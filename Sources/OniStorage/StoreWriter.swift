@@ -26,6 +26,9 @@ public final class StoreWriter: @unchecked Sendable {
         public var droppedRecords = 0
         /// Records SQLite refused (each is tried alone after its batch failed, then dropped and logged).
         public var failedRecords = 0
+        /// Bytes the rollout blobs take in the store, and the oldest blobs dropped to keep it under the cap.
+        public var blobBytes: Int64 = 0
+        public var thinnedRollouts = 0
     }
 
     private let condition = NSCondition()
@@ -39,19 +42,23 @@ public final class StoreWriter: @unchecked Sendable {
     private let flushInterval: TimeInterval
     private let logger: Logger
     private let path: String
+    /// The cap on `Stats.blobBytes` (nil = none): past it the oldest blobs are thinned to 90% of it.
+    public let maxBlobBytes: Int64?
 
     /// Opens the store at `path` (a bad path fails here, not on the thread) and starts writing.
     public init(
         path: String, maxBatch: Int = 1000, flushInterval: TimeInterval = 0.2, maxPendingBytes: Int = 256 << 20,
-        maxPendingRecords: Int = 1_000_000, logger: Logger
+        maxPendingRecords: Int = 1_000_000, maxBlobBytes: Int64? = nil, logger: Logger
     ) throws(StorageError) {
         self.path = path
+        self.maxBlobBytes = maxBlobBytes
         self.maxBatch = maxBatch
         self.flushInterval = flushInterval
         self.maxPendingBytes = maxPendingBytes
         self.maxPendingRecords = maxPendingRecords
         self.logger = logger
         let box = StoreBox(try RunStore(path: path))
+        stats.blobBytes = try box.store.blobBytes()
         let thread = Thread { [self] in self.run(box.store) }
         thread.name = "oni-store-writer"
         thread.start()
@@ -107,7 +114,11 @@ public final class StoreWriter: @unchecked Sendable {
             let done = stopping && queue.isEmpty
             condition.unlock()
 
-            if !batch.isEmpty { write(batch, to: store) }
+            if !batch.isEmpty {
+                let before = store.blobBytesWritten
+                write(batch, to: store)
+                keepUnderCap(store, since: before)
+            }
             if done { break }
         }
         store.close()
@@ -137,6 +148,24 @@ public final class StoreWriter: @unchecked Sendable {
             }
         }
         count(written: written, transactions: written, failed: failed)
+    }
+
+    /// After a batch: the blobs' bytes, and the oldest thinned when they pass the cap.
+    private func keepUnderCap(_ store: RunStore, since before: Int64) {
+        condition.lock()
+        stats.blobBytes += store.blobBytesWritten - before
+        let bytes = stats.blobBytes
+        condition.unlock()
+        guard let cap = maxBlobBytes, bytes > cap else { return }
+        do {
+            let thinned = try store.thinOldest(freeing: bytes - cap * 9 / 10)
+            condition.lock()
+            stats.blobBytes -= thinned.bytes
+            stats.thinnedRollouts += thinned.rollouts
+            condition.unlock()
+        } catch {
+            logger.error("could not thin the oldest rollouts; the store goes past its cap", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
     }
 
     private func count(written: Int, transactions: Int, failed: Int) {

@@ -73,7 +73,11 @@ import Testing
             oni = try ChildProcess("oni", ["run", "--resume", "--run-dir", run], name: "chaos-oni-resumed")
             figures.resumes += 1
             sinceStart = [:]
-            #expect(eventually(seconds: 90) { Self.learnerLog(run).dropFirst(logBefore).contains("resumed training") }, "\(oni.output.suffix(1500))")
+            // Both lines: the checkpoint taken back, then the learner listening with its counters.
+            #expect(eventually(seconds: 90) {
+                let log = Self.learnerLog(run).dropFirst(logBefore)
+                return log.contains("resumed training") && log.contains("resumed_env_steps=")
+            }, "\(oni.output.suffix(1500))")
             let resumed = String(Self.learnerLog(run).dropFirst(logBefore))
             #expect(Self.number(after: "resumed_env_steps=", in: resumed) ?? -1 >= Int64(committed), "\(resumed.prefix(2000))")
             #expect(Self.number(after: "version=", in: resumed) ?? -1 >= checkpointed, "checkpointed \(checkpointed): \(resumed.prefix(2000))")

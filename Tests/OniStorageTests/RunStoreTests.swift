@@ -182,15 +182,16 @@ func temporaryDirectory() throws -> URL {
             try store.database.execute(
                 """
                 ALTER TABLE rollouts DROP COLUMN intrinsic; ALTER TABLE rollouts DROP COLUMN reward_type;
-                ALTER TABLE rollouts DROP COLUMN reward_model_version; DROP VIEW evaluation_curve; DROP TABLE evaluations;
+                ALTER TABLE rollouts DROP COLUMN reward_model_version; ALTER TABLE rollouts DROP COLUMN codec;
+                DROP VIEW evaluation_curve; DROP TABLE evaluations;
                 DROP VIEW pair_preferences; DROP TABLE pair_labels; DROP TABLE pairs; PRAGMA user_version = 1;
                 """)
             store.close()
         }
         let reopened = try RunStore(path: path)
         defer { reopened.close() }
-        #expect(try reopened.database.scalarInt("PRAGMA user_version") == 4)
-        #expect(try reopened.database.scalarInt("SELECT count(*) FROM pragma_table_info('rollouts') WHERE name IN ('intrinsic', 'reward_type', 'reward_model_version')") == 3)
+        #expect(try reopened.database.scalarInt("PRAGMA user_version") == 5)
+        #expect(try reopened.database.scalarInt("SELECT count(*) FROM pragma_table_info('rollouts') WHERE name IN ('intrinsic', 'reward_type', 'reward_model_version', 'codec')") == 4)
         #expect(try reopened.messages().map(\.text) == ["You find a key.", "It's a wall."])
         #expect(try reopened.evaluations().isEmpty)
         try reopened.write([.pair(id: 1, firstID: 1, secondID: 2, createdEnvSteps: 20)])
