@@ -45,6 +45,21 @@ public enum LogLevel: String, CaseIterable, ExpressibleByArgument, Sendable {
     public var level: Logger.Level { Logger.Level(rawValue: rawValue) ?? .info }
 }
 
+/// `--store-max-mb`: `auto` (the smaller of 20 GiB and half the free space) or a number of MiB (0: no cap).
+public struct StoreCapSetting: RawRepresentable, ExpressibleByArgument, Sendable, Equatable {
+    public let rawValue: String
+    /// -1 for `auto`, else MiB (0: no cap), as `LearnerConfig.storeMaxMegabytes` takes it.
+    public var megabytes: Int { rawValue == "auto" ? -1 : Int(rawValue) ?? -1 }
+
+    public init?(rawValue: String) {
+        guard rawValue == "auto" || (Int(rawValue) ?? -1) >= 0 else { return nil }
+        self.rawValue = rawValue
+    }
+
+    public init?(argument: String) { self.init(rawValue: argument) }
+    public static let automatic = StoreCapSetting(rawValue: "auto")!
+}
+
 extension MessageCountScope: ExpressibleByArgument {}
 extension LLMSource: ExpressibleByArgument {}
 extension LabelCheck: ExpressibleByArgument {}

@@ -60,8 +60,8 @@ public struct LearnerOptions: ParsableArguments, Sendable {
     // Store and metrics.
     @Option(help: "Fraction of the rollouts kept in the store, evenly spread (episodes, messages, labels, metrics are always kept).")
     public var storeFraction = LearnerConfig().storeRolloutsFraction
-    @Option(help: "Cap the stored rollouts at this many MiB, thinning the oldest first (-1: the smaller of 20 GiB and half the free space; 0: no cap).")
-    public var storeMaxMb = LearnerConfig().storeMaxMegabytes
+    @Option(help: ArgumentHelp("Cap the stored rollouts at this many MiB, thinning the oldest first (auto: the smaller of 20 GiB and half the free space; 0: no cap).", valueName: "mib|auto"))
+    public var storeMaxMb = StoreCapSetting.automatic
     @Flag(inversion: .prefixedNo, exclusivity: .chooseLast, help: "Write TensorBoard event files to RUN_DIR/tb.") public var tensorboard = true
     @Option(help: "Seconds between metrics snapshots.") public var metricsInterval = LearnerConfig().metricsIntervalSeconds
     @Option(help: "Seconds of silence before a worker counts as dead.") public var livenessTimeout = LearnerConfig().livenessTimeoutSeconds
@@ -76,7 +76,7 @@ public struct LearnerOptions: ParsableArguments, Sendable {
             throw ValidationError("--embedding, --filters, --hidden and --message-filters must be positive")
         }
         guard valueClip >= 0, maxGradNorm >= 0 else { throw ValidationError("--value-clip and --max-grad-norm must be ≥ 0") }
-        guard (0...1).contains(storeFraction), storeMaxMb >= -1 else { throw ValidationError("--store-fraction must be in [0, 1] and --store-max-mb ≥ -1") }
+        guard (0...1).contains(storeFraction) else { throw ValidationError("--store-fraction must be in [0, 1]") }
         guard (0...1).contains(classificationThreshold) else { throw ValidationError("--classification-threshold must be in [0, 1]") }
         guard (0...1).contains(cosineThreshold) else { throw ValidationError("--cosine-threshold must be in [0, 1]") }
         guard rankingPairs > 0 else { throw ValidationError("--ranking-pairs must be at least 1") }
@@ -132,7 +132,7 @@ public struct LearnerOptions: ParsableArguments, Sendable {
         config.maxAnnotationRequestsInFlight = maxAnnotationRequests
         config.annotationTimeoutSeconds = annotationTimeout
         config.storeRolloutsFraction = storeFraction
-        config.storeMaxMegabytes = storeMaxMb
+        config.storeMaxMegabytes = storeMaxMb.megabytes
         config.tensorBoard = tensorboard
         config.metricsIntervalSeconds = metricsInterval
         config.livenessTimeoutSeconds = livenessTimeout

@@ -77,7 +77,7 @@ public struct RunSettings: ParsableArguments, Sendable {
         plan.host = run.host
         plan.basePort = run.basePort
         plan.inMemory = run.singleProcess
-        plan.storeMaxMegabytes = learner.storeMaxMb
+        plan.storeMaxMegabytes = learner.storeMaxMb.megabytes
         plan.seed = self.environment.seed
         plan.env = self.environment.env
         plan.envsPerWorker = worker.envsPerWorker

@@ -129,18 +129,8 @@ import Testing
                 + "0 lost; resident memory over the last \(quiet) s: \(memory)")
     }
 
-    /// The pid of the child of `parent` whose command line contains `pattern`.
-    static func child(of parent: Int32, matching pattern: String) -> Int32? {
-        let pgrep = Process()
-        pgrep.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
-        pgrep.arguments = ["-P", "\(parent)", "-f", pattern]
-        let pipe = Pipe()
-        pgrep.standardOutput = pipe
-        try? pgrep.run()
-        pgrep.waitUntilExit()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return text.split(separator: "\n").compactMap { Int32($0) }.last
-    }
+    /// The pid of the child of `parent` whose command line contains `pattern` (the newest).
+    static func child(of parent: Int32, matching pattern: String) -> Int32? { childPIDs(of: parent, matching: pattern).last }
 
     static func learnerLog(_ run: String) -> String { (try? String(contentsOfFile: run + "/logs/learner.log", encoding: .utf8)) ?? "" }
 

@@ -85,6 +85,18 @@ final class ChildProcess {
 /// inside it can be taken, between the check and the child's bind, as the local end of any
 /// outgoing connection on the machine (CI once lost a run to exactly that). No port is handed
 /// out twice in one test process, so tests running side by side never pick the same one.
+/// The pids of `parent`'s children (those whose command line contains `pattern`, if given), oldest first.
+func childPIDs(of parent: Int32, matching pattern: String? = nil) -> [Int32] {
+    let pgrep = Process()
+    pgrep.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+    pgrep.arguments = ["-P", "\(parent)"] + (pattern.map { ["-f", $0] } ?? [])
+    let pipe = Pipe()
+    pgrep.standardOutput = pipe
+    try? pgrep.run()
+    pgrep.waitUntilExit()
+    return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").compactMap { Int32($0) }
+}
+
 enum FreePorts {
     private static let handedOut = Mutex<Set<Int>>([])
 

@@ -19,14 +19,7 @@ import Testing
         // No role executable is started: the oni process has no children but its own threads.
         let started = eventually(seconds: 30) { (try? String(contentsOfFile: run + "/logs/worker-1.log", encoding: .utf8))?.contains("worker started") == true }
         #expect(started, "\(oni.output)")
-        let pgrep = Process()
-        pgrep.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
-        pgrep.arguments = ["-P", "\(oni.pid)"]
-        let pipe = Pipe()
-        pgrep.standardOutput = pipe
-        try pgrep.run()
-        pgrep.waitUntilExit()
-        #expect(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).isEmpty, "no child processes")
+        #expect(childPIDs(of: oni.pid).isEmpty, "no child processes")
 
         #expect(oni.wait(seconds: 180) == 0, "\(oni.output)")
         #expect(oni.output.split(separator: "\n").last?.hasPrefix("oni run: stopped (learner finished)") == true, "\(oni.output)")
