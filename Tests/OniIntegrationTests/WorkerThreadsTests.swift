@@ -37,6 +37,7 @@ import Testing
     func play(_ r: Rollout) throws -> Data {
         var wire = r.wire
         wire.workerEnvSteps = 0
+        wire.workerStartedUnixMs = 0  // when the process started, not what it played
         return try wire.serializedData()
     }
 
