@@ -6,6 +6,28 @@ public protocol LLMBackend: Sendable {
     /// Sends the request's conversation and returns the assistant's reply, with the
     /// first generated token's most likely alternatives when the request asks for them.
     func complete(_ request: CompletionRequest) async throws(LLMError) -> Completion
+
+    /// The model the server says it serves (OpenAI's `GET /models`), if it says: what labels are
+    /// cached under, so that two servers both called "default" never answer with each other's.
+    func reportedModel() async -> String?
+}
+
+extension LLMBackend {
+    public func reportedModel() async -> String? { nil }
+}
+
+/// A backend whose labels are recorded (and cached) under another model name: the server's own.
+public struct RenamedBackend: LLMBackend {
+    public let base: any LLMBackend
+    public let model: String
+
+    public init(_ base: any LLMBackend, model: String) {
+        self.base = base
+        self.model = model
+    }
+
+    public func complete(_ request: CompletionRequest) async throws(LLMError) -> Completion { try await base.complete(request) }
+    public func reportedModel() async -> String? { model }
 }
 
 extension LLMBackend {

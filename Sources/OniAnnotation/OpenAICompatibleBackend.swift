@@ -116,7 +116,8 @@ public final class OpenAICompatibleBackend: LLMBackend {
         return ceiling > 0 ? Double.random(in: 0...ceiling) : 0
     }
 
-    /// One HTTP exchange, holding a request slot for its duration.
+    /// One HTTP exchange, holding a request slot until the exchange has really ended (not only
+    /// until its caller gave up at the deadline: a one-slot server never gets two requests).
     private func attempt(_ body: Data, alternatives: Int) async throws(LLMError) -> Completion {
         do {
             try await slots.acquire()
@@ -125,9 +126,9 @@ public final class OpenAICompatibleBackend: LLMBackend {
         }
         let clock = ContinuousClock()
         let start = clock.now
-        let result = await send(body, alternatives: alternatives)
+        let slots = self.slots
+        let result = await send(body, alternatives: alternatives) { await slots.release() }
         let elapsed = start.duration(to: clock.now)
-        await slots.release()
 
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         counters.withLock {
@@ -148,24 +149,26 @@ public final class OpenAICompatibleBackend: LLMBackend {
         seconds.rounded(.up) + 1
     }
 
-    /// One HTTP exchange raced against the deadline. The caller gets whichever
-    /// comes first; the loser is cancelled and not waited for (Foundation on
-    /// Linux may take until the server answers to notice a cancellation).
-    private func send(_ body: Data, alternatives: Int) async -> Result<Completion, LLMError> {
+    /// One HTTP exchange raced against the deadline. The caller gets whichever comes first; an
+    /// exchange that lost goes on until the server answers or the session's own (later) timeout
+    /// ends it, and `ended` runs then. It is not cancelled: cancelling a URLSession task from a
+    /// Swift task's cancellation can deadlock FoundationNetworking on Linux (seen: the canceller
+    /// waiting on the session's queue while that queue waited on the task's cancellation lock).
+    private func send(_ body: Data, alternatives: Int, ended: @escaping @Sendable () async -> Void) async -> Result<Completion, LLMError> {
         let deadline = timeout
         let timeoutError = LLMError.timeout(seconds: config.timeoutSeconds)
         let first = FirstResult()
         return await withCheckedContinuation { continuation in
             first.arm(continuation)
-            let exchange = Task { first.deliver(await self.exchange(body, alternatives: alternatives)) }
+            Task {
+                first.deliver(await self.exchange(body, alternatives: alternatives))
+                await ended()
+            }
             let timer = Task {
                 try? await Task.sleep(for: .seconds(deadline))
                 if !Task.isCancelled { first.deliver(.failure(timeoutError)) }
             }
-            first.onDelivered {
-                exchange.cancel()
-                timer.cancel()
-            }
+            first.onDelivered { timer.cancel() }
         }
     }
 
@@ -199,6 +202,19 @@ public final class OpenAICompatibleBackend: LLMBackend {
             return .failure(.http(status: http.statusCode, truncating: String(decoding: data, as: UTF8.self)))
         }
         return Self.completion(of: data, alternatives: alternatives)
+    }
+
+    /// The model `GET /models` lists: the configured name if the server serves it, else the first
+    /// it lists; nil when it does not answer (within 5 s) or lists none.
+    public func reportedModel() async -> String? {
+        var request = URLRequest(url: config.baseURL.appendingPathComponent("models"), cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 5)
+        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        if let key = config.apiKey, !key.isEmpty { request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
+        guard let answer = try? await session.data(for: request), (answer.1 as? HTTPURLResponse)?.statusCode == 200,
+              let object = try? JSONSerialization.jsonObject(with: answer.0) as? [String: Any], let listed = object["data"] as? [[String: Any]]
+        else { return nil }
+        let ids = listed.compactMap { $0["id"] as? String }.filter { !$0.isEmpty }
+        return ids.contains(config.model) ? config.model : ids.first
     }
 
     private func map(_ error: URLError) -> LLMError {

@@ -19,6 +19,8 @@ public final class AnnotatorServer {
     /// Frames the request socket received and refused (malformed, oversized, wrong version or kind).
     public let frameCounters = FrameCounters()
     private let backend: any LLMBackend
+    /// The backend labels are asked through: `backend`, named as the server names its model (see `run`).
+    private var labelling: any LLMBackend
     private var labelers: [String: CheckedLabeler] = [:]
     private var cache: SQLiteLabelCache?
 
@@ -66,6 +68,7 @@ public final class AnnotatorServer {
         self.stop = stop
         self.transport = transport
         self.backend = backend ?? OpenAICompatibleBackend(config: config.llm, logger: logger)
+        labelling = self.backend
     }
 
     /// Runs until stopped; requests still being labelled then are abandoned
@@ -88,10 +91,13 @@ public final class AnnotatorServer {
             // For whoever started us on a port the system chose (`oni run`).
             try Data((RunEndpoints.connectable(bound) + "\n").utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
         }
+        // Labels are recorded and cached under the model the server says it serves, so two servers
+        // both called "default" never answer with each other's labels.
+        if let reported = Self.reportedModel(of: backend), reported != backend.model { labelling = RenamedBackend(backend, model: reported) }
         logger.info(
             "annotator started",
             metadata: [
-                "bind": "\(bound)", "llm": "\(config.llm.baseURL.absoluteString)", "model": "\(backend.model)",
+                "bind": "\(bound)", "llm": "\(config.llm.baseURL.absoluteString)", "model": "\(labelling.model)",
                 "cache": "\(cache.map { "\($0.path) (\($0.count) labels)" } ?? "none")",
             ])
 
@@ -203,13 +209,27 @@ public final class AnnotatorServer {
         logger.info("annotator stats", metadata: metadata)
     }
 
+    /// What `backend.reportedModel()` says, waited for here (it gives up within seconds).
+    private static func reportedModel(of backend: any LLMBackend) -> String? {
+        final class Answer: Sendable { let value = Mutex<String?>(nil) }
+        let answer = Answer()
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            let reported = await backend.reportedModel()
+            answer.value.withLock { $0 = reported }
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + 10)
+        return answer.value.withLock { $0 }
+    }
+
     /// Answers every item of a request with a backend error, so the learner asks again later.
     private func refuse(_ queued: Queued, reason: String, on socket: MessageChannel) {
         var reply = Oni_V1_AnnotationReply()
         reply.requestID = queued.request.requestID
         reply.annotatorID = config.id
         reply.results = queued.request.items.map { item in
-            AnnotationResult(messageID: item.messageID, outcome: .backendError(reason: reason), model: backend.model, promptHash: "", reply: "").wire
+            AnnotationResult(messageID: item.messageID, outcome: .backendError(reason: reason), model: labelling.model, promptHash: "", reply: "").wire
         }
         _ = try? socket.send(.annotationReply(reply), to: queued.peer, dontWait: true)
     }
@@ -243,7 +263,7 @@ public final class AnnotatorServer {
         // Goals come from peers: keep the table small.
         if labelers.count >= 16 { labelers.removeAll() }
         let labeler = CheckedLabeler(
-            backend: backend,
+            backend: labelling,
             prompt: AnnotationPrompt(
                 goal: Goal(argument: goal.isEmpty ? "default" : goal), mode: config.labelMode, fewShot: config.fewShot, threshold: config.logprobThreshold),
             cache: cache, pairJudge: config.pairJudge, check: config.labelCheck)

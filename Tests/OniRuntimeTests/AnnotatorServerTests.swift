@@ -4,11 +4,14 @@ import OniAnnotation
 import OniCore
 import OniRuntime
 import OniTransport
+import OniTestSupport
 import OniWire
 import Testing
 
 /// The annotator over an in-memory channel, with a judge in the test.
-@Suite struct AnnotatorServerTests {
+/// Async tests that wait with `Task.sleep`: a test blocking a thread of Swift's concurrency pool
+/// (two threads on two cores) would starve the annotator's labelling tasks.
+@Suite(.serialized) struct AnnotatorServerTests {
     /// Counts its calls; calls a message progress when it mentions a key.
     final class CountingJudge: LLMBackend, @unchecked Sendable {
         let calls = NSLock()
@@ -22,9 +25,52 @@ import Testing
         }
     }
 
+    /// One request of `texts` through an annotator of `llm` over an in-memory channel, with `cache`.
+    static func ask(_ texts: [String], llm: FakeLLMServer, cache: String) async throws -> [AnnotationResult] {
+        let transport = InMemoryTransport()
+        var config = AnnotatorConfig(llm: LLMServerConfig(baseURL: llm.baseURL, model: "default", maxRetries: 0))
+        config.bind = "mem://annotator"
+        config.cachePath = cache
+        let stop = StopSignal()
+        nonisolated(unsafe) let server = AnnotatorServer(config: config, transport: transport, stop: stop, logger: Logger(label: "test"))
+        let thread = Thread { try? server.run() }
+        thread.start()
+        defer { stop.stop(reason: "asked") }
+        let learner = try MessageChannel(
+            transport: transport, type: .dealer, .connect("mem://annotator"), name: "learner", accepts: [.annotationReply, .heartbeat],
+            logger: Logger(label: "test"))
+        var request = Oni_V1_AnnotationRequest()
+        request.requestID = 1
+        request.items = texts.enumerated().map { AnnotationItem(messageID: UInt64($0.offset + 1), text: $0.element).wire }
+        let deadline = Date().addingTimeInterval(300)
+        while try !learner.send(.annotationRequest(request), dontWait: true) && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        repeat {
+            if case let .annotationReply(reply)? = try learner.receive(timeoutMilliseconds: 0) { return try reply.results.map { try AnnotationResult(wire: $0) } }
+            try await Task.sleep(for: .milliseconds(20))
+        } while Date() < deadline
+        return []
+    }
+
+    /// Two servers both configured as "default" but serving different models never answer with
+    /// each other's cached labels: labels are cached and recorded under the model each reports.
+    @Test func labelsAreCachedUnderTheModelTheServerReports() async throws {
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("oni-cache-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: cache + suffix) } }
+        let yes = try FakeLLMServer(models: ["qwen-a"]) { _, _ in .reply("<label>yes</label>") }
+        let no = try FakeLLMServer(models: ["llama-b"]) { _, _ in .reply("<label>no</label>") }
+        defer { yes.stop(); no.stop() }
+        let first = try await Self.ask(["You find a key."], llm: yes, cache: cache)
+        #expect(first.first?.outcome == .labelled(value: 1, confidence: 1) && first.first?.model == "qwen-a", "\(first)")
+        let other = try await Self.ask(["You find a key."], llm: no, cache: cache)
+        #expect(other.first?.outcome == .labelled(value: 0, confidence: 1) && other.first?.model == "llama-b", "\(other)")
+        #expect(no.requestCount == 1, "asked, not answered from the other model's cache")
+        let again = try await Self.ask(["You find a key."], llm: yes, cache: cache)
+        #expect(again.first?.outcome == .labelled(value: 1, confidence: 1) && yes.requestCount == 1, "its own cache answers")
+    }
+
     /// ONI asks about 100 messages per request: every one is labelled (none answered as an error),
     /// and a message asked twice in one request costs one LLM call.
-    @Test func everyItemOfALargeRequestIsLabelled() throws {
+    @Test func everyItemOfALargeRequestIsLabelled() async throws {
         let transport = InMemoryTransport()
         var config = AnnotatorConfig(llm: LLMServerConfig(baseURL: URL(string: "http://unused.invalid/v1")!))
         config.bind = "mem://annotator"
@@ -47,11 +93,11 @@ import Testing
         // Generous: the annotator labels in tasks of Swift's concurrency pool, which the suite's
         // other tests, run at the same time on two cores, can hold for minutes.
         let deadline = Date().addingTimeInterval(300)
-        while try !learner.send(.annotationRequest(request), dontWait: true) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        while try !learner.send(.annotationRequest(request), dontWait: true) && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
         var reply: Oni_V1_AnnotationReply?
-        while reply == nil && Date() < deadline {
-            if case let .annotationReply(answer)? = try learner.receive(timeoutMilliseconds: 200) { reply = answer }
-        }
+        repeat {
+            if case let .annotationReply(answer)? = try learner.receive(timeoutMilliseconds: 0) { reply = answer } else { try await Task.sleep(for: .milliseconds(20)) }
+        } while reply == nil && Date() < deadline
         let results = try #require(reply).results.map { try AnnotationResult(wire: $0) }
         #expect(results.count == 100)
         #expect(results.allSatisfy { if case .labelled = $0.outcome { true } else { false } }, "\(results.filter { if case .labelled = $0.outcome { false } else { true } })")

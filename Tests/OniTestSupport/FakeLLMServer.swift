@@ -47,10 +47,11 @@ public final class FakeLLMServer: @unchecked Sendable {
     /// The IPv4 address it listens on.
     public let host: String
 
-    /// Starts listening on `host` (default 127.0.0.1) on a port chosen by the OS.
-    public init(host: String = "127.0.0.1", responder: @escaping Responder) throws(StartError) {
+    /// Starts listening on `host` (default 127.0.0.1) on a port chosen by the OS; `GET /v1/models`
+    /// lists `models` (404 when there are none, as some servers answer).
+    public init(host: String = "127.0.0.1", models: [String] = [], responder: @escaping Responder) throws(StartError) {
         self.host = host
-        core = try Core(host: host, responder: responder)
+        core = try Core(host: host, models: models, responder: responder)
         core.start()
     }
 
@@ -105,13 +106,15 @@ extension FakeLLMServer {
         let port: Int
         private let listener: Int32
         private let responder: Responder
+        private let models: [String]
         private let acceptLoopDone = DispatchSemaphore(value: 0)
 
         private static let maxHeaderBytes = 64 * 1024
         private static let maxBodyBytes = 16 * 1024 * 1024
 
-        init(host: String, responder: @escaping Responder) throws(StartError) {
+        init(host: String, models: [String], responder: @escaping Responder) throws(StartError) {
             self.responder = responder
+            self.models = models
             let fd = socket(AF_INET, Self.streamType, 0)
             guard fd >= 0 else { throw StartError(operation: "socket", code: errno) }
             var enable: Int32 = 1
@@ -297,6 +300,10 @@ extension FakeLLMServer {
 
         /// Answers one request; returns whether the connection stays open.
         private func handle(_ request: Request, on fd: Int32) -> Bool {
+            if request.path == "/v1/models", request.method == "GET", !models.isEmpty {
+                let body = Self.json(["object": "list", "data": models.map { ["id": $0, "object": "model"] }])
+                return write(fd, status: 200, contentType: "application/json", body: body, keepAlive: request.keepAlive)
+            }
             guard request.path == "/v1/chat/completions" else {
                 return write(fd, status: 404, contentType: "application/json", body: Self.errorBody(404), keepAlive: request.keepAlive)
             }
