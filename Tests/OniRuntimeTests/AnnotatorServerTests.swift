@@ -25,14 +25,15 @@ import Testing
         }
     }
 
-    /// One request of `texts` through an annotator of `llm` over an in-memory channel, with `cache`.
-    static func ask(_ texts: [String], llm: FakeLLMServer, cache: String) async throws -> [AnnotationResult] {
+    /// One request of `texts` through an annotator over an in-memory channel: of the server at
+    /// `llm` (model "default", with `cache`), or of `backend`; its results, in order.
+    static func ask(_ texts: [String], llm: URL, backend: (any LLMBackend)? = nil, cache: String? = nil) async throws -> [AnnotationResult] {
         let transport = InMemoryTransport()
-        var config = AnnotatorConfig(llm: LLMServerConfig(baseURL: llm.baseURL, model: "default", maxRetries: 0))
+        var config = AnnotatorConfig(llm: LLMServerConfig(baseURL: llm, model: "default", maxRetries: 0))
         config.bind = "mem://annotator"
         config.cachePath = cache
         let stop = StopSignal()
-        nonisolated(unsafe) let server = AnnotatorServer(config: config, transport: transport, stop: stop, logger: Logger(label: "test"))
+        nonisolated(unsafe) let server = AnnotatorServer(config: config, transport: transport, stop: stop, logger: Logger(label: "test"), backend: backend)
         let thread = Thread { try? server.run() }
         thread.start()
         defer { stop.stop(reason: "asked") }
@@ -41,7 +42,10 @@ import Testing
             logger: Logger(label: "test"))
         var request = Oni_V1_AnnotationRequest()
         request.requestID = 1
+        request.goal = "default"
         request.items = texts.enumerated().map { AnnotationItem(messageID: UInt64($0.offset + 1), text: $0.element).wire }
+        // Generous: the annotator labels in tasks of Swift's concurrency pool, which the suite's
+        // other tests, run at the same time on two cores, can hold for minutes.
         let deadline = Date().addingTimeInterval(300)
         while try !learner.send(.annotationRequest(request), dontWait: true) && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
         repeat {
@@ -59,46 +63,21 @@ import Testing
         let yes = try FakeLLMServer(models: ["qwen-a"]) { _, _ in .reply("<label>yes</label>") }
         let no = try FakeLLMServer(models: ["llama-b"]) { _, _ in .reply("<label>no</label>") }
         defer { yes.stop(); no.stop() }
-        let first = try await Self.ask(["You find a key."], llm: yes, cache: cache)
+        let first = try await Self.ask(["You find a key."], llm: yes.baseURL, cache: cache)
         #expect(first.first?.outcome == .labelled(value: 1, confidence: 1) && first.first?.model == "qwen-a", "\(first)")
-        let other = try await Self.ask(["You find a key."], llm: no, cache: cache)
+        let other = try await Self.ask(["You find a key."], llm: no.baseURL, cache: cache)
         #expect(other.first?.outcome == .labelled(value: 0, confidence: 1) && other.first?.model == "llama-b", "\(other)")
         #expect(no.requestCount == 1, "asked, not answered from the other model's cache")
-        let again = try await Self.ask(["You find a key."], llm: yes, cache: cache)
+        let again = try await Self.ask(["You find a key."], llm: yes.baseURL, cache: cache)
         #expect(again.first?.outcome == .labelled(value: 1, confidence: 1) && yes.requestCount == 1, "its own cache answers")
     }
 
     /// ONI asks about 100 messages per request: every one is labelled (none answered as an error),
     /// and a message asked twice in one request costs one LLM call.
     @Test func everyItemOfALargeRequestIsLabelled() async throws {
-        let transport = InMemoryTransport()
-        var config = AnnotatorConfig(llm: LLMServerConfig(baseURL: URL(string: "http://unused.invalid/v1")!))
-        config.bind = "mem://annotator"
-        config.cachePath = nil
         let judge = CountingJudge()
-        let stop = StopSignal()
-        let server = AnnotatorServer(config: config, transport: transport, stop: stop, logger: Logger(label: "test"), backend: judge)
-        nonisolated(unsafe) let running = server
-        let thread = Thread { try? running.run() }
-        thread.start()
-        defer { stop.stop(reason: "test over") }
-        let learner = try MessageChannel(
-            transport: transport, type: .dealer, .connect("mem://annotator"), name: "learner", accepts: [.annotationReply, .heartbeat],
-            logger: Logger(label: "test"))
-        var request = Oni_V1_AnnotationRequest()
-        request.requestID = 7
-        request.goal = "default"
-        let texts = (0..<99).map { "You see thing \($0)." } + ["You see thing 3."]
-        request.items = texts.enumerated().map { AnnotationItem(messageID: UInt64($0.offset + 1), text: $0.offset == 50 ? "You find a key." : $0.element).wire }
-        // Generous: the annotator labels in tasks of Swift's concurrency pool, which the suite's
-        // other tests, run at the same time on two cores, can hold for minutes.
-        let deadline = Date().addingTimeInterval(300)
-        while try !learner.send(.annotationRequest(request), dontWait: true) && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        var reply: Oni_V1_AnnotationReply?
-        repeat {
-            if case let .annotationReply(answer)? = try learner.receive(timeoutMilliseconds: 0) { reply = answer } else { try await Task.sleep(for: .milliseconds(20)) }
-        } while reply == nil && Date() < deadline
-        let results = try #require(reply).results.map { try AnnotationResult(wire: $0) }
+        let texts = (0..<100).map { $0 == 50 ? "You find a key." : $0 == 99 ? "You see thing 3." : "You see thing \($0)." }
+        let results = try await Self.ask(texts, llm: URL(string: "http://unused.invalid/v1")!, backend: judge)
         #expect(results.count == 100)
         #expect(results.allSatisfy { if case .labelled = $0.outcome { true } else { false } }, "\(results.filter { if case .labelled = $0.outcome { false } else { true } })")
         #expect(results.first { $0.messageID == 51 }?.outcome == .labelled(value: 1, confidence: 1))
