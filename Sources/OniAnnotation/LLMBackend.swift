@@ -9,11 +9,13 @@ public protocol LLMBackend: Sendable {
 
     /// The model the server says it serves (OpenAI's `GET /models`), if it says: what labels are
     /// cached under, so that two servers both called "default" never answer with each other's.
-    func reportedModel() async -> String?
+    /// Blocks the calling thread (briefly: asked once, when an annotator starts), so that it needs
+    /// no thread of the concurrency pool.
+    func reportedModel() -> String?
 }
 
 extension LLMBackend {
-    public func reportedModel() async -> String? { nil }
+    public func reportedModel() -> String? { nil }
 }
 
 /// A backend whose labels are recorded (and cached) under another model name: the server's own.
@@ -27,7 +29,7 @@ public struct RenamedBackend: LLMBackend {
     }
 
     public func complete(_ request: CompletionRequest) async throws(LLMError) -> Completion { try await base.complete(request) }
-    public func reportedModel() async -> String? { model }
+    public func reportedModel() -> String? { model }
 }
 
 extension LLMBackend {

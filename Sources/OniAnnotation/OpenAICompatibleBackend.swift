@@ -205,13 +205,21 @@ public final class OpenAICompatibleBackend: LLMBackend {
     }
 
     /// The model `GET /models` lists: the configured name if the server serves it, else the first
-    /// it lists; nil when it does not answer (within 5 s) or lists none.
-    public func reportedModel() async -> String? {
+    /// it lists; nil when it does not answer (within 5 s) or lists none. A completion handler and a
+    /// semaphore, not `async`: the caller's thread waits, no thread of the concurrency pool does.
+    public func reportedModel() -> String? {
         var request = URLRequest(url: config.baseURL.appendingPathComponent("models"), cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 5)
         request.setValue("application/json", forHTTPHeaderField: "Accept")
         if let key = config.apiKey, !key.isEmpty { request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
-        guard let answer = try? await session.data(for: request), (answer.1 as? HTTPURLResponse)?.statusCode == 200,
-              let object = try? JSONSerialization.jsonObject(with: answer.0) as? [String: Any], let listed = object["data"] as? [[String: Any]]
+        let answer = Mutex<Data?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let task = session.dataTask(with: request) { data, response, _ in
+            if (response as? HTTPURLResponse)?.statusCode == 200 { answer.withLock { $0 = data } }
+            done.signal()
+        }
+        task.resume()
+        guard done.wait(timeout: .now() + 6) == .success, let data = answer.withLock({ $0 }),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let listed = object["data"] as? [[String: Any]]
         else { return nil }
         let ids = listed.compactMap { $0["id"] as? String }.filter { !$0.isEmpty }
         return ids.contains(config.model) ? config.model : ids.first

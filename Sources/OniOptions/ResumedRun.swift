@@ -6,7 +6,7 @@ import Foundation
 /// is refused, naming it, unless `--override KEY=VALUE` says so.
 public enum ResumedRun {
     /// Options a resumed run takes from the command line without `--override`.
-    static let free: Set<String> = ["max-env-steps", "log-level", "run-dir", "resume", "override", "config", "fresh-weights", "single-process"]
+    static let free = RunSettings.unsaved.union(["max-env-steps", "log-level", "run-dir"])
     /// Of those, the ones taken from the command line (the others say which run, or how to read options).
     static let taken: Set<String> = ["max-env-steps", "log-level", "fresh-weights", "single-process"]
 

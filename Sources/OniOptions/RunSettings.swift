@@ -48,12 +48,15 @@ public struct RunSettings: ParsableArguments, Sendable {
 
     public init() {}
 
+    /// Options that say how to start this time, not what the run is: never saved in config.json.
+    public static let unsaved: Set<String> = ["config", "resume", "fresh-weights", "override", "single-process"]
+
     /// `oni run`'s default for --max-env-steps.
     public static let defaultMaxEnvSteps: UInt64 = 1_000_000
 
     /// The options as `RUN_DIR/config.json` holds them (resolved; the API key is never an option).
     public func savedOptions(runDirectory: String) -> [OptionValue] {
-        var options = OptionValues.of(self).filter { !["config", "resume", "fresh-weights", "override", "single-process"].contains($0.name) }
+        var options = OptionValues.of(self).filter { !Self.unsaved.contains($0.name) }
         options.removeAll { $0.name == "run-dir" || $0.name == "max-env-steps" }
         options.append(OptionValue(name: "run-dir", value: .text(runDirectory)))
         options.append(OptionValue(name: "max-env-steps", value: .number("\(learner.maxEnvSteps ?? Self.defaultMaxEnvSteps)")))

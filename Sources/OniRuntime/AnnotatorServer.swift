@@ -93,7 +93,7 @@ public final class AnnotatorServer {
         }
         // Labels are recorded and cached under the model the server says it serves, so two servers
         // both called "default" never answer with each other's labels.
-        if let reported = Self.reportedModel(of: backend), reported != backend.model { labelling = RenamedBackend(backend, model: reported) }
+        if let reported = backend.reportedModel(), reported != backend.model { labelling = RenamedBackend(backend, model: reported) }
         logger.info(
             "annotator started",
             metadata: [
@@ -207,20 +207,6 @@ public final class AnnotatorServer {
         }
         if let cache { metadata["cache_write_failures"] = "\(cache.writeFailures)" }
         logger.info("annotator stats", metadata: metadata)
-    }
-
-    /// What `backend.reportedModel()` says, waited for here (it gives up within seconds).
-    private static func reportedModel(of backend: any LLMBackend) -> String? {
-        final class Answer: Sendable { let value = Mutex<String?>(nil) }
-        let answer = Answer()
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            let reported = await backend.reportedModel()
-            answer.value.withLock { $0 = reported }
-            done.signal()
-        }
-        _ = done.wait(timeout: .now() + 10)
-        return answer.value.withLock { $0 }
     }
 
     /// Answers every item of a request with a backend error, so the learner asks again later.

@@ -43,8 +43,8 @@ public struct ExperienceIntake {
         public var stored: StoredRollout
     }
 
-    /// Takes in `rollout` (validated), whose encoded protobuf is `protobuf` (`bytes` long).
-    public mutating func take(_ rollout: Rollout, protobuf: @autoclosure () -> Data, bytes: Int, registry: inout MessageRegistry, receivedUnixMilliseconds: Int64) -> Taken {
+    /// Takes in `rollout` (validated), whose encoded protobuf is `protobuf`.
+    public mutating func take(_ rollout: Rollout, protobuf: @autoclosure () -> Data, registry: inout MessageRegistry, receivedUnixMilliseconds: Int64) -> Taken {
         // Per incarnation: a restarted worker counts from 0 again, which is no loss.
         if let last = lastSequence[rollout.incarnation], rollout.sequence > last, rollout.sequence - last > 1 {
             counters["learner/rollouts_lost", default: 0] += Double(rollout.sequence - last - 1)
@@ -73,13 +73,13 @@ public struct ExperienceIntake {
         let stored = StoredRollout(
             workerID: rollout.workerID, sequence: rollout.sequence, policyVersion: rollout.policyVersion,
             steps: rollout.stepCount, learnerEnvSteps: envSteps, replay: rollout.replay,
-            receivedUnixMilliseconds: receivedUnixMilliseconds, protobuf: retain(bytes) ? protobuf() : nil,
+            receivedUnixMilliseconds: receivedUnixMilliseconds, protobuf: retain() ? protobuf() : nil,
             episodes: rollout.episodes)
         return Taken(newMessages: newMessages, stored: stored)
     }
 
     /// Whether this rollout's blob is kept: the configured fraction, evenly spread.
-    private mutating func retain(_ bytes: Int) -> Bool {
+    private mutating func retain() -> Bool {
         retentionCredit += storeFraction
         guard retentionCredit >= 1 - 1e-9 else { return false }
         retentionCredit -= 1

@@ -71,7 +71,7 @@ extension Learner {
     func ingest(_ rollout: Rollout, protobuf: Data, writer: StoreWriter) -> Rollout {
         heard(rollout.workerID, role: rollout.replay ? "replay" : "worker", envSteps: rollout.workerEnvSteps, policyVersion: rollout.policyVersion)
         let taken = intake.take(
-            rollout, protobuf: Data(protobuf), bytes: protobuf.count, registry: &registry, receivedUnixMilliseconds: unixMilliseconds)
+            rollout, protobuf: Data(protobuf), registry: &registry, receivedUnixMilliseconds: unixMilliseconds)
         if config.annotatorEndpoint != nil {
             for id in taken.newMessages {
                 if ranking {

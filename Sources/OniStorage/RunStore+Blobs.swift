@@ -4,14 +4,7 @@ import Foundation
 extension RunStore {
     /// What to select for a rollout's `RolloutBlob.Codec`: the column, or raw for a store older
     /// than schema 5 opened read-only (not migrated).
-    public var blobCodecColumn: String {
-        ((try? database.scalarInt("PRAGMA user_version")) ?? 0).map { $0 >= 5 ? "codec" : "0" } ?? "0"
-    }
-
-    /// The protobuf of a stored blob (nil when thinned).
-    public static func rolloutProtobuf(_ blob: Data, codec: Int64) throws(StorageError) -> Data? {
-        try RolloutBlob.protobuf(blob, codec: codec)
-    }
+    public var blobCodecColumn: String { openedSchemaVersion >= 5 ? "codec" : "0" }
 
     /// Bytes the rollout blobs take now.
     public func blobBytes() throws(StorageError) -> Int64 {

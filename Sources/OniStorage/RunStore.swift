@@ -20,6 +20,8 @@ public final class RunStore {
     private var insertPairLabel: Statement?
     /// Bytes of rollout blobs this connection has written (compressed), for the store's size cap.
     public private(set) var blobBytesWritten: Int64 = 0
+    /// The schema version once opened (and migrated, unless read-only).
+    public private(set) var openedSchemaVersion: Int64 = 0
 
     /// Opens or creates the store at `path`, creating or migrating the schema
     /// unless `readOnly`.
@@ -32,6 +34,7 @@ public final class RunStore {
                 try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
                 try migrate()
             }
+            openedSchemaVersion = try database.scalarInt("PRAGMA user_version") ?? 0
         } catch let error {
             if case let .statement(_, code, message) = error, code == 26 || code == 11 {  // SQLITE_NOTADB, SQLITE_CORRUPT
                 throw .corrupt(path: path, message: message)

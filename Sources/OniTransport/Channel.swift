@@ -33,7 +33,7 @@ public enum ChannelAddress: Sendable, Equatable {
 }
 
 /// How a channel queues and waits; every transport honours the queueing ones, ZeroMQ the rest.
-public struct ChannelOptions: Sendable, Equatable {
+public struct ChannelOptions: Sendable {
     /// Messages queued for sending before sends wait (per peer); nil = the transport's default (1,000).
     public var sendHighWaterMark: Int32?
     /// Messages queued on receipt before the sender is held back; nil = the transport's default (1,000).
@@ -72,14 +72,6 @@ public struct ChannelOptions: Sendable, Equatable {
         self.receiveBufferBytes = receiveBufferBytes
         self.routingID = routingID
         self.maxMessageBytes = maxMessageBytes
-    }
-
-    public static func == (a: ChannelOptions, b: ChannelOptions) -> Bool {
-        a.sendHighWaterMark == b.sendHighWaterMark && a.receiveHighWaterMark == b.receiveHighWaterMark && a.conflate == b.conflate
-            && a.immediate == b.immediate && a.sendTimeoutMilliseconds == b.sendTimeoutMilliseconds
-            && a.lingerMilliseconds == b.lingerMilliseconds && a.reconnectMilliseconds?.first == b.reconnectMilliseconds?.first
-            && a.reconnectMilliseconds?.max == b.reconnectMilliseconds?.max && a.sendBufferBytes == b.sendBufferBytes
-            && a.receiveBufferBytes == b.receiveBufferBytes && a.routingID == b.routingID && a.maxMessageBytes == b.maxMessageBytes
     }
 }
 

@@ -27,13 +27,13 @@ import Testing
         var intake = ExperienceIntake(storeFraction: 1)
         var registry = MessageRegistry()
         let first = intake.take(
-            Self.rollout(sequence: 0, messages: ["You find a key.", "It's a wall."], index: [0, 0, 1, -1]), protobuf: Data([1]), bytes: 1,
+            Self.rollout(sequence: 0, messages: ["You find a key.", "It's a wall."], index: [0, 0, 1, -1]), protobuf: Data([1]),
             registry: &registry, receivedUnixMilliseconds: 5)
         #expect(first.newMessages.count == 2 && registry.count == 2)
         #expect(registry.entry(registry.id(of: "You find a key.")!)?.count == 2, "two steps showed it")
         // Sequence 1 and 2 never arrived; the key message is not new any more.
         let second = intake.take(
-            Self.rollout(sequence: 3, messages: ["You find a key."], index: [0, -1, -1, -1]), protobuf: Data([2]), bytes: 1,
+            Self.rollout(sequence: 3, messages: ["You find a key."], index: [0, -1, -1, -1]), protobuf: Data([2]),
             registry: &registry, receivedUnixMilliseconds: 6)
         #expect(second.newMessages.isEmpty && registry.entry(registry.id(of: "You find a key.")!)?.count == 3)
         #expect(intake.counters["learner/rollouts_lost"] == 2)
@@ -44,9 +44,9 @@ import Testing
     @Test func replayedEpisodesAreNotTheAgents() {
         var intake = ExperienceIntake(storeFraction: 1)
         var registry = MessageRegistry()
-        _ = intake.take(Self.rollout(sequence: 0, episodes: [Self.episode(1, success: true)]), protobuf: Data(), bytes: 0, registry: &registry, receivedUnixMilliseconds: 0)
+        _ = intake.take(Self.rollout(sequence: 0, episodes: [Self.episode(1, success: true)]), protobuf: Data(), registry: &registry, receivedUnixMilliseconds: 0)
         _ = intake.take(
-            Self.rollout(worker: "replay", sequence: 0, episodes: [Self.episode(2, success: false)], replay: true), protobuf: Data(), bytes: 0,
+            Self.rollout(worker: "replay", sequence: 0, episodes: [Self.episode(2, success: false)], replay: true), protobuf: Data(),
             registry: &registry, receivedUnixMilliseconds: 0)
         #expect(intake.episodes == 1 && intake.successes.mean == 1)
         #expect(intake.counters["replay/rollouts"] == 1 && intake.counters["replay/env_steps"] == 4)
@@ -59,14 +59,14 @@ import Testing
         var kept: [UInt64] = []
         for sequence in UInt64(0)..<16 {
             let taken = intake.take(
-                Self.rollout(sequence: sequence), protobuf: Data(repeating: 7, count: 100), bytes: 100, registry: &registry, receivedUnixMilliseconds: 0)
+                Self.rollout(sequence: sequence), protobuf: Data(repeating: 7, count: 100), registry: &registry, receivedUnixMilliseconds: 0)
             if taken.stored.protobuf != nil { kept.append(sequence) }
         }
         // Every fourth rollout (the store's size cap thins the oldest: StoreWriter's tests).
         #expect(kept == [3, 7, 11, 15])
         var resumed = ExperienceIntake(storeFraction: 1)
         resumed.resume(envSteps: 100, episodes: 3)
-        let next = resumed.take(Self.rollout(sequence: 0), protobuf: Data(repeating: 7, count: 100), bytes: 100, registry: &registry, receivedUnixMilliseconds: 0)
+        let next = resumed.take(Self.rollout(sequence: 0), protobuf: Data(repeating: 7, count: 100), registry: &registry, receivedUnixMilliseconds: 0)
         #expect(next.stored.protobuf != nil && resumed.envSteps == 104 && resumed.episodes == 3, "a resumed run counts on")
     }
 }
