@@ -261,10 +261,7 @@ public enum Benchmarks {
     /// per sample, achieved GFLOP/s and their share of the sgemm peak measured in the same process.
     public static func learner(_ options: LearnerOptions, output: (String) -> Void) throws {
         openblas_set_num_threads(1)
-        let env = try EnvironmentFactory.make(name: options.env)
-        guard var standard = PolicyArchitecture(environment: env) else {
-            throw RuntimeError.invalidConfiguration("\(options.env) has no map observation: no policy network to time")
-        }
+        var (env, standard) = try network(for: options.env)
         if let hidden = options.hidden { standard.hidden = hidden }
         if let filters = options.filters { standard.filters = filters }
         let peak = SGEMMPeak.measure(repeats: 30)
@@ -369,12 +366,18 @@ extension Benchmarks {
         public func callAsFunction() { run() }
     }
 
-    public static func repeatableUpdate(env name: String, core: String?, batchSize: Int, threads: Int) throws -> RepeatableUpdate {
-        openblas_set_num_threads(1)
+    /// The environment `name` and the learner's network for it.
+    static func network(for name: String) throws -> (any Environment, PolicyArchitecture) {
         let env = try EnvironmentFactory.make(name: name)
-        guard var architecture = PolicyArchitecture(environment: env) else {
+        guard let architecture = PolicyArchitecture(environment: env) else {
             throw RuntimeError.invalidConfiguration("\(name) has no map observation: no policy network to train")
         }
+        return (env, architecture)
+    }
+
+    public static func repeatableUpdate(env name: String, core: String?, batchSize: Int, threads: Int) throws -> RepeatableUpdate {
+        openblas_set_num_threads(1)
+        var (env, architecture) = try network(for: name)
         if let core {
             guard let chosen = PolicyArchitecture.Core(rawValue: core) else { throw RuntimeError.invalidConfiguration("unknown core \(core)") }
             architecture.core = chosen
