@@ -41,13 +41,31 @@ public struct StepOutcome: Sendable, Hashable {
     public var success: Bool
     /// The game message shown after the step; empty when there is none.
     public var message: String
+    /// The episode was cut short because its environment failed (`done` is then true too).
+    public var truncated: Bool
 
-    public init(reward: Float, done: Bool, success: Bool = false, message: String = "") {
+    public init(reward: Float, done: Bool, success: Bool = false, message: String = "", truncated: Bool = false) {
         self.reward = reward
         self.done = done
         self.success = success
         self.message = message
+        self.truncated = truncated
     }
+}
+
+/// A game instance that cannot go on (the game library misbehaved, or it was used out of
+/// order): the instance is done for; close it and make a new one.
+public struct EnvironmentFault: Error, CustomStringConvertible, Sendable, Hashable {
+    /// The environment's name, e.g. "nethack:score".
+    public var environment: String
+    public var reason: String
+
+    public init(environment: String, reason: String) {
+        self.environment = environment
+        self.reason = reason
+    }
+
+    public var description: String { "\(environment) failed: \(reason)" }
 }
 
 /// A game the workers play. Implementations are deterministic given the
@@ -59,11 +77,12 @@ public protocol Environment: AnyObject {
     var actionCount: Int { get }
     /// The observation fields this environment fills.
     var observationFields: [ObservationField] { get }
-    /// Starts a new episode; returns the opening message (empty if none).
+    /// Starts a new episode; returns the opening message (empty if none). A fault leaves the
+    /// instance unusable.
     @discardableResult
-    func reset(seed: UInt64) -> String
-    /// Applies `action` and returns what happened.
-    func step(_ action: Int) -> StepOutcome
+    func reset(seed: UInt64) throws(EnvironmentFault) -> String
+    /// Applies `action` and returns what happened. A fault leaves the instance unusable.
+    func step(_ action: Int) throws(EnvironmentFault) -> StepOutcome
     /// Writes field `fieldIndex` of the current observation into `buffer`,
     /// which holds exactly `observationFields[fieldIndex].byteCount` bytes.
     func writeObservation(field fieldIndex: Int, into buffer: UnsafeMutableRawBufferPointer)

@@ -14,8 +14,14 @@ public struct EpisodeSummary: Sendable, Hashable {
     public var endStep: Int
     /// The seed its environment was reset with.
     public var seed: UInt64
+    /// Ended because its environment failed (and was made anew), not by the game: return and
+    /// length are partial, and it did not succeed.
+    public var truncated: Bool
 
-    public init(envIndex: Int, episodeID: UInt64, episodeReturn: Double, length: Int, success: Bool, endStep: Int, seed: UInt64) {
+    public init(
+        envIndex: Int, episodeID: UInt64, episodeReturn: Double, length: Int, success: Bool, endStep: Int, seed: UInt64,
+        truncated: Bool = false
+    ) {
         self.envIndex = envIndex
         self.episodeID = episodeID
         self.episodeReturn = episodeReturn
@@ -23,6 +29,7 @@ public struct EpisodeSummary: Sendable, Hashable {
         self.success = success
         self.endStep = endStep
         self.seed = seed
+        self.truncated = truncated
     }
 }
 
@@ -63,6 +70,8 @@ public struct Rollout: Sendable, Hashable {
     /// When the sending worker process started (ms since 1970): with `workerID`, which incarnation
     /// of the worker sent it; a restarted worker counts its `sequence` from 0 again. 0 = not said.
     public var workerStartedUnixMilliseconds: UInt64 = 0
+    /// Environment instances of the worker that failed during this rollout and were made anew.
+    public var envFailures = 0
 
     /// The sending worker's incarnation, as one key: `workerID` and when it started.
     public var incarnation: String { workerStartedUnixMilliseconds == 0 ? workerID : "\(workerID)@\(workerStartedUnixMilliseconds)" }

@@ -144,9 +144,9 @@ public final class GridWorld: Environment {
         return GridMessage.welcome
     }
 
-    public func step(_ action: Int) -> StepOutcome {
-        precondition(!finished, "step() after the episode ended; call reset(seed:) first")
-        precondition((0..<actionCount).contains(action), "action \(action) outside 0..<\(actionCount)")
+    public func step(_ action: Int) throws(EnvironmentFault) -> StepOutcome {
+        guard !finished else { throw EnvironmentFault(environment: name, reason: "step() after the episode ended; call reset(seed:) first") }
+        guard (0..<actionCount).contains(action) else { throw EnvironmentFault(environment: name, reason: "action \(action) outside 0..<\(actionCount)") }
         steps += 1
         var reward: Float = 0
         var message = ""

@@ -14,7 +14,7 @@ import OniWire
 public enum Benchmarks {
     /// The benchmark groups.
     public enum Group: String, CaseIterable, Sendable {
-        case transport, env, store, blas, learner
+        case transport, env, resets, store, blas, learner
     }
 
     /// A description of this machine for the report.
@@ -74,7 +74,7 @@ public enum Benchmarks {
         }
 
         let env = GridWorld(task: .keyroom)
-        let rollout = syntheticRollout(env: env, steps: 32, envs: 16)
+        let rollout = try syntheticRollout(env: env, steps: 32, envs: 16)
         let codec = FrameCodec()
         let frame = codec.encode(.rollout(rollout.wire))
         let n = 2000
@@ -123,10 +123,10 @@ public enum Benchmarks {
     }
 
     /// A rollout of `steps` × `envs` observations from random play in `env` (random actions and log-probabilities of a uniform policy).
-    static func syntheticRollout(env: any Environment, steps: Int, envs: Int, seed: UInt64 = 3) -> Rollout {
+    static func syntheticRollout(env: any Environment, steps: Int, envs: Int, seed: UInt64 = 3) throws -> Rollout {
         var rng = SeededGenerator(seed: seed)
         var episode: UInt64 = 1
-        env.reset(seed: episode)
+        try env.reset(seed: episode)
         let fields = env.observationFields
         var bytes = fields.map { [UInt8](repeating: 0, count: (steps + 1) * envs * $0.byteCount) }
         var dones = [UInt8](repeating: 0, count: steps * envs)
@@ -136,9 +136,9 @@ public enum Benchmarks {
                     env.writeObservation(field: f, into: UnsafeMutableRawBufferPointer(rebasing: raw[(row * field.byteCount)..<((row + 1) * field.byteCount)]))
                 }
             }
-            if env.step(rng.below(env.actionCount)).done {
+            if try env.step(rng.below(env.actionCount)).done {
                 episode += 1
-                env.reset(seed: episode)
+                try env.reset(seed: episode)
                 if row < steps * envs { dones[row] = 1 }
             }
         }
@@ -160,13 +160,13 @@ public enum Benchmarks {
     /// Grid environment steps per second on one core, random actions.
     public static func env(output: (String) -> Void) {
         for task in GridTask.allCases {
-            let elapsed = stepThrough(GridWorld(task: task), steps: 2_000_000)
+            guard let elapsed = try? stepThrough(GridWorld(task: task), steps: 2_000_000) else { continue }
             output("env        " + "grid:\(task.rawValue)".padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "%10.0f steps/s (1 core, with observation)", 2_000_000 / elapsed))
         }
         do {
             for name in ["nethack:score", "nethack:staircase"] {
                 let n = 20_000
-                let elapsed = stepThrough(try NetHackEnvironment(name: name), steps: n)
+                let elapsed = try stepThrough(try NetHackEnvironment(name: name), steps: n)
                 output("env        " + name.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%6.0f steps/s (1 core, random actions, resets included)", Double(n) / elapsed))
             }
         } catch {
@@ -175,16 +175,16 @@ public enum Benchmarks {
     }
 
     /// Seconds for `steps` random steps (resets included), writing every observation field each step.
-    private static func stepThrough(_ env: some Environment, steps n: Int) -> Double {
+    private static func stepThrough(_ env: some Environment, steps n: Int) throws -> Double {
         var rng = SeededGenerator(seed: 1)
         var seed: UInt64 = 0
-        env.reset(seed: seed)
+        try env.reset(seed: seed)
         var buffers = env.observationFields.map { [UInt8](repeating: 0, count: $0.byteCount) }
-        return seconds {
+        return try seconds {
             for _ in 0..<n {
-                if env.step(rng.below(env.actionCount)).done {
+                if try env.step(rng.below(env.actionCount)).done {
                     seed += 1
-                    env.reset(seed: seed)
+                    try env.reset(seed: seed)
                 }
                 for f in buffers.indices { buffers[f].withUnsafeMutableBytes { env.writeObservation(field: f, into: $0) } }
             }
@@ -216,7 +216,7 @@ public enum Benchmarks {
         // The learner's path: StoreWriter with real rollouts.
         let path = dir.appendingPathComponent(RunStore.fileName).path
         let writer = try StoreWriter(path: path, logger: Logger(label: "oni.bench"))
-        let rollout = syntheticRollout(env: GridWorld(task: .keyroom), steps: 32, envs: 16)
+        let rollout = try syntheticRollout(env: GridWorld(task: .keyroom), steps: 32, envs: 16)
         let protobuf = try rollout.wire.serializedData()
         let count = 5000
         let elapsed = seconds {
@@ -268,7 +268,7 @@ public enum Benchmarks {
         output(String(format: "learner    sgemm 256x512x512 peak, 1 thread: %.1f GFLOP/s (OpenBLAS kernel %@)", peak, BLASKernel.current as NSString))
         // Rollouts of random play, made once: 4 of 512 steps cover every batch size up to 2048.
         let most = max(options.batchSizes.max() ?? 512, 512)
-        let rollouts = (0..<((most + 511) / 512)).map { syntheticRollout(env: env, steps: 32, envs: 16, seed: UInt64(3 + $0)) }
+        let rollouts = try (0..<((most + 511) / 512)).map { try syntheticRollout(env: env, steps: 32, envs: 16, seed: UInt64(3 + $0)) }
         for core in [standard.core] + PolicyArchitecture.Core.allCases.filter({ $0 != standard.core }) {
             var architecture = standard
             architecture.core = core
@@ -383,7 +383,7 @@ extension Benchmarks {
             architecture.core = chosen
         }
         let batches = try (0..<max(1, batchSize / 512)).map {
-            try TrainingBatch(rollout: syntheticRollout(env: env, steps: 32, envs: 16, seed: UInt64(3 + $0)), architecture: architecture)
+            try TrainingBatch(rollout: try syntheticRollout(env: env, steps: 32, envs: 16, seed: UInt64(3 + $0)), architecture: architecture)
         }
         let trainer = APPOTrainer(architecture: architecture, config: TrainingConfig(), seed: 1, threads: threads)
         return RepeatableUpdate(signature: architecture.signature) { _ = trainer.update(batches) }

@@ -127,10 +127,10 @@ public struct Evaluator {
         func show(_ i: Int, _ frame: EvaluationFrame) {
             if let observe, !observe(frame) { stopped.stop() }
         }
-        func start(_ i: Int) {
+        func start(_ i: Int) throws {
             guard let next = queue.popFirst() else { slot[i] = nil; return }
             let seed = options.seed &+ UInt64(next)
-            let opening = environments[i].reset(seed: seed)
+            let opening = try environments[i].reset(seed: seed)
             slot[i] = Running(index: next, seed: seed)
             for j in 0..<stateSize { state[i * stateSize + j] = 0 }
             if observe != nil {
@@ -138,7 +138,7 @@ public struct Evaluator {
                     episode: next, step: 0, board: environments[i].render(), message: opening, action: nil, reward: 0, episodeReturn: 0, done: false))
             }
         }
-        for i in 0..<b { start(i) }
+        for i in 0..<b { try start(i) }
 
         while slot.contains(where: { $0 != nil }) && !stopped.isStopped {
             for (f, field) in fields.enumerated() {
@@ -165,7 +165,7 @@ public struct Evaluator {
                 : Categorical.sample(logProbs: logProbs, actions: actions, rng: &rng)
             for i in 0..<b {
                 guard var running = slot[i] else { continue }
-                let outcome = environments[i].step(chosen[i])
+                let outcome = try environments[i].step(chosen[i])
                 running.record(outcome, action: chosen[i])
                 let truncated = !outcome.done && running.length >= options.maxEpisodeSteps
                 if observe != nil {
@@ -176,7 +176,7 @@ public struct Evaluator {
                 if outcome.done || truncated {
                     results.append(running.result(success: outcome.success, truncated: truncated, statistics: environments[i].episodeStatistics))
                     progress(results.count)
-                    start(i)
+                    try start(i)
                 } else {
                     slot[i] = running
                 }

@@ -19,7 +19,7 @@ public struct ExperienceIntake {
     public private(set) var returns = RollingWindow(capacity: 100)
     public private(set) var lengths = RollingWindow(capacity: 100)
     public private(set) var successes = RollingWindow(capacity: 100)
-    /// learner/rollouts_lost, replay/rollouts, replay/env_steps.
+    /// learner/rollouts_lost, replay/rollouts, replay/env_steps, worker/env_failures, env/episodes_truncated.
     public private(set) var counters: [String: Double] = [:]
     private var lastSequence: [String: UInt64] = [:]
     /// The fraction's running credit.
@@ -64,8 +64,14 @@ public struct ExperienceIntake {
             let (id, isNew) = registry.observe(text, occurrences: occurrences[i], envSteps: envSteps)
             if isNew { newMessages.append(id) }
         }
+        if rollout.envFailures > 0 && !rollout.replay { counters["worker/env_failures", default: 0] += Double(rollout.envFailures) }
         for episode in rollout.episodes where !rollout.replay {  // the returns are the live agent's
             episodes += 1
+            // An environment that failed cut its episode short: counted, not a return of the agent's.
+            if episode.truncated {
+                counters["env/episodes_truncated", default: 0] += 1
+                continue
+            }
             returns.append(episode.episodeReturn)
             lengths.append(Double(episode.length))
             successes.append(episode.success ? 1 : 0)

@@ -5,6 +5,7 @@ import OniEnvironments
 import OniLearning
 import OniTransport
 import OniWire
+import Synchronization
 
 /// A rollout worker: steps B environments, picks actions with its current
 /// policy, and sends a Rollout to the learner every T steps.
@@ -16,7 +17,8 @@ public final class Worker {
     private let logger: Logger
     private let stop: StopSignal
     private let transport: any Transport
-    private let environments: [any Environment]
+    /// The B environments, each made anew when it fails.
+    private let environments: [EnvironmentSlot]
     /// The environments split into `config.threads` groups, each stepped with its own policy copy
     /// and random generator on its own thread.
     private let groups: [EnvironmentGroup]
@@ -25,6 +27,10 @@ public final class Worker {
     public private(set) var envSteps: UInt64 = 0
     public private(set) var rolloutsSent: UInt64 = 0
     public private(set) var paramsRefused = 0
+    /// Environment instances that failed and were made anew.
+    public private(set) var envFailures = 0
+    /// How many fresh instances a reset tries before the worker gives up (and stops with the error).
+    public static let resetAttempts = EnvironmentSlot.resetAttempts
     /// Every `--record-every`-th episode of the first environment, recorded (nil when off).
     let recording: WorkerRecording?
     /// When this process (this incarnation of the worker) started; sent with every rollout.
@@ -48,7 +54,12 @@ public final class Worker {
         }
     }
 
-    public init(config: WorkerConfig, transport: any Transport, stop: StopSignal, logger: Logger) throws {
+    /// `makeEnvironment` makes each of the B environments (and their replacements after a fault)
+    /// from the configured name.
+    public init(
+        config: WorkerConfig, transport: any Transport, stop: StopSignal, logger: Logger,
+        makeEnvironment: @escaping @Sendable (String) throws -> any Environment = { try EnvironmentFactory.make(name: $0) }
+    ) throws {
         guard config.numEnvs > 0, config.rolloutLength > 0, (1...config.numEnvs).contains(config.threads) else {
             throw RuntimeError.invalidConfiguration("num-envs and rollout-length must be positive, threads in 1…num-envs")
         }
@@ -56,10 +67,12 @@ public final class Worker {
         self.logger = logger
         self.stop = stop
         self.transport = transport
-        environments = try (0..<config.numEnvs).map { _ in try EnvironmentFactory.make(name: config.env) }
+        let name = config.env
+        environments = try (0..<config.numEnvs).map { _ in try EnvironmentSlot(make: { try makeEnvironment(name) }, logger: logger) }
         if config.recordEvery > 0 {
             guard let directory = config.recordDirectory else { throw RuntimeError.invalidConfiguration("--record-every needs --record-dir") }
-            recording = try WorkerRecording(every: config.recordEvery, directory: directory, workerID: config.id, environment: environments[0])
+            recording = try WorkerRecording(
+                every: config.recordEvery, directory: directory, workerID: config.id, environment: environments[0].environment)
         } else {
             recording = nil
         }
@@ -69,7 +82,7 @@ public final class Worker {
         // groups each get one drawn from it in order, so the same thread count replays the same run.
         let count = config.threads, b = config.numEnvs
         let ranges = (0..<count).map { (($0 * b) / count)..<((($0 + 1) * b) / count) }
-        let first = environments[0]
+        let first = environments[0].environment
         var made: [EnvironmentGroup] = []
         for range in ranges {
             made.append(EnvironmentGroup(range: range, environment: first, rng: count == 1 ? seeder : SeededGenerator(seed: seeder.next())))
@@ -96,7 +109,7 @@ public final class Worker {
             params.close()
         }
 
-        let fields = environments[0].observationFields
+        let fields = environments[0].environment.observationFields
         let b = config.numEnvs, t = config.rolloutLength
         var episodeSeeds = [UInt64](repeating: 0, count: b)
         var episodeIDs = [UInt64](repeating: 0, count: b)
@@ -109,8 +122,8 @@ public final class Worker {
                 episodeSeeds[i] = group.rng.next()
                 episodeIDs[i] = nextEpisodeID
                 nextEpisodeID += 1
-                let opening = environments[i].reset(seed: episodeSeeds[i])
-                if i == 0 { recording?.episodeStarted(environments[0], opening: opening) }
+                let opening = try environments[i].reset(seed: episodeSeeds[i])
+                if i == 0 { recording?.episodeStarted(environments[0].environment, opening: opening) }
             }
         }
 
@@ -144,7 +157,7 @@ public final class Worker {
             var valued = true
             for step in 0..<t {
                 // Each group observes, acts and steps its environments on its own thread…
-                valued = stepGroups(
+                valued = try stepGroups(
                     fields, fieldIndex, &observationBuffers, row: step, &actions, &logProbs, &values, &outcomes, &episodeSeeds, &finishedSeeds)
                     && valued
                 // …and what they saw is recorded in environment order, so the rollout does not depend on timing.
@@ -176,7 +189,7 @@ public final class Worker {
                         episodes.append(
                             EpisodeSummary(
                                 envIndex: i, episodeID: episodeIDs[i], episodeReturn: episodeReturns[i], length: episodeLengths[i],
-                                success: outcome.success, endStep: step, seed: finishedSeeds[i]))
+                                success: outcome.success, endStep: step, seed: finishedSeeds[i], truncated: outcome.truncated))
                         episodeIDs[i] = nextEpisodeID
                         nextEpisodeID += 1
                         episodeReturns[i] = 0
@@ -200,6 +213,8 @@ public final class Worker {
                 workerEnvSteps: envSteps, coreState: coreState, behaviourValues: valued ? values : [])
             rollout.runID = config.runID
             rollout.workerStartedUnixMilliseconds = startedUnixMilliseconds
+            rollout.envFailures = environments.reduce(0) { $0 + $1.takeFailures() }
+            envFailures += rollout.envFailures
             sequence += 1
             if try sendPatiently(.rollout(rollout.wire), on: experience) { rolloutsSent += 1 }
 
@@ -212,7 +227,7 @@ public final class Worker {
                 stop.stop(reason: "reached \(config.maxEnvSteps) env steps")
             }
         }
-        logger.info("worker stopping", metadata: ["reason": "\(stop.stopReason ?? "")", "env_steps": "\(envSteps)", "rollouts": "\(rolloutsSent)"])
+        logger.info("worker stopping", metadata: ["reason": "\(stop.stopReason ?? "")", "env_steps": "\(envSteps)", "rollouts": "\(rolloutsSent)", "env_failures": "\(envFailures)"])
     }
 
     /// One step of every environment at rollout row `row`: each group, on its own thread, writes
@@ -223,10 +238,12 @@ public final class Worker {
         _ fields: [ObservationField], _ field: (chars: Int?, status: Int?, message: Int?), _ buffers: inout [[UInt8]], row: Int,
         _ actions: inout [Int32], _ logProbs: inout [Float], _ values: inout [Float], _ outcomes: inout [StepOutcome],
         _ episodeSeeds: inout [UInt64], _ finishedSeeds: inout [UInt64]
-    ) -> Bool {
+    ) throws -> Bool {
         let b = config.numEnvs
         for group in groups { writeObservations(fields, &buffers, row: row, envs: group.range) }
         var acted = [Bool](repeating: false, count: groups.count)
+        // A group whose environment could not be made anew stops there; the worker then stops with its error.
+        let errors = Mutex<[Int: any Error]>([:])
         let environments = self.environments, groups = self.groups
         /// This row's bytes of an observation field, for every environment.
         func withRow(_ field: Int?, _ body: (UnsafeRawBufferPointer?) -> Void) {
@@ -261,17 +278,23 @@ public final class Worker {
                                             into: .init(
                                                 actions: actions.baseAddress! + offset, logProbs: logProbs.baseAddress! + offset,
                                                 values: values.baseAddress! + offset))
-                                        for i in group.range {
-                                            let outcome = environments[i].step(Int(actions[row * b + i]))
-                                            outcomes[i] = outcome
-                                            if i == 0 { recording?.stepped(environments[0], action: Int(actions[row * b]), outcome: outcome) }
-                                            if outcome.done {
-                                                finished[i] = seeds[i]
-                                                seeds[i] = group.rng.next()
-                                                let opening = environments[i].reset(seed: seeds[i])
-                                                if i == 0 { recording?.episodeStarted(environments[0], opening: opening) }
-                                                group.policy.clearState(env: i - lo)
+                                        do {
+                                            for i in group.range {
+                                                let outcome = try environments[i].step(Int(actions[row * b + i]))
+                                                outcomes[i] = outcome
+                                                if i == 0 {
+                                                    recording?.stepped(environments[0].environment, action: Int(actions[row * b]), outcome: outcome)
+                                                }
+                                                if outcome.done {
+                                                    finished[i] = seeds[i]
+                                                    seeds[i] = group.rng.next()
+                                                    let opening = try environments[i].reset(seed: seeds[i])
+                                                    if i == 0 { recording?.episodeStarted(environments[0].environment, opening: opening) }
+                                                    group.policy.clearState(env: i - lo)
+                                                }
                                             }
+                                        } catch {
+                                            errors.withLock { $0[g] = error }
                                         }
                                     }
                                 }
@@ -282,6 +305,7 @@ public final class Worker {
             }
         }
         } } }
+        if let (_, error) = errors.withLock({ $0.min { $0.key < $1.key } }) { throw error }
         return acted.allSatisfy { $0 }
     }
 
@@ -293,7 +317,7 @@ public final class Worker {
             buffers[f].withUnsafeMutableBytes { raw in
                 for i in envs {
                     let start = (row * b + i) * size
-                    environments[i].writeObservation(field: f, into: UnsafeMutableRawBufferPointer(rebasing: raw[start..<(start + size)]))
+                    environments[i].environment.writeObservation(field: f, into: UnsafeMutableRawBufferPointer(rebasing: raw[start..<(start + size)]))
                 }
             }
         }

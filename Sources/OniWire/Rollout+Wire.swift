@@ -34,12 +34,14 @@ extension Rollout {
             w.success = e.success
             w.endStep = UInt32(e.endStep)
             w.seed = e.seed
+            w.truncated = e.truncated
             return w
         }
         r.workerEnvSteps = workerEnvSteps
         r.replay = replay
         r.runID = runID
         r.workerStartedUnixMs = workerStartedUnixMilliseconds
+        r.envFailures = UInt32(clamping: envFailures)
         if !coreState.isEmpty { r.coreState = Tensor(coreState, shape: [numEnvs, coreState.count / numEnvs]).wire }
         if !behaviourValues.isEmpty { r.behaviourValues = Tensor(behaviourValues, shape: steps).wire }
         return r
@@ -78,7 +80,7 @@ extension Rollout {
             episodes: r.episodes.map {
                 EpisodeSummary(
                     envIndex: Int($0.envIndex), episodeID: $0.episodeID, episodeReturn: $0.return, length: Int($0.length),
-                    success: $0.success, endStep: Int($0.endStep), seed: $0.seed)
+                    success: $0.success, endStep: Int($0.endStep), seed: $0.seed, truncated: $0.truncated)
             },
             workerEnvSteps: r.workerEnvSteps,
             replay: r.replay,
@@ -87,6 +89,7 @@ extension Rollout {
         )
         runID = r.runID
         workerStartedUnixMilliseconds = r.workerStartedUnixMs
+        envFailures = Int(r.envFailures)
         if let problem = validate() { throw WireConversionError("rollout from \(r.workerID): \(problem)") }
     }
 

@@ -5,7 +5,7 @@ import OniRuntime
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the building blocks: transport, env, store, blas, learner.",
+        abstract: "Measure the building blocks: transport, env, resets, store, blas, learner.",
         discussion: """
             Build with -c release for meaningful figures: swift run -c release oni bench all. \
             `oni bench forward --checkpoint P --inputs IN --output OUT` runs a checkpoint's network on \
@@ -13,10 +13,11 @@ struct BenchCommand: ParsableCommand {
             implementation of the same network (deploy/tools/torch-side-by-side.sh).
             """)
 
-    @Argument(help: "What to measure: transport, env, store, blas, learner or all (or forward: see below).") var group = "all"
+    @Argument(help: "What to measure: transport, env, resets, store, blas, learner or all (or forward: see below).") var group = "all"
     @Option(help: "forward: the policy checkpoint (policy.safetensors).") var checkpoint: String?
     @Option(help: "forward: the inputs (safetensors: chars, status, message, resets, state; steps and envs in its metadata).") var inputs: String?
     @Option(help: "forward: where to write the outputs (logits, values, state).") var output: String?
+    @Option(help: "resets: how many resets of one NetHack instance (then a tenth as many instances made and closed).") var resets = 1000
     @Option(help: "learner: network hidden width (default: the learner's).") var hidden: Int?
     @Option(help: "learner: convolution filters (default: the learner's).") var filters: Int?
     @Option(help: "learner: the environment whose network is timed (grid:keyroom; nethack:score times NetHack's crop-9 GRU network).")
@@ -32,7 +33,7 @@ struct BenchCommand: ParsableCommand {
             return
         }
         guard group == "all" || Benchmarks.Group(rawValue: group) != nil else {
-            throw ValidationError("unknown benchmark '\(group)'; choose transport, env, store, blas, learner or all")
+            throw ValidationError("unknown benchmark '\(group)'; choose transport, env, resets, store, blas, learner or all")
         }
     }
 
@@ -67,6 +68,13 @@ struct BenchCommand: ParsableCommand {
             switch g {
             case .transport: try Benchmarks.transport(output: Console.line)
             case .env: Benchmarks.env(output: Console.line)
+            case .resets:
+                do {
+                    try Benchmarks.resets(resets: resets, instances: max(1, resets / 10), output: Console.line)
+                } catch {
+                    Console.line("resets     not measured (\(error))")
+                    if self.group == "resets" { throw ExitCode.failure }
+                }
             case .store: try Benchmarks.store(output: Console.line)
             case .blas: try Benchmarks.blas(output: Console.line)
             case .learner: try Benchmarks.learner(learnerOptions, output: Console.line)

@@ -4,13 +4,13 @@ import Testing
 
 @Suite struct GridWorldTests {
     /// Plays `steps` seeded random actions and returns everything observable.
-    func trace(_ task: GridTask, seed: UInt64, steps: Int) -> [String] {
+    func trace(_ task: GridTask, seed: UInt64, steps: Int) throws -> [String] {
         let env = GridWorld(task: task)
         var actions = SeededGenerator(seed: 99)
         var lines = [env.reset(seed: seed), env.render()]
         var episode: UInt64 = 0
         for _ in 0..<steps {
-            let outcome = env.step(actions.below(env.actionCount))
+            let outcome = try env.step(actions.below(env.actionCount))
             lines.append("\(outcome.reward) \(outcome.done) \(outcome.success) \(outcome.message)")
             if outcome.done {
                 episode += 1
@@ -22,12 +22,12 @@ import Testing
     }
 
     @Test(arguments: GridTask.allCases)
-    func deterministicForAFixedSeed(task: GridTask) {
-        #expect(trace(task, seed: 1, steps: 2000) == trace(task, seed: 1, steps: 2000))
-        #expect(trace(task, seed: 1, steps: 50) != trace(task, seed: 2, steps: 50))
+    func deterministicForAFixedSeed(task: GridTask) throws {
+        #expect(try trace(task, seed: 1, steps: 2000) == trace(task, seed: 1, steps: 2000))
+        #expect(try trace(task, seed: 1, steps: 50) != trace(task, seed: 2, steps: 50))
     }
 
-    @Test func keyroomNeedsKeyThenDoorThenStairs() {
+    @Test func keyroomNeedsKeyThenDoorThenStairs() throws {
         // Solve keyroom by breadth-first search over the map the env draws,
         // checking the messages and that reward comes only at the stairs.
         let env = GridWorld(task: .keyroom)
@@ -42,7 +42,7 @@ import Testing
             while !done, guardSteps < 60 {
                 guardSteps += 1
                 guard let action = nextAction(env, toward: target) else { break }
-                let outcome = env.step(action)
+                let outcome = try env.step(action)
                 total += outcome.reward
                 if !outcome.message.isEmpty { messages.append(outcome.message) }
                 if outcome.reward != 0 { #expect(outcome.message == GridMessage.staircase) }
@@ -60,7 +60,7 @@ import Testing
         #expect(messages.last == GridMessage.staircase)
     }
 
-    @Test func vaultNeedsTwoKeysAndTwoDoorsBeforeTheStairs() {
+    @Test func vaultNeedsTwoKeysAndTwoDoorsBeforeTheStairs() throws {
         let env = GridWorld(task: .vault)
         env.reset(seed: 3)
         var messages: [String] = []
@@ -73,7 +73,7 @@ import Testing
             while !done, steps < 60 {
                 steps += 1
                 guard let action = nextAction(env, toward: target) else { break }
-                let outcome = env.step(action)
+                let outcome = try env.step(action)
                 total += outcome.reward
                 if !outcome.message.isEmpty { messages.append(outcome.message) }
                 if outcome.reward != 0 { #expect(outcome.message == GridMessage.staircase) }
@@ -90,14 +90,14 @@ import Testing
         #expect(env.render().contains("Keys:0"))
     }
 
-    @Test func lockedDoorSaysSoWithoutKey() {
+    @Test func lockedDoorSaysSoWithoutKey() throws {
         let env = GridWorld(task: .keyroom)
         for seed in UInt64(0)..<50 {
             env.reset(seed: seed)
             var sawLocked = false
             for _ in 0..<40 {
                 guard let action = nextAction(env, toward: UInt8(ascii: "+")) else { break }
-                let outcome = env.step(action)
+                let outcome = try env.step(action)
                 if outcome.message == GridMessage.doorLocked { sawLocked = true; break }
                 if outcome.message == GridMessage.findKey || outcome.done { break }
             }

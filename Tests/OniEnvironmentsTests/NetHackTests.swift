@@ -1,5 +1,6 @@
 import Foundation
 import OniCore
+import Synchronization
 import OniEnvironments
 import Testing
 
@@ -32,16 +33,16 @@ import Testing
         let env = try NetHackEnvironment(name: name)
         var actions = Actions(state: actionsSeed)
         var episode: UInt64 = 0
-        env.reset(seed: seed &+ episode)
+        try env.reset(seed: seed &+ episode)
         var status = [UInt8](repeating: 0, count: env.observationFields[1].byteCount)
         var rows: [Step] = []
         for _ in 0..<steps {
-            let outcome = env.step(actions.next(env.actionCount))
+            let outcome = try env.step(actions.next(env.actionCount))
             let reward = (Double(outcome.reward) * 1e6).rounded() / 1e6  // as the reference prints it
             if outcome.done {
                 rows.append(Step(reward: reward, done: true, message: nil, blstats: nil))
                 episode += 1
-                env.reset(seed: seed &+ episode)
+                try env.reset(seed: seed &+ episode)
             } else {
                 status.withUnsafeMutableBytes { env.writeObservation(field: 1, into: $0) }
                 let blstats = status.withUnsafeBytes { raw in (0..<27).map { Int(raw.load(fromByteOffset: 4 * $0, as: Int32.self)) } }
@@ -96,17 +97,20 @@ import Testing
         if let first = zip(ours, theirs).enumerated().first(where: { $0.element.0 != $0.element.1 }) {
             Issue.record("step \(first.offset) differs:\n  oni:    \(first.element.0)\n  python: \(first.element.1)")
         }
-        // The runs must be long enough to mean something: episodes that ended, real messages.
-        #expect(ours.filter(\.done).count >= 1, "no episode ended")
+        // The runs must be long enough to mean something: an episode the game itself ended (death
+        // or the task's success, not the step limit, which any long enough run reaches), real messages.
+        let ends = ours.indices.filter { ours[$0].done }
+        let lengths = zip([-1] + ends, ends).map { $1 - $0 }
+        #expect(lengths.contains { $0 < 5000 }, "no episode ended before the step limit (lengths \(lengths))")
         #expect(Set(ours.compactMap(\.message)).count >= 5)
     }
 
     /// Plays both with the same actions until an episode ends; every step must agree.
-    static func expectLockstep(_ a: NetHackEnvironment, _ b: NetHackEnvironment, steps: Int, actionsSeed: UInt64) {
+    static func expectLockstep(_ a: NetHackEnvironment, _ b: NetHackEnvironment, steps: Int, actionsSeed: UInt64) throws {
         var actions = Actions(state: actionsSeed)
         for _ in 0..<steps {
             let action = actions.next(a.actionCount)
-            let (x, y) = (a.step(action), b.step(action))
+            let (x, y) = try (a.step(action), b.step(action))
             #expect(x == y)
             if x.done { break }
         }
@@ -116,10 +120,10 @@ import Testing
         // Two instances in one process, interleaved: each has its own copy of the game.
         let a = try NetHackEnvironment(name: "nethack:score")
         let b = try NetHackEnvironment(name: "nethack:score")
-        #expect(a.reset(seed: 5) == b.reset(seed: 5))
-        Self.expectLockstep(a, b, steps: 300, actionsSeed: 1)
+        #expect(try a.reset(seed: 5) == b.reset(seed: 5))
+        try Self.expectLockstep(a, b, steps: 300, actionsSeed: 1)
         #expect(a.render() == b.render())
-        _ = b.reset(seed: 6)
+        _ = try b.reset(seed: 6)
         #expect(a.render() != b.render())
     }
 
@@ -145,8 +149,8 @@ import Testing
         let rich = try NetHackEnvironment(name: "nethack:score,obs=chars+status+message+glyphs+tty_chars+tty_cursor+inv_letters+inv_strs+inv_glyphs+colors")
         let plain = try NetHackEnvironment(name: "nethack:score")
         #expect(rich.observationFields.map(\.name) == ["chars", "status", "message", "glyphs", "tty_chars", "tty_cursor", "inv_letters", "inv_strs", "inv_glyphs", "colors"])
-        #expect(rich.reset(seed: 9) == plain.reset(seed: 9))
-        Self.expectLockstep(rich, plain, steps: 200, actionsSeed: 4)
+        #expect(try rich.reset(seed: 9) == plain.reset(seed: 9))
+        try Self.expectLockstep(rich, plain, steps: 200, actionsSeed: 4)
         func field(_ name: String) -> [UInt8] {
             let index = rich.observationFields.firstIndex { $0.name == name }!
             var bytes = [UInt8](repeating: 0, count: rich.observationFields[index].byteCount)
@@ -164,15 +168,102 @@ import Testing
 
     @Test func stepLimitEndsTheEpisodeAndTheObservationIsTheMap() throws {
         let env = try NetHackEnvironment(name: "nethack:score,max-steps=20")
-        env.reset(seed: 3)
+        try env.reset(seed: 3)
         var map = [UInt8](repeating: 0, count: env.observationFields[0].byteCount)
         map.withUnsafeMutableBytes { env.writeObservation(field: 0, into: $0) }
         #expect(map.contains(UInt8(ascii: "@")))
         var steps = 0, done = false
         while !done && steps < 50 {
-            done = env.step(19).done  // '.' waits a turn
+            done = try env.step(19).done  // '.' waits a turn
             steps += 1
         }
         #expect(done && steps <= 20)
+    }
+}
+
+/// Faults and scale: a game that cannot run is a typed error, not a crash; many instances on
+/// several threads play exactly as they do one at a time.
+@Suite(.serialized) struct NetHackFaultTests {
+    @Test func aGameWhoseFilesAreGoneFailsWithATypedError() throws {
+        let env = try NetHackEnvironment(name: "nethack:score")
+        try env.reset(seed: 1)
+        _ = try env.step(0)
+        try FileManager.default.removeItem(at: env.gameDirectory)
+        do {
+            try env.reset(seed: 2)
+            Issue.record("a game without its data file started")
+        } catch {
+            #expect(error.environment == "nethack:score")
+            #expect(error.reason.contains("ended right after it started"))
+        }
+        // The instance stays failed; a new one plays.
+        #expect(throws: EnvironmentFault.self) { try env.step(0) }
+        let fresh = try NetHackEnvironment(name: "nethack:score")
+        #expect(try !fresh.reset(seed: 2).isEmpty || fresh.render().contains("@"))
+    }
+
+    /// What an instance did, step by step, folded into one number (FNV-1a over rewards, ends,
+    /// messages and status lines), with its count of episodes and distinct messages.
+    struct Fingerprint: Equatable {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        var episodes = 0
+        var messages = Set<String>()
+
+        mutating func mix<T>(_ value: T) {
+            withUnsafeBytes(of: value) { for byte in $0 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 } }
+        }
+    }
+
+    /// Plays `env` for one step with the next action of `actions`; a finished episode is reset
+    /// with the instance's next seed.
+    static func step(_ env: NetHackEnvironment, _ actions: inout NetHackTests.Actions, seed: UInt64, _ print: inout Fingerprint) throws {
+        let outcome = try env.step(actions.next(env.actionCount))
+        print.mix(outcome.reward)
+        print.mix(outcome.done)
+        for byte in outcome.message.utf8 { print.mix(byte) }
+        print.messages.insert(outcome.message)
+        if outcome.done {
+            print.episodes += 1
+            try env.reset(seed: seed &+ UInt64(print.episodes) &* 1000)
+        } else {
+            var status = [UInt8](repeating: 0, count: env.observationFields[1].byteCount)
+            status.withUnsafeMutableBytes { env.writeObservation(field: 1, into: $0) }
+            for byte in status { print.mix(byte) }
+        }
+    }
+
+    @Test func thirtyTwoInstancesOnTwoThreadsPlayAsEachDoesAlone() throws {
+        let count = 32, stepsEach = 100_000 / 32
+        let name = "nethack:score,max-steps=400"  // short episodes: many resets on both threads
+        // Two threads, sixteen instances each, stepped in turn as a worker steps them.
+        let together = Mutex<[Int: Fingerprint]>([:])
+        let failure = Mutex<String?>(nil)
+        DispatchQueue.concurrentPerform(iterations: 2) { thread in
+            do {
+                let mine = Array(stride(from: thread, to: count, by: 2))
+                let envs = try mine.map { _ in try NetHackEnvironment(name: name) }
+                var actions = mine.map { NetHackTests.Actions(state: UInt64($0) &* 31 &+ 7) }
+                var prints = mine.map { _ in Fingerprint() }
+                for (k, index) in mine.enumerated() { try envs[k].reset(seed: UInt64(index)) }
+                for _ in 0..<stepsEach {
+                    for (k, index) in mine.enumerated() { try Self.step(envs[k], &actions[k], seed: UInt64(index), &prints[k]) }
+                }
+                together.withLock { for (k, index) in mine.enumerated() { $0[index] = prints[k] } }
+            } catch {
+                failure.withLock { $0 = "\(error)" }
+            }
+        }
+        #expect(failure.withLock { $0 } == nil)
+        // The same seeds and actions, one instance at a time on this thread.
+        for index in 0..<count {
+            let env = try NetHackEnvironment(name: name)
+            var actions = NetHackTests.Actions(state: UInt64(index) &* 31 &+ 7)
+            var alone = Fingerprint()
+            try env.reset(seed: UInt64(index))
+            for _ in 0..<stepsEach { try Self.step(env, &actions, seed: UInt64(index), &alone) }
+            let parallel = together.withLock { $0[index] }
+            #expect(parallel == alone, "instance \(index) played differently beside 31 others on two threads")
+            #expect(alone.episodes >= 5 && alone.messages.count >= 5, "instance \(index): \(alone.episodes) episodes, \(alone.messages.count) messages")
+        }
     }
 }

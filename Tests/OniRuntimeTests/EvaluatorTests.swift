@@ -49,11 +49,11 @@ enum NetHackActionIndex {
             #expect(results.map(\.index) == Array(0..<7))
             for (k, result) in results.enumerated() {
                 let game = try EnvironmentFactory.make(name: env)
-                game.reset(seed: 40 + UInt64(k))
+                try game.reset(seed: 40 + UInt64(k))
                 var total = 0.0, length = 0
                 var outcome = StepOutcome(reward: 0, done: false)
                 while !outcome.done {
-                    outcome = game.step(action)
+                    outcome = try game.step(action)
                     total += Double(outcome.reward)
                     length += 1
                 }

@@ -69,4 +69,21 @@ import Testing
         let next = resumed.take(Self.rollout(sequence: 0), protobuf: Data(repeating: 7, count: 100), registry: &registry, receivedUnixMilliseconds: 0)
         #expect(next.stored.protobuf != nil && resumed.envSteps == 104 && resumed.episodes == 3, "a resumed run counts on")
     }
+
+    @Test func episodesCutByAFailedEnvironmentAreCountedNotAveraged() throws {
+        var intake = ExperienceIntake(storeFraction: 1)
+        var registry = MessageRegistry()
+        var cut = Self.episode(1, success: false)
+        cut.truncated = true
+        var rollout = Self.rollout(sequence: 0, episodes: [Self.episode(0, success: true), cut])
+        rollout.envFailures = 3  // the cut episode's instance, and two that failed their first reset
+        // Through the wire, as a worker sends it.
+        let received = try Rollout(wire: rollout.wire)
+        #expect(received.envFailures == 3 && received.episodes.map(\.truncated) == [false, true])
+        _ = intake.take(received, protobuf: Data([1]), registry: &registry, receivedUnixMilliseconds: 0)
+        #expect(intake.counters["worker/env_failures"] == 3)
+        #expect(intake.counters["env/episodes_truncated"] == 1)
+        #expect(intake.episodes == 2, "both ended")
+        #expect(intake.successes.mean == 1 && intake.returns.mean == 1, "the cut episode's partial return is not the agent's")
+    }
 }

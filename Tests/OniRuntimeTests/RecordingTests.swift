@@ -31,11 +31,11 @@ func installed(_ tool: String) -> Bool {
     /// The screens a fixed policy's episode shows, replayed by hand from the same seed.
     func referenceScreens(env: String, action: Int, seed: UInt64, episode: Int, limit: Int) throws -> [Screen] {
         let game = try EnvironmentFactory.make(name: env)
-        let opening = game.reset(seed: seed)
+        let opening = try game.reset(seed: seed)
         var frames = [EvaluationFrame(episode: episode, step: 0, board: game.render(), message: opening, action: nil, reward: 0, episodeReturn: 0, done: false)]
         var total = 0.0
         for step in 1...limit {
-            let outcome = game.step(action)
+            let outcome = try game.step(action)
             total += Double(outcome.reward)
             frames.append(
                 EvaluationFrame(

@@ -368,6 +368,17 @@ out_c=$work/oni-het-$job_c.out
 run_c=$work/runs/slurm-$job_c
 note "(c) hetjob $job_c submitted: LLM $het_llm, 2 workers, $budget_c env steps${curve:+, CURVE}; USR1 once it passes $mark_c"
 if wait_steps "$run_c" "$mark_c" "$job_c" 240; then
+  # A worker that dies (SIGKILL here) is started again by its task, as a new incarnation.
+  if pkill -KILL -f "oni-worker --id worker-1 --run-id $(cat "$run_c/run-id")"; then
+    for _ in $(seq 1 60); do grep -q 'restarting it (1 of 5)' "$run_c/logs/worker-1.log" && break; sleep 0.5; done
+    if grep -q 'oni-worker worker-1 exited with status 137; restarting it (1 of 5)' "$run_c/logs/worker-1.log"; then
+      pass "(c) worker-1, SIGKILLed, was started again by its task"
+    else
+      fail "(c) expected worker-1's task to restart it after SIGKILL (see $run_c/logs/worker-1.log)"
+    fi
+  else
+    fail "(c) no oni-worker process of worker-1 to kill"
+  fi
   placed=$(grep -m 1 -o 'annotator on [^ ]* .*' "$out_c")
   llm_node=$(sed -n 's/.*annotator on \([^ ]*\) .*/\1/p' <<<"$placed")
   learner_node=$(sed -n 's/.*learner on \([^ ]*\) .*/\1/p' <<<"$placed")

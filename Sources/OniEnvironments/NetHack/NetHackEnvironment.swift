@@ -46,6 +46,8 @@ public final class NetHackEnvironment: Environment {
     private let keys: [Int32]
     private let installation: NLEInstallation
     private let directory: URL
+    /// The instance's own game directory (data file link, score files, saves); removed with it.
+    public var gameDirectory: URL { directory }
     private let game: OpaquePointer
     private let settings: UnsafeMutablePointer<cnh_settings>
     /// Where libnethack writes observations; it keeps this address, so it never moves.
@@ -144,21 +146,20 @@ public final class NetHackEnvironment: Environment {
     // MARK: Environment
 
     @discardableResult
-    public func reset(seed: UInt64) -> String {
+    public func reset(seed: UInt64) throws(EnvironmentFault) -> String {
         var reason = [CChar](repeating: 0, count: 512)
         if running {
-            guard cnh_end(game, &reason, reason.count) else { preconditionFailure("NetHack could not be reloaded: \(Self.text(reason))") }
+            running = false
+            guard cnh_end(game, &reason, reason.count) else { throw fault("could not be reloaded: \(Self.text(reason))") }
         }
-        prepareSettings(seed: seed)
-        guard cnh_start(game, observation, settings, &reason, reason.count) else {
-            preconditionFailure("NetHack did not start: \(Self.text(reason))")
-        }
+        guard prepareSettings(seed: seed) else { throw fault("game directory path or options too long for NetHack") }
+        guard cnh_start(game, observation, settings, &reason, reason.count) else { throw fault("did not start: \(Self.text(reason))") }
         running = true
-        precondition(observation.pointee.done == 0, "NetHack ended right after it started")
+        guard observation.pointee.done == 0 else { throw fault("the game ended right after it started (seed \(seed))") }
         // Dismiss the opening messages until the game is in its move loop, as NLE does.
         for _ in 0..<1000 where programState[3] == 0 {
             send(NetHackKey.space)
-            precondition(observation.pointee.done == 0, "NetHack ended during its opening messages")
+            guard observation.pointee.done == 0 else { throw fault("the game ended during its opening messages (seed \(seed))") }
         }
         steps = 0
         explored = [:]
@@ -169,9 +170,9 @@ public final class NetHackEnvironment: Environment {
         return message
     }
 
-    public func step(_ action: Int) -> StepOutcome {
-        precondition(running && observation.pointee.done == 0, "step() after the episode ended; call reset(seed:) first")
-        precondition((0..<keys.count).contains(action), "action \(action) outside 0..<\(keys.count)")
+    public func step(_ action: Int) throws(EnvironmentFault) -> StepOutcome {
+        guard running && observation.pointee.done == 0 else { throw fault("step() after the episode ended; call reset(seed:) first") }
+        guard (0..<keys.count).contains(action) else { throw fault("action \(action) outside 0..<\(keys.count)") }
         let last = Snapshot(blstats: blstats, internalState: internalState)
         send(keys[action])
         var done = observation.pointee.done != 0
@@ -187,6 +188,8 @@ public final class NetHackEnvironment: Environment {
         }
         return StepOutcome(reward: reward, done: done, success: status == .taskSuccessful, message: shown)
     }
+
+    private func fault(_ reason: String) -> EnvironmentFault { EnvironmentFault(environment: name, reason: reason) }
 
     public func writeObservation(field fieldIndex: Int, into buffer: UnsafeMutableRawBufferPointer) {
         buffers.write(fields[fieldIndex], into: buffer)
@@ -248,10 +251,8 @@ public final class NetHackEnvironment: Environment {
         cnh_step(game, observation)
     }
 
-    private func prepareSettings(seed: UInt64) {
-        let prepared = cnh_prepare_settings(
-            settings, directory.path, task.options, UInt(seed), UInt(seed &+ 0x9E37_79B9_7F4A_7C15), UInt(seed &+ 1))
-        precondition(prepared, "game directory path or options too long for NetHack")
+    private func prepareSettings(seed: UInt64) -> Bool {
+        cnh_prepare_settings(settings, directory.path, task.options, UInt(seed), UInt(seed &+ 0x9E37_79B9_7F4A_7C15), UInt(seed &+ 1))
     }
 
     /// Dismisses "--More--", escapes text prompts, and declines yes/no questions

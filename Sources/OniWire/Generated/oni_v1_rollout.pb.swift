@@ -49,6 +49,9 @@ public nonisolated struct Oni_V1_EpisodeSummary: Sendable {
   /// the seed the episode's environment was reset with
   public var seed: UInt64 = 0
 
+  /// ended because its environment failed (closed and made anew), not by the game;
+  public var truncated: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -220,6 +223,12 @@ public nonisolated struct Oni_V1_Rollout: @unchecked Sendable {
     set {_uniqueStorage()._workerStartedUnixMs = newValue}
   }
 
+  /// worker sent it (each incarnation counts its sequence from 0); 0 = not said
+  public var envFailures: UInt32 {
+    get {_storage._envFailures}
+    set {_uniqueStorage()._envFailures = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -233,7 +242,7 @@ fileprivate nonisolated let _protobuf_package = "oni.v1"
 
 nonisolated extension Oni_V1_EpisodeSummary: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EpisodeSummary"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}env_index\0\u{3}episode_id\0\u{1}return\0\u{1}length\0\u{1}success\0\u{3}end_step\0\u{1}seed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}env_index\0\u{3}episode_id\0\u{1}return\0\u{1}length\0\u{1}success\0\u{3}end_step\0\u{1}seed\0\u{1}truncated\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -248,6 +257,7 @@ nonisolated extension Oni_V1_EpisodeSummary: SwiftProtobuf.Message, SwiftProtobu
       case 5: try { try decoder.decodeSingularBoolField(value: &self.success) }()
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.endStep) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.seed) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.truncated) }()
       default: break
       }
     }
@@ -275,6 +285,9 @@ nonisolated extension Oni_V1_EpisodeSummary: SwiftProtobuf.Message, SwiftProtobu
     if self.seed != 0 {
       try visitor.visitSingularUInt64Field(value: self.seed, fieldNumber: 7)
     }
+    if self.truncated != false {
+      try visitor.visitSingularBoolField(value: self.truncated, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -286,6 +299,7 @@ nonisolated extension Oni_V1_EpisodeSummary: SwiftProtobuf.Message, SwiftProtobu
     if lhs.success != rhs.success {return false}
     if lhs.endStep != rhs.endStep {return false}
     if lhs.seed != rhs.seed {return false}
+    if lhs.truncated != rhs.truncated {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -293,7 +307,7 @@ nonisolated extension Oni_V1_EpisodeSummary: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Rollout"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}sequence\0\u{3}policy_version\0\u{3}num_steps\0\u{3}num_envs\0\u{3}env_name\0\u{1}observations\0\u{1}actions\0\u{3}behaviour_log_probs\0\u{1}rewards\0\u{1}dones\0\u{1}messages\0\u{3}message_index\0\u{3}message_episode_count\0\u{1}episodes\0\u{3}worker_env_steps\0\u{1}replay\0\u{3}core_state\0\u{3}behaviour_values\0\u{3}run_id\0\u{3}worker_started_unix_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}sequence\0\u{3}policy_version\0\u{3}num_steps\0\u{3}num_envs\0\u{3}env_name\0\u{1}observations\0\u{1}actions\0\u{3}behaviour_log_probs\0\u{1}rewards\0\u{1}dones\0\u{1}messages\0\u{3}message_index\0\u{3}message_episode_count\0\u{1}episodes\0\u{3}worker_env_steps\0\u{1}replay\0\u{3}core_state\0\u{3}behaviour_values\0\u{3}run_id\0\u{3}worker_started_unix_ms\0\u{3}env_failures\0")
 
   fileprivate class _StorageClass {
     var _workerID: String = String()
@@ -317,6 +331,7 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
     var _behaviourValues: Oni_V1_Tensor? = nil
     var _runID: String = String()
     var _workerStartedUnixMs: UInt64 = 0
+    var _envFailures: UInt32 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -348,6 +363,7 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
       _behaviourValues = source._behaviourValues
       _runID = source._runID
       _workerStartedUnixMs = source._workerStartedUnixMs
+      _envFailures = source._envFailures
     }
   }
 
@@ -387,6 +403,7 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
         case 19: try { try decoder.decodeSingularMessageField(value: &_storage._behaviourValues) }()
         case 20: try { try decoder.decodeSingularStringField(value: &_storage._runID) }()
         case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._workerStartedUnixMs) }()
+        case 22: try { try decoder.decodeSingularUInt32Field(value: &_storage._envFailures) }()
         default: break
         }
       }
@@ -462,6 +479,9 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
       if _storage._workerStartedUnixMs != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._workerStartedUnixMs, fieldNumber: 21)
       }
+      if _storage._envFailures != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._envFailures, fieldNumber: 22)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -492,6 +512,7 @@ nonisolated extension Oni_V1_Rollout: SwiftProtobuf.Message, SwiftProtobuf._Mess
         if _storage._behaviourValues != rhs_storage._behaviourValues {return false}
         if _storage._runID != rhs_storage._runID {return false}
         if _storage._workerStartedUnixMs != rhs_storage._workerStartedUnixMs {return false}
+        if _storage._envFailures != rhs_storage._envFailures {return false}
         return true
       }
       if !storagesAreEqual {return false}
