@@ -363,10 +363,9 @@ public final class Worker {
                 logger.info("acting with the learner's policy", metadata: ["version": "\(policyVersion)"])
             }
         } catch {
+            // Counted with the channel's other refusals (frames_refused in heartbeats) and on its own.
             paramsRefused += 1
-            if paramsRefused <= 3 || paramsRefused % 100 == 0 {
-                logger.warning("params refused; keeping the current policy", metadata: ["version": "\(params.version)", "error": "\(error)", "refused": "\(paramsRefused)"])
-            }
+            socket.refuse(.invalidPayload(kind: .params, reason: "\(error)"), detail: "version \(params.version); keeping the current policy")
         }
     }
 
@@ -393,6 +392,7 @@ public final class Worker {
         beat.policyVersion = policyVersion
         beat.rolloutsSent = rolloutsSent
         beat.framesRefused = UInt64(framesRefused)
+        beat.stats = ["params_refused": Double(paramsRefused), "env_failures": Double(envFailures), "foreign_params": Double(foreignParams)]
         _ = try? socket.send(.heartbeat(beat), dontWait: true)
     }
 }

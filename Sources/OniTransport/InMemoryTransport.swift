@@ -85,10 +85,16 @@ public final class InMemoryTransport: Transport, @unchecked Sendable {
 
     /// With the lock held: evaluates `check` until it gives a value or the time is up (-1 = no limit).
     func wait<T>(timeoutMilliseconds: Int, _ check: () throws(TransportError) -> T?) throws(TransportError) -> T? {
-        let deadline = timeoutMilliseconds < 0 ? Date.distantFuture : Date().addingTimeInterval(Double(timeoutMilliseconds) / 1000)
+        let deadline = Date().addingTimeInterval(Double(max(0, timeoutMilliseconds)) / 1000)
         while true {
             if let value = try check() { return value }
-            if timeoutMilliseconds == 0 || !condition.wait(until: deadline) && Date() >= deadline { return try check() }
+            if timeoutMilliseconds == 0 { return nil }
+            // No limit: wait without a deadline (NSCondition.wait(until: .distantFuture) traps on Linux).
+            if timeoutMilliseconds < 0 {
+                condition.wait()
+            } else if !condition.wait(until: deadline) && Date() >= deadline {
+                return try check()
+            }
         }
     }
 }

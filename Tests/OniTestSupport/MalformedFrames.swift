@@ -4,11 +4,12 @@ import OniWire
 
 /// A seeded generator of frames a receiver must refuse: every kind of damage the framing
 /// can suffer (too short, not ours, another version, unknown kind, broken protobuf, too
-/// large), well-formed messages the socket does not take, and, for sockets that check
-/// contents, well-formed messages whose contents lie (a Rollout whose tensors do not fit).
+/// large), well-formed messages the socket does not take, and, for sockets whose roles check
+/// contents, well-formed messages whose contents lie (a Rollout whose tensors do not fit, an
+/// annotation reply whose result has no status or a label that is not a number).
 public struct MalformedFrames {
     public enum Damage: CaseIterable, Sendable {
-        case truncated, badMagic, otherVersion, unknownKind, brokenPayload, cutPayload, unexpectedKind, lyingRollout, oversized
+        case truncated, badMagic, otherVersion, unknownKind, brokenPayload, cutPayload, unexpectedKind, lyingRollout, lyingReply, oversized
     }
 
     private var generator: SeededGenerator
@@ -19,6 +20,8 @@ public struct MalformedFrames {
     public let maxFrameBytes: Int
     /// Kinds of damage to draw from.
     public let damages: [Damage]
+    /// Damage only a role's own content check sees (the framing takes these frames).
+    public static let contentDamages: Set<Damage> = [.lyingRollout, .lyingReply]
     private let validRollout: Data
     /// Where each top-level field of `validRollout` starts, and its content's bytes if length-delimited.
     private let rolloutFields: [(start: Int, content: Range<Int>?)]
@@ -28,7 +31,9 @@ public struct MalformedFrames {
         self.accepts = accepts
         accepted = accepts.sorted { $0.rawValue < $1.rawValue }  // a Set's order changes from run to run
         self.maxFrameBytes = maxFrameBytes
-        self.damages = damages ?? Damage.allCases.filter { $0 != .lyingRollout || accepts.contains(.rollout) }
+        self.damages = damages ?? Damage.allCases.filter {
+            ($0 != .lyingRollout || accepts.contains(.rollout)) && ($0 != .lyingReply || accepts.contains(.annotationReply))
+        }
         validRollout = FrameCodec().encode(.rollout(sampleRollout().wire))
         rolloutFields = Self.topLevelFields(of: [UInt8](validRollout), from: WireProtocol.headerSize)
     }
@@ -120,6 +125,18 @@ public struct MalformedFrames {
             default: wire.messageIndex.data = Data(repeating: 0x7F, count: wire.messageIndex.data.count)
             }
             frame = [UInt8](FrameCodec().encode(.rollout(wire)))
+        case .lyingReply:
+            var reply = Oni_V1_AnnotationReply()
+            reply.requestID = UInt64(generator.below(1000))
+            var result = Oni_V1_AnnotationResult()
+            result.messageID = UInt64(generator.below(1000))
+            switch generator.below(3) {
+            case 0: result.status = .unspecified
+            case 1: (result.status, result.label) = (.labelled, .nan)
+            default: (result.status, result.label, result.confidence) = (.labelled, 1, -.infinity)
+            }
+            reply.results = [result]
+            frame = [UInt8](FrameCodec().encode(.annotationReply(reply)))
         case .oversized:
             frame = header(kind: accepted.randomElement(using: &generator)?.rawValue ?? 1)
                 + [UInt8](repeating: 0x42, count: maxFrameBytes + 1 + generator.below(1024))
