@@ -76,7 +76,7 @@ let package = Package(
         .target(
             name: "OniOptions",
             dependencies: [
-                "OniRuntime", "OniLearning", "OniAnnotation", "OniStorage", "OniWire",
+                "OniCore", "OniRuntime", "OniLearning", "OniAnnotation", "OniStorage", "OniWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -86,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "oni",
             dependencies: [
-                "CProcessControl", "OniOptions", "OniRuntime", "OniLearning", "OniStorage", "OniAnnotation",
+                "CProcessControl", "OniCore", "OniOptions", "OniRuntime", "OniLearning", "OniStorage", "OniAnnotation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OniCore
 
 /// `oni run --resume`: the options the run was started with (`RUN_DIR/config.json`), of which the
 /// command line may change only the stopping point and the log level — anything else that differs
@@ -30,7 +31,14 @@ public enum ResumedRun {
         let overridden = Set(overrides.map(\.name))
         let savedValues = Dictionary(OptionValues.of(saved).map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
         let givenValues = Dictionary(OptionValues.of(commandLine).map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
-        let changed = names(in: given).subtracting(free).subtracting(overridden).filter { savedValues[$0] != givenValues[$0] }.sorted()
+        // A URL saved without its credentials is the same URL given with them.
+        func same(_ name: String) -> Bool {
+            if case let .text(saved)? = savedValues[name], case let .text(given)? = givenValues[name] {
+                return saved == given || (saved.contains("://***@") && Redaction.credentials(in: given) == saved)
+            }
+            return savedValues[name] == givenValues[name]
+        }
+        let changed = names(in: given).subtracting(free).subtracting(overridden).filter { !same($0) }.sorted()
         guard changed.isEmpty else {
             let detail = changed.map { "--\($0) (saved \(describe(savedValues[$0])), given \(describe(givenValues[$0])))" }.joined(separator: ", ")
             throw ValidationError("--resume: \(detail) differ from the run's saved options; pass --override KEY=VALUE to change them anyway")
@@ -43,6 +51,10 @@ public enum ResumedRun {
         var resumed = try RunSettings.parse(savedArguments + overrideArguments + kept.flatMap(\.arguments))
         resumed.run.runDir = runDirectory
         resumed.run.resume = true
+        // The saved URL lost its credentials: the command line's (or ONI_LLM_BASE_URL) has them.
+        if let url = resumed.annotator.llmUrl, url.contains("://***@") {
+            resumed.annotator.llmUrl = names(in: given).contains("llm-url") ? commandLine.annotator.llmUrl : nil
+        }
         return resumed
     }
 

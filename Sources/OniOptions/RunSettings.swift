@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OniCore
 import OniRuntime
 
 /// What only `oni run` decides: where the run lives, how many workers, which ports, which LLM.
@@ -54,9 +55,14 @@ public struct RunSettings: ParsableArguments, Sendable {
     /// `oni run`'s default for --max-env-steps.
     public static let defaultMaxEnvSteps: UInt64 = 1_000_000
 
-    /// The options as `RUN_DIR/config.json` holds them (resolved; the API key is never an option).
+    /// The options as `RUN_DIR/config.json` holds them (resolved; the API key is never an option,
+    /// and credentials in a URL are saved as `***`: `--resume` takes them from its command line or
+    /// ONI_LLM_BASE_URL again).
     public func savedOptions(runDirectory: String) -> [OptionValue] {
-        var options = OptionValues.of(self).filter { !Self.unsaved.contains($0.name) }
+        var options = OptionValues.of(self).filter { !Self.unsaved.contains($0.name) }.map { option -> OptionValue in
+            guard case let .text(text) = option.value else { return option }
+            return OptionValue(name: option.name, value: .text(Redaction.credentials(in: text)))
+        }
         options.removeAll { $0.name == "run-dir" || $0.name == "max-env-steps" }
         options.append(OptionValue(name: "run-dir", value: .text(runDirectory)))
         options.append(OptionValue(name: "max-env-steps", value: .number("\(learner.maxEnvSteps ?? Self.defaultMaxEnvSteps)")))

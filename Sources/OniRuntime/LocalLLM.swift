@@ -165,6 +165,7 @@ public final class LocalLLMProcess {
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
+        process.environment = ChildEnvironment.for(executable: URL(fileURLWithPath: local.server), from: ProcessInfo.processInfo.environment)
         try process.run()
         let process = self.process
         switch LLMServerHealth.waitUntilReady(baseURL.deletingLastPathComponent(), seconds: readySeconds, alive: { process.isRunning }) {

@@ -37,10 +37,14 @@ public final class ProcessLauncher: RoleLauncher {
     public let transport: any Transport
     private let executableDirectory: URL
 
+    /// The environment children start from (this process's, less what `ChildEnvironment` keeps back).
+    private let baseEnvironment: [String: String]
+
     /// `executableDirectory` holds oni-learner, oni-worker and oni-annotator.
-    public init(executableDirectory: URL, transport: any Transport) {
+    public init(executableDirectory: URL, transport: any Transport, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.executableDirectory = executableDirectory
         self.transport = transport
+        baseEnvironment = environment
     }
 
     public func launch(role: String, executable: String, arguments: [String], log: FileHandle) throws -> any RunningRole {
@@ -54,8 +58,9 @@ public final class ProcessLauncher: RoleLauncher {
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
-        // Children stop by themselves if this process dies without stopping them.
-        var environment = ProcessInfo.processInfo.environment
+        // Children stop by themselves if this process dies without stopping them; secrets go
+        // only to the executable that uses them.
+        var environment = ChildEnvironment.for(executable: url, from: baseEnvironment)
         environment["ONI_PARENT_PID"] = "\(getpid())"
         process.environment = environment
         do {
@@ -64,6 +69,19 @@ public final class ProcessLauncher: RoleLauncher {
             throw RuntimeError.childFailed(role: role, detail: "could not start \(url.path): \(error)")
         }
         return process
+    }
+}
+
+/// What a child process is given of this process's environment: everything but the secrets
+/// it has no use for. The LLM API key (`ONI_LLM_API_KEY`, `OPENAI_API_KEY`) goes to
+/// `oni-annotator` alone, never to workers, the learner or the local LLM server.
+public enum ChildEnvironment {
+    /// Secret variables and the executables (by file name) that may have them.
+    public static let secrets: [String: Set<String>] = ["ONI_LLM_API_KEY": ["oni-annotator"], "OPENAI_API_KEY": ["oni-annotator"]]
+
+    public static func `for`(executable: URL, from environment: [String: String]) -> [String: String] {
+        let name = executable.lastPathComponent
+        return environment.filter { key, _ in secrets[key].map { $0.contains(name) } ?? true }
     }
 }
 
@@ -108,7 +126,7 @@ public final class ThreadLauncher: RoleLauncher {
         }
         let handle = RoleThread()
         let logger = Logger(label: prepared.label) { label in
-            var handler = FileLogHandler(label: label, file: log)
+            var handler = RedactingLogHandler(FileLogHandler(label: label, file: log))
             handler.logLevel = prepared.logLevel
             return handler
         }

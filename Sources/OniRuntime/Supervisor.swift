@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import OniCore
 import OniAnnotation
 import OniEnvironments
 import OniStorage
@@ -189,7 +190,7 @@ public final class Supervisor {
         var made = object["made_by"] as? [String: Any] ?? [:]
         if let url = roles.llmBaseURL {
             made["llm_model"] = roles.llmModel
-            made["llm_url"] = Self.withoutCredentials(url)
+            made["llm_url"] = Redaction.credentials(in: url)
         } else {
             made["llm_model"] = "none"
         }
@@ -198,14 +199,6 @@ public final class Supervisor {
         }
         object["made_by"] = made
         return (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? file
-    }
-
-    /// `url` without a user name or password in it.
-    public static func withoutCredentials(_ url: String) -> String {
-        guard var parts = URLComponents(string: url), parts.user != nil || parts.password != nil else { return url }
-        parts.user = nil
-        parts.password = nil
-        return parts.string ?? url
     }
 
     /// Waits until the local LLM server has loaded its model (`/health` answers 200).

@@ -1,4 +1,5 @@
 import Foundation
+import OniCore
 
 /// Unbuffered output, so progress shows at once even through a pipe. Output that has gone away
 /// (`oni run … | tee log` with `tee` stopped first) is let go: the command goes on and stops in
@@ -8,9 +9,9 @@ enum Console {
         write(text + "\n")
     }
 
-    /// Writes `text` as it is (no newline added).
+    /// Writes `text` (no newline added), credentials in URLs removed.
     static func write(_ text: String) {
-        var bytes = Array(text.utf8)[...]
+        var bytes = Array(Redaction.credentials(in: text).utf8)[...]
         while !bytes.isEmpty {
             let written = bytes.withUnsafeBytes { Glibc.write(STDOUT_FILENO, $0.baseAddress, $0.count) }
             if written < 0 && errno == EINTR { continue }

@@ -220,6 +220,25 @@ func everyLearnerOptionChanged() -> [String] {
         #expect(throws: (any Error).self) { try resume(["--override", "hiden=1"]) }
     }
 
+    @Test func credentialsInAURLAreNeverSavedAndAResumeTakesThemAgain() throws {
+        let run = try temporaryDirectory()
+        let original = try RunSettings.parse(["--llm-url", "https://oni:hunter2@gpu-7:8000/v1"])
+        let file = try original.configurationFile(runDirectory: run)
+        let text = String(decoding: file, as: UTF8.self).replacingOccurrences(of: "\\/", with: "/")  // JSON escapes '/'
+        #expect(!text.contains("hunter2") && text.contains("https://***@gpu-7:8000/v1"))
+        try file.write(to: URL(fileURLWithPath: run + "/config.json"))
+        func resume(_ arguments: [String]) throws -> RunSettings {
+            let given = OptionAliases.canonical(arguments)
+            return try ResumedRun.settings(runDirectory: run, given: given, commandLine: RunSettings.parse(given))
+        }
+        // Given again with its credentials: the same URL, not a change.
+        #expect(try resume(["--llm-url", "https://oni:hunter2@gpu-7:8000/v1"]).annotator.llmUrl == "https://oni:hunter2@gpu-7:8000/v1")
+        // Not given: left to ONI_LLM_BASE_URL, never the placeholder.
+        #expect(try resume([]).annotator.llmUrl == nil)
+        // Another host is a change.
+        #expect(throws: (any Error).self) { try resume(["--llm-url", "https://oni:hunter2@gpu-8:8000/v1"]) }
+    }
+
     @Test func aConfigurationSavedByAnOlderReleaseResumes() throws {
         let run = try temporaryDirectory()
         // camelCase keys, no `core` (a feed-forward network then).

@@ -140,10 +140,3 @@ enum NetHackActionIndex {
         #expect(try StoreCheck.run(store).isClean)
     }
 }
-
-@Suite struct RunRecordTests {
-    @Test func credentialsNeverReachTheRecord() {
-        #expect(Supervisor.withoutCredentials("http://user:secret@gpu-node:8000/v1") == "http://gpu-node:8000/v1")
-        #expect(Supervisor.withoutCredentials("http://gpu-node:8000/v1") == "http://gpu-node:8000/v1")
-    }
-}
