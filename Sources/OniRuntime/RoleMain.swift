@@ -35,7 +35,7 @@ public enum RoleMain {
     public static func makeContext(curve: CurveSettings?, logger: Logger) throws -> ZMQContext {
         guard let curve else { return ZMQContext() }
         let security = try CurveSecurity.load(
-            directory: curve.directory, binds: curve.binds, connects: curve.connects, clientKey: curve.clientKey)
+            directory: curve.directory, binds: curve.binds, connects: curve.connects, clientKey: curve.clientKey, ownKeyName: curve.ownKeyName)
         logger.info(
             "CURVE on: every socket encrypted",
             metadata: [
@@ -56,21 +56,25 @@ public struct CurveSettings: Sendable {
     public var connects: Bool
     /// The client pair to use instead of `DIR/client.key` (e.g. one made by `oni keys add-client`).
     public var clientKey: String?
+    /// A pair `DIR/NAME.key` this process uses when the directory has one (a worker's id).
+    public var ownKeyName: String?
 
-    public init(directory: String, binds: Bool, connects: Bool, clientKey: String? = nil) {
+    public init(directory: String, binds: Bool, connects: Bool, clientKey: String? = nil, ownKeyName: String? = nil) {
         self.directory = directory
         self.binds = binds
         self.connects = connects
         self.clientKey = clientKey
+        self.ownKeyName = ownKeyName
     }
 
     /// Settings for a role given `--curve` (nil when absent).
-    public static func from(_ directory: String?, clientKey: String?, binds: Bool, connects: Bool) -> CurveSettings? {
-        directory.map { CurveSettings(directory: $0, binds: binds, connects: connects, clientKey: clientKey) }
+    public static func from(_ directory: String?, clientKey: String?, binds: Bool, connects: Bool, ownKeyName: String? = nil) -> CurveSettings? {
+        directory.map { CurveSettings(directory: $0, binds: binds, connects: connects, clientKey: clientKey, ownKeyName: ownKeyName) }
     }
 
     /// The help text of `--curve`, the same on every command.
     public static let help = "Encrypt every socket with CURVE, using the keys in this directory (made by `oni keys generate`)."
     /// The help text of `--curve-client-key`.
-    public static let clientKeyHelp = "This process's client key pair (default: CURVE_DIR/client.key; see `oni keys add-client`)."
+    public static let clientKeyHelp =
+        "This process's client key pair (default: a worker's CURVE_DIR/ID.key if there is one, else CURVE_DIR/client.key; see `oni keys add-client`)."
 }

@@ -9,6 +9,10 @@ public enum CurveKeyError: Error, Equatable, Sendable, CustomStringConvertible {
     case malformed(path: String, reason: String)
     case insecurePermissions(path: String, mode: UInt16)
     case wrongOwner(path: String, owner: UInt32)
+    /// A list of admitted keys others could write to (any local user could admit a key).
+    case writableByOthers(path: String, mode: UInt16)
+    /// A list of admitted keys owned by neither the reader nor root.
+    case listOwnedByOther(path: String, owner: UInt32)
     case exists(path: String)
 
     public var description: String {
@@ -20,6 +24,10 @@ public enum CurveKeyError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .insecurePermissions(path, mode):
             "\(path): a secret key must be readable by its owner only, but its mode is \(String(mode, radix: 8)) (chmod 600 \(path))"
         case let .wrongOwner(path, owner): "\(path): a secret key must belong to the user reading it (uid \(getuid())), not uid \(owner)"
+        case let .writableByOthers(path, mode):
+            "\(path): the keys servers admit must be writable by their owner only, but its mode is \(String(mode, radix: 8)) (chmod 644 \(path))"
+        case let .listOwnedByOther(path, owner):
+            "\(path): the keys servers admit must belong to the user reading them (uid \(getuid())) or root, not uid \(owner)"
         case let .exists(path): "\(path) exists already; remove it first or pick another directory"
         }
     }
@@ -114,13 +122,18 @@ public enum CurveKeyFile {
             secret-key = \(Z85.encode(pair.secretBytes))
 
             """
-        let publicText = """
+        try create(secretPath, contents: secret, mode: 0o600)
+        try writePublic(pair.publicKey, name: name, directory: directory, comment: comment)
+    }
+
+    /// Writes `NAME.pub` (0644) alone into `directory`; refuses to overwrite.
+    public static func writePublic(_ key: CurvePublicKey, name: String, directory: URL, comment: String) throws(CurveKeyError) {
+        let text = """
             # Oni CURVE public key (ZeroMQ Z85): \(comment)
-            public-key = \(pair.publicKey.z85)
+            public-key = \(key.z85)
 
             """
-        try create(secretPath, contents: secret, mode: 0o600)
-        try create(publicPath, contents: publicText, mode: 0o644)
+        try create(directory.appendingPathComponent("\(name).pub").path, contents: text, mode: 0o644)
     }
 
     /// Adds `key` to the `authorized_clients` file of `directory` (created 0644 if missing).
@@ -139,10 +152,10 @@ public enum CurveKeyFile {
         } catch { throw .unreadable(path: path, reason: "\(error)") }
     }
 
-    /// Reads a key pair, refusing a file others could read or that belongs to someone else.
+    /// Reads a key pair, refusing a file others could read or that belongs to someone else
+    /// (checked on the open file, so it cannot be swapped between the check and the read).
     public static func readPair(_ path: String) throws(CurveKeyError) -> CurveKeyPair {
-        try checkPrivate(path)
-        let fields = try readFields(path)
+        let fields = try readFields(path, check: checkPrivate)
         guard let secret = fields["secret-key"] else { throw .malformed(path: path, reason: "no secret-key line (is this a .pub file?)") }
         guard let pair = CurveKeyPair(secretZ85: secret) else { throw .malformed(path: path, reason: "secret-key is not 40 Z85 characters") }
         if let stated = fields["public-key"], stated != pair.publicKey.z85 {
@@ -161,8 +174,9 @@ public enum CurveKeyFile {
 
     /// Reads an `authorized_clients` file: one Z85 key per line (then optionally a name),
     /// `#` comment lines and blank lines ignored.
+    /// The file must belong to the reader or root and be writable by its owner only.
     public static func readAuthorized(_ path: String) throws(CurveKeyError) -> Set<CurvePublicKey> {
-        let text = try readText(path)
+        let text = try readText(path, check: checkAdmitting)
         var keys = Set<CurvePublicKey>()
         for (number, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             // Z85 uses '#', so a comment is a whole line; the key is a line's first word, a name may follow.
@@ -177,21 +191,26 @@ public enum CurveKeyFile {
         return keys
     }
 
-    static func checkPrivate(_ path: String) throws(CurveKeyError) {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            if errno == ENOENT { throw .missing(path: path) }
-            throw .unreadable(path: path, reason: String(cString: strerror(errno)))
-        }
+    /// A secret's file: its owner's alone.
+    static func checkPrivate(_ path: String, _ info: stat) throws(CurveKeyError) {
         let mode = UInt16(info.st_mode & 0o777)
         if mode & 0o077 != 0 { throw .insecurePermissions(path: path, mode: mode) }
         // root may read any file, but a key owned by another user is still a sign of a mix-up.
         if info.st_uid != geteuid() { throw .wrongOwner(path: path, owner: info.st_uid) }
     }
 
-    private static func readFields(_ path: String) throws(CurveKeyError) -> [String: String] {
+    /// The list of admitted keys: anyone may read it, only its owner (the reader or root) write it.
+    static func checkAdmitting(_ path: String, _ info: stat) throws(CurveKeyError) {
+        let mode = UInt16(info.st_mode & 0o777)
+        if mode & 0o022 != 0 { throw .writableByOthers(path: path, mode: mode) }
+        if info.st_uid != geteuid() && info.st_uid != 0 { throw .listOwnedByOther(path: path, owner: info.st_uid) }
+    }
+
+    private static func readFields(
+        _ path: String, check: (String, stat) throws(CurveKeyError) -> Void = { _, _ in }
+    ) throws(CurveKeyError) -> [String: String] {
         var fields: [String: String] = [:]
-        for raw in try readText(path).split(whereSeparator: \.isNewline) {
+        for raw in try readText(path, check: check).split(whereSeparator: \.isNewline) {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -201,10 +220,33 @@ public enum CurveKeyFile {
         return fields
     }
 
-    private static func readText(_ path: String) throws(CurveKeyError) -> String {
-        guard FileManager.default.fileExists(atPath: path) else { throw .missing(path: path) }
-        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path, reason: "permission denied") }
-        guard data.count < 1 << 20, let text = String(data: data, encoding: .utf8) else {
+    /// Opens `path` once, applies `check` to what `fstat` says of the open descriptor, and reads
+    /// that same descriptor: what was checked is what is read. Refuses anything but a regular
+    /// file of under 1 MiB.
+    private static func readText(
+        _ path: String, check: (String, stat) throws(CurveKeyError) -> Void = { _, _ in }
+    ) throws(CurveKeyError) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+        guard fd >= 0 else {
+            if errno == ENOENT { throw .missing(path: path) }
+            throw .unreadable(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .unreadable(path: path, reason: String(cString: strerror(errno))) }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw .malformed(path: path, reason: "not a regular file") }
+        try check(path, info)
+        guard info.st_size < 1 << 20 else { throw .malformed(path: path, reason: "not a small UTF-8 text file") }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
+        var count = 0
+        while count < bytes.count {
+            let got = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
+            if got < 0 && errno == EINTR { continue }
+            guard got >= 0 else { throw .unreadable(path: path, reason: String(cString: strerror(errno))) }
+            if got == 0 { break }
+            count += got
+        }
+        guard count < bytes.count, let text = String(bytes: bytes[..<count], encoding: .utf8) else {
             throw .malformed(path: path, reason: "not a small UTF-8 text file")
         }
         return text

@@ -29,7 +29,7 @@ struct WorkerCommand: ParsableCommand {
         let entry = RoleEntries.worker(wiring: wiring, environment: environment, worker: worker, role: role)
         try RoleMain.run(
             logLevel: role.logLevel.rawValue, label: "oni.worker.\(wiring.id)",
-            curve: .from(role.curve, clientKey: wiring.curveClientKey, binds: false, connects: true)
+            curve: .from(role.curve, clientKey: wiring.curveClientKey, binds: false, connects: true, ownKeyName: wiring.id)
         ) { transport, stop, logger in
             try entry.body(transport, stop, logger)
         }

@@ -6,9 +6,9 @@ import OniWire
 import Testing
 
 @Suite(.serialized) struct CurveTests {
-    func keyDirectory() throws -> String {
+    func keyDirectory(workers: Int = 0) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oni-keys-\(UUID().uuidString)").path
-        try CurveSecurity.generateDirectory(dir)
+        try CurveSecurity.generateDirectory(dir, workers: workers)
         return dir
     }
 
@@ -50,6 +50,47 @@ import Testing
         }
         chmod(dir + "/client.key", 0o400)
         _ = try CurveSecurity.load(directory: dir, binds: false, connects: true)
+    }
+
+    @Test func aListOfAdmittedKeysOthersCouldWriteIsRefused() throws {
+        let dir = try keyDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/authorized_clients"
+        for mode in [0o666, 0o664, 0o646, 0o620] {
+            chmod(path, mode_t(mode))
+            #expect(throws: CurveKeyError.writableByOthers(path: path, mode: UInt16(mode))) {
+                try CurveSecurity.load(directory: dir, binds: true, connects: false)
+            }
+        }
+        chmod(path, 0o644)
+        #expect(try CurveSecurity.load(directory: dir, binds: true, connects: false).authorized.count == 1)
+        // What is checked is the file that is read: a directory or a device in its place is refused.
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "/dev/zero")
+        #expect(throws: CurveKeyError.malformed(path: path, reason: "not a regular file")) {
+            try CurveSecurity.load(directory: dir, binds: true, connects: false)
+        }
+    }
+
+    @Test func everyWorkerHasItsOwnKeyAndAnExportHoldsNoServerSecret() throws {
+        let dir = try keyDirectory(workers: 2)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try CurveSecurity.load(directory: dir, binds: true, connects: false)
+        let shared = try CurveSecurity.load(directory: dir, binds: false, connects: true).client!.publicKey
+        let one = try CurveSecurity.load(directory: dir, binds: false, connects: true, ownKeyName: "worker-1").client!.publicKey
+        let zero = try CurveSecurity.load(directory: dir, binds: false, connects: true, ownKeyName: "worker-0").client!.publicKey
+        #expect(Set([shared, one, zero]).count == 3 && server.authorized == [shared, one, zero])
+        // A worker without a pair of its own uses the shared client pair.
+        #expect(try CurveSecurity.load(directory: dir, binds: false, connects: true, ownKeyName: "worker-9").client!.publicKey == shared)
+
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("oni-keys-export-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        try CurveSecurity.export(dir, name: "worker-1", to: out)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == ["server.pub", "worker-1.key", "worker-1.pub"])
+        let exported = try CurveSecurity.load(directory: out, binds: false, connects: true, ownKeyName: "worker-1")
+        #expect(exported.client!.publicKey == one && exported.serverPublic == server.serverPublic)
+        #expect(throws: CurveKeyError.missing(path: out + "/server.key")) { try CurveSecurity.load(directory: out, binds: true, connects: false) }
+        #expect((try FileManager.default.attributesOfItem(atPath: out + "/worker-1.key")[.posixPermissions] as? Int) == 0o600)
     }
 
     @Test func brokenKeyFilesAreNamedInTheError() throws {

@@ -40,8 +40,10 @@ CONNECTS = {
 # Options naming a file or folder that must be on a mounted volume (the root file system is
 # read-only in the pods, and what is not on a volume is lost with the container).
 PATH_OPTIONS = ("--curve", "--run-dir", "--annotation-cache")
-# What `oni keys generate DIR` writes.
+# What `oni keys generate DIR` writes for the servers and the shared client (Secret oni-curve),
+# and the per-worker pairs it writes by default (Secret oni-curve-workers: worker-K.key).
 CURVE_FILES = {"server.key", "server.pub", "client.key", "client.pub", "authorized_clients"}
+WORKER_KEY = re.compile(r"worker-[0-9]+\.key")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -281,11 +283,18 @@ def load_kubernetes(root, checker):
     for name in sorted(os.listdir(base)):
         if name.endswith(".yaml") and name != "kustomization.yaml" and name not in listed:
             checker.problem(f"deploy/k8s/{name}", "not listed in kustomization.yaml's resources")
+    generated = set()
     for generator in kustomization.get("secretGenerator", []):
+        files = {os.path.basename(str(entry).split("=")[-1]) for entry in generator.get("files", [])}
+        generated.add(generator.get("name"))
         if generator.get("name") == "oni-curve":
-            files = {os.path.basename(str(entry).split("=")[-1]) for entry in generator.get("files", [])}
             if files != CURVE_FILES:
                 checker.problem("deploy/k8s/kustomization.yaml", f"secret oni-curve holds {sorted(files)}, `oni keys generate` writes {sorted(CURVE_FILES)}")
+        elif generator.get("name") == "oni-curve-workers":
+            if not files or not all(WORKER_KEY.fullmatch(name) for name in files):
+                checker.problem("deploy/k8s/kustomization.yaml", f"secret oni-curve-workers holds {sorted(files)}: only worker-K.key pairs belong there")
+    if "oni-curve-workers" not in generated:
+        checker.problem("deploy/k8s/kustomization.yaml", "no secret oni-curve-workers: the workers' own key pairs")
     return kustomization, documents
 
 
@@ -302,6 +311,8 @@ def kubernetes_containers(documents, checker):
         volumes = {v["name"]: v for v in pod.get("volumes", [])}
         for volume in volumes.values():
             secret = volume.get("secret")
+            if secret and secret.get("secretName") == "oni-curve-workers" and secret.get("defaultMode") != 0o400:
+                checker.problem(f"{where} {name}", f"volume {volume['name']} mounts the workers' keys with mode 0{secret.get('defaultMode', 0o644):o}, not 0400")
             if secret and secret.get("secretName") == "oni-curve":
                 if secret.get("defaultMode") != 0o400:
                     checker.problem(f"{where} {name}", f"volume {volume['name']} mounts the CURVE keys with mode 0{secret.get('defaultMode', 0o644):o}, not 0400")

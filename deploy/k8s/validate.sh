@@ -50,7 +50,7 @@ if ((${#kustomize_cmd[@]})); then
   cp -r deploy/k8s "$work/base"
   rm -rf "$work/base/curve"
   mkdir "$work/base/curve"
-  for file in server.key server.pub client.key client.pub authorized_clients; do
+  for file in server.key server.pub client.key client.pub authorized_clients worker-{0,1,2,3}.key; do
     echo "placeholder" >"$work/base/curve/$file"
   done
   if "${kustomize_cmd[@]}" "$work/base" >"$work/rendered.yaml" 2>"$work/kustomize.log"; then
