@@ -15,15 +15,14 @@ public enum LabelCheck: String, CaseIterable, Sendable {
 
 /// A labeller that asks each message as many ways as its `LabelCheck` says (pairs are always
 /// asked the one way). A message whose answers disagree is left unlabelled: its outcome is
-/// `.unparseable` with a reason starting `disagreed:`, which the annotator counts as
-/// `annotator/disagreements` and the learner settles like an unparseable reply (never retried).
+/// `.disagreed` (its own status on the wire and in the store, with the answers as the reason),
+/// which the annotator counts as `annotator/disagreements` and the learner settles (never
+/// retried: it would ask the same questions again).
 public struct CheckedLabeler: Sendable {
     public let check: LabelCheck
     /// The labeller of the configured mode; it answers pairs and gives the reported prompt hash.
     public let primary: MessageLabeler
     private let others: [MessageLabeler]
-
-    public static let disagreementPrefix = "disagreed:"
 
     public init(backend: any LLMBackend, prompt: AnnotationPrompt, cache: (any LabelCache)?, pairJudge: PairJudge = .prompt, check: LabelCheck) {
         self.check = check
@@ -88,10 +87,10 @@ public struct CheckedLabeler: Sendable {
         let winners: [(value: Float, confidence: Float)]
         switch check {
         case .agree, .none:
-            guard yes.isEmpty || no.isEmpty else { return .unparseable(reason: "\(disagreementPrefix) \(described)") }
+            guard yes.isEmpty || no.isEmpty else { return .disagreed(reason: described) }
             winners = labels
         case .vote:
-            guard yes.count != no.count else { return .unparseable(reason: "\(disagreementPrefix) \(described)") }
+            guard yes.count != no.count else { return .disagreed(reason: described) }
             winners = yes.count > no.count ? yes : no
         }
         let value: Float = winners[0].value >= 0.5 ? 1 : 0

@@ -118,6 +118,7 @@ public struct MessageLabeler: Sendable {
         case let (.labelled(v1, c1), .labelled(v2, c2)): .labelled(value: combine(v1, c1, v2, c2), confidence: 1)
         case let (.backendError(reason), _), let (_, .backendError(reason)): .backendError(reason: reason)
         case let (.unparseable(reason), _), let (_, .unparseable(reason)): .unparseable(reason: reason)
+        case let (.disagreed(reason), _), let (_, .disagreed(reason)): .disagreed(reason: reason)
         }
     }
 

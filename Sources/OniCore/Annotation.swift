@@ -25,6 +25,9 @@ public enum LabelOutcome: Sendable, Hashable {
     case unparseable(reason: String)
     /// The LLM server could not be used (HTTP error, timeout, refused connection).
     case backendError(reason: String)
+    /// The model was asked more than one way (`--label-check`) and its answers disagreed: no
+    /// label, and not asked again (asking again would ask the same questions).
+    case disagreed(reason: String)
 }
 
 /// The annotator's answer for one message.

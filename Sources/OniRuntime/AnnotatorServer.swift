@@ -130,7 +130,7 @@ public final class AnnotatorServer {
                 for result in reply.results {
                     switch result.status {
                     case .labelled: stats.labelled += 1
-                    case .unparseable where result.error.hasPrefix(CheckedLabeler.disagreementPrefix): stats.disagreements += 1
+                    case .disagreed: stats.disagreements += 1
                     case .unparseable: stats.unparseable += 1
                     default: stats.backendErrors += 1
                     }

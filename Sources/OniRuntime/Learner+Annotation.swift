@@ -95,6 +95,9 @@ extension Learner {
                 registry.setLabel(id, value)
             case (.unparseable, _):
                 counters["annotation/unparseable", default: 0] += 1
+            case (.disagreed, _):
+                // Asked more than one way, and the answers differ: settled without a label.
+                counters["annotation/disagreed", default: 0] += 1
             case (.backendError, _):
                 // The server failed, not the model: ask again after a backoff.
                 counters["annotation/backend_errors", default: 0] += 1

@@ -12,6 +12,8 @@ public struct Relabeller {
         public var messages = 0
         public var labelled = 0
         public var unparseable = 0
+        /// Messages whose answers disagreed under `--label-check`.
+        public var disagreed = 0
         public var errors = 0
         /// Messages whose label differs from their previous one: (text, old, new).
         public var changed: [(text: String, old: Float, new: Float)] = []
@@ -59,6 +61,7 @@ public struct Relabeller {
                         report.newlyLabelled += 1
                     }
                 case .unparseable: report.unparseable += 1
+                case .disagreed: report.disagreed += 1
                 case .backendError: report.errors += 1
                 }
             }

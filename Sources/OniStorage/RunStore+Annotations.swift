@@ -45,7 +45,7 @@ extension RunStore {
         let s = try database.prepare(
             """
             SELECT p.id, p.first_id, p.second_id, p.created_env_steps, pp.preference,
-                   EXISTS (SELECT 1 FROM pair_labels WHERE pair_id = p.id AND status IN ('labelled', 'unparseable')),
+                   EXISTS (SELECT 1 FROM pair_labels WHERE pair_id = p.id AND status IN ('labelled', 'unparseable', 'disagreed')),
                    (SELECT count(*) FROM pair_labels WHERE pair_id = p.id AND status = 'backend_error')
             FROM pairs p JOIN pair_preferences pp ON pp.id = p.id ORDER BY p.id
             """)
@@ -64,7 +64,7 @@ extension RunStore {
         let s = try database.prepare(
             """
             SELECT m.id, m.text, m.count, m.first_seen_env_steps, ml.label,
-                   EXISTS (SELECT 1 FROM labels WHERE message_id = m.id AND status IN ('labelled', 'unparseable')),
+                   EXISTS (SELECT 1 FROM labels WHERE message_id = m.id AND status IN ('labelled', 'unparseable', 'disagreed')),
                    (SELECT count(*) FROM labels WHERE message_id = m.id AND status = 'backend_error')
             FROM messages m JOIN message_labels ml ON ml.id = m.id ORDER BY m.id
             """)

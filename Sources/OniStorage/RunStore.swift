@@ -240,6 +240,7 @@ public final class RunStore {
             switch result.outcome {
             case let .labelled(value, c): (status, label, confidence, error) = ("labelled", .double(Double(value)), .double(Double(c)), .null)
             case let .unparseable(reason): (status, label, confidence, error) = ("unparseable", .null, .null, .text(reason))
+            case let .disagreed(reason): (status, label, confidence, error) = ("disagreed", .null, .null, .text(reason))
             case let .backendError(reason): (status, label, confidence, error) = ("backend_error", .null, .null, .text(reason))
             }
             try insertLabelStatement.bind(
@@ -256,6 +257,7 @@ public final class RunStore {
             switch result.outcome {
             case let .labelled(value, _): (status, preference, error) = ("labelled", .double(Double(value)), .null)
             case let .unparseable(reason): (status, preference, error) = ("unparseable", .null, .text(reason))
+            case let .disagreed(reason): (status, preference, error) = ("disagreed", .null, .text(reason))
             case let .backendError(reason): (status, preference, error) = ("backend_error", .null, .text(reason))
             }
             try statement.bind(

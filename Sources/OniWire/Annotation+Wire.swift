@@ -32,6 +32,9 @@ extension AnnotationResult {
         case let .backendError(reason):
             w.status = .backendError
             w.error = reason
+        case let .disagreed(reason):
+            w.status = .disagreed
+            w.error = reason
         }
         return w
     }
@@ -46,6 +49,7 @@ extension AnnotationResult {
             outcome = .labelled(value: wire.label, confidence: wire.confidence)
         case .unparseable: outcome = .unparseable(reason: wire.error)
         case .backendError: outcome = .backendError(reason: wire.error)
+        case .disagreed: outcome = .disagreed(reason: wire.error)
         case .unspecified, .UNRECOGNIZED:
             throw WireConversionError("annotation result for message \(wire.messageID) has no status")
         }

@@ -112,7 +112,7 @@ struct ReplayCommand: ParsableCommand {
                 Console.line(
                     "oni replay: \(report.messages) messages asked of \(llm.model) (\(mode.rawValue), prompt \(prompt.templateHash), goal '\(goal)'): "
                         + "\(report.labelled) labelled, \(report.changed.count) changed, \(report.newlyLabelled) newly labelled, "
-                        + "\(report.unparseable) unparseable, \(report.errors) errors")
+                        + "\(report.unparseable) unparseable, \(report.disagreed) disagreed, \(report.errors) errors")
                 for change in report.changed.prefix(20) {
                     Console.line("  \(Int(change.old)) → \(Int(change.new))  \(change.text)")
                 }

@@ -13,11 +13,8 @@ import Testing
         let modes: [LabelMode] = [.logprob, .tagged]
         #expect(CheckedLabeler.decide([yes, yesUnsure], check: .agree, modes: modes) == .labelled(value: 1, confidence: 0.6))
         #expect(CheckedLabeler.decide([no, no], check: .agree, modes: modes) == .labelled(value: 0, confidence: 0.8))
-        guard case let .unparseable(reason) = CheckedLabeler.decide([yes, no], check: .agree, modes: modes) else {
-            Issue.record("a disagreement must leave the message unlabelled")
-            return
-        }
-        #expect(reason == "disagreed: logprob yes, tagged no")
+        // A disagreement leaves the message unlabelled, as its own outcome (settled, not retried).
+        #expect(CheckedLabeler.decide([yes, no], check: .agree, modes: modes) == .disagreed(reason: "logprob yes, tagged no"))
         // A failure is not a disagreement: the server's error wins (the learner asks again), then a garbled reply.
         #expect(CheckedLabeler.decide([yes, down], check: .agree, modes: modes) == down)
         #expect(CheckedLabeler.decide([yes, garbled], check: .agree, modes: modes) == garbled)
@@ -28,11 +25,7 @@ import Testing
         #expect(CheckedLabeler.decide([yes, no, yesUnsure], check: .vote, modes: modes) == .labelled(value: 1, confidence: 0.6))
         #expect(CheckedLabeler.decide([no, no, yes], check: .vote, modes: modes) == .labelled(value: 0, confidence: 0.8))
         // Two labels that disagree and a garbled third: no majority.
-        guard case let .unparseable(reason) = CheckedLabeler.decide([yes, no, garbled], check: .vote, modes: modes) else {
-            Issue.record("a tie must leave the message unlabelled")
-            return
-        }
-        #expect(reason.hasPrefix(CheckedLabeler.disagreementPrefix))
+        #expect(CheckedLabeler.decide([yes, no, garbled], check: .vote, modes: modes) == .disagreed(reason: "logprob yes, tagged no, logprob none"))
         // Two agreeing labels outvote a failed asking.
         #expect(CheckedLabeler.decide([yes, down, yes], check: .vote, modes: modes) == .labelled(value: 1, confidence: 0.9))
         #expect(CheckedLabeler.decide([yes, down, garbled], check: .vote, modes: modes) == down)

@@ -55,6 +55,23 @@ func temporaryDirectory() throws -> URL {
         #expect(try store.lastLearnerEnvSteps() == 12)
     }
 
+    @Test func aDisagreementSettlesItsMessageWithoutALabelAndABackendErrorDoesNot() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try RunStore(runDirectory: dir)
+        defer { store.close() }
+        try store.write([
+            .message(id: 1, text: "You hear the footsteps of a guard on patrol.", count: 2, firstSeenEnvSteps: 1),
+            .message(id: 2, text: "You find a key.", count: 1, firstSeenEnvSteps: 1),
+            .label(AnnotationResult(messageID: 1, outcome: .disagreed(reason: "logprob yes, tagged no"), model: "m", promptHash: "p", reply: "yes | no"), unixMilliseconds: 1),
+            .label(AnnotationResult(messageID: 2, outcome: .backendError(reason: "HTTP 503"), model: "m", promptHash: "p", reply: ""), unixMilliseconds: 2),
+        ])
+        let rows = try store.messages()
+        #expect(rows.map(\.settled) == [true, false] && rows.map(\.label) == [nil, nil] && rows.map(\.failures) == [0, 1])
+        #expect(try store.database.scalarInt("SELECT count(*) FROM labels WHERE status = 'disagreed'") == 1)
+        #expect(try StoreCheck.run(store).isClean)
+    }
+
     @Test func writerBatchesInTheBackgroundAndFlushesOnClose() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

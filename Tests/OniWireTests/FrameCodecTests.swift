@@ -110,6 +110,7 @@ import Testing
             AnnotationResult(messageID: 1, outcome: .labelled(value: 0, confidence: 0.75), model: "qwen", promptHash: "abc", reply: "<label>no</label>"),
             AnnotationResult(messageID: 2, outcome: .unparseable(reason: "no label"), model: "qwen", promptHash: "abc", reply: "hmm"),
             AnnotationResult(messageID: 3, outcome: .backendError(reason: "HTTP 500"), model: "qwen", promptHash: "abc", reply: ""),
+            AnnotationResult(messageID: 4, outcome: .disagreed(reason: "logprob yes, tagged no"), model: "qwen", promptHash: "abc", reply: "yes | no"),
         ]
         for result in results { #expect(try AnnotationResult(wire: result.wire) == result) }
         var noStatus = results[0].wire

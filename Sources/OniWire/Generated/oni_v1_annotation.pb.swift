@@ -37,6 +37,9 @@ public nonisolated enum Oni_V1_LabelStatus: SwiftProtobuf.Enum, Swift.CaseIterab
 
   /// the LLM server failed (HTTP error, timeout); the learner may ask again
   case backendError // = 3
+
+  /// the answers of the label check (--label-check) disagreed: no label, settled (not asked again)
+  case disagreed // = 4
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -49,6 +52,7 @@ public nonisolated enum Oni_V1_LabelStatus: SwiftProtobuf.Enum, Swift.CaseIterab
     case 1: self = .labelled
     case 2: self = .unparseable
     case 3: self = .backendError
+    case 4: self = .disagreed
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -59,6 +63,7 @@ public nonisolated enum Oni_V1_LabelStatus: SwiftProtobuf.Enum, Swift.CaseIterab
     case .labelled: return 1
     case .unparseable: return 2
     case .backendError: return 3
+    case .disagreed: return 4
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -69,6 +74,7 @@ public nonisolated enum Oni_V1_LabelStatus: SwiftProtobuf.Enum, Swift.CaseIterab
     .labelled,
     .unparseable,
     .backendError,
+    .disagreed,
   ]
 
 }
@@ -174,7 +180,7 @@ public nonisolated struct Oni_V1_AnnotationReply: Sendable {
 fileprivate nonisolated let _protobuf_package = "oni.v1"
 
 nonisolated extension Oni_V1_LabelStatus: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0LABEL_STATUS_UNSPECIFIED\0\u{1}LABEL_STATUS_LABELLED\0\u{1}LABEL_STATUS_UNPARSEABLE\0\u{1}LABEL_STATUS_BACKEND_ERROR\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0LABEL_STATUS_UNSPECIFIED\0\u{1}LABEL_STATUS_LABELLED\0\u{1}LABEL_STATUS_UNPARSEABLE\0\u{1}LABEL_STATUS_BACKEND_ERROR\0\u{1}LABEL_STATUS_DISAGREED\0")
 }
 
 nonisolated extension Oni_V1_AnnotationItem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
