@@ -67,13 +67,13 @@ public final class MessageClassifier {
         return loss
     }
 
-    /// Writes the weights (`RewardModelFile`).
+    /// Writes the weights and the optimiser's state (`RewardModelFile`).
     public func save(to path: String) throws {
-        try RewardModelFile.save(parameters, kind: .classification, version: version, to: path)
+        try RewardModelFile.save(parameters, optimizer: optimizer, kind: .classification, version: version, to: path)
     }
 
-    /// Reads weights written by `save`; the version continues from the file's.
+    /// Reads weights (and the optimiser's state, when kept) written by `save`; the version continues from the file's.
     public func load(from path: String) throws(RewardModelFileError) {
-        version = try RewardModelFile.load(into: parameters, kind: .classification, from: path)
+        version = try RewardModelFile.load(into: parameters, optimizer: optimizer, kind: .classification, from: path)
     }
 }

@@ -48,6 +48,9 @@ public struct AnnotationClient: Sendable {
 
     public mutating func ask(about subject: AnnotationSubject) { queue.enqueue(subject) }
 
+    /// Continues a run's count of timed-out requests.
+    public mutating func resume(timedOutRequests: Int) { queue.resume(timedOutRequests: timedOutRequests) }
+
     /// On resume: a subject the annotator had failed on `failedBefore` times waits out the backoff
     /// it had reached (from `now`) before it is asked again; one never failed on is asked at once.
     public mutating func ask(about subject: AnnotationSubject, failedBefore: Int, now: Double) {

@@ -31,6 +31,9 @@ public struct AnnotationQueue<ID: Hashable & Sendable>: Sendable {
     /// Requests given up after the timeout, so far.
     public private(set) var timedOutRequests = 0
 
+    /// Continues a run's count of timed-out requests.
+    public mutating func resume(timedOutRequests: Int) { self.timedOutRequests = timedOutRequests }
+
     public init(batchSize: Int, maxInFlight: Int, timeout: Double) {
         self.batchSize = batchSize
         self.maxInFlight = maxInFlight

@@ -29,10 +29,19 @@ public struct ExperienceIntake {
         self.storeFraction = storeFraction
     }
 
-    /// Continues a run: its env steps and episodes.
-    public mutating func resume(envSteps: UInt64, episodes: UInt64) {
+    /// The counters this intake keeps (in `counters`, and `learner/rollouts`).
+    public static let counterNames = [
+        "learner/rollouts", "learner/rollouts_lost", "replay/rollouts", "replay/env_steps", "worker/env_failures", "env/episodes_truncated",
+    ]
+
+    /// Continues a run: its env steps and episodes, and its counters as last stored (`counterNames`).
+    public mutating func resume(envSteps: UInt64, episodes: UInt64, counters stored: [String: Double] = [:]) {
         self.envSteps = envSteps
         self.episodes = episodes
+        for name in Self.counterNames {
+            guard let value = stored[name] else { continue }
+            if name == "learner/rollouts" { rollouts = UInt64(max(0, value)) } else { counters[name] = value }
+        }
     }
 
     /// What taking in one rollout produced.

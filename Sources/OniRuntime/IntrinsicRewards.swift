@@ -34,6 +34,8 @@ struct IntrinsicRewards {
 
     /// Saves the model's weights on its own thread.
     func saveModel(to path: String, done: @escaping @Sendable ((any Error)?) -> Void) { model.save(to: path, done: done) }
+    /// Saves the reward model and waits until it is written.
+    func saveModelNow(to path: String) throws { try model.saveNow(to: path) }
 
     /// The formula, for the log.
     var formula: String {

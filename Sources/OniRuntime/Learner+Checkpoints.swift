@@ -35,9 +35,23 @@ extension Learner {
             pairs.restore(id: row.id, PairTable.Pair(first: row.firstID, second: row.secondID, createdEnvSteps: row.createdEnvSteps, preference: row.preference))
             if !row.settled && config.annotatorEndpoint != nil && ranking { annotation.ask(about: .pair(row.id), failedBefore: row.failures, now: now) }
         }
-        intake.resume(envSteps: try store.lastLearnerEnvSteps(), episodes: UInt64(try store.count(.episodes)))
+        // Counters go on from their last stored values (a metrics snapshot is written every
+        // --metrics-interval; what a killed learner counted after its last one is not kept).
+        let stored = try store.latestMetrics(ExperienceIntake.counterNames + Self.cumulativeCounters + ["annotation/timeouts"])
+        intake.resume(envSteps: try store.lastLearnerEnvSteps(), episodes: UInt64(try store.count(.episodes)), counters: stored)
+        for name in Self.cumulativeCounters { if let value = stored[name] { counters[name] = value } }
+        annotation.resume(timedOutRequests: Int(stored["annotation/timeouts"] ?? 0))
         _ = registry.takeDirty()
     }
+
+    /// The learner's own counters that add up over a run (not rates or gauges): a resumed run
+    /// continues them.
+    static let cumulativeCounters = [
+        "annotation/backend_errors", "annotation/disagreed", "annotation/duplicate_results", "annotation/late_replies", "annotation/replies",
+        "annotation/requests_sent", "annotation/unknown_messages", "annotation/unparseable", "learner/checkpoint_failures",
+        "learner/checkpoints_saved", "learner/foreign_hellos", "learner/foreign_rollouts", "learner/milestones_kept", "learner/random_rollouts",
+        "learner/rollouts_untrainable", "learner/rollouts_wrong_env",
+    ]
 
 
     /// Loads the newest usable checkpoint of the run directory, if any.
@@ -97,13 +111,19 @@ extension Learner {
         }
     }
 
-    func saveCheckpoint() {
+    /// Saves the policy and the reward model; the `last` save (the learner stopping) waits until
+    /// the reward model is written, the periodic ones leave it to the model's thread.
+    func saveCheckpoint(last: Bool = false) {
         guard let trainer, var checkpointer else { return }
         defer { self.checkpointer = checkpointer }
         if intrinsic.hasModel {
-            let logger = self.logger
-            intrinsic.saveModel(to: Self.rewardModelCheckpoint(checkpointer.store.directory.deletingLastPathComponent())) { error in
-                if let error { logger.error("reward model not saved", metadata: ["error": "\(error)"]) }
+            let logger = self.logger, path = Self.rewardModelCheckpoint(checkpointer.store.directory.deletingLastPathComponent())
+            if last {
+                do { try intrinsic.saveModelNow(to: path) } catch { logger.error("reward model not saved", metadata: ["error": "\(error)"]) }
+            } else {
+                intrinsic.saveModel(to: path) { error in
+                    if let error { logger.error("reward model not saved", metadata: ["error": "\(error)"]) }
+                }
             }
         }
         do {

@@ -185,7 +185,7 @@ public final class Learner {
         defer {
             // Whatever ends the loop, everything received so far reaches the disk.
             trainer?.stop()
-            saveCheckpoint()
+            saveCheckpoint(last: true)
             flushMessages(writer)
             emitMetrics(sockets, writer: writer)
             writer.close()

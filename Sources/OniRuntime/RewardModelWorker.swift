@@ -59,15 +59,26 @@ final class RewardModelWorker: @unchecked Sendable {
     func save(to path: String, done: @escaping @Sendable ((any Error)?) -> Void) {
         queue.async { [self] in
             do {
-                switch composition.type {
-                case .classification: try classifier.save(to: path)
-                case .ranking: try ranker.save(to: path)
-                default: break
-                }
+                try write(to: path)
                 done(nil)
             } catch {
                 done(error)
             }
+        }
+    }
+
+    /// Saves the weights to `path` and returns once they are on disk (after any running round):
+    /// the last save before the learner exits.
+    func saveNow(to path: String) throws {
+        try queue.sync { try write(to: path) }
+    }
+
+    /// On `queue`: the model's weights and optimiser state to `path`.
+    private func write(to path: String) throws {
+        switch composition.type {
+        case .classification: try classifier.save(to: path)
+        case .ranking: try ranker.save(to: path)
+        default: break
         }
     }
 

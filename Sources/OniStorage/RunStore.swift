@@ -343,6 +343,18 @@ public final class RunStore {
         return rows
     }
 
+    /// The newest stored value of each of `names` that has one (what a resumed learner's counters start from).
+    public func latestMetrics(_ names: [String]) throws(StorageError) -> [String: Double] {
+        guard !names.isEmpty else { return [:] }
+        let placeholders = names.map { _ in "?" }.joined(separator: ",")
+        let s = try database.prepare(
+            "SELECT name, value FROM metrics WHERE rowid IN (SELECT max(rowid) FROM metrics WHERE name IN (\(placeholders)) GROUP BY name)")
+        try s.bind(values: names.map { .text($0) })
+        var values: [String: Double] = [:]
+        while try s.step() { values[s.text(0)] = s.double(1) }
+        return values
+    }
+
     /// One stored metrics snapshot.
     public struct MetricSnapshot: Sendable, Hashable {
         public var unixMilliseconds: Int64

@@ -49,4 +49,31 @@ import Testing
         let unseen = classifier.probabilities(["You kill the jackal!", "It's a solid wall."])
         #expect(unseen[0] > 0.5 && unseen[1] < 0.5, "\(unseen)")
     }
+
+    /// Saved and loaded, the classifier trains on exactly as the one that never stopped: the
+    /// optimiser's moments and step count come back with the weights.
+    @Test func aLoadedClassifierTrainsOnAsIfItHadNeverStopped() throws {
+        let examples: [(text: String, label: Float)] = [("You find a key.", 1), ("It's a wall.", 0), ("You kill the rat!", 1), ("The rat bites!", 0)]
+        let running = MessageClassifier(seed: 3)
+        var rng = SeededGenerator(seed: 4)
+        running.train(on: examples, steps: 30, rng: &rng)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("oni-classifier-\(UUID().uuidString).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try running.save(to: path)
+        let resumed = MessageClassifier(seed: 99)
+        try resumed.load(from: path)
+        #expect(resumed.version == running.version)
+        var a = rng, b = rng
+        running.train(on: examples, steps: 5, rng: &a)
+        resumed.train(on: examples, steps: 5, rng: &b)
+        #expect(zip(running.parameters, resumed.parameters).allSatisfy { $0.value == $1.value }, "weights differ after the same steps")
+        // Without the moments (a file of weights alone, as older runs kept) the same steps land elsewhere.
+        let weightsOnly = MessageClassifier(seed: 99)
+        try RewardModelFile.save(running.parameters, kind: .classification, version: running.version, to: path)
+        try weightsOnly.load(from: path)
+        var c = rng, d = rng
+        weightsOnly.train(on: examples, steps: 5, rng: &c)
+        running.train(on: examples, steps: 5, rng: &d)
+        #expect(!zip(running.parameters, weightsOnly.parameters).allSatisfy { $0.value == $1.value })
+    }
 }
