@@ -21,11 +21,19 @@ public struct LocalLLM: Sendable, Equatable {
         self.model = model
     }
 
-    /// The model name reported with every label: the GGUF's file name without `.gguf`,
-    /// so labels from different models never share a cache entry.
+    /// The GGUF's file name without `.gguf`, for people.
     public var modelName: String {
         let name = (model as NSString).lastPathComponent
         return name.hasSuffix(".gguf") ? String(name.dropLast(5)) : name
+    }
+
+    /// The model's identity, which the server reports (its alias) and every label is cached and
+    /// stored under: the file name and the first 16 hex digits of the file's SHA-256
+    /// (`qwen2.5-coder-0.5b-instruct-q4_k_m@sha256:1d9614638d18…`), so two files of one name
+    /// never share labels. The name alone when the digest cannot be computed.
+    public var identity: String {
+        guard let digest = ModelDigest.of(model) else { return modelName }
+        return "\(modelName)@sha256:\(digest.prefix(16))"
     }
 
     /// The places searched for the server: `ONI_LLAMA_SERVER`, `ONI_LLAMA_DIR/llama-server`,
@@ -76,10 +84,11 @@ public struct LocalLLM: Sendable, Equatable {
 
     /// The server's command line: loopback only, `threads` CPU threads, `slots` parallel
     /// requests sharing a `contextSize`-token KV cache (the few-shot prefix is cached per slot).
-    public func arguments(port: Int, threads: Int, slots: Int, contextSize: Int) -> [String] {
+    /// The server reports `alias` as its model (pass `identity`).
+    public func arguments(port: Int, threads: Int, slots: Int, contextSize: Int, alias: String) -> [String] {
         [
             "--model", model, "--host", "127.0.0.1", "--port", "\(port)", "--threads", "\(threads)",
-            "--ctx-size", "\(contextSize)", "--parallel", "\(slots)", "--alias", modelName, "--no-webui",
+            "--ctx-size", "\(contextSize)", "--parallel", "\(slots)", "--alias", alias, "--no-webui",
         ]
     }
 }
@@ -161,7 +170,7 @@ public final class LocalLLMProcess {
         // Not through `oni exec-tied`: the parent-death signal follows the spawning thread, and
         // this is started from async code whose pool threads may retire while the server runs.
         process.executableURL = URL(fileURLWithPath: local.server)
-        process.arguments = local.arguments(port: port, threads: threads, slots: 1, contextSize: 4096)
+        process.arguments = local.arguments(port: port, threads: threads, slots: 1, contextSize: 4096, alias: local.identity)
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice

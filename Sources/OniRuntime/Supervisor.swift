@@ -82,7 +82,11 @@ public final class Supervisor {
         if let local {
             try launch(
                 // Through `oni exec-tied`: the kernel kills the server if this process dies, even by SIGKILL.
-                "llm-server", "oni", ["exec-tied", "--", local.server] + local.arguments(port: llmPort, threads: config.llmThreads, slots: roles.llmConcurrency, contextSize: 4096 * roles.llmConcurrency),
+                "llm-server", "oni",
+                ["exec-tied", "--", local.server]
+                    + local.arguments(
+                        port: llmPort, threads: config.llmThreads, slots: roles.llmConcurrency, contextSize: 4096 * roles.llmConcurrency,
+                        alias: roles.llmModel),
                 logs: logs)
             try waitForLLMServer(URL(string: "http://127.0.0.1:\(llmPort)")!)
         }
@@ -175,7 +179,7 @@ public final class Supervisor {
             return nil
         }
         roles.llmBaseURL = "http://127.0.0.1:\(port)/v1"
-        roles.llmModel = local.modelName
+        roles.llmModel = local.identity  // the name with the file's SHA-256: what labels are cached and stored under
         roles.labelMode = roles.labelMode ?? .logprob
         roles.pairJudge = roles.pairJudge ?? .scores
         if roles.llmConcurrency == 0 { roles.llmConcurrency = 1 }

@@ -23,7 +23,7 @@ struct LLMConnection {
             Console.line("\(command): starting the local llama-server with \(local.modelName) (log: \(logPath))")
             let started = try LocalLLMProcess(local, port: LocalLLMProcess.freePort(), threads: threads, logPath: logPath)
             server = started
-            config = LLMServerConfig(baseURL: started.baseURL, model: local.modelName)
+            config = LLMServerConfig(baseURL: started.baseURL, model: local.identity)
             config.maxConcurrentRequests = annotator.llmConcurrency == 0 ? 1 : annotator.llmConcurrency
         } catch {
             Console.line("\(command): \(error)")

@@ -160,8 +160,11 @@ import Testing
         #expect(labelled, "\(oni.output)")
         oni.signal(SIGINT)
         #expect(oni.wait(seconds: 60) == 0, "\(oni.output)")
-        let model = try LocalLLM.locate().modelName
-        #expect(oni.output.hasPrefix("oni run: annotating with \(model) on a local llama-server (127.0.0.1:\(port + 6)"), "\(oni.output)")
+        let local = try LocalLLM.locate()
+        #expect(oni.output.hasPrefix("oni run: annotating with \(local.modelName) on a local llama-server (127.0.0.1:\(port + 6)"), "\(oni.output)")
+        // Labels are stored under the model's identity: its name and its file's SHA-256.
+        let model = local.identity
+        #expect(model.hasPrefix(local.modelName + "@sha256:") && model.count == local.modelName.count + 8 + 16)
         let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
         let rows = try store.database.prepare("SELECT count(*), count(DISTINCT prompt_hash) FROM labels WHERE status = 'labelled' AND model = ?")
         try rows.bind(.text(model))
