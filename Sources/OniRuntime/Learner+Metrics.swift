@@ -77,6 +77,7 @@ extension Learner {
             values.merge(intrinsic.metrics) { _, new in new }
         }
         values["learner/frames_refused"] = Double(sockets.framesRefused)
+        values["learner/messages_too_large"] = Double(sockets.messagesTooLarge)
         if let security = transport.securityCounters {
             values["security/admitted"] = Double(security.admitted)
             values["security/refused_keys"] = Double(security.refusedKeys)

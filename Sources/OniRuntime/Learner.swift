@@ -92,6 +92,8 @@ public final class Learner {
 
         var all: [MessageChannel] { [experience, params, metrics, control] + (annotator.map { [$0] } ?? []) }
         var framesRefused: Int { all.map { $0.counters.refusedTotal }.reduce(0, +) }
+        /// Messages over the frame limit, not sent (Params of a network too large for --max-frame-mb).
+        var messagesTooLarge: Int { all.map { $0.counters.tooLarge }.reduce(0, +) }
     }
 
     /// Runs until stopped (signal or `maxEnvSteps`), then drains the experience

@@ -6,6 +6,7 @@ public final class FrameCounters: Sendable {
         var sent = 0
         var received = 0
         var refused: [String: Int] = [:]
+        var tooLarge = 0
     }
 
     private let state = Mutex(State())
@@ -13,6 +14,8 @@ public final class FrameCounters: Sendable {
     public init() {}
 
     func countSent() { state.withLock { $0.sent += 1 } }
+    @discardableResult
+    func countTooLarge() -> Int { state.withLock { $0.tooLarge += 1; return $0.tooLarge } }
     func countReceived() { state.withLock { $0.received += 1 } }
 
     /// Counts a refused frame; returns how many of this reason there are now.
@@ -30,6 +33,8 @@ public final class FrameCounters: Sendable {
     public var received: Int { state.withLock { $0.received } }
     /// Refused frames so far, by `FrameError.counterName`.
     public var refused: [String: Int] { state.withLock { $0.refused } }
+    /// Messages not sent because they were over the frame limit (`TransportError.tooLarge`).
+    public var tooLarge: Int { state.withLock { $0.tooLarge } }
     /// All refused frames.
     public var refusedTotal: Int { state.withLock { $0.refused.values.reduce(0, +) } }
 }

@@ -46,7 +46,7 @@ public final class MessageChannel {
     /// Sends `message`; false if it could not be queued without waiting (`dontWait`) or within the send timeout.
     @discardableResult
     public func send(_ message: WireMessage, dontWait: Bool = false) throws(TransportError) -> Bool {
-        let sent = try channel.send(multipart: [codec.encode(message)], dontWait: dontWait)
+        let sent = try channel.send(multipart: [try encodeWithinLimit(message)], dontWait: dontWait)
         if sent { counters.countSent() }
         return sent
     }
@@ -54,7 +54,7 @@ public final class MessageChannel {
     /// ROUTER: sends `message` to the peer with routing id `peer`.
     @discardableResult
     public func send(_ message: WireMessage, to peer: Data, dontWait: Bool = false) throws(TransportError) -> Bool {
-        let sent = try channel.send(multipart: [peer, codec.encode(message)], dontWait: dontWait)
+        let sent = try channel.send(multipart: [peer, try encodeWithinLimit(message)], dontWait: dontWait)
         if sent { counters.countSent() }
         return sent
     }
@@ -115,4 +115,19 @@ public final class MessageChannel {
     }
 
     public func close() { channel.close() }
+
+    /// The message's frame, if the receiver's limit (the same codec's, both ends configured
+    /// alike) lets it through: a frame over it is counted and logged here, where it is made,
+    /// rather than dropped unseen on the way (libzmq closes a connection that carries one over
+    /// its own ceiling) or refused at the other end.
+    private func encodeWithinLimit(_ message: WireMessage) throws(TransportError) -> Data {
+        let frame = codec.encode(message)
+        guard frame.count <= codec.maxFrameBytes else {
+            let error = TransportError.tooLarge(kind: "\(message.kind)", size: frame.count, limit: codec.maxFrameBytes)
+            let n = counters.countTooLarge()
+            if LogThrottle.shouldLog(n) { logger.error("message not sent", metadata: ["socket": "\(name)", "error": "\(error)", "count": "\(n)"]) }
+            throw error
+        }
+        return frame
+    }
 }

@@ -11,6 +11,8 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
     /// A transport refused an operation (e.g. an in-memory address already bound, channels of
     /// two transports polled together); `operation` names it.
     case refused(operation: String, reason: String)
+    /// A message larger than the frame limit was not sent: its receiver would refuse it.
+    case tooLarge(kind: String, size: Int, limit: Int)
 
     static func last(_ operation: String) -> TransportError {
         let code = zmq_errno()
@@ -24,6 +26,9 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
         case .closed: "socket used after close"
         case .contextTerminated: "ZeroMQ context terminated"
         case let .refused(operation, reason): "\(operation) refused: \(reason)"
+        case let .tooLarge(kind, size, limit):
+            "a \(kind) message of \(size) bytes is over the frame limit of \(limit) bytes, so its receiver would refuse it: "
+                + "raise --max-frame-mb on both ends, or make it smaller (a rollout: --rollout-length, --envs-per-worker)"
         }
     }
 }

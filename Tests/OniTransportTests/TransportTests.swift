@@ -56,6 +56,30 @@ enum TransportKind: String, CaseIterable, CustomTestStringConvertible {
         #expect(pull.counters.refusedTotal == 0)
     }
 
+    /// A message over the frame limit is not sent: counted and named where it is made, instead
+    /// of refused at the other end or dropped unseen with the connection (libzmq's ceiling).
+    @Test(arguments: TransportKind.allCases)
+    func aMessageOverTheLimitIsRefusedByItsSenderAndCounted(kind: TransportKind) throws {
+        let (push, pull) = try Self.pair(kind.make(), kind.anyAddress, maxFrameBytes: 512)
+        defer { push.close(); pull.close() }
+        let big = sampleRollout(steps: 40, envs: 8)
+        let size = FrameCodec().encode(.rollout(big.wire)).count
+        #expect(size > 512)
+        #expect(throws: TransportError.tooLarge(kind: "Rollout", size: size, limit: 512)) { try push.send(.rollout(big.wire)) }
+        #expect(push.counters.tooLarge == 1 && push.counters.sent == 0)
+        #expect("\(TransportError.tooLarge(kind: "Rollout", size: size, limit: 512))".contains("--max-frame-mb"))
+        // The channel goes on: a message within the limit arrives, nothing else does.
+        var hello = Oni_V1_Hello()
+        hello.id = "small"
+        try push.send(.hello(hello))
+        guard case let .hello(received)? = try pull.receive(timeoutMilliseconds: 5000) else {
+            Issue.record("the small message did not arrive")
+            return
+        }
+        #expect(received.id == "small" && pull.counters.refusedTotal == 0)
+        #expect(try pull.receive(timeoutMilliseconds: 100) == nil)
+    }
+
     @Test(arguments: TransportKind.allCases)
     func everyBadFrameIsRefusedAndCountedAndTheSocketKeepsWorking(kind: TransportKind) throws {
         let (push, pull) = try Self.pair(kind.make(), kind.anyAddress, maxFrameBytes: 4096)
