@@ -28,7 +28,7 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
         case let .refused(operation, reason): "\(operation) refused: \(reason)"
         case let .tooLarge(kind, size, limit):
             "a \(kind) message of \(size) bytes is over the frame limit of \(limit) bytes, so its receiver would refuse it: "
-                + "raise --max-frame-mb on both ends, or make it smaller (a rollout: --rollout-length, --envs-per-worker)"
+                + "raise --max-frame-bytes on both ends, or make it smaller (a rollout: --rollout-length, --envs-per-worker)"
         }
     }
 }

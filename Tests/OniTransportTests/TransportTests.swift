@@ -67,7 +67,7 @@ enum TransportKind: String, CaseIterable, CustomTestStringConvertible {
         #expect(size > 512)
         #expect(throws: TransportError.tooLarge(kind: "Rollout", size: size, limit: 512)) { try push.send(.rollout(big.wire)) }
         #expect(push.counters.tooLarge == 1 && push.counters.sent == 0)
-        #expect("\(TransportError.tooLarge(kind: "Rollout", size: size, limit: 512))".contains("--max-frame-mb"))
+        #expect("\(TransportError.tooLarge(kind: "Rollout", size: size, limit: 512))".contains("--max-frame-bytes"))
         // The channel goes on: a message within the limit arrives, nothing else does.
         var hello = Oni_V1_Hello()
         hello.id = "small"
