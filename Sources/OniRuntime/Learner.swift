@@ -92,7 +92,7 @@ public final class Learner {
 
         var all: [MessageChannel] { [experience, params, metrics, control] + (annotator.map { [$0] } ?? []) }
         var framesRefused: Int { all.map { $0.counters.refusedTotal }.reduce(0, +) }
-        /// Messages over the frame limit, not sent (Params of a network too large for --max-frame-mb).
+        /// Messages over the frame limit, not sent (Params of a network too large for --max-frame-bytes).
         var messagesTooLarge: Int { all.map { $0.counters.tooLarge }.reduce(0, +) }
     }
 
