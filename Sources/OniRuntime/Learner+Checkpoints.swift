@@ -118,6 +118,8 @@ extension Learner {
         defer { self.checkpointer = checkpointer }
         if intrinsic.hasModel {
             let logger = self.logger, path = Self.rewardModelCheckpoint(checkpointer.store.directory.deletingLastPathComponent())
+            // The policy's first save makes the folder too, but may come after this one.
+            try? FileManager.default.createDirectory(at: checkpointer.store.directory, withIntermediateDirectories: true)
             if last {
                 do { try intrinsic.saveModelNow(to: path) } catch { logger.error("reward model not saved", metadata: ["error": "\(error)"]) }
             } else {

@@ -16,6 +16,8 @@ import Testing
     struct Figures {
         var kills: [String: Int] = [:]
         var resumes = 0
+        /// Resumes that took the reward model back from its checkpoint.
+        var rewardModelResumes = 0
         /// Resident KiB of the learner and the annotator over the quiet end, one sample a second.
         var rss: [String: [Double]] = [:]
     }
@@ -38,6 +40,8 @@ import Testing
         let options = [
             "run", "--run-dir", run, "--max-env-steps", "0", "--workers", "2", "--envs-per-worker", "4", "--env", "grid:vault",
             "--llm-url", llm.baseURL.absoluteString, "--annotation-cache", cachePath, "--checkpoint-interval", "1",
+            // A reward model (and its optimiser) to be checkpointed, killed and taken back too.
+            "--reward", "classification",
         ] + OniRunTests.tinyNetwork
         var oni = try ChildProcess("oni", options, name: "chaos-oni")
         var figures = Figures()
@@ -52,6 +56,10 @@ import Testing
             let roll = rng.below(10)
             let victim = roll < 5 ? "worker-\(roll % 2)" : roll < 7 ? "annotator" : "learner"
             if victim != "learner", sinceStart[victim, default: 0] >= 4 { continue }
+            // A learner is killed once its reward model has a checkpoint to come back from.
+            if victim == "learner" {
+                #expect(eventually(seconds: 60) { FileManager.default.fileExists(atPath: run + "/checkpoints/reward_model.safetensors") })
+            }
             guard let pid = Self.child(of: oni.pid, matching: victim == "learner" ? "oni-learner" : victim == "annotator" ? "oni-annotator" : "oni-worker --id \(victim)")
             else {
                 Issue.record("event \(event): no \(victim) process under oni run\n\(oni.output.suffix(1500))")
@@ -69,6 +77,8 @@ import Testing
             #expect(oni.wait(seconds: 60) != nil, "oni run went on without its learner")
             let committed = try RunStore(path: run + "/oni.sqlite", readOnly: true).lastLearnerEnvSteps()
             let checkpointed = Self.checkpointVersion(run)
+            let rewardModelKept = FileManager.default.fileExists(atPath: run + "/checkpoints/reward_model.safetensors")
+            let counterFloor = try Self.lastCounters(run)
             let logBefore = Self.learnerLog(run).count
             oni = try ChildProcess("oni", ["run", "--resume", "--run-dir", run], name: "chaos-oni-resumed")
             figures.resumes += 1
@@ -80,8 +90,18 @@ import Testing
             }, "\(oni.output.suffix(1500))")
             let resumed = String(Self.learnerLog(run).dropFirst(logBefore))
             #expect(Self.number(after: "resumed_env_steps=", in: resumed) ?? -1 >= Int64(committed), "\(resumed.prefix(2000))")
-            #expect(Self.number(after: "version=", in: resumed) ?? -1 >= checkpointed, "checkpointed \(checkpointed): \(resumed.prefix(2000))")
+            let trainingLine = resumed.split(separator: "\n").first { $0.contains("resumed training") }.map(String.init) ?? ""
+            #expect(Self.number(after: "version=", in: trainingLine) ?? -1 >= checkpointed, "checkpointed \(checkpointed): \(resumed.prefix(2000))")
+            if rewardModelKept {
+                #expect(resumed.contains("reward model resumed") && !resumed.contains("reward model checkpoint unusable"), "\(resumed.prefix(3000))")
+                figures.rewardModelResumes += 1
+            }
             #expect(eventually(seconds: 60) { oni.output.contains("oni run: steps") }, "\(oni.output)")
+            // Counters go on from the last snapshot the killed learner stored, never from zero.
+            #expect(eventually(seconds: 30) {
+                let now = (try? Self.lastCounters(run)) ?? [:]
+                return counterFloor.allSatisfy { name, floor in (now[name] ?? -1) >= floor } && now.count >= counterFloor.count
+            }, "counters below \(counterFloor)")
         }
         // Some quiet time for labels delayed by the outage, sampling the roles' memory.
         let quiet = environment["ONI_CHAOS_QUIET"].flatMap(Int.init) ?? 8
@@ -125,12 +145,19 @@ import Testing
         }.joined(separator: "; ")
         print(
             "chaos: \(events) events, kills \(figures.kills.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")), "
-                + "\(figures.resumes) resumes; \(steps) env steps, policy version \(version), \(labelled.count) messages, \(labels) labelled, "
+                + "\(figures.resumes) resumes (\(figures.rewardModelResumes) with the reward model); \(steps) env steps, policy version \(version), \(labelled.count) messages, \(labels) labelled, "
                 + "0 lost; resident memory over the last \(quiet) s: \(memory)")
     }
 
     /// The pid of the child of `parent` whose command line contains `pattern` (the newest).
     static func child(of parent: Int32, matching pattern: String) -> Int32? { childPIDs(of: parent, matching: pattern).last }
+
+    /// The newest stored value of the learner's cumulative counters.
+    static func lastCounters(_ run: String) throws -> [String: Double] {
+        let store = try RunStore(path: run + "/oni.sqlite", readOnly: true)
+        defer { store.close() }
+        return try store.latestMetrics(["learner/rollouts", "annotation/replies", "annotation/requests_sent", "learner/checkpoints_saved"])
+    }
 
     static func learnerLog(_ run: String) -> String { (try? String(contentsOfFile: run + "/logs/learner.log", encoding: .utf8)) ?? "" }
 
