@@ -6,7 +6,7 @@
 #
 #   bash deploy/learning-regression.sh            # builds the release executables first
 #
-# The bar sits well below what the defaults reach (README *Results*: seed 1 passed 0.5 at 630k
+# The bar sits well below what the defaults reach (Sources/OniRuntime/OniRuntime.docc/Results.md: seed 1 passed 0.5 at 630k
 # steps and 0.9 at 1.01 M; the tuning seeds passed 0.5 by 570–580k), so the asynchrony between
 # workers and learner cannot fail it, while a learner that stopped learning (success near the
 # random policy's ~0.1) or collapsed to one action fails it.

@@ -41,11 +41,17 @@ swift test --skip-build "$@"
 if [ $# -eq 0 ]; then
   ONI_BIN=.build/debug bash deploy/slurm/test-slurm.sh
   bash deploy/k8s/validate.sh .build/debug
+  # The reference articles build, with no broken link or other warning.
+  docs=$(mktemp -d)
+  swift package generate-documentation --target OniRuntime --warnings-as-errors --output-path "$docs" >/dev/null
+  rm -rf "$docs"
+  echo "docs: Sources/OniRuntime/OniRuntime.docc builds without warnings"
   # Last, a seeded grid task must still be learnt within a stated number of env steps…
   bash deploy/learning-regression.sh
   # …and the learner's steady-state update must allocate no more than it did when this bar was
-  # set (counted by ordo-one's malloc interposer; README *Benchmarks*): a ratchet, lowered as
-  # the remaining allocations go.
+  # set (counted by ordo-one's malloc interposer; the Benchmarks article,
+  # Sources/OniRuntime/OniRuntime.docc/Performance.md): a ratchet, lowered as the remaining
+  # allocations go.
   swift build -c release --product oni-allocations >/dev/null
   .build/release/oni-allocations --max-per-update 460 --max-kib-per-update 8192
   .build/release/oni-allocations --core gru --max-per-update 460 --max-kib-per-update 8192

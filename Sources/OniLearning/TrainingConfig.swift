@@ -5,7 +5,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     /// γ.
     public var discount = 0.99
     /// Weight of the entropy bonus (exploration). 0.003 (Sample Factory's default) reached
-    /// keyroom's 0.9 where 0.01 kept the policy near uniform (README *Results*).
+    /// keyroom's 0.9 where 0.01 kept the policy near uniform (*Results* in the OniRuntime documentation).
     public var entropyCoefficient = 0.003
     /// Weight of the value loss.
     public var valueCoefficient = 0.5

@@ -1,6 +1,6 @@
 /// Other spellings of Oni's options, rewritten to Oni's own before parsing: the names older
 /// releases used (kept for one release), snake_case spellings (`--llm_batch_size`, as ONI and
-/// Sample Factory write them), and `--name=value`. Hidden from help; the README lists them.
+/// Sample Factory write them), and `--name=value`. Hidden from help; the Running article of the OniRuntime documentation lists them.
 public enum OptionAliases {
     /// Old or foreign name → Oni's name.
     static let renamed: [String: String] = [

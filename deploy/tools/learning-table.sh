@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Time to 0.9 success for one configuration of `oni run`, one run per seed, one after another
 # (never two experiments on the machine at once), then the table of
-# deploy/tools/time-to-success.py. Rerunnable evidence for README *Results*.
+# deploy/tools/time-to-success.py. Rerunnable evidence for Sources/OniRuntime/OniRuntime.docc/Results.md.
 #
 #   bash deploy/tools/learning-table.sh NAME "SEEDS" MAX_ENV_STEPS [oni run flags…]
 #   bash deploy/tools/learning-table.sh keyroom "1 2 3" 1000000 --env grid:keyroom --llm none

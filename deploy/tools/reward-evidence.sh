@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reruns the README's reward comparison on grid:vault: each reward type (none, retrieval,
+# Reruns the reward comparison of Sources/OniRuntime/OniRuntime.docc/Results.md on grid:vault: each reward type (none, retrieval,
 # classification, ranking) for each seed, 1M env steps, the local LLM annotating (none runs
 # without it), then prints success over the last 100 episodes every 100k steps and draws
 # the curves with `oni plot`. About 7 minutes per run on 2 cores. Needs the sqlite3 shell

@@ -11,8 +11,9 @@
 /// Oni wire schema, version 1: tensors.
 ///
 /// Every ZeroMQ frame starts with a 4-byte header (magic "ON", protocol
-/// version, message kind; see README "Wire protocol") followed by one of the
-/// messages of this package, protobuf-encoded.
+/// version, message kind; see the "Wire protocol" article of the OniRuntime
+/// documentation) followed by one of the messages of this package,
+/// protobuf-encoded.
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
