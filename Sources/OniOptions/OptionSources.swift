@@ -13,7 +13,7 @@ public enum OptionSources {
     }
 
     public static func expanded(_ raw: [String], accepting names: Set<String>) throws -> [String] {
-        try ConfigFile.expand(OptionAliases.canonical(raw), accepting: names)
+        try ConfigFile.expand(ONISpellings.translate(OptionAliases.canonical(raw)), accepting: names)
     }
 }
 

@@ -153,6 +153,47 @@ func everyLearnerOptionChanged() -> [String] {
         #expect(OptionAliases.canonical(["exec-tied", "--", "server", "--num-envs", "1"]) == ["exec-tied", "--", "server", "--num-envs", "1"])
     }
 
+    /// ONI's README command line, as ONI's users type it, is an `oni run` with the same meaning.
+    @Test func onisCommandLineRunsAsOnisOwn() throws {
+        let oni = [
+            "--train_dir", "/tmp/oni-runs", "--llm_model", "Meta-Llama-3.1-8B-Instruct", "--llm_server_addr", "gpu-node", "--experiment", "score-s1",
+            "--root_env", "NetHackScore-v0", "--llm_reward_type", "online_cls", "--llm_reward_coeff", "0.4", "--extrinsic_reward_coeff", "0.1",
+            "--goal_key", "combat", "--gamma", "0.999", "--num_workers", "3", "--rollout", "64", "--hidden_size", "128", "--beta_count_exponent", "2",
+            "--wandb", "False", "--prompt_version", "default",
+        ]
+        let settings = try RunSettings.parse(OptionSources.expanded(oni, accepting: OptionValues.names(of: RunSettings.self)))
+        #expect(settings.run.runDir == "/tmp/oni-runs/score-s1")
+        #expect(settings.environment.env == "nethack:score" && settings.learner.reward == .retrieval)
+        #expect(settings.learner.llmRewardCoeff == 0.4 && settings.learner.extrinsicRewardCoeff == 0.1 && settings.learner.betaCountExponent == 2)
+        #expect(settings.annotator.llmUrl == "http://gpu-node:9001/v1" && settings.annotator.llmModel == "Meta-Llama-3.1-8B-Instruct")
+        #expect(settings.learner.goal == "combat" && settings.learner.discount == 0.999 && settings.learner.hidden == 128)
+        #expect(settings.run.workers == 3 && settings.worker.rolloutLength == 64)
+        for (type, reward) in [("online_cls_reward_model", RewardChoice.classification), ("online_motif", .ranking), ("cosine-bow", .cosine), ("none", .none)] {
+            #expect(try RunSettings.parse(ONISpellings.translate(["--llm-reward-type", type])).learner.reward == reward)
+        }
+        #expect(try ONISpellings.translate(["--root-env", "NetHackStaircase-v0", "--train-dir", "runs"]) == ["--env", "nethack:staircase", "--run-dir", "runs/default"])
+        #expect(try ONISpellings.translate(["--llm-server-addr", "https://llm.example/v1"]) == ["--llm-url", "https://llm.example/v1"])
+    }
+
+    /// What Oni has no equal for is refused, naming what comes closest — never read as something else.
+    @Test func onisSpellingsWithoutAnEqualAreRefusedWithTheNearest() {
+        func refusal(_ arguments: [String]) -> String {
+            do {
+                _ = try ONISpellings.translate(arguments)
+                return ""
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(refusal(["--root-env", "NetHackScoreExtendedActions-v1"]).contains("nethack:score,actions=extended"))
+        #expect(refusal(["--root-env", "NetHackStaircaseLvl3ExtendedActions-v1"]).contains("nethack:staircase,depth=3,actions=extended"))
+        #expect(refusal(["--llm-reward-type", "motif"]).contains("oni replay fit-reward"))
+        #expect(refusal(["--goal-key", "zeroknowledge"]).contains("zeroknowledge"))
+        #expect(refusal(["--prompt-version", "reworded"]).contains("reworded"))
+        #expect(refusal(["--wandb", "True"]).contains("wandb sync"))
+        #expect(refusal(["--llm-reward-type"]).contains("needs a value"))
+    }
+
     @Test func choicesAreClosedSetsThatHelpLists() throws {
         #expect(throws: (any Error).self) { try RunSettings.parse(["--reward", "retreival"]) }
         #expect(throws: (any Error).self) { try RunSettings.parse(["--core", "lstm"]) }

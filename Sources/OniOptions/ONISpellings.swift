@@ -1,0 +1,112 @@
+import ArgumentParser
+
+/// ONI's command line (facebookresearch/oni's `scripts/main.py`, on Sample Factory) in Oni's
+/// words, where the two mean the same: `--llm_reward_type online_cls` is `--reward retrieval`,
+/// `--root_env NetHackScore-v0` is `--env nethack:score`, `--train_dir D --experiment E` is
+/// `--run-dir D/E`, `--gamma` is `--discount`, … An ONI option or value Oni has no equal for is
+/// refused, naming what comes closest, rather than silently read as something else. Runs on
+/// the arguments after `OptionAliases` (snake_case already kebab-case).
+public enum ONISpellings {
+    /// ONI's name → Oni's, for options whose values mean the same.
+    static let renamed: [String: String] = [
+        "gamma": "discount", "exploration-loss-coeff": "entropy-coefficient", "ppo-clip-ratio": "clip",
+        "train-for-env-steps": "max-env-steps", "save-every-sec": "checkpoint-interval", "hidden-size": "hidden",
+        "num-workers": "workers", "rollout": "rollout-length",
+    ]
+
+    /// `--llm_reward_type` values → `--reward`.
+    static let rewardTypes = ["online_cls": "retrieval", "online_cls_reward_model": "classification", "online_motif": "ranking", "cosine-bow": "cosine", "none": "none"]
+    /// `--goal_key` values → `--goal`.
+    static let goals = ["defaultgoal": "default", "combat": "combat", "gold": "gold", "stairs": "stairs"]
+    /// NLE's task ids (as `--root_env` takes them) → Oni's environment names.
+    static let environments = [
+        "NetHackScore-v0": "nethack:score", "NetHackStaircase-v0": "nethack:staircase", "NetHackStaircasePet-v0": "nethack:staircase-pet",
+        "NetHackOracle-v0": "nethack:oracle", "NetHackGold-v0": "nethack:gold", "NetHackEat-v0": "nethack:eat", "NetHackScout-v0": "nethack:scout",
+        "NetHackChallenge-v0": "nethack:challenge",
+    ]
+    /// ONI's port for its FastChat server (`scripts/launch_fastchat_server.sh`), which `--llm_server_addr HOST` implies.
+    static let fastChatPort = 9001
+    /// ONI's `--train_dir` default, under the current directory; Sample Factory's default `--experiment`.
+    static let defaultTrainDirectory = "train_dir", defaultExperiment = "default"
+
+    /// `arguments` with ONI's options written as Oni's.
+    public static func translate(_ arguments: [String]) throws -> [String] {
+        var result: [String] = []
+        var trainDirectory: String?, experiment: String?
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            guard argument.hasPrefix("--"), argument.count > 2, argument != "--" else {
+                result.append(argument)
+                if argument == "--" { result += arguments[index...]; break }
+                continue
+            }
+            let name = String(argument.dropFirst(2))
+            func value() throws -> String {
+                guard index < arguments.count else { throw ValidationError("--\(name) (ONI's) needs a value") }
+                index += 1
+                return arguments[index - 1]
+            }
+            switch name {
+            case "llm-reward-type":
+                let type = try value()
+                guard let reward = rewardTypes[type] else {
+                    throw ValidationError(
+                        type == "motif"
+                            ? "--llm_reward_type motif (ONI's offline Motif): fit the reward model with `oni replay fit-reward RUN --reward ranking`, then train with --reward ranking --reward-init FILE"
+                            : "--llm_reward_type \(type): ONI's types are \(rewardTypes.keys.sorted().joined(separator: ", ")) and motif")
+                }
+                result += ["--reward", reward]
+            case "root-env":
+                let task = try value()
+                guard let env = environments[task] else {
+                    throw ValidationError(
+                        task.contains("ExtendedActions")
+                            ? "--root_env \(task): ONI's ExtendedActions tasks use its own 28-action set with macros, which Oni does not have yet; "
+                                + "the nearest is \(nearest(task)) (NLE's 86 keys), a different action space"
+                            : "--root_env \(task): Oni knows NLE's \(environments.keys.sorted().joined(separator: ", "))")
+                }
+                result += ["--env", env]
+            case "goal-key":
+                let key = try value()
+                guard let goal = goals[key] else {
+                    throw ValidationError("--goal_key \(key): Oni's goals are ONI's defaultgoal, combat, gold and stairs (zeroknowledge's prompt is not in Oni yet)")
+                }
+                result += ["--goal", goal]
+            case "llm-server-addr":
+                let host = try value()
+                result += ["--llm-url", host.contains("://") ? host : "http://\(host):\(fastChatPort)/v1"]
+            case "train-dir": trainDirectory = try value()
+            case "experiment": experiment = try value()
+            case "prompt-version":
+                let version = try value()
+                guard version == "default" else { throw ValidationError("--prompt_version \(version): only ONI's default is in Oni yet") }
+            case "wandb":
+                let on = try value()
+                guard ["false", "0", "no"].contains(on.lowercased()) else {
+                    throw ValidationError("--wandb \(on): Oni writes TensorBoard files; `wandb sync --sync-tensorboard RUN_DIR/tb` puts a run in W&B (see the Tools article)")
+                }
+            default:
+                if let renamed = renamed[name] { result.append("--" + renamed) } else { result.append(argument) }
+            }
+        }
+        if trainDirectory != nil || experiment != nil {
+            let directory = (trainDirectory ?? defaultTrainDirectory) + "/" + (experiment ?? defaultExperiment)
+            result += ["--run-dir", directory]
+        }
+        return result
+    }
+
+    /// The Oni environment closest to an ONI ExtendedActions task (NLE's full keyboard).
+    static func nearest(_ task: String) -> String {
+        if task.hasPrefix("NetHackStaircaseLvl"), let depth = task.dropFirst("NetHackStaircaseLvl".count).first?.wholeNumberValue {
+            return "nethack:staircase,depth=\(depth),actions=extended"
+        }
+        for (prefix, env) in [("NetHackScore", "nethack:score"), ("NetHackOracle", "nethack:oracle"), ("NetHackStaircase", "nethack:staircase")]
+        where task.hasPrefix(prefix) {
+            return env + ",actions=extended"
+        }
+        return "nethack:score,actions=extended"
+    }
+}
