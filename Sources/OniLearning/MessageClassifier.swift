@@ -37,28 +37,37 @@ public final class MessageClassifier {
         return logits(features.dense(texts), batch: texts.count).map { 1 / (1 + Foundation.exp(-Double($0))) }
     }
 
-    /// Mean binary cross-entropy with logits and its gradient: softplus(z) − y·z, dz = σ(z) − y.
-    public static func binaryCrossEntropy(logits: [Float], labels: [Float]) -> (loss: Double, gradient: [Float]) {
-        let n = Double(logits.count)
+    /// Binary cross-entropy with logits, each example weighted (`weights`, default all 1), averaged
+    /// over the weights, and its gradient: Σ wᵢ (softplus(zᵢ) − yᵢzᵢ) / Σ wᵢ, dzᵢ = wᵢ (σ(zᵢ) − yᵢ) / Σ wᵢ.
+    public static func binaryCrossEntropy(logits: [Float], labels: [Float], weights: [Float]? = nil) -> (loss: Double, gradient: [Float]) {
+        let total = weights.map { $0.reduce(0.0) { $0 + Double($1) } } ?? Double(logits.count)
         var loss = 0.0
         var gradient = [Float](repeating: 0, count: logits.count)
+        guard total > 0 else { return (0, gradient) }
         for i in logits.indices {
-            let z = Double(logits[i]), y = Double(labels[i])
-            loss += max(z, 0) + Foundation.log(1 + Foundation.exp(-abs(z))) - y * z
-            gradient[i] = Float((1 / (1 + Foundation.exp(-z)) - y) / n)
+            let z = Double(logits[i]), y = Double(labels[i]), w = Double(weights?[i] ?? 1)
+            loss += w * (max(z, 0) + Foundation.log(1 + Foundation.exp(-abs(z))) - y * z)
+            gradient[i] = Float(w * (1 / (1 + Foundation.exp(-z)) - y) / total)
         }
-        return (loss / n, gradient)
+        return (loss / total, gradient)
     }
 
     /// `steps` Adam steps on mini-batches of `examples` (text, label 0/1) drawn with `rng`; returns the last loss.
     @discardableResult
     public func train(on examples: [(text: String, label: Float)], steps: Int, batchSize: Int = 32, rng: inout SeededGenerator) -> Double {
+        train(on: examples.map { ($0.text, $0.label, Float(1)) }, steps: steps, batchSize: batchSize, rng: &rng)
+    }
+
+    /// The same, each example's loss weighted by `weight` (the LLM's confidence in its label:
+    /// an answer the model was unsure of moves the classifier less).
+    @discardableResult
+    public func train(on examples: [(text: String, label: Float, weight: Float)], steps: Int, batchSize: Int = 32, rng: inout SeededGenerator) -> Double {
         guard !examples.isEmpty, steps > 0 else { return .nan }
         var loss = Double.nan
         for _ in 0..<steps {
             let picks = (0..<min(batchSize, examples.count)).map { _ in rng.below(examples.count) }
             let z = logits(features.dense(picks.map { examples[$0].text }), batch: picks.count)
-            let (l, dz) = Self.binaryCrossEntropy(logits: z, labels: picks.map { examples[$0].label })
+            let (l, dz) = Self.binaryCrossEntropy(logits: z, labels: picks.map { examples[$0].label }, weights: picks.map { examples[$0].weight })
             loss = l
             _ = first.backward(relu.backward(second.backward(dz)))
             optimizer.step()

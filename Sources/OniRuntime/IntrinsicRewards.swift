@@ -121,10 +121,10 @@ struct IntrinsicRewards {
             guard !train.isEmpty else { return }
             examples = .pairs(train: train, heldOut: heldOut)
         } else {
-            var train: [(text: String, label: Float)] = [], heldOut: [(text: String, label: Float)] = []
+            var train: [(text: String, label: Float, weight: Float)] = [], heldOut: [(text: String, label: Float)] = []
             for (id, entry) in registry.entries {
                 guard let label = entry.label else { continue }
-                if id % 10 == 0 { heldOut.append((entry.text, label)) } else { train.append((entry.text, label)) }
+                if id % 10 == 0 { heldOut.append((entry.text, label)) } else { train.append((entry.text, label, entry.confidence)) }
             }
             guard train.count >= 2 else { return }
             examples = .labels(train: train, heldOut: heldOut)

@@ -90,9 +90,9 @@ extension Learner {
                     continue
                 }
                 pairs.setPreference(id, value)
-            case let (.labelled(value, _), .message(id)):
+            case let (.labelled(value, confidence), .message(id)):
                 // The latest label wins, here and in the store's message_labels view.
-                registry.setLabel(id, value)
+                registry.setLabel(id, value, confidence: confidence)
             case (.unparseable, _):
                 counters["annotation/unparseable", default: 0] += 1
             case (.disagreed, _):

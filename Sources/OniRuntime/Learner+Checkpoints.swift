@@ -28,7 +28,8 @@ extension Learner {
         let store = try RunStore(path: storePath)
         defer { store.close() }
         for row in try store.messages() {
-            registry.restore(id: row.id, text: row.text, count: row.count, firstSeenEnvSteps: row.firstSeenEnvSteps, label: row.label)
+            registry.restore(
+                id: row.id, text: row.text, count: row.count, firstSeenEnvSteps: row.firstSeenEnvSteps, label: row.label, confidence: row.confidence)
             if !row.settled && config.annotatorEndpoint != nil && !ranking { annotation.ask(about: .message(row.id), failedBefore: row.failures, now: now) }
         }
         for row in try store.pairs() {

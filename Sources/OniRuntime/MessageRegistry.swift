@@ -10,6 +10,8 @@ public struct MessageRegistry: Sendable {
         public var firstSeenEnvSteps: UInt64
         /// 1 or 0 once the annotator has labelled it.
         public var label: Float?
+        /// How sure the model was of `label` (log-probability mode: P of the answer given; else 1).
+        public var confidence: Float = 1
     }
 
     private var ids: [String: UInt64] = [:]
@@ -28,11 +30,11 @@ public struct MessageRegistry: Sendable {
     public private(set) var positiveCount = 0
 
     /// Restores a message from the store (keeps its id).
-    public mutating func restore(id: UInt64, text: String, count: Int64, firstSeenEnvSteps: UInt64, label: Float?) {
+    public mutating func restore(id: UInt64, text: String, count: Int64, firstSeenEnvSteps: UInt64, label: Float?, confidence: Float = 1) {
         ids[text] = id
         entries[id] = Entry(text: text, count: count, firstSeenEnvSteps: firstSeenEnvSteps, label: nil)
         nextID = max(nextID, id + 1)
-        if let label { setLabel(id, label) }
+        if let label { setLabel(id, label, confidence: confidence) }
     }
 
     /// Interns `text`, adding `occurrences` to its count. Returns its id and whether it is new.
@@ -53,14 +55,15 @@ public struct MessageRegistry: Sendable {
     public func id(of text: String) -> UInt64? { ids[text] }
     public func entry(_ id: UInt64) -> Entry? { entries[id] }
 
-    /// Records a label (replacing an older one).
-    public mutating func setLabel(_ id: UInt64, _ label: Float) {
+    /// Records a label and the model's confidence in it (replacing an older one).
+    public mutating func setLabel(_ id: UInt64, _ label: Float, confidence: Float = 1) {
         guard var entry = entries[id] else { return }
         if let old = entry.label {
             labelledCount -= 1
             if old > 0.5 { positiveCount -= 1 }
         }
         entry.label = label
+        entry.confidence = confidence.isFinite ? min(max(confidence, 0), 1) : 1
         entries[id] = entry
         labelledCount += 1
         if label > 0.5 { positiveCount += 1 }

@@ -41,10 +41,10 @@ public struct RewardModelFitter {
         var report = Report()
         let rounds = 10, perRound = max(1, steps / rounds)
         if kind == .classification {
-            var train: [(text: String, label: Float)] = [], heldOut: [(text: String, label: Float)] = []
+            var train: [(text: String, label: Float, weight: Float)] = [], heldOut: [(text: String, label: Float)] = []
             for message in messages {
                 guard let label = message.label else { continue }
-                if message.id % 10 == 0 { heldOut.append((message.text, label)) } else { train.append((message.text, label)) }
+                if message.id % 10 == 0 { heldOut.append((message.text, label)) } else { train.append((message.text, label, message.confidence)) }
             }
             guard train.count >= 2 else {
                 throw RuntimeError.invalidConfiguration("\(runDirectory) holds \(train.count) labelled messages for training; at least 2 are needed")

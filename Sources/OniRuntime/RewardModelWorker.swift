@@ -12,7 +12,8 @@ final class RewardModelWorker: @unchecked Sendable {
     /// One round: training examples, then the texts to score.
     struct Job: Sendable {
         enum Examples: Sendable {
-            case labels(train: [(text: String, label: Float)], heldOut: [(text: String, label: Float)])
+            /// Labelled messages, each with the LLM's confidence as its training weight.
+            case labels(train: [(text: String, label: Float, weight: Float)], heldOut: [(text: String, label: Float)])
             case pairs(train: [(first: String, second: String, preference: Float)], heldOut: [(first: String, second: String, preference: Float)])
         }
         var examples: Examples

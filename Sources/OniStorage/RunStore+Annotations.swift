@@ -10,6 +10,8 @@ extension RunStore {
         public var firstSeenEnvSteps: UInt64
         /// The latest successful label, if any.
         public var label: Float?
+        /// The model's confidence in that label (1 when it said none).
+        public var confidence: Float = 1
         /// Annotation is over for this message: it has a label, or the model's reply had none.
         public var settled: Bool
         /// Times the annotator failed on it (server errors, not the model's answers).
@@ -63,7 +65,7 @@ extension RunStore {
     public func messages() throws(StorageError) -> [MessageRow] {
         let s = try database.prepare(
             """
-            SELECT m.id, m.text, m.count, m.first_seen_env_steps, ml.label,
+            SELECT m.id, m.text, m.count, m.first_seen_env_steps, ml.label, ml.confidence,
                    EXISTS (SELECT 1 FROM labels WHERE message_id = m.id AND status IN ('labelled', 'unparseable', 'disagreed')),
                    (SELECT count(*) FROM labels WHERE message_id = m.id AND status = 'backend_error')
             FROM messages m JOIN message_labels ml ON ml.id = m.id ORDER BY m.id
@@ -73,7 +75,8 @@ extension RunStore {
             rows.append(
                 MessageRow(
                     id: UInt64(s.int(0)), text: s.text(1), count: s.int(2), firstSeenEnvSteps: UInt64(s.int(3)),
-                    label: s.isNull(4) ? nil : Float(s.double(4)), settled: s.int(5) != 0, failures: Int(s.int(6))))
+                    label: s.isNull(4) ? nil : Float(s.double(4)), confidence: s.isNull(5) ? 1 : Float(s.double(5)), settled: s.int(6) != 0,
+                    failures: Int(s.int(7))))
         }
         return rows
     }

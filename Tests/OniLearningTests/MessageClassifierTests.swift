@@ -22,6 +22,38 @@ import Testing
         }
     }
 
+    @Test func weightedCrossEntropyMatchesFiniteDifferencesAndAZeroWeightIgnoresItsExample() {
+        let logits: [Float] = [2.0, -1.5, 0.3, -0.2], labels: [Float] = [1, 0, 0, 1], weights: [Float] = [0.9, 0.55, 1, 0.7]
+        let (_, gradient) = MessageClassifier.binaryCrossEntropy(logits: logits, labels: labels, weights: weights)
+        for i in logits.indices {
+            var up = logits, down = logits
+            up[i] += 1e-3
+            down[i] -= 1e-3
+            let numeric = (MessageClassifier.binaryCrossEntropy(logits: up, labels: labels, weights: weights).loss
+                - MessageClassifier.binaryCrossEntropy(logits: down, labels: labels, weights: weights).loss) / 2e-3
+            #expect(abs(numeric - Double(gradient[i])) < 1e-4, "logit \(i): \(numeric) vs \(gradient[i])")
+        }
+        // Weights of 1 are the plain mean; a weight of 0 leaves its example out of loss and gradient.
+        #expect(MessageClassifier.binaryCrossEntropy(logits: logits, labels: labels, weights: [1, 1, 1, 1]).loss
+            == MessageClassifier.binaryCrossEntropy(logits: logits, labels: labels).loss)
+        let dropped = MessageClassifier.binaryCrossEntropy(logits: logits, labels: labels, weights: [1, 1, 0, 1])
+        let without = MessageClassifier.binaryCrossEntropy(logits: [2.0, -1.5, -0.2], labels: [1, 0, 1])
+        #expect(abs(dropped.loss - without.loss) < 1e-12 && dropped.gradient[2] == 0)
+    }
+
+    /// Two labels of one message that disagree: the confident one wins, whichever it is.
+    @Test func aConfidentLabelOutweighsAnUnsureOne() {
+        let text = "You hear the footsteps of a guard on patrol."
+        func trained(yes: Float, no: Float) -> Double {
+            let classifier = MessageClassifier(seed: 5, learningRate: 3e-2)
+            var rng = SeededGenerator(seed: 6)
+            classifier.train(on: [(text, Float(1), yes), (text, Float(0), no)], steps: 80, rng: &rng)
+            return classifier.probabilities([text])[0]
+        }
+        let (sureYes, sureNo) = (trained(yes: 0.95, no: 0.55), trained(yes: 0.55, no: 0.95))
+        #expect(sureYes > 0.52 && sureNo < 0.48, "P(progress) \(sureYes) when the yes was sure, \(sureNo) when the no was")
+    }
+
     @Test func featuresAreNormalisedAndCaseBlind() {
         let f = MessageFeatures.dense("You find a key.")
         #expect(abs(f.reduce(0) { $0 + $1 * $1 } - 1) < 1e-5)

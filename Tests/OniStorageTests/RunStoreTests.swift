@@ -65,9 +65,12 @@ func temporaryDirectory() throws -> URL {
             .message(id: 2, text: "You find a key.", count: 1, firstSeenEnvSteps: 1),
             .label(AnnotationResult(messageID: 1, outcome: .disagreed(reason: "logprob yes, tagged no"), model: "m", promptHash: "p", reply: "yes | no"), unixMilliseconds: 1),
             .label(AnnotationResult(messageID: 2, outcome: .backendError(reason: "HTTP 503"), model: "m", promptHash: "p", reply: ""), unixMilliseconds: 2),
+            .message(id: 3, text: "You kill the newt!", count: 1, firstSeenEnvSteps: 2),
+            .label(AnnotationResult(messageID: 3, outcome: .labelled(value: 1, confidence: 0.75), model: "m", promptHash: "p", reply: "yes"), unixMilliseconds: 3),
         ])
         let rows = try store.messages()
-        #expect(rows.map(\.settled) == [true, false] && rows.map(\.label) == [nil, nil] && rows.map(\.failures) == [0, 1])
+        #expect(rows.map(\.settled) == [true, false, true] && rows.map(\.label) == [nil, nil, 1] && rows.map(\.failures) == [0, 1, 0])
+        #expect(rows[2].confidence == 0.75, "the confidence comes back with the label (the classifier's weight on resume)")
         #expect(try store.database.scalarInt("SELECT count(*) FROM labels WHERE status = 'disagreed'") == 1)
         #expect(try StoreCheck.run(store).isClean)
     }
