@@ -12,13 +12,8 @@ import Testing
 /// back from the store's last metrics snapshot, not from zero.
 @Suite(.serialized) struct LearnerResumeTests {
     func config(_ directory: URL, resume: Bool) -> LearnerConfig {
-        var config = LearnerConfig()
-        config.runDirectory = directory.path
-        (config.experienceBind, config.paramsBind) = ("mem://lr/experience", "mem://lr/params")
-        (config.metricsBind, config.controlBind) = ("mem://lr/metrics", "mem://lr/control")
-        config.maxEnvSteps = 0
+        var config = InProcessLearner.config(directory, name: "lr")
         config.train = false
-        config.tensorBoard = false
         config.metricsIntervalSeconds = 0.1
         config.resume = resume
         return config
@@ -27,14 +22,7 @@ import Testing
     /// Runs a learner over a fresh in-memory transport until `body` returns, then stops it.
     func withLearner(_ config: LearnerConfig, _ body: (any Transport) throws -> Void) throws {
         let transport = InMemoryTransport()
-        let stop = StopSignal()
-        let learner = UncheckedSendable(try Learner(config: config, transport: transport, stop: stop, logger: RoleFuzzTests.logger))
-        let finished = RoleFuzzTests.start("learner") { try learner.value.run() }
-        defer {
-            stop.stop(reason: "test done")
-            _ = finished(60)
-        }
-        try body(transport)
+        try InProcessLearner.run(config, over: transport) { try body(transport) }
     }
 
     @Test func countersGoOnFromWhereTheRunStopped() throws {

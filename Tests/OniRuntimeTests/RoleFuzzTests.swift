@@ -58,82 +58,71 @@ import Testing
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("oni-role-fuzz-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            var config = LearnerConfig()
-            config.runDirectory = directory.path
-            (config.experienceBind, config.paramsBind) = ("mem://fz/experience", "mem://fz/params")
-            (config.metricsBind, config.controlBind) = ("mem://fz/metrics", "mem://fz/control")
+            var config = InProcessLearner.config(directory, name: "fz")
             config.annotatorEndpoint = "mem://fz/annotator"
-            config.maxEnvSteps = 0
-            config.learnerThreads = 1
-            config.tensorBoard = false
             config.maxFrameBytes = Self.maxFrameBytes
             let transport = InMemoryTransport()
             // The annotator's side, raw: it sees the learner's requests and answers with anything.
             let annotator = try transport.open(.router, .bind("mem://fz/annotator"), options: ChannelOptions())
-            let stop = StopSignal()
-            let learner = UncheckedSendable(try Learner(config: config, transport: transport, stop: stop, logger: Self.logger))
-            let finished = Self.start("learner") { try learner.value.run() }
-            defer {
-                stop.stop(reason: "test done")
-                _ = finished(60)
-                annotator.close()
-            }
-            let experience = try transport.open(.push, .connect("mem://fz/experience"), options: ChannelOptions())
-            defer { experience.close() }
-            let codec = FrameCodec()
+            defer { annotator.close() }
+            try InProcessLearner.run(config, over: transport) {
+                let experience = try transport.open(.push, .connect("mem://fz/experience"), options: ChannelOptions())
+                defer { experience.close() }
+                let codec = FrameCodec()
 
-            // Three good rollouts (two new messages for the annotator), then damaged and lying frames.
-            for k in 0..<3 {
-                _ = try experience.send(multipart: [codec.encode(.rollout(sampleRollout(workerID: "fuzz", sequence: UInt64(k)).wire))], dontWait: false)
-            }
-            let perHandler = 20_000
-            var experienceFrames = MalformedFrames(seed: 11, accepts: [.rollout, .hello, .heartbeat], maxFrameBytes: Self.maxFrameBytes)
-            check(experienceFrames.damages.contains(.lyingRollout), "experienceFrames.damages.contains(.lyingRollout)")
-            for _ in 0..<perHandler { _ = try experience.send(multipart: [experienceFrames.next().frame], dontWait: false) }
-            var seen = try Self.waitFor(transport, "mem://fz/control") { $0["learner/frames_refused", default: 0] >= Double(perHandler) }
-            check(seen["learner/frames_refused"] == Double(perHandler), "every damaged or lying rollout refused once: \(seen)")
-            check(seen["learner/rollouts"] == 3, "the three good rollouts taken in, nothing else")
+                // Three good rollouts (two new messages for the annotator), then damaged and lying frames.
+                for k in 0..<3 {
+                    _ = try experience.send(multipart: [codec.encode(.rollout(sampleRollout(workerID: "fuzz", sequence: UInt64(k)).wire))], dontWait: false)
+                }
+                let perHandler = 20_000
+                var experienceFrames = MalformedFrames(seed: 11, accepts: [.rollout, .hello, .heartbeat], maxFrameBytes: Self.maxFrameBytes)
+                check(experienceFrames.damages.contains(.lyingRollout), "experienceFrames.damages.contains(.lyingRollout)")
+                for _ in 0..<perHandler { _ = try experience.send(multipart: [experienceFrames.next().frame], dontWait: false) }
+                var seen = try Self.waitFor(transport, "mem://fz/control") { $0["learner/frames_refused", default: 0] >= Double(perHandler) }
+                check(seen["learner/frames_refused"] == Double(perHandler), "every damaged or lying rollout refused once: \(seen)")
+                check(seen["learner/rollouts"] == 3, "the three good rollouts taken in, nothing else")
 
-            // The learner asks about the two messages; answer with damaged and lying replies first.
-            var request: (peer: Data, request: Oni_V1_AnnotationRequest)?
-            let asked = Date().addingTimeInterval(60)
-            while request == nil && Date() < asked {
-                guard try annotator.waitReadable(timeoutMilliseconds: 100), let parts = try annotator.receiveMultipart(dontWait: true, maxParts: 4),
-                    parts.count == 2, case let .annotationRequest(r) = try codec.decode(parts[1])
-                else { continue }
-                request = (parts[0], r)
-            }
-            guard let (peer, question) = request else { return check(false, "the learner asked the annotator") }
-            check(question.items.count == 2, "question.items.count == 2")
-            var replyFrames = MalformedFrames(seed: 12, accepts: [.annotationReply, .heartbeat], maxFrameBytes: Self.maxFrameBytes)
-            check(replyFrames.damages.contains(.lyingReply), "replyFrames.damages.contains(.lyingReply)")
-            for _ in 0..<perHandler { _ = try annotator.send(multipart: [peer, replyFrames.next().frame], dontWait: false) }
-            seen = try Self.waitFor(transport, "mem://fz/control") { $0["learner/frames_refused", default: 0] >= Double(2 * perHandler) }
-            check(seen["learner/frames_refused"] == Double(2 * perHandler), "every damaged or lying reply refused once: \(seen)")
-            check(seen["messages/labelled"] == 0, "seen[\"messages/labelled\"] == 0")
+                // The learner asks about the two messages; answer with damaged and lying replies first.
+                var request: (peer: Data, request: Oni_V1_AnnotationRequest)?
+                let asked = Date().addingTimeInterval(60)
+                while request == nil && Date() < asked {
+                    guard try annotator.waitReadable(timeoutMilliseconds: 100), let parts = try annotator.receiveMultipart(dontWait: true, maxParts: 4),
+                        parts.count == 2, case let .annotationRequest(r) = try codec.decode(parts[1])
+                    else { continue }
+                    request = (parts[0], r)
+                }
+                guard let (peer, question) = request else { return check(false, "the learner asked the annotator") }
+                check(question.items.count == 2, "question.items.count == 2")
+                var replyFrames = MalformedFrames(seed: 12, accepts: [.annotationReply, .heartbeat], maxFrameBytes: Self.maxFrameBytes)
+                check(replyFrames.damages.contains(.lyingReply), "replyFrames.damages.contains(.lyingReply)")
+                for _ in 0..<perHandler { _ = try annotator.send(multipart: [peer, replyFrames.next().frame], dontWait: false) }
+                seen = try Self.waitFor(transport, "mem://fz/control") { $0["learner/frames_refused", default: 0] >= Double(2 * perHandler) }
+                check(seen["learner/frames_refused"] == Double(2 * perHandler), "every damaged or lying reply refused once: \(seen)")
+                check(seen["messages/labelled"] == 0, "seen[\"messages/labelled\"] == 0")
 
-            // Damaged status requests: each refused and still answered (a REP must answer).
-            let control = try transport.open(.req, .connect("mem://fz/control"), options: ChannelOptions())
-            defer { control.close() }
-            var controlFrames = MalformedFrames(seed: 13, accepts: [.statusRequest], maxFrameBytes: Self.maxFrameBytes)
-            var answered = 0
-            for _ in 0..<1000 {
-                _ = try control.send(multipart: [controlFrames.next().frame], dontWait: false)
-                if try control.waitReadable(timeoutMilliseconds: 5000), try control.receiveMultipart(dontWait: true, maxParts: 2) != nil { answered += 1 }
-            }
-            check(answered == 1000, "answered == 1000")
+                // Damaged status requests: each refused and still answered (a REP must answer).
+                let control = try transport.open(.req, .connect("mem://fz/control"), options: ChannelOptions())
+                defer { control.close() }
+                var controlFrames = MalformedFrames(seed: 13, accepts: [.statusRequest], maxFrameBytes: Self.maxFrameBytes)
+                var answered = 0
+                for _ in 0..<1000 {
+                    _ = try control.send(multipart: [controlFrames.next().frame], dontWait: false)
+                    if try control.waitReadable(timeoutMilliseconds: 5000), try control.receiveMultipart(dontWait: true, maxParts: 2) != nil { answered += 1 }
+                }
+                check(answered == 1000, "answered == 1000")
 
-            // After all that, a good reply still labels both messages.
-            var reply = Oni_V1_AnnotationReply()
-            reply.requestID = question.requestID
-            reply.results = question.items.map { item in
-                AnnotationResult(messageID: item.messageID, outcome: .labelled(value: 1, confidence: 0.9), model: "fuzz", promptHash: "h", reply: "yes").wire
+                // After all that, a good reply still labels both messages.
+                var reply = Oni_V1_AnnotationReply()
+                reply.requestID = question.requestID
+                reply.results = question.items.map { item in
+                    AnnotationResult(messageID: item.messageID, outcome: .labelled(value: 1, confidence: 0.9), model: "fuzz", promptHash: "h", reply: "yes").wire
+                }
+                _ = try annotator.send(multipart: [peer, codec.encode(.annotationReply(reply))], dontWait: false)
+                seen = try Self.waitFor(transport, "mem://fz/control") { $0["messages/labelled", default: 0] >= 2 }
+                check(seen["messages/labelled"] == 2, "seen[\"messages/labelled\"] == 2")
+                check(seen["learner/frames_refused"] == Double(2 * perHandler + 1000), "every refusal counted once: \(seen)")
+                check(seen["learner/rollouts"] == 3, "seen[\"learner/rollouts\"] == 3")
             }
-            _ = try annotator.send(multipart: [peer, codec.encode(.annotationReply(reply))], dontWait: false)
-            seen = try Self.waitFor(transport, "mem://fz/control") { $0["messages/labelled", default: 0] >= 2 }
-            check(seen["messages/labelled"] == 2, "seen[\"messages/labelled\"] == 2")
-            check(seen["learner/frames_refused"] == Double(2 * perHandler + 1000), "every refusal counted once: \(seen)")
-            check(seen["learner/rollouts"] == 3, "seen[\"learner/rollouts\"] == 3")
         }
     }
 
