@@ -9,8 +9,9 @@ public enum Redaction {
         while let scheme = rest.range(of: "://") {
             result += rest[..<scheme.upperBound]
             rest = rest[scheme.upperBound...]
-            // The authority runs to the first '/', '?', '#' or white space; credentials end at its last '@'.
-            let authorityEnd = rest.firstIndex { "/?#".contains($0) || $0.isWhitespace } ?? rest.endIndex
+            // The authority runs to the first '/', '?', '#', white space or a character that ends a
+            // URL written inside JSON, a quote or brackets; credentials end at its last '@'.
+            let authorityEnd = rest.firstIndex { "/?#\"'<>\\,)]}`".contains($0) || $0.isWhitespace } ?? rest.endIndex
             if let at = rest[..<authorityEnd].lastIndex(of: "@") {
                 result += "***"
                 rest = rest[at...]

@@ -32,19 +32,24 @@ public enum ONISpellings {
     /// `arguments` with ONI's options written as Oni's.
     public static func translate(_ arguments: [String]) throws -> [String] {
         var result: [String] = []
-        var trainDirectory: String?, experiment: String?
+        var trainDirectory: String?, experiment: String?, ownRunDirectory = false
+        var rest: [String] = []  // from `--` on, untouched
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
             index += 1
-            guard argument.hasPrefix("--"), argument.count > 2, argument != "--" else {
+            if argument == "--" {
+                rest = Array(arguments[(index - 1)...])
+                break
+            }
+            guard argument.hasPrefix("--"), argument.count > 2 else {
                 result.append(argument)
-                if argument == "--" { result += arguments[index...]; break }
                 continue
             }
             let name = String(argument.dropFirst(2))
+            if name == "run-dir" { ownRunDirectory = true }
             func value() throws -> String {
-                guard index < arguments.count else { throw ValidationError("--\(name) (ONI's) needs a value") }
+                guard index < arguments.count, !arguments[index].hasPrefix("--") else { throw ValidationError("--\(name) (ONI's) needs a value") }
                 index += 1
                 return arguments[index - 1]
             }
@@ -75,8 +80,9 @@ public enum ONISpellings {
                 }
                 result += ["--goal", goal]
             case "llm-server-addr":
+                // A host alone means ONI's FastChat port; a host:port or a URL is taken as it is.
                 let host = try value()
-                result += ["--llm-url", host.contains("://") ? host : "http://\(host):\(fastChatPort)/v1"]
+                result += ["--llm-url", host.contains("://") ? host : host.contains(":") ? "http://\(host)/v1" : "http://\(host):\(fastChatPort)/v1"]
             case "train-dir": trainDirectory = try value()
             case "experiment": experiment = try value()
             case "prompt-version":
@@ -92,10 +98,11 @@ public enum ONISpellings {
             }
         }
         if trainDirectory != nil || experiment != nil {
+            guard !ownRunDirectory else { throw ValidationError("--run-dir and ONI's --train_dir/--experiment both name the run directory: give one") }
             let directory = (trainDirectory ?? defaultTrainDirectory) + "/" + (experiment ?? defaultExperiment)
             result += ["--run-dir", directory]
         }
-        return result
+        return result + rest
     }
 
     /// The Oni environment closest to an ONI ExtendedActions task (NLE's full keyboard).

@@ -13,7 +13,9 @@ public enum ResumedRun {
 
     /// The settings to resume `runDirectory` with. `given` are the command line's arguments
     /// (canonical, config file expanded) that produced `commandLine`.
-    public static func settings(runDirectory: String, given: [String], commandLine: RunSettings) throws -> RunSettings {
+    public static func settings(
+        runDirectory: String, given: [String], commandLine: RunSettings, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> RunSettings {
         let path = URL(fileURLWithPath: runDirectory).appendingPathComponent("config.json").path
         guard FileManager.default.fileExists(atPath: path) else {
             throw ValidationError("--resume: \(path) not found; is \(runDirectory) a run directory made by `oni run`?")
@@ -51,9 +53,15 @@ public enum ResumedRun {
         var resumed = try RunSettings.parse(savedArguments + overrideArguments + kept.flatMap(\.arguments))
         resumed.run.runDir = runDirectory
         resumed.run.resume = true
-        // The saved URL lost its credentials: the command line's (or ONI_LLM_BASE_URL) has them.
-        if let url = resumed.annotator.llmUrl, url.contains("://***@") {
-            resumed.annotator.llmUrl = names(in: given).contains("llm-url") ? commandLine.annotator.llmUrl : nil
+        // The saved URL lost its credentials: the command line's (or ONI_LLM_BASE_URL) must give
+        // the same URL with them, or the run would quietly go on with another labeller.
+        if let saved = resumed.annotator.llmUrl, saved.contains("://***@") {
+            let supplied = names(in: given).contains("llm-url") ? commandLine.annotator.llmUrl : environment["ONI_LLM_BASE_URL"]
+            guard let supplied, Redaction.credentials(in: supplied) == saved else {
+                throw ValidationError(
+                    "--resume: the run's LLM server is \(saved); its credentials are not saved: give the URL with them (--llm-url or ONI_LLM_BASE_URL)")
+            }
+            resumed.annotator.llmUrl = supplied
         }
         return resumed
     }

@@ -38,7 +38,9 @@ extension Learner {
         }
         // Counters go on from their last stored values (a metrics snapshot is written every
         // --metrics-interval; what a killed learner counted after its last one is not kept).
-        let stored = try store.latestMetrics(ExperienceIntake.counterNames + Self.cumulativeCounters + ["annotation/timeouts"])
+        let stored = try store.latestMetrics(
+            ExperienceIntake.counterNames + Self.cumulativeCounters + TrainerThread.counterNames + ["annotation/timeouts"])
+        storedTrainerCounters = stored
         intake.resume(envSteps: try store.lastLearnerEnvSteps(), episodes: UInt64(try store.count(.episodes)), counters: stored)
         for name in Self.cumulativeCounters { if let value = stored[name] { counters[name] = value } }
         annotation.resume(timedOutRequests: Int(stored["annotation/timeouts"] ?? 0))
@@ -50,7 +52,7 @@ extension Learner {
     static let cumulativeCounters = [
         "annotation/backend_errors", "annotation/disagreed", "annotation/duplicate_results", "annotation/late_replies", "annotation/replies",
         "annotation/requests_sent", "annotation/unknown_messages", "annotation/unparseable", "learner/checkpoint_failures",
-        "learner/checkpoints_saved", "learner/foreign_hellos", "learner/foreign_rollouts", "learner/milestones_kept", "learner/random_rollouts",
+        "learner/checkpoints_saved", "learner/foreign_hellos", "learner/foreign_rollouts", "learner/milestones_kept",
         "learner/rollouts_untrainable", "learner/rollouts_wrong_env",
     ]
 

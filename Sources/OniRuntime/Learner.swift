@@ -46,6 +46,8 @@ public final class Learner {
     var intakeSeconds = 0.0, publishSeconds = 0.0
     var progressAtLastMetrics = TrainerThread.Progress()
     var timeShares: [String: Double] = [:]
+    /// The trainer's counters as a resumed run last stored them (given to the trainer when it starts).
+    var storedTrainerCounters: [String: Double] = [:]
     /// The newest encoded Params, handed over by the trainer's thread.
     let paramsMailbox = ParamsMailbox()
     /// The version the reward model last heard of.
@@ -153,6 +155,7 @@ public final class Learner {
                     guard trainer.version % every == 0 else { return }
                     mailbox.post(PolicyParams.encode(trainer.network, version: trainer.version, learnerEnvSteps: mailbox.envSteps, learnerID: learnerID, runID: runID))
                 }
+                thread.resume(counters: storedTrainerCounters)
                 thread.start()
                 trainer = thread
                 progressAtLastMetrics = thread.snapshot

@@ -56,6 +56,14 @@ public final class TrainerThread: @unchecked Sendable {
     private var finished = false
     private var progress = Progress()
 
+    /// The counters the trainer keeps (in `Progress.counters`), which a resumed run continues.
+    public static let counterNames = ["learner/rollouts_too_old", "learner/rollouts_foreign_version", "learner/random_rollouts"]
+
+    /// Continues a run's counters (`counterNames`) from their stored values; call before `start`.
+    public func resume(counters stored: [String: Double]) {
+        state.withLock { for name in Self.counterNames { if let value = stored[name] { progress.counters[name] = value } } }
+    }
+
     /// Runs on the trainer's thread after every update, with the network still locked (e.g. to encode Params).
     private let afterUpdate: (APPOTrainer) -> Void
 

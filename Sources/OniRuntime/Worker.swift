@@ -282,7 +282,7 @@ public final class Worker {
                                             for i in group.range {
                                                 let outcome = try environments[i].step(Int(actions[row * b + i]))
                                                 outcomes[i] = outcome
-                                                if i == 0 {
+                                                if i == 0 && !outcome.truncated {  // after a fault the slot holds a new, unstarted game
                                                     recording?.stepped(environments[0].environment, action: Int(actions[row * b]), outcome: outcome)
                                                 }
                                                 if outcome.done {

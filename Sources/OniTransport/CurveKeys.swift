@@ -226,7 +226,8 @@ public enum CurveKeyFile {
     private static func readText(
         _ path: String, check: (String, stat) throws(CurveKeyError) -> Void = { _, _ in }
     ) throws(CurveKeyError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+        // Non-blocking: a FIFO put where a key should be would block the open (it is refused below).
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
         guard fd >= 0 else {
             if errno == ENOENT { throw .missing(path: path) }
             throw .unreadable(path: path, reason: String(cString: strerror(errno)))

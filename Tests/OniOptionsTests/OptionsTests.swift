@@ -173,6 +173,9 @@ func everyLearnerOptionChanged() -> [String] {
         }
         #expect(try ONISpellings.translate(["--root-env", "NetHackStaircase-v0", "--train-dir", "runs"]) == ["--env", "nethack:staircase", "--run-dir", "runs/default"])
         #expect(try ONISpellings.translate(["--llm-server-addr", "https://llm.example/v1"]) == ["--llm-url", "https://llm.example/v1"])
+        #expect(try ONISpellings.translate(["--llm-server-addr", "gpu-node:8000"]) == ["--llm-url", "http://gpu-node:8000/v1"])
+        // What follows `--` is left alone, and the run directory goes before it.
+        #expect(try ONISpellings.translate(["--experiment", "e", "--", "--gamma", "1"]) == ["--run-dir", "train_dir/e", "--", "--gamma", "1"])
     }
 
     /// What Oni has no equal for is refused, naming what comes closest — never read as something else.
@@ -192,6 +195,8 @@ func everyLearnerOptionChanged() -> [String] {
         #expect(refusal(["--prompt-version", "reworded"]).contains("reworded"))
         #expect(refusal(["--wandb", "True"]).contains("wandb sync"))
         #expect(refusal(["--llm-reward-type"]).contains("needs a value"))
+        #expect(refusal(["--train-dir", "--experiment", "e"]).contains("needs a value"))
+        #expect(refusal(["--run-dir", "mine", "--experiment", "e"]).contains("give one"))
     }
 
     @Test func choicesAreClosedSetsThatHelpLists() throws {
@@ -268,15 +273,16 @@ func everyLearnerOptionChanged() -> [String] {
         let text = String(decoding: file, as: UTF8.self).replacingOccurrences(of: "\\/", with: "/")  // JSON escapes '/'
         #expect(!text.contains("hunter2") && text.contains("https://***@gpu-7:8000/v1"))
         try file.write(to: URL(fileURLWithPath: run + "/config.json"))
-        func resume(_ arguments: [String]) throws -> RunSettings {
+        func resume(_ arguments: [String], environment: [String: String] = [:]) throws -> RunSettings {
             let given = OptionAliases.canonical(arguments)
-            return try ResumedRun.settings(runDirectory: run, given: given, commandLine: RunSettings.parse(given))
+            return try ResumedRun.settings(runDirectory: run, given: given, commandLine: RunSettings.parse(given), environment: environment)
         }
         // Given again with its credentials: the same URL, not a change.
         #expect(try resume(["--llm-url", "https://oni:hunter2@gpu-7:8000/v1"]).annotator.llmUrl == "https://oni:hunter2@gpu-7:8000/v1")
-        // Not given: left to ONI_LLM_BASE_URL, never the placeholder.
-        #expect(try resume([]).annotator.llmUrl == nil)
-        // Another host is a change.
+        #expect(try resume([], environment: ["ONI_LLM_BASE_URL": "https://oni:hunter2@gpu-7:8000/v1"]).annotator.llmUrl == "https://oni:hunter2@gpu-7:8000/v1")
+        // Not given, or another server: refused rather than going on with another labeller (or none).
+        #expect { try resume([]) } throws: { "\($0)".contains("credentials are not saved") }
+        #expect(throws: (any Error).self) { try resume([], environment: ["ONI_LLM_BASE_URL": "https://oni:hunter2@gpu-9:8000/v1"]) }
         #expect(throws: (any Error).self) { try resume(["--llm-url", "https://oni:hunter2@gpu-8:8000/v1"]) }
     }
 

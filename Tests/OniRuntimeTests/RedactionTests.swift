@@ -13,6 +13,10 @@ import Testing
         #expect(Redaction.credentials(in: "https://token@api.example.com/v1?x=a@b") == "https://***@api.example.com/v1?x=a@b")
         #expect(Redaction.credentials(in: "http://gpu-node:8000/v1") == "http://gpu-node:8000/v1")
         #expect(Redaction.credentials(in: "mail me at oni@example.com") == "mail me at oni@example.com")
+        // URLs inside JSON end at their quote: a later '@' (a model's identity) is not theirs.
+        #expect(
+            Redaction.credentials(in: #"{"url":"http://h:8080","model":"q@sha256:1d96"}"#) == #"{"url":"http://h:8080","model":"q@sha256:1d96"}"#)
+        #expect(Redaction.credentials(in: #"{"url":"http://u:p@h:8080"}"#) == #"{"url":"http://***@h:8080"}"#)
         #expect(
             Redaction.credentials(in: "llm http://a:b@x:1/v1 failed; tried https://c:d@e@y/v1 too")
                 == "llm http://***@x:1/v1 failed; tried https://***@y/v1 too")
