@@ -37,7 +37,8 @@ import Testing
     }
 
     /// Runs a worker of `envs` environments made by `make` until it has sent `rollouts` rollouts
-    /// (or stops by itself); returns them and how the worker ended.
+    /// and stopped by itself (its step budget is exactly that many), or failed; returns every
+    /// rollout it sent and how it ended.
     func runWorker(envs: Int, threads: Int, rollouts wanted: Int, make: @escaping @Sendable (String) throws -> any Environment) throws
         -> (rollouts: [Rollout], error: String?)
     {
@@ -53,6 +54,7 @@ import Testing
         config.numEnvs = envs
         config.threads = threads
         config.rolloutLength = 16
+        config.maxEnvSteps = UInt64(wanted * 16 * envs)
         (config.experienceEndpoint, config.paramsEndpoint) = ("mem://fault/experience", "mem://fault/params")
         let stop = StopSignal()
         let worker = try Worker(config: config, transport: transport, stop: stop, logger: logger, makeEnvironment: make)
@@ -63,14 +65,16 @@ import Testing
         }
         thread.start()
         var received: [Rollout] = []
-        let deadline = Date().addingTimeInterval(60)
-        while received.count < wanted && ended.withLock({ $0 == nil }) && Date() < deadline {
-            if case let .rollout(wire)? = try experience.receive(timeoutMilliseconds: 100) { received.append(try Rollout(wire: wire)) }
+        let deadline = Date().addingTimeInterval(120)
+        // Everything it sends, until it has stopped and its queue is empty.
+        while Date() < deadline {
+            if case let .rollout(wire)? = try experience.receive(timeoutMilliseconds: 100) {
+                received.append(try Rollout(wire: wire))
+            } else if ended.withLock({ $0 != nil }) {
+                break
+            }
         }
-        stop.stop(reason: "test done")
-        while ended.withLock({ $0 == nil }) && Date() < deadline.addingTimeInterval(10) {
-            _ = try experience.receive(timeoutMilliseconds: 10)  // let a blocked send through
-        }
+        if ended.withLock({ $0 == nil }) { stop.stop(reason: "test out of time") }
         return (received, ended.withLock { $0 ?? nil })
     }
 
@@ -83,7 +87,7 @@ import Testing
             return FailingGame(failAtStep: 37, failAtReset: n > 4 && n % 3 == 0 ? 1 : nil)
         }
         #expect(result.error == nil)
-        #expect(result.rollouts.count >= 12)
+        #expect(result.rollouts.count == 12)
         let rollouts = result.rollouts
         let failures = rollouts.reduce(0) { $0 + $1.envFailures }
         let truncated = rollouts.flatMap(\.episodes).filter(\.truncated)
