@@ -58,13 +58,20 @@ public final class MessageClassifier {
         train(on: examples.map { ($0.text, $0.label, Float(1)) }, steps: steps, batchSize: batchSize, rng: &rng)
     }
 
+    /// Whether to stop a round early (`until` says so before a step: the owner is shutting down).
+    public typealias Interruption = () -> Bool
+
     /// The same, each example's loss weighted by `weight` (the LLM's confidence in its label:
     /// an answer the model was unsure of moves the classifier less).
     @discardableResult
-    public func train(on examples: [(text: String, label: Float, weight: Float)], steps: Int, batchSize: Int = 32, rng: inout SeededGenerator) -> Double {
+    public func train(
+        on examples: [(text: String, label: Float, weight: Float)], steps: Int, batchSize: Int = 32, rng: inout SeededGenerator,
+        until interrupted: Interruption = { false }
+    ) -> Double {
         guard !examples.isEmpty, steps > 0 else { return .nan }
         var loss = Double.nan
         for _ in 0..<steps {
+            if interrupted() { break }
             let picks = (0..<min(batchSize, examples.count)).map { _ in rng.below(examples.count) }
             let z = logits(features.dense(picks.map { examples[$0].text }), batch: picks.count)
             let (l, dz) = Self.binaryCrossEntropy(logits: z, labels: picks.map { examples[$0].label }, weights: picks.map { examples[$0].weight })

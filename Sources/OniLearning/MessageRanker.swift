@@ -45,12 +45,14 @@ public final class MessageRanker {
 
     /// `steps` Adam steps on mini-batches of judged pairs drawn with `rng`; returns the last loss.
     @discardableResult
-    public func train(on pairs: [(first: String, second: String, preference: Float)], steps: Int, batchSize: Int = 32, rng: inout SeededGenerator)
-        -> Double
-    {
+    public func train(
+        on pairs: [(first: String, second: String, preference: Float)], steps: Int, batchSize: Int = 32, rng: inout SeededGenerator,
+        until interrupted: MessageClassifier.Interruption = { false }
+    ) -> Double {
         guard !pairs.isEmpty, steps > 0 else { return .nan }
         var loss = Double.nan
         for _ in 0..<steps {
+            if interrupted() { break }
             let picks = (0..<min(batchSize, pairs.count)).map { _ in rng.below(pairs.count) }
             let k = picks.count
             // Both sides in one batch: rows 0..<k the first messages, k..<2k the second.

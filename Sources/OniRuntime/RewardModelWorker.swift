@@ -33,6 +33,9 @@ final class RewardModelWorker: @unchecked Sendable {
     private let composition: RewardComposition
     private let queue = DispatchQueue(label: "oni.reward-model", qos: .utility)
     private let busy = Atomic<Bool>(false)
+    /// Set by the last save: a round under way stops at its next step, so the learner's exit
+    /// does not wait for a whole round (seconds in a debug build on a busy machine).
+    private let closing = Atomic<Bool>(false)
     private let latest = Mutex(Published())
     // Touched only on `queue`.
     private var classifier: MessageClassifier
@@ -71,6 +74,7 @@ final class RewardModelWorker: @unchecked Sendable {
     /// Saves the weights to `path` and returns once they are on disk (after any running round):
     /// the last save before the learner exits.
     func saveNow(to path: String) throws {
+        closing.store(true, ordering: .releasing)
         try queue.sync { try write(to: path) }
     }
 
@@ -107,6 +111,7 @@ final class RewardModelWorker: @unchecked Sendable {
     }
 
     private func run(_ job: Job) -> Published {
+        let interrupted = { [self] in closing.load(ordering: .acquiring) }
         var figures: [String: Double] = [:]
         var rewards: [String: Double] = [:]
         let version: Int
@@ -114,7 +119,7 @@ final class RewardModelWorker: @unchecked Sendable {
         case let .labels(train, heldOut):
             let started = Date()
             if job.steps > 0 {
-                figures["reward/classifier_loss"] = classifier.train(on: train, steps: job.steps, rng: &rng)
+                figures["reward/classifier_loss"] = classifier.train(on: train, steps: job.steps, rng: &rng, until: interrupted)
                 figures["reward/train_ms"] = Date().timeIntervalSince(started) * 1000
             }
             figures["reward/classifier_examples"] = Double(train.count)
@@ -130,7 +135,7 @@ final class RewardModelWorker: @unchecked Sendable {
         case let .pairs(train, heldOut):
             let started = Date()
             if job.steps > 0 {
-                figures["reward/ranker_loss"] = ranker.train(on: train, steps: job.steps, rng: &rng)
+                figures["reward/ranker_loss"] = ranker.train(on: train, steps: job.steps, rng: &rng, until: interrupted)
                 figures["reward/train_ms"] = Date().timeIntervalSince(started) * 1000
             }
             figures["reward/ranker_pairs"] = Double(train.count)
