@@ -2,6 +2,10 @@ import Foundation
 import OniCore
 import OniNeural
 
+/// Asked before each training step of a reward model: true stops the round there (its owner is
+/// shutting down and wants the weights now).
+public typealias TrainingInterruption = () -> Bool
+
 /// ONI's classification reward model: a small text classifier trained online
 /// on the LLM's labels, so that messages the LLM has not (yet) labelled get a
 /// reward too. A message becomes `MessageFeatures` (hashed character n-grams);
@@ -58,15 +62,13 @@ public final class MessageClassifier {
         train(on: examples.map { ($0.text, $0.label, Float(1)) }, steps: steps, batchSize: batchSize, rng: &rng)
     }
 
-    /// Whether to stop a round early (`until` says so before a step: the owner is shutting down).
-    public typealias Interruption = () -> Bool
 
     /// The same, each example's loss weighted by `weight` (the LLM's confidence in its label:
     /// an answer the model was unsure of moves the classifier less).
     @discardableResult
     public func train(
         on examples: [(text: String, label: Float, weight: Float)], steps: Int, batchSize: Int = 32, rng: inout SeededGenerator,
-        until interrupted: Interruption = { false }
+        until interrupted: TrainingInterruption = { false }
     ) -> Double {
         guard !examples.isEmpty, steps > 0 else { return .nan }
         var loss = Double.nan

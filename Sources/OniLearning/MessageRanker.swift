@@ -47,7 +47,7 @@ public final class MessageRanker {
     @discardableResult
     public func train(
         on pairs: [(first: String, second: String, preference: Float)], steps: Int, batchSize: Int = 32, rng: inout SeededGenerator,
-        until interrupted: MessageClassifier.Interruption = { false }
+        until interrupted: TrainingInterruption = { false }
     ) -> Double {
         guard !pairs.isEmpty, steps > 0 else { return .nan }
         var loss = Double.nan

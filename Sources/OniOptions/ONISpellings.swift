@@ -3,17 +3,11 @@ import ArgumentParser
 /// ONI's command line (facebookresearch/oni's `scripts/main.py`, on Sample Factory) in Oni's
 /// words, where the two mean the same: `--llm_reward_type online_cls` is `--reward retrieval`,
 /// `--root_env NetHackScore-v0` is `--env nethack:score`, `--train_dir D --experiment E` is
-/// `--run-dir D/E`, `--gamma` is `--discount`, … An ONI option or value Oni has no equal for is
-/// refused, naming what comes closest, rather than silently read as something else. Runs on
-/// the arguments after `OptionAliases` (snake_case already kebab-case).
+/// `--run-dir D/E`. An ONI option or value Oni has no equal for is refused, naming what comes
+/// closest, rather than silently read as something else. Runs on the arguments after
+/// `OptionAliases`, which renames ONI's options whose values mean the same (`--gamma` is
+/// `--discount`, …) and writes snake_case as kebab-case.
 public enum ONISpellings {
-    /// ONI's name → Oni's, for options whose values mean the same.
-    static let renamed: [String: String] = [
-        "gamma": "discount", "exploration-loss-coeff": "entropy-coefficient", "ppo-clip-ratio": "clip",
-        "train-for-env-steps": "max-env-steps", "save-every-sec": "checkpoint-interval", "hidden-size": "hidden",
-        "num-workers": "workers", "rollout": "rollout-length",
-    ]
-
     /// `--llm_reward_type` values → `--reward`.
     static let rewardTypes = ["online_cls": "retrieval", "online_cls_reward_model": "classification", "online_motif": "ranking", "cosine-bow": "cosine", "none": "none"]
     /// `--goal_key` values → `--goal`.
@@ -94,7 +88,7 @@ public enum ONISpellings {
                     throw ValidationError("--wandb \(on): Oni writes TensorBoard files; `wandb sync --sync-tensorboard RUN_DIR/tb` puts a run in W&B (see the Tools article)")
                 }
             default:
-                if let renamed = renamed[name] { result.append("--" + renamed) } else { result.append(argument) }
+                result.append(argument)
             }
         }
         if trainDirectory != nil || experiment != nil {

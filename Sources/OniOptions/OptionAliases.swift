@@ -1,6 +1,7 @@
 /// Other spellings of Oni's options, rewritten to Oni's own before parsing: the names older
-/// releases used (kept for one release), snake_case spellings (`--llm_batch_size`, as ONI and
-/// Sample Factory write them), and `--name=value`. Hidden from help; the Running article of the OniRuntime documentation lists them.
+/// releases used (kept for one release), ONI's names for the same options (`--gamma`),
+/// snake_case spellings (`--llm_batch_size`, as ONI and Sample Factory write them), and
+/// `--name=value`. Hidden from help; the Running article of the OniRuntime documentation lists them.
 public enum OptionAliases {
     /// Old or foreign name → Oni's name.
     static let renamed: [String: String] = [
@@ -10,6 +11,11 @@ public enum OptionAliases {
         // Keys of `config.json` files written before options were declared once.
         "run-directory": "run-dir",
         "llm-base-url": "llm-url",
+        // ONI's (Sample Factory's) names whose values mean the same; its options whose values
+        // need translating are `ONISpellings`'.
+        "gamma": "discount", "exploration-loss-coeff": "entropy-coefficient", "ppo-clip-ratio": "clip",
+        "train-for-env-steps": "max-env-steps", "save-every-sec": "checkpoint-interval", "hidden-size": "hidden",
+        "num-workers": "workers", "rollout": "rollout-length",
     ]
 
     /// Names that are an alias only when followed by a value (`--cache PATH`; `--cache` alone is the flag).

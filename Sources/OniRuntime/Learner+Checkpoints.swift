@@ -23,8 +23,10 @@ extension Learner {
         return found.isEmpty ? nil : found.joined(separator: ", ")
     }
 
-    func restore(storePath: String) throws {
-        guard FileManager.default.fileExists(atPath: storePath) else { return }
+    /// Takes back what the run's store holds (messages, labels, pairs, pending questions, counters);
+    /// returns the trainer's counters, for the trainer when it starts.
+    func restore(storePath: String) throws -> [String: Double] {
+        guard FileManager.default.fileExists(atPath: storePath) else { return [:] }
         let store = try RunStore(path: storePath)
         defer { store.close() }
         for row in try store.messages() {
@@ -40,11 +42,11 @@ extension Learner {
         // --metrics-interval; what a killed learner counted after its last one is not kept).
         let stored = try store.latestMetrics(
             ExperienceIntake.counterNames + Self.cumulativeCounters + TrainerThread.counterNames + ["annotation/timeouts"])
-        storedTrainerCounters = stored
         intake.resume(envSteps: try store.lastLearnerEnvSteps(), episodes: UInt64(try store.count(.episodes)), counters: stored)
         for name in Self.cumulativeCounters { if let value = stored[name] { counters[name] = value } }
         annotation.resume(timedOutRequests: Int(stored["annotation/timeouts"] ?? 0))
         _ = registry.takeDirty()
+        return stored.filter { TrainerThread.counterNames.contains($0.key) }
     }
 
     /// The learner's own counters that add up over a run (not rates or gauges): a resumed run
@@ -63,6 +65,8 @@ extension Learner {
         defer {
             checkpointer = Checkpointer(
                 store: store, intervalSeconds: config.checkpointIntervalSeconds, keepEvery: config.keepCheckpointsEvery, now: now, envSteps: envSteps)
+            // The reward model's first save may come before the policy's, which would make the folder.
+            try? FileManager.default.createDirectory(at: store.directory, withIntermediateDirectories: true)
         }
         switch store.load(into: trainer) {
         case .none:
@@ -121,8 +125,6 @@ extension Learner {
         defer { self.checkpointer = checkpointer }
         if intrinsic.hasModel {
             let logger = self.logger, path = Self.rewardModelCheckpoint(checkpointer.store.directory.deletingLastPathComponent())
-            // The policy's first save makes the folder too, but may come after this one.
-            try? FileManager.default.createDirectory(at: checkpointer.store.directory, withIntermediateDirectories: true)
             if last {
                 do { try intrinsic.saveModelNow(to: path) } catch { logger.error("reward model not saved", metadata: ["error": "\(error)"]) }
             } else {

@@ -46,8 +46,6 @@ public final class Learner {
     var intakeSeconds = 0.0, publishSeconds = 0.0
     var progressAtLastMetrics = TrainerThread.Progress()
     var timeShares: [String: Double] = [:]
-    /// The trainer's counters as a resumed run last stored them (given to the trainer when it starts).
-    var storedTrainerCounters: [String: Double] = [:]
     /// The newest encoded Params, handed over by the trainer's thread.
     let paramsMailbox = ParamsMailbox()
     /// The version the reward model last heard of.
@@ -112,7 +110,7 @@ public final class Learner {
         let lock = try RunDirectoryLock(runDirectory: runDirectory)
         defer { lock.release() }
         if RunIdentity.saved(in: runDirectory) != runID { try RunIdentity.save(runID, in: runDirectory) }
-        try restore(storePath: storePath)
+        let trainerCounters = try restore(storePath: storePath)
         try startRewardModel(runDirectory: runDirectory)
         let storeCap = StoreCap.resolve(megabytes: config.storeMaxMegabytes, runDirectory: runDirectory)
         let writer = try StoreWriter(path: storePath, maxBlobBytes: storeCap, logger: logger)
@@ -155,7 +153,7 @@ public final class Learner {
                     guard trainer.version % every == 0 else { return }
                     mailbox.post(PolicyParams.encode(trainer.network, version: trainer.version, learnerEnvSteps: mailbox.envSteps, learnerID: learnerID, runID: runID))
                 }
-                thread.resume(counters: storedTrainerCounters)
+                thread.resume(counters: trainerCounters)
                 thread.start()
                 trainer = thread
                 progressAtLastMetrics = thread.snapshot

@@ -47,7 +47,7 @@ extension RunStore {
         let s = try database.prepare(
             """
             SELECT p.id, p.first_id, p.second_id, p.created_env_steps, pp.preference,
-                   EXISTS (SELECT 1 FROM pair_labels WHERE pair_id = p.id AND status IN ('labelled', 'unparseable', 'disagreed')),
+                   EXISTS (SELECT 1 FROM pair_labels WHERE pair_id = p.id AND status IN \(StoredOutcome.settlingList)),
                    (SELECT count(*) FROM pair_labels WHERE pair_id = p.id AND status = 'backend_error')
             FROM pairs p JOIN pair_preferences pp ON pp.id = p.id ORDER BY p.id
             """)
@@ -66,7 +66,7 @@ extension RunStore {
         let s = try database.prepare(
             """
             SELECT m.id, m.text, m.count, m.first_seen_env_steps, ml.label, ml.confidence,
-                   EXISTS (SELECT 1 FROM labels WHERE message_id = m.id AND status IN ('labelled', 'unparseable', 'disagreed')),
+                   EXISTS (SELECT 1 FROM labels WHERE message_id = m.id AND status IN \(StoredOutcome.settlingList)),
                    (SELECT count(*) FROM labels WHERE message_id = m.id AND status = 'backend_error')
             FROM messages m JOIN message_labels ml ON ml.id = m.id ORDER BY m.id
             """)

@@ -236,16 +236,10 @@ public final class RunStore {
         case let .label(result, unixMilliseconds):
             let insertLabelStatement = try cached(&insertLabel, 
                 "INSERT INTO labels (message_id, status, label, confidence, model, prompt_hash, reply, error, created_unix_ms) VALUES (?,?,?,?,?,?,?,?,?)")
-            let status: String, label: SQLiteValue, confidence: SQLiteValue, error: SQLiteValue
-            switch result.outcome {
-            case let .labelled(value, c): (status, label, confidence, error) = ("labelled", .double(Double(value)), .double(Double(c)), .null)
-            case let .unparseable(reason): (status, label, confidence, error) = ("unparseable", .null, .null, .text(reason))
-            case let .disagreed(reason): (status, label, confidence, error) = ("disagreed", .null, .null, .text(reason))
-            case let .backendError(reason): (status, label, confidence, error) = ("backend_error", .null, .null, .text(reason))
-            }
+            let stored = StoredOutcome(result.outcome)
             try insertLabelStatement.bind(
-                .int(Int64(result.messageID)), .text(status), label, confidence, .text(result.model), .text(result.promptHash),
-                .text(result.reply), error, .int(unixMilliseconds)
+                .int(Int64(result.messageID)), .text(stored.status), stored.value, stored.confidence, .text(result.model),
+                .text(result.promptHash), .text(result.reply), stored.error, .int(unixMilliseconds)
             ).run()
         case let .pair(id, firstID, secondID, createdEnvSteps):
             let statement = try cached(&insertPair, "INSERT OR IGNORE INTO pairs (id, first_id, second_id, created_env_steps) VALUES (?,?,?,?)")
@@ -253,16 +247,10 @@ public final class RunStore {
         case let .pairLabel(result, unixMilliseconds):
             let statement = try cached(&insertPairLabel,
                 "INSERT INTO pair_labels (pair_id, status, preference, model, prompt_hash, reply, error, created_unix_ms) VALUES (?,?,?,?,?,?,?,?)")
-            let status: String, preference: SQLiteValue, error: SQLiteValue
-            switch result.outcome {
-            case let .labelled(value, _): (status, preference, error) = ("labelled", .double(Double(value)), .null)
-            case let .unparseable(reason): (status, preference, error) = ("unparseable", .null, .text(reason))
-            case let .disagreed(reason): (status, preference, error) = ("disagreed", .null, .text(reason))
-            case let .backendError(reason): (status, preference, error) = ("backend_error", .null, .text(reason))
-            }
+            let stored = StoredOutcome(result.outcome)
             try statement.bind(
-                .int(Int64(result.messageID)), .text(status), preference, .text(result.model), .text(result.promptHash), .text(result.reply), error,
-                .int(unixMilliseconds)
+                .int(Int64(result.messageID)), .text(stored.status), stored.value, .text(result.model), .text(result.promptHash),
+                .text(result.reply), stored.error, .int(unixMilliseconds)
             ).run()
         case let .metrics(unixMilliseconds, envSteps, values):
             let insertMetricStatement = try cached(&insertMetric, "INSERT INTO metrics (unix_ms, env_steps, name, value) VALUES (?,?,?,?)")

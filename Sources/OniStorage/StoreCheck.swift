@@ -102,7 +102,7 @@ public enum StoreCheck {
         // Labels and messages.
         let badLabels = try db.scalarInt(
             """
-            SELECT count(*) FROM labels WHERE status NOT IN ('labelled', 'unparseable', 'backend_error', 'disagreed')
+            SELECT count(*) FROM labels WHERE status NOT IN \(StoredOutcome.allList)
                 OR (status = 'labelled' AND (label IS NULL OR label NOT IN (0, 1) OR confidence IS NULL OR confidence < 0 OR confidence > 1))
                 OR (status != 'labelled' AND label IS NOT NULL)
             """) ?? 0
