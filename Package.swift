@@ -48,6 +48,8 @@ let package = Package(
         // cross-module optimisation lets callers get them specialised, not run through witness tables.
         .target(name: "OniNeural", dependencies: ["CBLAS", "OniCore"], swiftSettings: [.unsafeFlags(["-cross-module-optimization"])]),
         .target(name: "OniLearning", dependencies: ["OniNeural", "OniCore"]),
+        // The intrinsic rewards: message and pair tables, reward models, what they pay, ONI's composition.
+        .target(name: "OniRewards", dependencies: ["OniNeural", "OniCore"]),
         .target(
             name: "OniAnnotation",
             dependencies: ["OniCore", .product(name: "Logging", package: "swift-log")]
@@ -70,7 +72,7 @@ let package = Package(
             name: "OniRuntime",
             dependencies: [
                 "CBLAS", "OniCore", "OniWire", "OniTransport", "OniEnvironments", "OniAnnotation",
-                "OniStorage", "OniTelemetry", "OniNeural", "OniLearning",
+                "OniStorage", "OniTelemetry", "OniNeural", "OniLearning", "OniRewards",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -78,7 +80,7 @@ let package = Package(
         .target(
             name: "OniOptions",
             dependencies: [
-                "OniCore", "OniRuntime", "OniLearning", "OniAnnotation", "OniStorage", "OniWire",
+                "OniCore", "OniRuntime", "OniLearning", "OniRewards", "OniAnnotation", "OniStorage", "OniWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -88,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "oni",
             dependencies: [
-                "CProcessControl", "OniCore", "OniOptions", "OniRuntime", "OniLearning", "OniStorage", "OniAnnotation",
+                "CProcessControl", "OniCore", "OniOptions", "OniRuntime", "OniLearning", "OniRewards", "OniStorage", "OniAnnotation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -124,14 +126,15 @@ let package = Package(
         .testTarget(
             name: "OniRuntimeTests",
             dependencies: [
-                "OniRuntime", "OniLearning", "OniCore", "OniEnvironments", "OniStorage", "OniTransport", "OniAnnotation", "OniTestSupport",
+                "OniRuntime", "OniLearning", "OniRewards", "OniCore", "OniEnvironments", "OniStorage", "OniTransport", "OniAnnotation", "OniTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "OniOptionsTests", dependencies: ["OniOptions", "OniRuntime", "OniLearning", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "OniOptionsTests", dependencies: ["OniOptions", "OniRuntime", "OniLearning", "OniRewards", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "OniTelemetryTests", dependencies: ["OniTelemetry", "OniWire"]),
         .testTarget(name: "OniNeuralTests", dependencies: ["OniNeural", "OniCore", "CBLAS"]),
         .testTarget(name: "OniLearningTests", dependencies: ["OniLearning", "OniNeural", "OniCore"]),
+        .testTarget(name: "OniRewardsTests", dependencies: ["OniRewards", "OniNeural", "OniCore", "OniTestSupport"]),
         .testTarget(
             name: "OniIntegrationTests",
             dependencies: [

@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import OniAnnotation
 import OniLearning
+import OniRewards
 import OniRuntime
 
 // The closed sets of values options take: help lists them, completion offers them, and a wrong
@@ -61,5 +62,7 @@ public struct StoreCapSetting: RawRepresentable, ExpressibleByArgument, Sendable
 }
 
 extension MessageCountScope: ExpressibleByArgument {}
+extension RankingPayment: ExpressibleByArgument {}
+extension PairSampling: ExpressibleByArgument {}
 extension LLMSource: ExpressibleByArgument {}
 extension LabelCheck: ExpressibleByArgument {}

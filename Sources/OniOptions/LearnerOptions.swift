@@ -1,5 +1,6 @@
 import ArgumentParser
 import OniLearning
+import OniRewards
 import OniRuntime
 
 /// The learner's settings: everything but where it binds and which run directory it owns.
@@ -47,7 +48,11 @@ public struct LearnerOptions: ParsableArguments, Sendable {
     @Option(help: "P(progress) above which the classifier pays.") public var classificationThreshold = RewardComposition().classificationThreshold
     @Option(help: "Normalised score (standard deviations above the mean) above which the ranking reward pays.")
     public var rankingThreshold = RewardComposition().rankingThreshold
+    @Option(help: "What the ranking reward pays above its threshold: indicator (1) or zscore (the normalised score, ONI's).")
+    public var rankingPayment = RewardComposition().rankingPayment
     @Option(help: "Pairs each new message is put in for the ranking reward.") public var rankingPairs = LearnerConfig().rankingPairsPerMessage
+    @Option(help: "How a new message's partners are drawn: uniform over known messages, or by frequency (ONI's).")
+    public var pairSampling = LearnerConfig().pairSampling
     @Option(help: "Similarity to the goal text from which the cosine reward pays.") public var cosineThreshold = RewardComposition().cosineThreshold
     @Option(help: "Weights the classification or ranking model starts from (written by `oni replay fit-reward`).") public var rewardInit: String?
 
@@ -124,7 +129,9 @@ public struct LearnerOptions: ParsableArguments, Sendable {
         config.reward.countScope = countScope
         config.reward.classificationThreshold = classificationThreshold
         config.reward.rankingThreshold = rankingThreshold
+        config.reward.rankingPayment = rankingPayment
         config.rankingPairsPerMessage = rankingPairs
+        config.pairSampling = pairSampling
         config.reward.cosineThreshold = cosineThreshold
         config.rewardInit = rewardInit
         config.goal = goal

@@ -1,5 +1,6 @@
 import Foundation
 import OniCore
+import OniRewards
 import OniStorage
 
 /// The learner's intake of experience, without sockets: counts steps, rollouts and lost
@@ -48,6 +49,8 @@ public struct ExperienceIntake {
     public struct Taken {
         /// Messages seen for the first time in this run (to be labelled).
         public var newMessages: [UInt64] = []
+        /// The id of each of the rollout's messages (nil for one no step shows).
+        public var messageIDs: [UInt64?] = []
         /// The row for the store (its blob only when kept).
         public var stored: StoredRollout
     }
@@ -69,8 +72,10 @@ public struct ExperienceIntake {
         var occurrences = [Int64](repeating: 0, count: rollout.messages.count)
         for index in rollout.messageIndex where index >= 0 { occurrences[Int(index)] += 1 }
         var newMessages: [UInt64] = []
+        var messageIDs = [UInt64?](repeating: nil, count: rollout.messages.count)
         for (i, text) in rollout.messages.enumerated() where occurrences[i] > 0 {
             let (id, isNew) = registry.observe(text, occurrences: occurrences[i], envSteps: envSteps)
+            messageIDs[i] = id
             if isNew { newMessages.append(id) }
         }
         if rollout.envFailures > 0 && !rollout.replay { counters["worker/env_failures", default: 0] += Double(rollout.envFailures) }
@@ -90,7 +95,7 @@ public struct ExperienceIntake {
             steps: rollout.stepCount, learnerEnvSteps: envSteps, replay: rollout.replay,
             receivedUnixMilliseconds: receivedUnixMilliseconds, protobuf: retain() ? protobuf() : nil,
             episodes: rollout.episodes)
-        return Taken(newMessages: newMessages, stored: stored)
+        return Taken(newMessages: newMessages, messageIDs: messageIDs, stored: stored)
     }
 
     /// Whether this rollout's blob is kept: the configured fraction, evenly spread.

@@ -3,6 +3,7 @@ import Logging
 import OniAnnotation
 import OniCore
 import OniLearning
+import OniRewards
 import OniStorage
 import OniTelemetry
 import OniTransport

@@ -3,6 +3,7 @@ import Logging
 import OniAnnotation
 import OniCore
 import OniLearning
+import OniRewards
 import OniStorage
 import OniTelemetry
 import OniTransport
@@ -29,14 +30,14 @@ extension Learner {
         guard FileManager.default.fileExists(atPath: storePath) else { return [:] }
         let store = try RunStore(path: storePath)
         defer { store.close() }
+        let asking = config.annotatorEndpoint == nil ? nil : intrinsic.reward.annotation
         for row in try store.messages() {
-            registry.restore(
-                id: row.id, text: row.text, count: row.count, firstSeenEnvSteps: row.firstSeenEnvSteps, label: row.label, confidence: row.confidence)
-            if !row.settled && config.annotatorEndpoint != nil && !ranking { annotation.ask(about: .message(row.id), failedBefore: row.failures, now: now) }
+            registry.restore(row)
+            if !row.settled && asking == .labels { annotation.ask(about: .message(row.id), failedBefore: row.failures, now: now) }
         }
         for row in try store.pairs() {
-            pairs.restore(id: row.id, PairTable.Pair(first: row.firstID, second: row.secondID, createdEnvSteps: row.createdEnvSteps, preference: row.preference))
-            if !row.settled && config.annotatorEndpoint != nil && ranking { annotation.ask(about: .pair(row.id), failedBefore: row.failures, now: now) }
+            pairs.restore(row)
+            if !row.settled && asking == .pairs { annotation.ask(about: .pair(row.id), failedBefore: row.failures, now: now) }
         }
         // Counters go on from their last stored values (a metrics snapshot is written every
         // --metrics-interval; what a killed learner counted after its last one is not kept).
@@ -96,11 +97,11 @@ extension Learner {
 
     /// The reward model starts from the run's own checkpoint when resuming, else from --reward-init.
     func startRewardModel(runDirectory: URL) throws {
-        guard intrinsic.hasModel else { return }
+        guard let weights = intrinsic.reward.weights else { return }
         let own = Self.rewardModelCheckpoint(runDirectory)
         if config.resume, FileManager.default.fileExists(atPath: own) {
             do {
-                let version = try intrinsic.loadModel(from: own)
+                let version = try weights.load(from: own)
                 logger.info("reward model resumed", metadata: ["path": "\(own)", "version": "\(version)"])
                 return
             } catch {
@@ -110,7 +111,7 @@ extension Learner {
         }
         if let path = config.rewardInit {
             do {
-                let version = try intrinsic.loadModel(from: path)
+                let version = try weights.load(from: path)
                 logger.info("reward model starts from a fitted one", metadata: ["path": "\(path)", "version": "\(version)"])
             } catch {
                 throw RuntimeError.invalidConfiguration("--reward-init: \(error)")
@@ -123,12 +124,12 @@ extension Learner {
     func saveCheckpoint(last: Bool = false) {
         guard let trainer, var checkpointer else { return }
         defer { self.checkpointer = checkpointer }
-        if intrinsic.hasModel {
+        if let weights = intrinsic.reward.weights {
             let logger = self.logger, path = Self.rewardModelCheckpoint(checkpointer.store.directory.deletingLastPathComponent())
             if last {
-                do { try intrinsic.saveModelNow(to: path) } catch { logger.error("reward model not saved", metadata: ["error": "\(error)"]) }
+                do { try weights.saveNow(to: path) } catch { logger.error("reward model not saved", metadata: ["error": "\(error)"]) }
             } else {
-                intrinsic.saveModel(to: path) { error in
+                weights.save(to: path) { error in
                     if let error { logger.error("reward model not saved", metadata: ["error": "\(error)"]) }
                 }
             }

@@ -4,6 +4,7 @@ import OniAnnotation
 import OniCore
 import OniEnvironments
 import OniLearning
+import OniRewards
 import OniStorage
 import OniTelemetry
 import OniTransport
@@ -74,19 +75,19 @@ extension Learner {
             rollout, protobuf: Data(protobuf), registry: &registry, receivedUnixMilliseconds: unixMilliseconds)
         if config.annotatorEndpoint != nil {
             for id in taken.newMessages {
-                if ranking {
-                    // Ranking asks the LLM to compare pairs, not to label messages.
-                    for pair in pairs.propose(for: id, among: Array(registry.entries.keys).sorted(), envSteps: envSteps, rng: &pairRNG) {
+                switch intrinsic.reward.annotation {
+                case .pairs:
+                    for pair in pairs.propose(for: id, among: registry, envSteps: envSteps, rng: &pairRNG) {
                         annotation.ask(about: .pair(pair))
                     }
-                } else {
+                case .labels:
                     annotation.ask(about: .message(id))
                 }
             }
         }
-        let (composed, paid) = intrinsic.apply(to: rollout, registry: registry)
+        let (composed, paid) = intrinsic.apply(to: rollout, ids: taken.messageIDs, registry: registry)
         var stored = taken.stored
-        stored.intrinsic = paid
+        stored.intrinsic = paid.map { PaidIntrinsicReward(rewardType: $0.rewardType.rawValue, modelVersion: $0.version, rewards: $0.perStep) }
         if !writer.submit(.rollout(stored)) {
             let dropped = writer.currentStats.droppedRollouts
             if dropped == 1 || dropped % 1000 == 0 {
@@ -134,6 +135,4 @@ extension Learner {
             writer.submit(.pair(id: id, firstID: pair.first, secondID: pair.second, createdEnvSteps: pair.createdEnvSteps))
         }
     }
-
-    var ranking: Bool { config.reward.type == .ranking }
 }

@@ -3,6 +3,7 @@ import Logging
 import OniAnnotation
 import OniCore
 import OniLearning
+import OniRewards
 import OniStorage
 import OniTelemetry
 import OniTransport
@@ -47,7 +48,7 @@ extension Learner {
         values["messages/distinct"] = Double(registry.count)
         values["messages/labelled"] = Double(registry.labelledCount)
         values["messages/positive"] = Double(registry.positiveCount)
-        if ranking {
+        if intrinsic.reward.annotation == .pairs {
             values["pairs/total"] = Double(pairs.count)
             values["pairs/judged"] = Double(pairs.judgedCount)
         }

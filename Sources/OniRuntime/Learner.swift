@@ -4,6 +4,7 @@ import OniAnnotation
 import OniCore
 import OniEnvironments
 import OniLearning
+import OniRewards
 import OniStorage
 import OniTelemetry
 import OniTransport
@@ -72,7 +73,7 @@ public final class Learner {
         annotation = AnnotationClient(
             batchSize: config.llmBatchSize, maxInFlight: config.maxAnnotationRequestsInFlight, timeout: config.annotationTimeoutSeconds)
         liveness = LivenessTracker(timeout: config.livenessTimeoutSeconds)
-        pairs = PairTable(pairsPerMessage: config.rankingPairsPerMessage)
+        pairs = PairTable(pairsPerMessage: config.rankingPairsPerMessage, sampling: config.pairSampling)
         intrinsic = IntrinsicRewards(composition: config.reward, seed: config.seed, goalText: Goal(argument: config.goal).text)
         intake = ExperienceIntake(storeFraction: config.storeRolloutsFraction)
     }

@@ -1,4 +1,5 @@
 import OniLearning
+import OniRewards
 import OniWire
 
 /// Everything the learner needs. The `oni-learner` flags map onto these fields.
@@ -64,6 +65,8 @@ public struct LearnerConfig: Sendable, Codable, Equatable {
     public var rewardInit: String? = nil
     /// Pairs each new message is put in when the reward is `ranking`.
     public var rankingPairsPerMessage = 4
+    /// How their partners are drawn.
+    public var pairSampling = PairSampling.uniform
     /// Publish Params after every this many updates (and every 2 s regardless, for late joiners).
     public var publishEveryUpdates = 1
     /// Environment steps per APPO update, made of whole rollouts (Sample Factory's batch_size):

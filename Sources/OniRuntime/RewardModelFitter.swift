@@ -1,6 +1,6 @@
 import Foundation
 import OniCore
-import OniLearning
+import OniRewards
 import OniStorage
 
 /// `oni replay fit-reward`: fits the classification or ranking model offline
@@ -31,54 +31,46 @@ public struct RewardModelFitter {
 
     /// Fits and writes the model to `output`; `progress(step, loss)` every 10% of the steps.
     public func fit(output: String, progress: (Int, Double) -> Void) throws -> Report {
-        guard kind == .classification || kind == .ranking else {
-            throw RuntimeError.invalidConfiguration("--reward must be classification or ranking, got \(kind.rawValue)")
+        guard let model = kind.trainedModel else {
+            throw RuntimeError.invalidConfiguration("--reward must be a trained reward (classification or ranking), got \(kind.rawValue)")
         }
         let store = try RunStore(runDirectory: URL(fileURLWithPath: runDirectory), readOnly: true)
         defer { store.close() }
-        let messages = try store.messages()
+        // The run's annotations as the learner holds them, so the examples (and the held-out ones) are the learner's.
+        var messages = MessageRegistry()
+        for row in try store.messages() { messages.restore(row) }
+        var pairs = PairTable()
+        for row in try store.pairs() { pairs.restore(row) }
+        return try fit(model, messages: messages, pairs: pairs, output: output, progress: progress)
+    }
+
+    private func fit<Model: TrainedRewardModel>(
+        _: Model.Type, messages: MessageRegistry, pairs: PairTable, output: String, progress: (Int, Double) -> Void
+    ) throws -> Report {
+        let examples = Model.examples(messages: messages, pairs: pairs)
+        guard examples.train.count >= Model.minimumExamples else {
+            let what = Model.annotation == .pairs ? "judged pairs" : "labelled messages"
+            throw RuntimeError.invalidConfiguration(
+                "\(runDirectory) holds \(examples.train.isEmpty ? "no" : "only \(examples.train.count)") \(what) for training; "
+                    + "at least \(Model.minimumExamples) are needed")
+        }
+        let model = Model(seed: seed &+ 101)
         var rng = SeededGenerator(seed: seed)
         var report = Report()
         let rounds = 10, perRound = max(1, steps / rounds)
-        if kind == .classification {
-            var train: [(text: String, label: Float, weight: Float)] = [], heldOut: [(text: String, label: Float)] = []
-            for message in messages {
-                guard let label = message.label else { continue }
-                if message.id % 10 == 0 { heldOut.append((message.text, label)) } else { train.append((message.text, label, message.confidence)) }
-            }
-            guard train.count >= 2 else {
-                throw RuntimeError.invalidConfiguration("\(runDirectory) holds \(train.count) labelled messages for training; at least 2 are needed")
-            }
-            let model = MessageClassifier(seed: seed &+ 101)
-            for round in 1...rounds {
-                report.loss = model.train(on: train, steps: perRound, rng: &rng)
-                progress(round * perRound, report.loss)
-            }
-            if !heldOut.isEmpty {
-                let p = model.probabilities(heldOut.map(\.text))
-                report.heldOutAccuracy = Double(zip(p, heldOut).filter { ($0 > threshold) == ($1.label > 0.5) }.count) / Double(heldOut.count)
-            }
-            (report.trainExamples, report.heldOutExamples) = (train.count, heldOut.count)
-            try model.save(to: output)
-            report.version = model.version
-        } else {
-            let texts = Dictionary(uniqueKeysWithValues: messages.map { ($0.id, $0.text) })
-            var train: [(first: String, second: String, preference: Float)] = [], heldOut: [(first: String, second: String, preference: Float)] = []
-            for pair in try store.pairs() {
-                guard let preference = pair.preference, let a = texts[pair.firstID], let b = texts[pair.secondID] else { continue }
-                if pair.id % 10 == 0 { heldOut.append((a, b, preference)) } else { train.append((a, b, preference)) }
-            }
-            guard !train.isEmpty else { throw RuntimeError.invalidConfiguration("\(runDirectory) holds no judged pairs for training") }
-            let model = MessageRanker(seed: seed &+ 103)
-            for round in 1...rounds {
-                report.loss = model.train(on: train, steps: perRound, rng: &rng)
-                progress(round * perRound, report.loss)
-            }
-            report.heldOutAccuracy = model.accuracy(on: heldOut)
-            (report.trainExamples, report.heldOutExamples) = (train.count, heldOut.count)
-            try model.save(to: output)
-            report.version = model.version
+        for round in 1...rounds {
+            report.loss = model.train(on: examples.train, steps: perRound, rng: &rng, until: { false })
+            progress(round * perRound, report.loss)
         }
+        var composition = RewardComposition()
+        composition.type = kind
+        composition.classificationThreshold = threshold
+        let entries = messages.entries.values
+        let rule = composition.payRule!.fitted(outputs: model.outputs(entries.map(\.text)), counts: entries.map { Double(max($0.count, 1)) })
+        report.heldOutAccuracy = model.heldOutAccuracy(examples.heldOut, rule: rule)
+        (report.trainExamples, report.heldOutExamples) = (examples.train.count, examples.heldOut.count)
+        try model.save(to: output)
+        report.version = model.version
         return report
     }
 }

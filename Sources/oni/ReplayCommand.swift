@@ -4,6 +4,7 @@ import Logging
 import OniAnnotation
 import OniLearning
 import OniOptions
+import OniRewards
 import OniRuntime
 import OniStorage
 
@@ -31,7 +32,7 @@ struct ReplayCommand: ParsableCommand {
         @Option(help: "Seed of the initial weights and the batches.") var seed: UInt64 = 1
 
         func validate() throws {
-            guard let kind = IntrinsicRewardType(rawValue: reward), kind == .classification || kind == .ranking else {
+            guard let kind = IntrinsicRewardType(rawValue: reward), kind.trainedModel != nil else {
                 throw ValidationError("--reward must be classification or ranking, got '\(reward)'")
             }
             guard steps >= 10 else { throw ValidationError("--steps must be at least 10") }

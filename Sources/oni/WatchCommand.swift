@@ -3,6 +3,7 @@ import Foundation
 import OniAnnotation
 import OniLearning
 import OniOptions
+import OniRewards
 import OniRuntime
 import OniStorage
 
@@ -74,33 +75,56 @@ struct WatchCommand: ParsableCommand {
 }
 
 /// The LLM's label of each message (from the run's store) and the intrinsic reward a step earns
-/// by the run's own reward, coefficient and β: retrieval from the labels, classification from the
-/// run's saved classifier (checkpoints/reward_model.safetensors), cosine from the goal text.
-/// Ranking pays by the run's running score statistics, which no file keeps: not shown.
+/// by the run's own reward, coefficient and β: retrieval from the labels, classification and
+/// ranking from the run's saved model (checkpoints/reward_model.safetensors) with its pay rule
+/// fitted to the stored messages and their counts (the learner fits it to the same), cosine from
+/// the goal text.
 private final class MessageJudge: @unchecked Sendable {
     private var labels: [String: Double] = [:]
-    /// The run's learner settings (`RUN_DIR/config.json`); nil when it has none.
-    private var settings: LearnerOptions?
-    private var classifier: MessageClassifier?
+    /// The run's reward settings (`RUN_DIR/config.json`); nil when it has none.
+    private var composition: RewardComposition?
+    /// r_int of a message text under the run's reward.
+    private var payment: ((String) -> Double)?
     private var counts: [Int: [String: Int]] = [:]
     private let lock = NSLock()
 
     init() {}
 
     init(runDirectory: URL) {
+        var stored: [RunStore.MessageRow] = []
         if let store = try? RunStore(runDirectory: runDirectory, readOnly: true) {
-            for message in (try? store.messages()) ?? [] { if let label = message.label { labels[message.text] = Double(label) } }
+            stored = (try? store.messages()) ?? []
+            for message in stored { if let label = message.label { labels[message.text] = Double(label) } }
             store.close()
         }
-        // The run's options as `oni run` saved them, read the way `--config` reads them.
+        // The run's options as `oni run` saved them, read the way `--config` reads them
+        // (`auto` meant retrieval when the run had an LLM).
         guard let file = try? ConfigFile(path: runDirectory.appendingPathComponent("config.json").path),
               let saved = try? RunSettings.parse(file.arguments(accepting: OptionValues.names(of: RunSettings.self)))
         else { return }
-        settings = saved.learner
-        if saved.learner.reward == .classification {
-            let model = MessageClassifier(seed: 0)
-            let path = runDirectory.appendingPathComponent("checkpoints/reward_model.safetensors").path
-            if (try? model.load(from: path)) != nil { classifier = model }
+        var config = LearnerConfig()
+        saved.learner.apply(to: &config, annotating: true)
+        let composition = config.reward
+        self.composition = composition
+        switch composition.type {
+        case .none: return
+        case .retrieval: payment = { [labels] in labels[$0] ?? 0 }
+        case .cosine:
+            let (goal, threshold) = (Goal(argument: config.goal).text, composition.cosineThreshold)
+            payment = { text in
+                let similarity = MessageFeatures.cosine(text, goal)
+                return similarity >= threshold ? similarity : 0
+            }
+        case .classification, .ranking:
+            func trained<Model: TrainedRewardModel>(_: Model.Type) -> ((String) -> Double)? {
+                let model = Model(seed: 0)
+                guard (try? model.load(from: runDirectory.appendingPathComponent("checkpoints/reward_model.safetensors").path)) != nil,
+                      let rule = composition.payRule
+                else { return nil }
+                let fitted = rule.fitted(outputs: model.outputs(stored.map(\.text)), counts: stored.map { Double(max($0.count, 1)) })
+                return { fitted.pay(model.outputs([$0])[0]) }
+            }
+            payment = composition.type.trainedModel.flatMap { trained($0) }
         }
     }
 
@@ -112,22 +136,9 @@ private final class MessageJudge: @unchecked Sendable {
         }
         let label = labels[frame.message]
         var text = label.map { "LLM: \($0 > 0.5 ? "progress" : "no progress")" } ?? "LLM: not labelled"
-        guard let settings, frame.step > 0 else { return text }
-        // `auto` meant retrieval when the run had an LLM.
-        let reward = settings.reward.resolved(annotating: true)
-        let messageReward: Double?
-        switch reward {
-        case .retrieval: messageReward = label ?? 0
-        case .classification: messageReward = classifier.map { $0.probabilities([frame.message])[0] > settings.classificationThreshold ? 1 : 0 }
-        case .cosine:
-            let similarity = MessageFeatures.cosine(frame.message, Goal(argument: settings.goal).text)
-            messageReward = similarity >= settings.cosineThreshold ? similarity : 0
-        case .none, .ranking: messageReward = nil
-        }
-        if let messageReward {
-            let paid = settings.llmRewardCoeff * messageReward / pow(Double(count), settings.betaCountExponent)
-            text += String(format: "  intrinsic %.4f (%@, N=%d)", paid, reward.rawValue as NSString, count)
-        }
+        guard let composition, let payment, frame.step > 0 else { return text }
+        let paid = composition.llmCoefficient * payment(frame.message) / pow(Double(count), composition.countExponent)
+        text += String(format: "  intrinsic %.4f (%@, N=%d)", paid, composition.type.rawValue as NSString, count)
         return text
     }
 }

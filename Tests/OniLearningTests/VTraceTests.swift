@@ -106,22 +106,6 @@ import Testing
         #expect(gradient == [1, -2])
     }
 
-    /// ONI's r = ext·r_ext + llm·r_int(msg)/N^β, by hand: ext 0.5, llm 0.4, β 3; message 0 is labelled
-    /// progress, message 1 not; the second sighting of message 0 in the episode earns 0.4/2³.
-    @Test func rewardComposition() {
-        var composition = RewardComposition()
-        (composition.type, composition.extrinsicCoefficient, composition.llmCoefficient, composition.countExponent) = (.retrieval, 0.5, 0.4, 3)
-        let (rewards, intrinsic, summary) = composition.compose(
-            extrinsic: [0, 1, 0, 0], messageIndex: [0, -1, 1, 0], counts: [1, 0, 1, 2], messageRewards: [1, 0])
-        let expected: [Float] = [0.4, 0.5, 0, 0.05]
-        #expect(zip(rewards, expected).allSatisfy { abs($0 - $1) < 1e-6 }, "\(rewards)")
-        // The intrinsic term alone, as stored with the rollout.
-        #expect(zip(intrinsic, [0.4, 0, 0, 0.05] as [Float]).allSatisfy { abs($0 - $1) < 1e-6 }, "\(intrinsic)")
-        #expect(abs(summary.intrinsic - 0.45) < 1e-12 && summary.rewardedSteps == 2)
-        composition.type = .none
-        #expect(composition.compose(extrinsic: [0, 1, 0, 0], messageIndex: [0, -1, 1, 0], counts: [1, 0, 1, 2], messageRewards: [1, 0]).rewards == [0, 0.5, 0, 0])
-    }
-
     /// By hand, clip 0.5: (a) moved 1 from V_old = 0 toward a target of 2: clipped term (0.5−2)² = 2.25 > 1, no gradient;
     /// (b) moved 0.25, inside the clip: both terms (0.25−1)², gradient 2·(−0.75)/3; (c) moved away from the target:
     /// the unclipped term (−1−0)² = 1 is the larger, gradient 2·(−1)/3.

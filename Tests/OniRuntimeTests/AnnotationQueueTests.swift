@@ -1,3 +1,4 @@
+import OniRewards
 import OniRuntime
 import Testing
 

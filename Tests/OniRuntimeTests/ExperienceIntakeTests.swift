@@ -1,5 +1,6 @@
 import Foundation
 import OniCore
+import OniRewards
 import OniRuntime
 import OniStorage
 import Testing
@@ -36,6 +37,8 @@ import Testing
             Self.rollout(sequence: 3, messages: ["You find a key."], index: [0, -1, -1, -1]), protobuf: Data([2]),
             registry: &registry, receivedUnixMilliseconds: 6)
         #expect(second.newMessages.isEmpty && registry.entry(registry.id(of: "You find a key.")!)?.count == 3)
+        // The ids travel with the rollout, slot by slot, to the reward.
+        #expect(first.messageIDs == [registry.id(of: "You find a key."), registry.id(of: "It's a wall.")] && second.messageIDs == [first.messageIDs[0]])
         #expect(intake.counters["learner/rollouts_lost"] == 2)
         #expect(intake.envSteps == 8 && intake.rollouts == 2)
         #expect(second.stored.learnerEnvSteps == 8 && second.stored.sequence == 3 && second.stored.receivedUnixMilliseconds == 6)

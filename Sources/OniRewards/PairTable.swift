@@ -1,5 +1,13 @@
 import OniCore
 
+/// How the partner of a new message is drawn for the ranking reward's pairs.
+public enum PairSampling: String, Sendable, Codable, CaseIterable {
+    /// Every known message alike (Oni's default: rare messages get compared too).
+    case uniform
+    /// In proportion to how often it occurred, as ONI draws pairs from the steps it saw.
+    case frequency
+}
+
 /// The learner's pairs of messages for the ranking reward: which pairs the LLM is
 /// asked to compare and its judgements. Pair ids are the store's (from 1); what the annotator is
 /// asked about is an `AnnotationSubject`, which tells a pair from a message.
@@ -28,20 +36,33 @@ public struct PairTable: Sendable {
 
     /// How many pairs each new message is put in.
     public var pairsPerMessage: Int
+    /// How its partners are drawn.
+    public var sampling: PairSampling
 
-    public init(pairsPerMessage: Int = 4) {
+    public init(pairsPerMessage: Int = 4, sampling: PairSampling = .uniform) {
         self.pairsPerMessage = pairsPerMessage
+        self.sampling = sampling
     }
 
     public var count: Int { pairs.count }
 
-    /// Pairs `message` with up to `pairsPerMessage` others drawn from `among` (which order comes
-    /// first is drawn too, so the LLM's position bias averages out). Returns the new pair ids.
-    public mutating func propose(for message: UInt64, among others: [UInt64], envSteps: UInt64, rng: inout SeededGenerator) -> [UInt64] {
-        var candidates = others.filter { $0 != message }
+    /// Pairs `message` with others the registry knows, drawn as `sampling` says.
+    public mutating func propose(for message: UInt64, among registry: MessageRegistry, envSteps: UInt64, rng: inout SeededGenerator) -> [UInt64] {
+        let others = registry.entries.keys.sorted()
+        let weights = sampling == .frequency ? others.map { Double(max(registry.entries[$0]!.count, 1)) } : nil
+        return propose(for: message, among: others, weights: weights, envSteps: envSteps, rng: &rng)
+    }
+
+    /// Pairs `message` with up to `pairsPerMessage` others drawn from `among` without replacement,
+    /// each in proportion to its weight (alike without weights); which order comes first is drawn
+    /// too, so the LLM's position bias averages out. Returns the new pair ids.
+    public mutating func propose(
+        for message: UInt64, among others: [UInt64], weights: [Double]? = nil, envSteps: UInt64, rng: inout SeededGenerator
+    ) -> [UInt64] {
+        var candidates = others.indices.filter { others[$0] != message }
         var created: [UInt64] = []
         while created.count < pairsPerMessage, !candidates.isEmpty {
-            let other = candidates.remove(at: rng.below(candidates.count))
+            let other = others[candidates.remove(at: Self.draw(candidates, weights: weights, rng: &rng))]
             let key = [min(message, other), max(message, other)]
             guard !known.contains(key) else { continue }
             let (first, second) = rng.below(2) == 0 ? (message, other) : (other, message)
@@ -50,6 +71,18 @@ public struct PairTable: Sendable {
             created.append(id)
         }
         return created
+    }
+
+    /// A position in `candidates` (indices into the weights), in proportion to their weights.
+    private static func draw(_ candidates: [Int], weights: [Double]?, rng: inout SeededGenerator) -> Int {
+        guard let weights else { return rng.below(candidates.count) }
+        let total = candidates.reduce(0) { $0 + weights[$1] }
+        var target = Double(rng.unitFloat()) * total
+        for (position, index) in candidates.enumerated() {
+            target -= weights[index]
+            if target < 0 { return position }
+        }
+        return candidates.count - 1
     }
 
     /// Restores a pair from the store.

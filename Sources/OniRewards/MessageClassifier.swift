@@ -2,15 +2,14 @@ import Foundation
 import OniCore
 import OniNeural
 
-/// Asked before each training step of a reward model: true stops the round there (its owner is
-/// shutting down and wants the weights now).
-public typealias TrainingInterruption = () -> Bool
-
 /// ONI's classification reward model: a small text classifier trained online
 /// on the LLM's labels, so that messages the LLM has not (yet) labelled get a
 /// reward too. A message becomes `MessageFeatures` (hashed character n-grams);
 /// an MLP (64 ReLU units) gives the logit of "progress"; binary cross-entropy, Adam.
-public final class MessageClassifier {
+public final class MessageClassifier: TrainedRewardModel {
+    public static let kind = IntrinsicRewardType.classification
+    public static let figureStem = "reward/classifier"
+
     public static let hiddenUnits = 64
     private let first: Linear<Float>
     private let relu = Activation<Float>(.relu, size: hiddenUnits)
@@ -22,7 +21,9 @@ public final class MessageClassifier {
     /// The parameters, for saving.
     public var parameters: [Parameter<Float>] { first.parameters + second.parameters }
 
-    public init(seed: UInt64, learningRate: Float = 3e-3) {
+    public convenience init(seed: UInt64) { self.init(seed: seed, learningRate: 3e-3) }
+
+    public init(seed: UInt64, learningRate: Float) {
         var rng = SeededGenerator(seed: seed)
         first = Linear(name: "classifier.hidden", inputSize: MessageFeatures.buckets, outputSize: Self.hiddenUnits, rng: &rng)
         second = Linear(name: "classifier.out", inputSize: Self.hiddenUnits, outputSize: 1, gain: 1, rng: &rng)
@@ -39,6 +40,24 @@ public final class MessageClassifier {
     public func probabilities(_ texts: [String]) -> [Double] {
         guard !texts.isEmpty else { return [] }
         return logits(features.dense(texts), batch: texts.count).map { 1 / (1 + Foundation.exp(-Double($0))) }
+    }
+
+    /// P(progress), the output its pay rule reads.
+    public func outputs(_ texts: [String]) -> [Double] { probabilities(texts) }
+
+    public static let annotation = AnnotationNeed.labels
+    public static let minimumExamples = 2
+    public static func answered(messages: MessageRegistry, pairs: PairTable) -> Int { messages.labelledCount }
+
+    public static func examples(messages: MessageRegistry, pairs: PairTable) -> RewardExamples<LabelledMessage> {
+        RewardExamples(labelsOf: messages)
+    }
+
+    /// Held-out messages whose label the rule's pay agrees with (paid or not ↔ progress or not).
+    public func heldOutAccuracy(_ heldOut: [LabelledMessage], rule: FittedPayRule) -> Double? {
+        guard !heldOut.isEmpty else { return nil }
+        let p = probabilities(heldOut.map(\.text))
+        return Double(zip(p, heldOut).filter { (rule.pay($0) > 0) == ($1.label > 0.5) }.count) / Double(heldOut.count)
     }
 
     /// Binary cross-entropy with logits, each example weighted (`weights`, default all 1), averaged
@@ -59,15 +78,18 @@ public final class MessageClassifier {
     /// `steps` Adam steps on mini-batches of `examples` (text, label 0/1) drawn with `rng`; returns the last loss.
     @discardableResult
     public func train(on examples: [(text: String, label: Float)], steps: Int, batchSize: Int = 32, rng: inout SeededGenerator) -> Double {
-        train(on: examples.map { ($0.text, $0.label, Float(1)) }, steps: steps, batchSize: batchSize, rng: &rng)
+        train(on: examples.map { LabelledMessage(text: $0.text, label: $0.label) }, steps: steps, batchSize: batchSize, rng: &rng)
     }
 
+    public func train(on examples: [LabelledMessage], steps: Int, rng: inout SeededGenerator, until interrupted: TrainingInterruption) -> Double {
+        train(on: examples, steps: steps, batchSize: 32, rng: &rng, until: interrupted)
+    }
 
-    /// The same, each example's loss weighted by `weight` (the LLM's confidence in its label:
+    /// The same, each example's loss weighted by its `weight` (the LLM's confidence in its label:
     /// an answer the model was unsure of moves the classifier less).
     @discardableResult
     public func train(
-        on examples: [(text: String, label: Float, weight: Float)], steps: Int, batchSize: Int = 32, rng: inout SeededGenerator,
+        on examples: [LabelledMessage], steps: Int, batchSize: Int = 32, rng: inout SeededGenerator,
         until interrupted: TrainingInterruption = { false }
     ) -> Double {
         guard !examples.isEmpty, steps > 0 else { return .nan }

@@ -6,7 +6,10 @@ import OniNeural
 /// judgements with the Bradley–Terry model, P(first beats second) = σ(s₁ − s₂).
 /// A tie counts as half a win each way. The score is an MLP (64 ReLU units) on
 /// `MessageFeatures`, so messages never compared get a score too.
-public final class MessageRanker {
+public final class MessageRanker: TrainedRewardModel {
+    public static let kind = IntrinsicRewardType.ranking
+    public static let figureStem = "reward/ranker"
+
     public static let hiddenUnits = 64
     private let first: Linear<Float>
     private let relu = Activation<Float>(.relu, size: hiddenUnits)
@@ -16,7 +19,9 @@ public final class MessageRanker {
     /// Incremented by every training round: scores from an older version are stale.
     public private(set) var version = 0
 
-    public init(seed: UInt64, learningRate: Float = 3e-3) {
+    public convenience init(seed: UInt64) { self.init(seed: seed, learningRate: 3e-3) }
+
+    public init(seed: UInt64, learningRate: Float) {
         var rng = SeededGenerator(seed: seed)
         first = Linear(name: "ranker.hidden", inputSize: MessageFeatures.buckets, outputSize: Self.hiddenUnits, rng: &rng)
         second = Linear(name: "ranker.out", inputSize: Self.hiddenUnits, outputSize: 1, gain: 1, rng: &rng)
@@ -36,6 +41,30 @@ public final class MessageRanker {
         texts.isEmpty ? [] : forward(texts).map(Double.init)
     }
 
+    /// The score, the output its pay rule reads.
+    public func outputs(_ texts: [String]) -> [Double] { scores(texts) }
+
+    public static let annotation = AnnotationNeed.pairs
+    public static let minimumExamples = 1
+    public static func answered(messages: MessageRegistry, pairs: PairTable) -> Int { pairs.judgedCount }
+
+    public static func examples(messages: MessageRegistry, pairs: PairTable) -> RewardExamples<JudgedPair> {
+        RewardExamples(judgementsOf: pairs, messages: messages)
+    }
+
+    /// Held-out pairs whose winner the scores rank higher (ties left out).
+    public func heldOutAccuracy(_ heldOut: [JudgedPair], rule: FittedPayRule) -> Double? { accuracy(on: heldOut) }
+
+    /// The same from tuples.
+    @discardableResult
+    public func train(on pairs: [(first: String, second: String, preference: Float)], steps: Int, rng: inout SeededGenerator) -> Double {
+        train(on: pairs.map { JudgedPair(first: $0.first, second: $0.second, preference: $0.preference) }, steps: steps, rng: &rng)
+    }
+
+    public func train(on pairs: [JudgedPair], steps: Int, rng: inout SeededGenerator, until interrupted: TrainingInterruption) -> Double {
+        train(on: pairs, steps: steps, batchSize: 32, rng: &rng, until: interrupted)
+    }
+
     /// The Bradley–Terry loss of score differences d = s(first) − s(second) against
     /// preferences p (1 first, 0 second, 0.5 tie), averaged: p·softplus(−d) + (1−p)·softplus(d),
     /// which is binary cross-entropy with logit d; its gradient is (σ(d) − p)/n.
@@ -46,7 +75,7 @@ public final class MessageRanker {
     /// `steps` Adam steps on mini-batches of judged pairs drawn with `rng`; returns the last loss.
     @discardableResult
     public func train(
-        on pairs: [(first: String, second: String, preference: Float)], steps: Int, batchSize: Int = 32, rng: inout SeededGenerator,
+        on pairs: [JudgedPair], steps: Int, batchSize: Int = 32, rng: inout SeededGenerator,
         until interrupted: TrainingInterruption = { false }
     ) -> Double {
         guard !pairs.isEmpty, steps > 0 else { return .nan }
@@ -68,7 +97,7 @@ public final class MessageRanker {
     }
 
     /// Fraction of decided pairs (not ties) whose winner the scores rank higher.
-    public func accuracy(on pairs: [(first: String, second: String, preference: Float)]) -> Double? {
+    public func accuracy(on pairs: [JudgedPair]) -> Double? {
         let decided = pairs.filter { $0.preference != 0.5 }
         guard !decided.isEmpty else { return nil }
         let a = scores(decided.map(\.first)), b = scores(decided.map(\.second))

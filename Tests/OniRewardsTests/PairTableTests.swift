@@ -1,5 +1,5 @@
 import OniCore
-import OniRuntime
+import OniRewards
 import Testing
 
 @Suite struct PairTableTests {

@@ -1,6 +1,6 @@
 import Foundation
 import OniCore
-import OniLearning
+import OniRewards
 import Testing
 
 @Suite struct MessageRankerTests {
@@ -24,10 +24,10 @@ import Testing
             ("It's a wall.", 0), ("You hear some noises.", 0), ("The door is locked.", 0),
         ]
         var rng = SeededGenerator(seed: 4)
-        var pairs: [(first: String, second: String, preference: Float)] = []
+        var pairs: [JudgedPair] = []
         for _ in 0..<200 {
             let a = levels[rng.below(levels.count)], b = levels[rng.below(levels.count)]
-            pairs.append((a.0, b.0, a.1 == b.1 ? 0.5 : (a.1 > b.1 ? 1 : 0)))
+            pairs.append(JudgedPair(first: a.0, second: b.0, preference: a.1 == b.1 ? 0.5 : (a.1 > b.1 ? 1 : 0)))
         }
         let ranker = MessageRanker(seed: 1)
         let before = ranker.accuracy(on: pairs) ?? 0

@@ -1,6 +1,6 @@
 import Foundation
 import OniCore
-import OniLearning
+import OniRewards
 import Testing
 
 @Suite struct MessageClassifierTests {
@@ -47,7 +47,7 @@ import Testing
         func trained(yes: Float, no: Float) -> Double {
             let classifier = MessageClassifier(seed: 5, learningRate: 3e-2)
             var rng = SeededGenerator(seed: 6)
-            classifier.train(on: [(text, Float(1), yes), (text, Float(0), no)], steps: 80, rng: &rng)
+            classifier.train(on: [LabelledMessage(text: text, label: 1, weight: yes), LabelledMessage(text: text, label: 0, weight: no)], steps: 80, rng: &rng)
             return classifier.probabilities([text])[0]
         }
         let (sureYes, sureNo) = (trained(yes: 0.95, no: 0.55), trained(yes: 0.55, no: 0.95))

@@ -19,8 +19,9 @@ public enum IntrinsicRewardType: String, Sendable, Codable, CaseIterable {
     /// message, labelled or not, 1 if P(progress) exceeds `classificationThreshold`, else 0.
     case classification
     /// ONI's ranking: the LLM compares pairs of messages (first, second, tie); a Bradley–Terry
-    /// score model trained online on those judgements gives 1 to messages whose score, normalised
-    /// by its running mean and standard deviation over the steps seen, exceeds `rankingThreshold`.
+    /// score model trained online on those judgements scores every message, and the score,
+    /// normalised by its mean and standard deviation over the steps seen, pays where it exceeds
+    /// `rankingThreshold` (`RankingPayment`: 1 there, or ONI's z-score itself).
     case ranking
     /// An ELLM-style baseline without the LLM: the cosine similarity of the message's and the
     /// goal text's character n-gram features, when it reaches `cosineThreshold` (else 0).
@@ -35,6 +36,15 @@ public enum MessageCountScope: String, Sendable, Codable, CaseIterable {
     case global
 }
 
+/// What the ranking reward pays for a message whose normalised score z exceeds the threshold.
+public enum RankingPayment: String, Sendable, Codable, CaseIterable {
+    /// 1 (Oni's default, with threshold +0.5): a message either shows progress or it does not.
+    case indicator
+    /// z itself (ONI's `online_motif`, with threshold −0.5): continuous, and negative between
+    /// −0.5 and 0.
+    case zscore
+}
+
 /// ONI's reward: r = extrinsic_reward_coeff · r_ext + llm_reward_coeff · r_int(msg) / N(msg)^β.
 public struct RewardComposition: Sendable, Codable, Equatable {
     public var type = IntrinsicRewardType.none
@@ -47,8 +57,10 @@ public struct RewardComposition: Sendable, Codable, Equatable {
     public var countScope = MessageCountScope.episode
     /// `classification_threshold`: P(progress) above which the classifier's reward is 1.
     public var classificationThreshold = 0.5
-    /// Normalised score (in standard deviations above the running mean) above which the ranking reward is 1.
+    /// Normalised score (in standard deviations above the running mean) above which the ranking reward pays.
     public var rankingThreshold = 0.5
+    /// What it pays there.
+    public var rankingPayment = RankingPayment.indicator
     /// Similarity from which the cosine reward is the similarity itself.
     public var cosineThreshold = 0.3
 

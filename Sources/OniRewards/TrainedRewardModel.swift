@@ -1,0 +1,46 @@
+import OniCore
+
+/// Asked before each training step of a reward model: true stops the round there (its owner is
+/// shutting down and wants the weights now).
+public typealias TrainingInterruption = () -> Bool
+
+/// A text model the learner trains online on what the annotator says (labels or pair
+/// judgements) so that every message, judged or not, gets an output: the classifier's P(progress)
+/// or the ranker's Bradley–Terry score. What that output pays is the `MessagePayRule`'s business.
+public protocol TrainedRewardModel: AnyObject {
+    associatedtype Example: Sendable
+
+    /// The reward type the model serves (and the kind its files are written as).
+    static var kind: IntrinsicRewardType { get }
+    /// Where its reward/* figures are named from (`reward/classifier` → `reward/classifier_loss`, …).
+    static var figureStem: String { get }
+
+    init(seed: UInt64)
+
+    /// Incremented by every training round: outputs of an older version are stale.
+    var version: Int { get }
+
+    /// What it learns from: labels of messages or judgements of pairs.
+    static var annotation: AnnotationNeed { get }
+    /// How many of those the annotator has answered (a change starts a training burst).
+    static func answered(messages: MessageRegistry, pairs: PairTable) -> Int
+    /// Training examples it needs before its first round.
+    static var minimumExamples: Int { get }
+
+    /// The examples the annotator's answers so far make (every tenth held out).
+    static func examples(messages: MessageRegistry, pairs: PairTable) -> RewardExamples<Example>
+
+    /// `steps` Adam steps on mini-batches drawn with `rng`; returns the last loss.
+    func train(on examples: [Example], steps: Int, rng: inout SeededGenerator, until interrupted: TrainingInterruption) -> Double
+
+    /// The model's output for each text.
+    func outputs(_ texts: [String]) -> [Double]
+
+    /// How well it does on examples it did not train on (reward/* figures), nil when it cannot say.
+    func heldOutAccuracy(_ heldOut: [Example], rule: FittedPayRule) -> Double?
+
+    /// Writes the weights and the optimiser's state (`RewardModelFile`).
+    func save(to path: String) throws
+    /// Reads what `save` wrote; the version continues from the file's.
+    func load(from path: String) throws(RewardModelFileError)
+}
