@@ -18,6 +18,8 @@ final class EnvironmentSlot: @unchecked Sendable {
     private var failures = 0
     /// Instances that failed over the slot's life.
     private(set) var totalFailures = 0
+    /// The message the last episode opened with.
+    private(set) var opening = ""
 
     init(make: @escaping Maker, logger: Logger) throws {
         self.make = make
@@ -32,7 +34,8 @@ final class EnvironmentSlot: @unchecked Sendable {
         var attempt = 1
         while true {
             do {
-                return try environment.reset(seed: seed)
+                opening = try environment.reset(seed: seed)
+                return opening
             } catch {
                 try replace(after: error, doing: "reset (seed \(seed))", makeAnother: attempt < Self.resetAttempts)
                 guard attempt < Self.resetAttempts else { throw error }

@@ -116,13 +116,14 @@ public final class Worker {
         var nextEpisodeID: UInt64 = 0
         var episodeReturns = [Double](repeating: 0, count: b)
         var episodeLengths = [Int](repeating: 0, count: b)
-        var episodeMessageCounts = [[String: Int32]](repeating: [:], count: b)
+        var accounting = MessageAccounting(timing: config.messageTiming, empty: config.emptyMessages, environments: b)
         for group in groups {
             for i in group.range {
                 episodeSeeds[i] = group.rng.next()
                 episodeIDs[i] = nextEpisodeID
                 nextEpisodeID += 1
                 let opening = try environments[i].reset(seed: episodeSeeds[i])
+                accounting.started(i, opening: opening)
                 if i == 0 { recording?.episodeStarted(environments[0].environment, opening: opening) }
             }
         }
@@ -166,22 +167,20 @@ public final class Worker {
                     let outcome = outcomes[i]
                     rewards[k] = outcome.reward
                     dones[k] = outcome.done ? 1 : 0
-                    if outcome.message.isEmpty {
-                        messageIndex[k] = -1
-                        messageCounts[k] = 0
-                    } else {
+                    if let (message, seen) = accounting.stepped(i, outcome, nextOpening: outcome.done ? environments[i].opening : nil) {
                         let index: Int32
-                        if let known = table[outcome.message] {
+                        if let known = table[message] {
                             index = known
                         } else {
                             index = Int32(messages.count)
-                            table[outcome.message] = index
-                            messages.append(outcome.message)
+                            table[message] = index
+                            messages.append(message)
                         }
                         messageIndex[k] = index
-                        let seen = episodeMessageCounts[i][outcome.message, default: 0] + 1
-                        episodeMessageCounts[i][outcome.message] = seen
                         messageCounts[k] = seen
+                    } else {
+                        messageIndex[k] = -1
+                        messageCounts[k] = 0
                     }
                     episodeReturns[i] += Double(outcome.reward)
                     episodeLengths[i] += 1
@@ -194,7 +193,6 @@ public final class Worker {
                         nextEpisodeID += 1
                         episodeReturns[i] = 0
                         episodeLengths[i] = 0
-                        episodeMessageCounts[i].removeAll(keepingCapacity: true)
                     }
                 }
             }

@@ -20,6 +20,9 @@ public struct WorkerConfig: Sendable, Codable, Equatable {
     public var threads = 1
     /// Steps per environment in one rollout (T). ONI/Sample Factory use 32.
     public var rolloutLength = 32
+    /// Which message a step is paid for, and whether empty messages count (`MessageAccounting`).
+    public var messageTiming = MessageAccounting.Timing.after
+    public var emptyMessages = MessageAccounting.EmptyMessages.skip
     /// Base seed. With the worker id it seeds one generator that draws every
     /// episode's seed and the random actions, so a worker's run is reproducible.
     public var seed: UInt64 = 1
