@@ -204,7 +204,7 @@ private struct ShardPass {
         let behaviour = (0..<n).map { i in min(max(Double(batch.behaviourLogProbs[i]), target[i] - 3), target[i] + 3) }
         let rewards = batch.rewards.map { r -> Double in
             let scaled = Double(r) * config.rewardScale
-            return min(max(scaled, -config.rewardClip), config.rewardClip)
+            return config.rewardClip > 0 ? min(max(scaled, -config.rewardClip), config.rewardClip) : scaled
         }
         let discounts = batch.dones.map { $0 != 0 ? 0 : config.discount }
         let v = (0..<n).map { Double(values[$0]) }

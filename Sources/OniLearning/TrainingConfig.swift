@@ -19,7 +19,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     /// V-trace truncation of the importance weights.
     public var rhoBar = 1.0
     public var cBar = 1.0
-    /// Multiply rewards by this, then clip them to ±`rewardClip`.
+    /// Multiply the composed rewards by this, then clip them to ±`rewardClip` (0 = not clipped).
     public var rewardScale = 1.0
     public var rewardClip = 10.0
     /// Normalise advantages to zero mean and unit variance per batch.

@@ -17,7 +17,8 @@ public struct LearnerOptions: ParsableArguments, Sendable {
     @Option(help: "Weight of the value loss.") public var valueCoefficient = TrainingConfig().valueCoefficient
     @Option(help: "PPO clipping ε.") public var clip = TrainingConfig().clip
     @Option(help: "Clip the global gradient norm to this (0 = no clipping).") public var maxGradNorm = TrainingConfig().maxGradientNorm
-    @Option(help: "Scale extrinsic rewards by this before clipping to ±10.") public var rewardScale = TrainingConfig().rewardScale
+    @Option(help: "Scale the composed reward (extrinsic and intrinsic) by this before clipping it to ±--reward-clip.") public var rewardScale = TrainingConfig().rewardScale
+    @Option(help: "Clip the composed reward to ±this after scaling (0 = no clipping).") public var rewardClip = TrainingConfig().rewardClip
     @Option(help: "Clip the value's change from the acting policy's value to ±this (0 = no clipping).") public var valueClip = TrainingConfig().valueClip
     @Option(help: "Environment steps per APPO update, made of whole rollouts (larger: faster per sample, fewer updates).")
     public var batchSize = LearnerConfig().batchSamples
@@ -43,6 +44,7 @@ public struct LearnerOptions: ParsableArguments, Sendable {
     @Option(help: "Intrinsic reward (auto: retrieval when an LLM annotates, none otherwise).") public var reward = RewardChoice.auto
     @Option(help: "Weight of the intrinsic (LLM) reward.") public var llmRewardCoeff = RewardComposition().llmCoefficient
     @Option(help: "Weight of the game's reward.") public var extrinsicRewardCoeff = RewardComposition().extrinsicCoefficient
+    @Option(help: "Clip the game's reward to ±this before its weight (0 = no clipping; ONI: 10).") public var extrinsicRewardClip = RewardComposition().extrinsicClip
     @Option(help: "β of the 1/N(msg)^β count scaling.") public var betaCountExponent = RewardComposition().countExponent
     @Option(help: "Where N(msg) is counted: per episode (ONI) or over the whole run.") public var countScope = RewardComposition().countScope
     @Option(help: "P(progress) above which the classifier pays.") public var classificationThreshold = RewardComposition().classificationThreshold
@@ -81,6 +83,7 @@ public struct LearnerOptions: ParsableArguments, Sendable {
             throw ValidationError("--embedding, --filters, --hidden and --message-filters must be positive")
         }
         guard valueClip >= 0, maxGradNorm >= 0 else { throw ValidationError("--value-clip and --max-grad-norm must be ≥ 0") }
+        guard rewardClip >= 0, extrinsicRewardClip >= 0 else { throw ValidationError("--reward-clip and --extrinsic-reward-clip must be ≥ 0") }
         guard (0...1).contains(storeFraction) else { throw ValidationError("--store-fraction must be in [0, 1]") }
         guard (0...1).contains(classificationThreshold) else { throw ValidationError("--classification-threshold must be in [0, 1]") }
         guard (0...1).contains(cosineThreshold) else { throw ValidationError("--cosine-threshold must be in [0, 1]") }
@@ -108,6 +111,7 @@ public struct LearnerOptions: ParsableArguments, Sendable {
         config.training.clip = clip
         config.training.maxGradientNorm = maxGradNorm
         config.training.rewardScale = rewardScale
+        config.training.rewardClip = rewardClip
         config.training.valueClip = valueClip
         config.batchSamples = batchSize
         config.learnerThreads = learnerThreads
@@ -125,6 +129,7 @@ public struct LearnerOptions: ParsableArguments, Sendable {
         config.reward.type = reward.resolved(annotating: annotating)
         config.reward.llmCoefficient = llmRewardCoeff
         config.reward.extrinsicCoefficient = extrinsicRewardCoeff
+        config.reward.extrinsicClip = extrinsicRewardClip
         config.reward.countExponent = betaCountExponent
         config.reward.countScope = countScope
         config.reward.classificationThreshold = classificationThreshold

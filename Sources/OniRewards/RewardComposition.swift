@@ -50,6 +50,9 @@ public struct RewardComposition: Sendable, Codable, Equatable {
     public var type = IntrinsicRewardType.none
     /// `extrinsic_reward_coeff`.
     public var extrinsicCoefficient = 1.0
+    /// The game's reward is clipped to ±this before its coefficient (ONI / Sample Factory's
+    /// `reward_clip`, 10, applied in the actor before the learner composes); 0 = not clipped.
+    public var extrinsicClip = 0.0
     /// `llm_reward_coeff`.
     public var llmCoefficient = 0.1
     /// `beta_count_exponent` (β).
@@ -86,7 +89,8 @@ public struct RewardComposition: Sendable, Codable, Equatable {
         var intrinsic = [Float](repeating: 0, count: extrinsic.count)
         var summary = Summary(intrinsic: 0, rewardedSteps: 0)
         for i in extrinsic.indices {
-            var r = extrinsicCoefficient * Double(extrinsic[i])
+            let game = Double(extrinsic[i])
+            var r = extrinsicCoefficient * (extrinsicClip > 0 ? min(max(game, -extrinsicClip), extrinsicClip) : game)
             let k = Int(messageIndex[i])
             if type != .none, k >= 0, k < messageRewards.count, messageRewards[k] != 0 {
                 let n = Double(max(counts[i], 1))

@@ -20,6 +20,17 @@ import Testing
         #expect(composition.compose(extrinsic: [0, 1, 0, 0], messageIndex: [0, -1, 1, 0], counts: [1, 0, 1, 2], messageRewards: [1, 0]).rewards == [0, 0.5, 0, 0])
     }
 
+    /// ONI's order: the game's reward clipped to ±10 first, then weighted (a success of 50 with
+    /// coefficient 10 is worth 100); the intrinsic term is not clipped.
+    @Test func extrinsicClipComesBeforeTheCoefficient() {
+        var composition = RewardComposition()
+        (composition.type, composition.extrinsicCoefficient, composition.extrinsicClip, composition.llmCoefficient) = (.retrieval, 10, 10, 40)
+        let (rewards, _, _) = composition.compose(extrinsic: [50, -30, 3, 0], messageIndex: [-1, -1, -1, 0], counts: [0, 0, 0, 1], messageRewards: [1])
+        #expect(rewards == [100, -100, 30, 40])
+        composition.extrinsicClip = 0
+        #expect(composition.compose(extrinsic: [50], messageIndex: [-1], counts: [0], messageRewards: []).rewards == [500])
+    }
+
     /// Each type is its own implementation, asking the annotator for what it learns from.
     @Test func eachTypeIsAnImplementation() {
         var composition = RewardComposition()
