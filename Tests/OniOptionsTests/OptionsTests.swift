@@ -32,7 +32,10 @@ struct AnnotatorProcess: ParsableArguments {
 /// Every learner option set to something other than its default (flags flipped, numbers moved,
 /// choices changed), derived from the declarations so that an option added later is covered too.
 func everyLearnerOptionChanged() -> [String] {
-    let choices = ["core": "gru", "reward": "ranking", "count-scope": "global", "goal": "gold", "store-max-mb": "512"]
+    let choices = [
+        "core": "gru", "reward": "ranking", "count-scope": "global", "goal": "gold", "store-max-mb": "512", "ranking-payment": "zscore",
+        "pair-sampling": "frequency",
+    ]
     var arguments: [String] = []
     for option in OptionValues.of(OptionValues.defaults(of: LearnerOptions.self)) {
         switch option.value {
