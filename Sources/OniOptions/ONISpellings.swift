@@ -17,6 +17,18 @@ public enum ONISpellings {
         "NetHackScore-v0": "nethack:score", "NetHackStaircase-v0": "nethack:staircase", "NetHackStaircasePet-v0": "nethack:staircase-pet",
         "NetHackOracle-v0": "nethack:oracle", "NetHackGold-v0": "nethack:gold", "NetHackEat-v0": "nethack:eat", "NetHackScout-v0": "nethack:scout",
         "NetHackChallenge-v0": "nethack:challenge",
+        // ONI's own tasks (rl_baseline/tasks_nle.py): its rules, and with ExtendedActions its 28 actions with macros.
+        "NetHackScore-v1": "nethack:score,rules=oni", "NetHackScoreExtendedActions-v1": "nethack:score,rules=oni,actions=oni",
+        "NetHackStaircase-v1": "nethack:staircase,rules=oni", "NetHackStaircaseExtendedActions-v1": "nethack:staircase,rules=oni,actions=oni",
+        "NetHackStaircaseLvl3-v1": "nethack:staircase,depth=3,rules=oni",
+        "NetHackStaircaseLvl3ExtendedActions-v1": "nethack:staircase,depth=3,rules=oni,actions=oni",
+        "NetHackStaircaseLvl4-v1": "nethack:staircase,depth=4,rules=oni",
+        "NetHackStaircaseLvl4ExtendedActions-v1": "nethack:staircase,depth=4,rules=oni,actions=oni",
+        "NetHackStaircaseContinual-v1": "nethack:staircase,rules=oni,continual",
+        "NetHackStaircaseLvl3Continual-v1": "nethack:staircase,depth=3,rules=oni,continual",
+        "NetHackStaircaseLvl4Continual-v1": "nethack:staircase,depth=4,rules=oni,continual",
+        "NetHackOracle-v1": "nethack:oracle,rules=oni", "NetHackOracleExtendedActions-v1": "nethack:oracle,rules=oni,actions=oni",
+        "NetHackOracleSober-v1": "nethack:oracle,rules=oni,sober", "NetHackOracleSoberExtendedActions-v1": "nethack:oracle,rules=oni,sober,actions=oni",
     ]
     /// ONI's port for its FastChat server (`scripts/launch_fastchat_server.sh`), which `--llm_server_addr HOST` implies.
     static let fastChatPort = 9001
@@ -60,11 +72,7 @@ public enum ONISpellings {
             case "root-env":
                 let task = try value()
                 guard let env = environments[task] else {
-                    throw ValidationError(
-                        task.contains("ExtendedActions")
-                            ? "--root_env \(task): ONI's ExtendedActions tasks use its own 28-action set with macros, which Oni does not have yet; "
-                                + "the nearest is \(nearest(task)) (NLE's 86 keys), a different action space"
-                            : "--root_env \(task): Oni knows NLE's \(environments.keys.sorted().joined(separator: ", "))")
+                    throw ValidationError("--root_env \(task): Oni knows \(environments.keys.sorted().joined(separator: ", "))")
                 }
                 result += ["--env", env]
             case "goal-key":
@@ -97,17 +105,5 @@ public enum ONISpellings {
             result += ["--run-dir", directory]
         }
         return result + rest
-    }
-
-    /// The Oni environment closest to an ONI ExtendedActions task (NLE's full keyboard).
-    static func nearest(_ task: String) -> String {
-        if task.hasPrefix("NetHackStaircaseLvl"), let depth = task.dropFirst("NetHackStaircaseLvl".count).first?.wholeNumberValue {
-            return "nethack:staircase,depth=\(depth),actions=extended"
-        }
-        for (prefix, env) in [("NetHackScore", "nethack:score"), ("NetHackOracle", "nethack:oracle"), ("NetHackStaircase", "nethack:staircase")]
-        where task.hasPrefix(prefix) {
-            return env + ",actions=extended"
-        }
-        return "nethack:score,actions=extended"
     }
 }

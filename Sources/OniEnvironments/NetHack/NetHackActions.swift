@@ -3,17 +3,21 @@ public enum NetHackActionSet: String, Sendable, CaseIterable {
     /// NLE's `TASK_ACTIONS` (23): more, the 8 compass moves, their 8 "run" forms, up, down,
     /// wait, kick, eat, search. The default of every task but Challenge.
     case task
-    /// NLE's `USEFUL_ACTIONS` (86, `NetHack-v0`'s default): every command an agent can use;
-    /// the extended set ONI's experiments use.
+    /// NLE's `USEFUL_ACTIONS` (86, `NetHack-v0`'s default): every command an agent can use.
     case extended
     /// NLE's full `ACTIONS` (121), NetHackChallenge's set.
     case full
+    /// ONI's `ExtendedActions` set (28): the task set plus cast, quaff, pray, pick up and pay,
+    /// with ONI's macros — "y" answers an eat or drink question with the first letter offered,
+    /// cast picks the first spell, and a skill is enhanced as soon as the game allows it.
+    case oni
 
     public var keys: [Int32] {
         switch self {
         case .task: Self.taskKeys
         case .extended: Self.extendedKeys
         case .full: Self.fullKeys
+        case .oni: Self.taskKeys + [90, 113, 240, 44, 112]
         }
     }
 

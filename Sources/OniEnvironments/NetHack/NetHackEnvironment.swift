@@ -7,8 +7,10 @@ import OniCore
 /// sets, skipping "--More--", declining prompts, rewards with the frozen-step
 /// penalty, step limits and end conditions.
 ///
-/// Named `nethack:TASK[,actions=task|extended|full][,depth=N][,max-steps=N][,obs=F+F+…]`,
-/// e.g. `nethack:score` or `nethack:staircase,depth=3,actions=extended`.
+/// Named `nethack:TASK[,actions=task|extended|full|oni][,depth=N][,max-steps=N][,obs=F+F+…]`
+/// `[,rules=nle|oni][,sober][,continual]`, e.g. `nethack:score` or
+/// `nethack:staircase,depth=3,actions=extended`; `rules=oni` and `actions=oni` are ONI's versions
+/// (`NetHackONIRules`, `NetHackActionSet.oni`).
 /// Observations: by default `chars` (uint8 [21, 79], the map), `status`
 /// (int32 [27], NLE's blstats) and `message` (uint8 [256]); `obs=` picks
 /// others of `NetHackField` (glyphs, colors, tty_chars, inventory, …).
@@ -25,6 +27,8 @@ public final class NetHackEnvironment: Environment {
     public let stepLimit: Int
     /// For `staircase`: the dungeon depth to reach; nil = any down staircase (NLE's task).
     public let targetDepth: Int?
+    /// ONI's task rules, when the name asks for them (`rules=oni`).
+    public let oniRules: NetHackONIRules?
     public let name: String
     public var actionCount: Int { keys.count }
     public var actionNames: [String] { keys.map(NetHackKeyNames.name) }
@@ -66,6 +70,8 @@ public final class NetHackEnvironment: Environment {
     private var frozenSteps = 0
     private var explored: [Int: Int] = [:]  // scout: cells seen per (dungeon, level)
     private var lastTurn = -1, stalledSteps = 0  // challenge: no-progress timeout
+    // ONI's rules and macros: the success paid this episode (continual), a skill to enhance, a descent before a --More--.
+    private var paidSuccess = false, pendingEnhance = false, keptDescent = false
 
     public convenience init(name: String) throws(EnvironmentError) {
         try self.init(name: name, installation: NLEInstallation.locate())
@@ -77,11 +83,12 @@ public final class NetHackEnvironment: Environment {
             throw .unknownEnvironment(name: name, known: EnvironmentFactory.knownNames)
         }
         var actionSet = task.defaultActions, stepLimit = task.defaultStepLimit, depth: Int?, fields = NetHackField.standard
+        var rules: NetHackONIRules?, sober = false, continual = false
         for option in parts.dropFirst() {
             let pair = option.split(separator: "=", maxSplits: 1).map(String.init)
             switch (pair.first, pair.count == 2 ? pair[1] : nil) {
             case let ("actions", value?):
-                guard let set = NetHackActionSet(rawValue: value) else { throw .invalidOptions(name: name, reason: "actions must be task, extended or full") }
+                guard let set = NetHackActionSet(rawValue: value) else { throw .invalidOptions(name: name, reason: "actions must be task, extended, full or oni") }
                 actionSet = set
             case let ("depth", value?):
                 guard task == .staircase, let n = Int(value), n >= 2 else { throw .invalidOptions(name: name, reason: "depth=N (N ≥ 2) applies to staircase only") }
@@ -96,10 +103,22 @@ public final class NetHackEnvironment: Environment {
             case let ("max-steps", value?):
                 guard let n = Int(value), n > 0 else { throw .invalidOptions(name: name, reason: "max-steps must be a positive integer") }
                 stepLimit = n
+            case ("rules", "oni"): rules = NetHackONIRules()
+            case ("rules", "nle"): rules = nil
+            case ("sober", nil): sober = true
+            case ("continual", nil): continual = true
             default:
-                throw .invalidOptions(name: name, reason: "unknown option '\(option)' (known: actions=, depth=, max-steps=, obs=)")
+                throw .invalidOptions(
+                    name: name, reason: "unknown option '\(option)' (known: actions=, depth=, max-steps=, obs=, rules=nle|oni, sober, continual)")
             }
         }
+        if sober || continual {
+            guard rules != nil else { throw .invalidOptions(name: name, reason: "sober and continual are ONI's variants: add rules=oni") }
+            rules?.sober = sober
+            rules?.continual = continual
+        }
+        try Self.checkONIOptions(task: task, rules: rules, actions: actionSet, name: name)
+        oniRules = rules
         self.task = task
         self.actionSet = actionSet
         self.stepLimit = stepLimit
@@ -162,6 +181,7 @@ public final class NetHackEnvironment: Environment {
             guard observation.pointee.done == 0 else { throw fault("the game ended during its opening messages (seed \(seed))") }
         }
         steps = 0
+        (paidSuccess, pendingEnhance, keptDescent) = (false, false, false)
         explored = [:]
         episodeStatistics = [:]
         recordStatistics()
@@ -174,7 +194,10 @@ public final class NetHackEnvironment: Environment {
         guard running && observation.pointee.done == 0 else { throw fault("step() after the episode ended; call reset(seed:) first") }
         guard (0..<keys.count).contains(action) else { throw fault("action \(action) outside 0..<\(keys.count)") }
         let last = Snapshot(blstats: blstats, internalState: internalState)
-        send(keys[action])
+        keptDescent = false
+        let key = actionSet == .oni ? oniKey(for: keys[action]) : keys[action]
+        send(key)
+        if actionSet == .oni && key == NetHackONIRules.castKey && observation.pointee.done == 0 { send(NetHackONIRules.firstChoice) }
         var done = observation.pointee.done != 0
         if programState[0] == 1 || !task.agentAnswersPrompts { done = performKnownSteps(done: done, leavePromptsToAgent: true) }
         steps += 1
@@ -182,11 +205,12 @@ public final class NetHackEnvironment: Environment {
         let status = done ? .death : endStatus()
         let reward = self.reward(since: last, status: status)
         let shown = message
-        if status != .running && !done {
+        if status != .running && status != .continualSuccess && !done {
             quit()
             done = true
         }
-        return StepOutcome(reward: reward, done: done, success: status == .taskSuccessful, message: shown)
+        let success = status == .taskSuccessful || (oniRules?.continual == true && paidSuccess)
+        return StepOutcome(reward: reward, done: done, success: success, message: shown)
     }
 
     private func fault(_ reason: String) -> EnvironmentFault { EnvironmentFault(environment: name, reason: reason) }
@@ -260,13 +284,15 @@ public final class NetHackEnvironment: Environment {
     private func performKnownSteps(done start: Bool, leavePromptsToAgent: Bool) -> Bool {
         var done = start
         while !done {
+            if actionSet == .oni && Self.messageContains(messageBuffer, NetHackONIRules.moreConfident) { pendingEnhance = true }
             if internalState[3] != 0 {
+                if oniRules != nil && Self.messageContains(messageBuffer, NetHackONIRules.descent) { keptDescent = true }
                 send(NetHackKey.space)
             } else if internalState[2] != 0 {
                 send(NetHackKey.escape)
             } else {
                 if internalState[1] != 0 {
-                    if leavePromptsToAgent && (task.agentAnswersPrompts || Self.agentPrompt(messageBuffer)) { break }
+                    if leavePromptsToAgent && (task.agentAnswersPrompts || Self.agentPrompt(messageBuffer, drink: actionSet == .oni)) { break }
                     send(NetHackKey.escape)
                     done = observation.pointee.done != 0
                 }
@@ -274,16 +300,26 @@ public final class NetHackEnvironment: Environment {
             }
             done = observation.pointee.done != 0
         }
+        // ONI's automatic skill enhance: the first skill offered, once the game has said so.
+        if pendingEnhance && !done {
+            pendingEnhance = false
+            send(NetHackONIRules.enhanceKey)
+            if observation.pointee.done == 0 { send(NetHackONIRules.firstChoice) }
+            done = observation.pointee.done != 0
+        }
+        // ONI keeps "You descend the stairs." where a --More-- would have replaced it.
+        if keptDescent {
+            let text = Array(NetHackONIRules.shown(dismissed: ["You descend the stairs."], final: message).utf8)
+            for i in 0..<Int(CNH_MESSAGE_SIZE) { messageBuffer[i] = i < text.count ? text[i] : 0 }
+        }
         return done
     }
 
     private static let agentPromptWords = ["eat", "attack", "direction?", "pray"].map { Array($0.utf8) }
 
-    private static func agentPrompt(_ message: UnsafeMutablePointer<UInt8>) -> Bool {
-        let bytes = UnsafeBufferPointer(start: message, count: Int(CNH_MESSAGE_SIZE))
-        return agentPromptWords.contains { word in
-            (0...(bytes.count - word.count)).contains { start in (0..<word.count).allSatisfy { bytes[start + $0] == word[$0] } }
-        }
+    /// Questions left to the agent: NLE's, and with ONI's actions also what to drink.
+    private static func agentPrompt(_ message: UnsafeMutablePointer<UInt8>, drink: Bool) -> Bool {
+        (agentPromptWords + (drink ? [Array("drink".utf8)] : [])).contains { messageContains(message, $0) }
     }
 
     /// Quits the game (after a task ended it), as NLE does: M-q, then yes.
@@ -306,6 +342,10 @@ public final class NetHackEnvironment: Environment {
             return .running
         }
         if steps >= stepLimit { return .aborted }
+        if let oniRules {
+            let succeeded = oniSucceeded(blstats: blstats, message: messageBuffer) { neighbourhood { $0 == Self.oracleGlyph } }
+            return succeeded && !oniRules.continual ? .taskSuccessful : (succeeded ? .continualSuccess : .running)
+        }
         switch task {
         case .staircase:
             if let targetDepth { return blstats[12] >= targetDepth ? .taskSuccessful : .running }
@@ -346,6 +386,12 @@ public final class NetHackEnvironment: Environment {
             let gain = inNormalGame ? Float(blstats[9] - last.score) : 0
             return gain + timePenalty(since: last)
         case .staircase, .staircasePet, .oracle:
+            if oniRules != nil {
+                // ONI: 50 for the success (once, when continual), no frozen-step penalty.
+                guard status == .taskSuccessful || (status == .continualSuccess && !paidSuccess) else { return 0 }
+                paidSuccess = true
+                return NetHackONIRules.successReward
+            }
             let penalty = timePenalty(since: last)
             return (status == .taskSuccessful ? 1 : 0) + penalty
         case .gold:

@@ -39,4 +39,6 @@ public enum NetHackTask: String, Sendable, CaseIterable {
 /// How an NLE step ended (NLE's StepStatus).
 enum NetHackStepStatus: Int {
     case aborted = -1, running = 0, death = 1, taskSuccessful = 2
+    /// A success that does not end the episode (ONI's continual tasks).
+    case continualSuccess = 3
 }
