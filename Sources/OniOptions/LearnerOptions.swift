@@ -42,13 +42,14 @@ public struct LearnerOptions: ParsableArguments, Sendable {
 
     // Intrinsic reward.
     @Option(help: "Intrinsic reward (auto: retrieval when an LLM annotates, none otherwise).") public var reward = RewardChoice.auto
-    @Option(help: "Weight of the intrinsic (LLM) reward.") public var llmRewardCoeff = RewardComposition().llmCoefficient
-    @Option(help: "Weight of the game's reward.") public var extrinsicRewardCoeff = RewardComposition().extrinsicCoefficient
+    @Option(parsing: .unconditional, help: "Weight of the intrinsic (LLM) reward.") public var llmRewardCoeff = RewardComposition().llmCoefficient
+    @Option(parsing: .unconditional, help: "Weight of the game's reward.") public var extrinsicRewardCoeff = RewardComposition().extrinsicCoefficient
     @Option(help: "Clip the game's reward to ±this before its weight (0 = no clipping; ONI: 10).") public var extrinsicRewardClip = RewardComposition().extrinsicClip
     @Option(help: "β of the 1/N(msg)^β count scaling.") public var betaCountExponent = RewardComposition().countExponent
     @Option(help: "Where N(msg) is counted: per episode (ONI) or over the whole run.") public var countScope = RewardComposition().countScope
     @Option(help: "P(progress) above which the classifier pays.") public var classificationThreshold = RewardComposition().classificationThreshold
-    @Option(help: "Normalised score (standard deviations above the mean) above which the ranking reward pays.")
+    // Values that may be negative are read as values even though they start with "-".
+    @Option(parsing: .unconditional, help: "Normalised score (standard deviations above the mean) above which the ranking reward pays (ONI: -0.5).")
     public var rankingThreshold = RewardComposition().rankingThreshold
     @Option(help: "What the ranking reward pays above its threshold: indicator (1) or zscore (the normalised score, ONI's).")
     public var rankingPayment = RewardComposition().rankingPayment

@@ -13,7 +13,8 @@ public enum OptionSources {
     }
 
     public static func expanded(_ raw: [String], accepting names: Set<String>) throws -> [String] {
-        try ConfigFile.expand(ONISpellings.translate(OptionAliases.canonical(raw)), accepting: names)
+        let configured = try ConfigFile.expand(ONISpellings.translate(OptionAliases.canonical(raw)), accepting: names)
+        return try Preset.expand(configured, accepting: names, defaultEnv: EnvironmentOptions.defaultEnv)
     }
 }
 
@@ -21,6 +22,8 @@ public enum OptionSources {
 public struct ConfigFileOption: ParsableArguments, Sendable {
     @Option(help: "JSON or YAML file of options (keys: long option names; a run's config.json is one); the command line's win.")
     public var config: String?
+    @Option(help: ArgumentHelp("Start from a preset's values (oni: ONI's settings, see the Running article); a config file's and the command line's win.", valueName: "name"))
+    public var preset: String?
 
     public init() {}
 }

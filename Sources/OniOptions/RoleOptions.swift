@@ -17,7 +17,9 @@ public struct RoleOptions: ParsableArguments, Sendable {
 
 /// The environment the workers play (it also fixes the learner's network) and the run's seed.
 public struct EnvironmentOptions: ParsableArguments, Sendable {
-    @Option(help: "Environment: \(EnvironmentNames.list).") public var env = "grid:keyroom"
+    /// The environment when none is named.
+    public static let defaultEnv = "grid:keyroom"
+    @Option(help: "Environment: \(EnvironmentNames.list).") public var env = Self.defaultEnv
     @Option(help: "Seed: of the initial weights (learner), of the episodes (worker k plays seed + k under `oni run`).")
     public var seed: UInt64 = 1
 

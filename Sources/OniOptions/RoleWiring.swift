@@ -52,6 +52,6 @@ public enum OniCommandOptions {
         let types: [any ParsableArguments.Type] = [
             RunSettings.self, LearnerWiring.self, WorkerWiring.self, AnnotatorWiring.self,
         ]
-        return types.reduce(into: ["config"]) { $0.formUnion(OptionValues.names(of: $1)) }
+        return types.reduce(into: ["config", "preset"]) { $0.formUnion(OptionValues.names(of: $1)) }
     }()
 }

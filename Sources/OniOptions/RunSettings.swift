@@ -7,6 +7,8 @@ import OniRuntime
 public struct RunOptions: ParsableArguments, Sendable {
     @Option(help: "JSON or YAML file of options (keys: long option names; RUN_DIR/config.json is one); the command line's win.")
     public var config: String?
+    @Option(help: ArgumentHelp("Start from a preset's values (oni: ONI's settings per task family, see the Running article); a config file's and the command line's win.", valueName: "name"))
+    public var preset: String?
     @Option(help: "Run directory (default: runs/run-YYYYMMDD-HHMMSS).") public var runDir: String?
     @Flag(inversion: .prefixedNo, exclusivity: .chooseLast, help: "Continue the run in --run-dir with its saved options.")
     public var resume = false
@@ -50,7 +52,7 @@ public struct RunSettings: ParsableArguments, Sendable {
     public init() {}
 
     /// Options that say how to start this time, not what the run is: never saved in config.json.
-    public static let unsaved: Set<String> = ["config", "resume", "fresh-weights", "override", "single-process"]
+    public static let unsaved: Set<String> = ["config", "preset", "resume", "fresh-weights", "override", "single-process"]
 
     /// `oni run`'s default for --max-env-steps.
     public static let defaultMaxEnvSteps: UInt64 = 1_000_000
