@@ -37,39 +37,50 @@ public struct AnnotationPrompt: Sendable {
 
     /// The examples shown.
     public let fewShot: FewShotExamples
+    /// Whose prompts: Oni's own or ONI's (`ONIPrompts`).
+    public let style: PromptStyle
 
-    /// Builds the prompt for `goal`, answered as `mode` asks, with `fewShot`'s examples.
-    public init(goal: Goal, mode: LabelMode = .tagged, fewShot: FewShotExamples = .builtIn, threshold: Double = 0.5) {
+    /// Builds the prompt for `goal`, answered as `mode` asks, with `fewShot`'s examples; with
+    /// `style` `.oni` (or `.oniReworded`), ONI's chain-of-thought prompt instead (tagged only:
+    /// its label comes after the reasoning, not as a first token).
+    public init(goal: Goal, mode: LabelMode = .tagged, fewShot: FewShotExamples = .builtIn, threshold: Double = 0.5, style: PromptStyle = .default) {
         self.goal = goal
-        self.mode = mode
-        self.threshold = mode == .logprob ? threshold : 0.5
+        self.style = style
+        self.mode = style == .default ? mode : .tagged
+        self.threshold = self.mode == .logprob ? threshold : 0.5
         self.fewShot = fewShot
+        let goalLine = goal.text.isEmpty ? "No goal is given: judge by what you know of the game." : "The player's goal: \(goal.text)"
         let task = """
             You judge messages from a dungeon-crawling game in the style of NetHack. \
-            The player's goal: \(goal.text)
+            \(goalLine)
             For each game message you are shown, decide whether it shows that the player has just made \
             progress toward this goal, or has clearly moved closer to achieving it. Messages that are \
             neutral, purely descriptive, or unrelated to the goal do not count as progress.
             """
-        switch mode {
-        case .tagged:
+        switch style == .default ? self.mode : nil {
+        case nil:
+            version = "oni-paper-label-v1"
+            systemText = ONIPrompts.system
+        case .tagged?:
             version = "oni-label-v1"
             systemText = task + """
 
                 Reply with exactly <label>yes</label> if the message shows progress, or exactly \
                 <label>no</label> if it does not. Do not write anything else.
                 """
-        case .logprob:
+        case .logprob?:
             version = "oni-label-logprob-v1"
             systemText = task + """
 
                 Reply with one word: yes if the message shows progress, no if it does not.
                 """
         }
-        examples = fewShot.examples.indices.flatMap { i in
+        // ONI's examples are part of its question.
+        examples = style != .default ? [] : fewShot.examples.indices.flatMap { i in
             [ChatMessage.user(Self.question(fewShot.examples[i].message)), ChatMessage.assistant(Self.answer(fewShot.progress(i, toward: goal), mode: mode))]
         }
         var material = version + "\n" + systemText
+        if style != .default { material += "\n" + ONIPrompts.labelPrompt(goal: goal, message: "{message}") }
         if self.threshold != 0.5 { material += "\nthreshold P(yes) > \(self.threshold)" }
         for message in examples {
             material += "\n" + message.role + "\n" + message.content
@@ -84,7 +95,8 @@ public struct AnnotationPrompt: Sendable {
     /// The whole template as text, for the record: version, system message, examples, and the
     /// question with `{message}` where the game message goes.
     public var templateText: String {
-        ([version + (threshold == 0.5 ? "" : " (label = P(yes) > \(threshold))"), "[system]\n" + systemText] + examples.map { "[\($0.role)]\n" + $0.content } + ["[user]\n" + Self.question("{message}")])
+        ([version + (threshold == 0.5 ? "" : " (label = P(yes) > \(threshold))"), "[system]\n" + systemText] + examples.map { "[\($0.role)]\n" + $0.content }
+            + ["[user]\n" + question("{message}")])
             .joined(separator: "\n")
     }
 
@@ -94,8 +106,22 @@ public struct AnnotationPrompt: Sendable {
         var messages = [ChatMessage.system(systemText)]
         messages.reserveCapacity(examples.count + 2)
         messages.append(contentsOf: examples)
-        messages.append(.user(Self.question(gameMessage.trimmingCharacters(in: .whitespacesAndNewlines))))
+        messages.append(.user(question(gameMessage.trimmingCharacters(in: .whitespacesAndNewlines))))
         return messages
+    }
+
+    /// The label in a tagged reply.
+    public func parse(_ reply: String) -> LabelOutcome {
+        style == .default ? LabelParser.parse(reply) : ONIPrompts.parseLabel(reply)
+    }
+
+    /// What a tagged request asks of the server beyond the conversation: ONI's reasoning needs
+    /// room and ONI samples at 0.1; Oni's one-word answer takes the backend's settings.
+    public var replyTokens: Int? { style == .default ? nil : ONIPrompts.maxTokens }
+    public var temperature: Double? { style == .default ? nil : ONIPrompts.temperature }
+
+    private func question(_ gameMessage: String) -> String {
+        style == .default ? Self.question(gameMessage) : ONIPrompts.labelPrompt(goal: goal, message: gameMessage)
     }
 
     private static func question(_ gameMessage: String) -> String {

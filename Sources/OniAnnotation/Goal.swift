@@ -11,10 +11,12 @@ public enum Goal: Sendable, Hashable {
     case gold
     /// Reach and take the stairs down.
     case stairs
+    /// No goal given: the model judges by what it knows of the game (ONI's `zeroknowledge`).
+    case zeroKnowledge
     /// A goal described in the caller's own words.
     case custom(String)
 
-    /// Parses a command-line goal: `default`, `combat`, `gold` or `stairs`
+    /// Parses a command-line goal: `default`, `combat`, `gold`, `stairs` or `zeroknowledge`
     /// (case-insensitive, surrounding whitespace ignored). Empty text means
     /// `.default`; any other text becomes a `.custom` goal with that text.
     public init(argument: String) {
@@ -24,22 +26,24 @@ public enum Goal: Sendable, Hashable {
         case "combat": self = .combat
         case "gold": self = .gold
         case "stairs": self = .stairs
+        case "zeroknowledge", "zero-knowledge": self = .zeroKnowledge
         default: self = .custom(trimmed)
         }
     }
 
-    /// A short name: `default`, `combat`, `gold`, `stairs` or `custom`.
+    /// A short name: `default`, `combat`, `gold`, `stairs`, `zeroknowledge` or `custom`.
     public var name: String {
         switch self {
         case .default: "default"
         case .combat: "combat"
         case .gold: "gold"
         case .stairs: "stairs"
+        case .zeroKnowledge: "zeroknowledge"
         case .custom: "custom"
         }
     }
 
-    /// One sentence describing the goal, as it appears in the prompt.
+    /// One sentence describing the goal, as it appears in the prompt (empty for zero knowledge).
     public var text: String {
         switch self {
         case .default:
@@ -50,6 +54,8 @@ public enum Goal: Sendable, Hashable {
             "Gather as much gold as possible."
         case .stairs:
             "Locate the staircase leading down and descend to deeper dungeon levels as quickly as possible."
+        case .zeroKnowledge:
+            ""
         case let .custom(description):
             description
         }

@@ -48,11 +48,14 @@ public struct CompletionRequest: Sendable, Equatable {
     /// How many of the first token's most likely alternatives to return (OpenAI's
     /// `top_logprobs`); 0 asks for none.
     public var alternatives: Int
+    /// The sampling temperature; nil uses the backend's configured one.
+    public var temperature: Double?
 
-    public init(messages: [ChatMessage], maxTokens: Int? = nil, alternatives: Int = 0) {
+    public init(messages: [ChatMessage], maxTokens: Int? = nil, alternatives: Int = 0, temperature: Double? = nil) {
         self.messages = messages
         self.maxTokens = maxTokens
         self.alternatives = alternatives
+        self.temperature = temperature
     }
 }
 

@@ -17,7 +17,7 @@ public struct MessageLabeler: Sendable {
         self.backend = backend
         self.prompt = prompt
         self.pairJudge = pairJudge
-        self.pairPrompt = PairPrompt(goal: prompt.goal, fewShot: prompt.fewShot)
+        self.pairPrompt = PairPrompt(goal: prompt.goal, fewShot: prompt.fewShot, style: prompt.style)
         pairScoresHash = String(SHA256.hex(PairJudge.scoresVersion + "\n" + prompt.templateHash).prefix(16))
         cache?.recordPrompt(hash: prompt.templateHash, template: prompt.templateText)
         switch pairJudge {
@@ -144,11 +144,13 @@ public struct MessageLabeler: Sendable {
             do {
                 switch item.secondText == nil ? prompt.mode : .tagged {
                 case .tagged where item.secondText != nil:
-                    lastReply = try await backend.complete(CompletionRequest(messages: messages)).text
-                    outcome = LabelParser.parsePreference(lastReply)
+                    lastReply = try await backend.complete(
+                        CompletionRequest(messages: messages, maxTokens: prompt.replyTokens, temperature: prompt.temperature)).text
+                    outcome = pairPrompt.parse(lastReply)
                 case .tagged:
-                    lastReply = try await backend.complete(CompletionRequest(messages: messages)).text
-                    outcome = LabelParser.parse(lastReply)
+                    lastReply = try await backend.complete(
+                        CompletionRequest(messages: messages, maxTokens: prompt.replyTokens, temperature: prompt.temperature)).text
+                    outcome = prompt.parse(lastReply)
                 case .logprob:
                     let completion = try await backend.complete(
                         CompletionRequest(messages: messages, maxTokens: 1, alternatives: LogProbabilityLabel.alternativesToRequest))

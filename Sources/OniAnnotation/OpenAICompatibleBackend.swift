@@ -71,7 +71,7 @@ public final class OpenAICompatibleBackend: LLMBackend {
             body = try JSONEncoder().encode(
                 RequestBody(
                     model: config.model, messages: request.messages, maxTokens: request.maxTokens ?? config.maxTokens,
-                    temperature: config.temperature, logprobs: request.alternatives > 0 ? true : nil,
+                    temperature: request.temperature ?? config.temperature, logprobs: request.alternatives > 0 ? true : nil,
                     topLogprobs: request.alternatives > 0 ? request.alternatives : nil))
         } catch {
             counters.withLock { $0.failures += 1 }

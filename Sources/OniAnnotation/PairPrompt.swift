@@ -10,15 +10,25 @@ import OniCore
 /// neighbouring examples of the same `FewShotExamples`, answered from their labels for the goal.
 public struct PairPrompt: Sendable {
     /// The template version; part of `templateHash`.
-    public let version = "oni-pair-v1"
+    public let version: String
     public let goal: Goal
+    /// Oni's pair prompt or ONI's (Motif's two descriptions, or its `reworded` messages).
+    public let style: PromptStyle
     public let systemText: String
     /// Alternating user and assistant messages, one pair of each per example.
     public let examples: [ChatMessage]
     private let hash: String
 
-    public init(goal: Goal, fewShot: FewShotExamples = .builtIn) {
+    public init(goal: Goal, fewShot: FewShotExamples = .builtIn, style: PromptStyle = .default) {
         self.goal = goal
+        self.style = style
+        version = ["oni-pair-v1", "oni-paper-pair-v1", "oni-paper-pair-reworded-v1"][PromptStyle.allCases.firstIndex(of: style)!]
+        guard style == .default else {
+            systemText = ONIPrompts.system
+            examples = []
+            hash = String(SHA256.hex(version + "\n" + systemText + "\n" + Self.oniQuestion(goal, "{first}", "{second}", style)).prefix(16))
+            return
+        }
         systemText = """
             You compare messages from a dungeon-crawling game in the style of NetHack. \
             The player's goal: \(goal.text)
@@ -48,15 +58,24 @@ public struct PairPrompt: Sendable {
 
     /// The whole template as text, for the record (`{first}` and `{second}` mark the messages).
     public var templateText: String {
-        ([version, "[system]\n" + systemText] + examples.map { "[\($0.role)]\n" + $0.content } + ["[user]\n" + Self.question("{first}", "{second}")])
+        ([version, "[system]\n" + systemText] + examples.map { "[\($0.role)]\n" + $0.content }
+            + ["[user]\n" + (style == .default ? Self.question("{first}", "{second}") : Self.oniQuestion(goal, "{first}", "{second}", style))])
             .joined(separator: "\n")
     }
 
     /// The conversation comparing `first` with `second`.
     public func messages(first: String, second: String) -> [ChatMessage] {
-        [ChatMessage.system(systemText)] + examples + [
-            .user(Self.question(first.trimmingCharacters(in: .whitespacesAndNewlines), second.trimmingCharacters(in: .whitespacesAndNewlines)))
-        ]
+        let (a, b) = (first.trimmingCharacters(in: .whitespacesAndNewlines), second.trimmingCharacters(in: .whitespacesAndNewlines))
+        return [ChatMessage.system(systemText)] + examples + [.user(style == .default ? Self.question(a, b) : Self.oniQuestion(goal, a, b, style))]
+    }
+
+    /// The preference in a reply: 1 the first, 0 the second, 0.5 a tie.
+    public func parse(_ reply: String) -> LabelOutcome {
+        style == .default ? LabelParser.parsePreference(reply) : ONIPrompts.parsePreference(reply, reworded: style == .oniReworded)
+    }
+
+    private static func oniQuestion(_ goal: Goal, _ first: String, _ second: String, _ style: PromptStyle) -> String {
+        ONIPrompts.pairPrompt(goal: goal, first: first, second: second, reworded: style == .oniReworded)
     }
 
     private static func question(_ first: String, _ second: String) -> String {

@@ -10,6 +10,8 @@ public struct AnnotatorOptions: ParsableArguments, Sendable {
     @Option(help: "Model name sent to the server (default: ONI_LLM_MODEL, or the local server's GGUF, or 'default').") public var llmModel: String?
     @Option(help: "How the LLM answers: tagged (<label>yes</label>), logprob (P(yes) against P(no) of its first token; needs logprobs) or auto (logprob with the local llama-server, tagged otherwise).")
     public var labelMode = LabelModeChoice.auto
+    @Option(help: "Whose prompts: default (Oni's: short, few-shot, one-word answers), oni (ONI's chain-of-thought label prompt and Motif's pair prompt; tagged answers) or oni-reworded (ONI's reworded pair prompt).")
+    public var prompt = PromptStyle.default
     @Option(help: "How ranking compares two messages: prompt (both in one prompt, asked in both orders), scores (each labelled alone, preference σ(logit p₁ − logit p₂)) or auto (scores with the local llama-server, prompt otherwise).")
     public var pairJudge = PairJudgeChoice.auto
     @Option(help: "With logprob labels: the P(yes) share above which a message is progress (choose it with `oni label-eval --choose-threshold`; part of the prompt's hash, so cached labels keep theirs).")
@@ -36,6 +38,11 @@ public struct AnnotatorOptions: ParsableArguments, Sendable {
         guard llmRetries >= 0, llmConcurrency >= 0 else { throw ValidationError("--llm-retries and --llm-concurrency must not be negative") }
         guard maxConcurrentRequests > 0, maxQueuedRequests > 0, llmMaxTokens > 0 else {
             throw ValidationError("--max-concurrent-requests, --max-queued-requests and --llm-max-tokens must be positive")
+        }
+        if prompt != .default {
+            guard labelMode != .logprob else { throw ValidationError("--prompt \(prompt.rawValue) answers after its reasoning: use --label-mode tagged (or auto)") }
+            guard labelCheck == .none else { throw ValidationError("--label-check asks Oni's prompts several ways; it does not apply to --prompt \(prompt.rawValue)") }
+            guard pairJudge != .scores else { throw ValidationError("--pair-judge scores labels each message with Oni's log-probability prompt; --prompt \(prompt.rawValue) compares pairs with its own prompt") }
         }
         if let llmUrl, URL(string: llmUrl)?.scheme?.hasPrefix("http") != true {
             throw ValidationError("--llm-url must be an http(s) URL, got '\(llmUrl)'")
@@ -64,6 +71,7 @@ public struct AnnotatorOptions: ParsableArguments, Sendable {
         config.maxConcurrentRequests = maxConcurrentRequests
         config.cachePath = cache ? (annotationCache ?? SQLiteLabelCache.defaultPath) : nil
         config.labelMode = labelMode.mode ?? .tagged
+        config.promptStyle = prompt
         config.pairJudge = pairJudge.judge ?? .prompt
         config.logprobThreshold = logprobThreshold
         config.labelCheck = labelCheck

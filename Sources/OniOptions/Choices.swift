@@ -64,6 +64,7 @@ public struct StoreCapSetting: RawRepresentable, ExpressibleByArgument, Sendable
 extension MessageCountScope: ExpressibleByArgument {}
 extension RankingPayment: ExpressibleByArgument {}
 extension PairSampling: ExpressibleByArgument {}
+extension PromptStyle: ExpressibleByArgument {}
 extension MessageAccounting.Timing: ExpressibleByArgument {}
 extension MessageAccounting.EmptyMessages: ExpressibleByArgument {}
 extension LLMSource: ExpressibleByArgument {}

@@ -102,8 +102,9 @@ public struct RunSettings: ParsableArguments, Sendable {
         plan.llmThreads = run.llmThreads
         plan.prometheusBind = run.prometheus
         plan.llmConcurrency = annotator.llmConcurrency
-        plan.labelMode = annotator.labelMode.mode
-        plan.pairJudge = annotator.pairJudge.judge
+        // ONI's prompts answer in tagged text and compare pairs with their own prompt, whichever server answers.
+        plan.labelMode = annotator.labelMode.mode ?? (annotator.prompt == .default ? nil : .tagged)
+        plan.pairJudge = annotator.pairJudge.judge ?? (annotator.prompt == .default ? nil : .prompt)
 
         // Each role gets its settings (and the shared ones) as arguments; the plan adds the wiring.
         var shared = role

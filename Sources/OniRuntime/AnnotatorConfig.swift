@@ -28,6 +28,8 @@ public struct AnnotatorConfig: Sendable {
     public var fewShot = FewShotExamples.builtIn
     /// How the model answers: a tagged word, or its first token's yes/no probabilities.
     public var labelMode = LabelMode.tagged
+    /// Whose prompts (Oni's or ONI's).
+    public var promptStyle = PromptStyle.default
     /// In `logprob` mode, the P(yes) share above which a message is progress (see `AnnotationPrompt.threshold`).
     public var logprobThreshold = 0.5
     /// Whether a label must agree with itself, asked more than one way (see `LabelCheck`).

@@ -251,7 +251,8 @@ public final class AnnotatorServer {
         let labeler = CheckedLabeler(
             backend: labelling,
             prompt: AnnotationPrompt(
-                goal: Goal(argument: goal.isEmpty ? "default" : goal), mode: config.labelMode, fewShot: config.fewShot, threshold: config.logprobThreshold),
+                goal: Goal(argument: goal.isEmpty ? "default" : goal), mode: config.labelMode, fewShot: config.fewShot, threshold: config.logprobThreshold,
+                style: config.promptStyle),
             cache: cache, pairJudge: config.pairJudge, check: config.labelCheck)
         labelers[goal] = labeler
         return labeler

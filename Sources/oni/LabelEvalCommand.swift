@@ -55,11 +55,11 @@ struct LabelEvalCommand: AsyncParsableCommand {
         let mode = connection.labelMode(annotator.labelMode)
         let fewShot: FewShotExamples
         do { fewShot = try annotator.llmExamples.map { try FewShotExamples.load(path: $0) } ?? .builtIn } catch { return fail("\(error)") }
-        let prompt = AnnotationPrompt(goal: Goal(argument: goal), mode: mode, fewShot: fewShot, threshold: annotator.logprobThreshold)
+        let prompt = AnnotationPrompt(goal: Goal(argument: goal), mode: mode, fewShot: fewShot, threshold: annotator.logprobThreshold, style: annotator.prompt)
         let labeler = CheckedLabeler(backend: OpenAICompatibleBackend(config: connection.config), prompt: prompt, cache: nil, check: annotator.labelCheck)
         Console.line(
             "oni label-eval: \(chosen.count) messages of \(set) (\(chooseThreshold ? "all" : part)), goal '\(goal)', \(connection.config.model) "
-                + "(\(mode.rawValue), prompt \(prompt.templateHash), label check \(annotator.labelCheck.rawValue))")
+                + "(\(prompt.mode.rawValue), prompt \(annotator.prompt.rawValue) \(prompt.templateHash), label check \(annotator.labelCheck.rawValue))")
 
         var judgements: [LabelAgreement.Judgement] = []
         var lastShown = Date()
@@ -69,7 +69,7 @@ struct LabelEvalCommand: AsyncParsableCommand {
             var label: Int?, probability: Double?
             if case let .labelled(value, confidence) = result.outcome {
                 label = value >= 0.5 ? 1 : 0
-                if mode == .logprob && annotator.labelCheck == .none { probability = Double(value >= 0.5 ? confidence : 1 - confidence) }
+                if prompt.mode == .logprob && annotator.labelCheck == .none { probability = Double(value >= 0.5 ? confidence : 1 - confidence) }
             }
             judgements.append(
                 .init(message: entry.message, reference: entry.labels[goal]!, label: label, probability: probability, seconds: Date().timeIntervalSince(started)))
@@ -93,7 +93,7 @@ struct LabelEvalCommand: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             let report = Report(
-                set: set, goal: goal, part: part, model: connection.config.model, labelMode: mode.rawValue, promptHash: prompt.templateHash,
+                set: set, goal: goal, part: part, model: connection.config.model, labelMode: prompt.mode.rawValue, promptHash: prompt.templateHash,
                 agreement: agreement, judgements: reported)
             try encoder.encode(report).write(to: URL(fileURLWithPath: json))
             Console.line("oni label-eval: report in \(json)")
