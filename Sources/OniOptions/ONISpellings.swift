@@ -11,7 +11,7 @@ public enum ONISpellings {
     /// `--llm_reward_type` values → `--reward`.
     static let rewardTypes = ["online_cls": "retrieval", "online_cls_reward_model": "classification", "online_motif": "ranking", "cosine-bow": "cosine", "none": "none"]
     /// `--goal_key` values → `--goal`.
-    static let goals = ["defaultgoal": "default", "combat": "combat", "gold": "gold", "stairs": "stairs"]
+    static let goals = ["defaultgoal": "default", "combat": "combat", "gold": "gold", "stairs": "stairs", "zeroknowledge": "zeroknowledge"]
     /// NLE's task ids (as `--root_env` takes them) → Oni's environment names.
     static let environments = [
         "NetHackScore-v0": "nethack:score", "NetHackStaircase-v0": "nethack:staircase", "NetHackStaircasePet-v0": "nethack:staircase-pet",
@@ -78,7 +78,7 @@ public enum ONISpellings {
             case "goal-key":
                 let key = try value()
                 guard let goal = goals[key] else {
-                    throw ValidationError("--goal_key \(key): Oni's goals are ONI's defaultgoal, combat, gold and stairs (zeroknowledge's prompt is not in Oni yet)")
+                    throw ValidationError("--goal_key \(key): ONI's goals are \(goals.keys.sorted().joined(separator: ", "))")
                 }
                 result += ["--goal", goal]
             case "llm-server-addr":
@@ -88,8 +88,12 @@ public enum ONISpellings {
             case "train-dir": trainDirectory = try value()
             case "experiment": experiment = try value()
             case "prompt-version":
+                // ONI's prompt versions are ONI's prompts: its default ones, or its reworded pair prompt.
                 let version = try value()
-                guard version == "default" else { throw ValidationError("--prompt_version \(version): only ONI's default is in Oni yet") }
+                guard let prompt = ["default": "oni", "reworded": "oni-reworded"][version] else {
+                    throw ValidationError("--prompt_version \(version): ONI's versions are default and reworded")
+                }
+                result += ["--prompt", prompt]
             case "wandb":
                 let on = try value()
                 guard ["false", "0", "no"].contains(on.lowercased()) else {

@@ -34,6 +34,7 @@ public enum Preset: String, CaseIterable, Sendable {
                 Setting(option: "ranking-threshold", value: "-0.5", source: "SF/algorithms/utils/arguments.py l.74-81 (eps_threshold_quantile)"),
                 Setting(option: "pair-sampling", value: "frequency", source: "rlaif/dataset.py l.304-385 (pairs drawn from a subsample of steps)"),
                 Setting(option: "llm-batch-size", value: "100", source: "scripts/main.py l.72"),
+                Setting(option: "prompt", value: "oni", source: "rlaif/prompts.py, scripts/main.py l.73-74 (prompt_version default, goal_key defaultgoal)"),
                 Setting(option: "message-timing", value: "before", source: "SF/algorithms/appo/actor_worker.py l.654-727 (the observation the action was chosen on)"),
                 Setting(option: "empty-messages", value: "count", source: "rl_baseline/obs_wrappers.py l.293-329, SF/algorithms/appo/learner.py l.1129-1157 (no exception for empty messages)"),
                 Setting(option: "learning-rate", value: "0.0001", source: "scripts/main.py l.138"),

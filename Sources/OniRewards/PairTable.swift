@@ -46,9 +46,12 @@ public struct PairTable: Sendable {
 
     public var count: Int { pairs.count }
 
-    /// Pairs `message` with others the registry knows, drawn as `sampling` says.
+    /// Pairs `message` with others the registry knows, drawn as `sampling` says. The empty message
+    /// (counted with `--empty-messages count`) is never put in a pair: a pair's second text travels
+    /// as a string, and an empty one would read as a question about one message.
     public mutating func propose(for message: UInt64, among registry: MessageRegistry, envSteps: UInt64, rng: inout SeededGenerator) -> [UInt64] {
-        let others = registry.entries.keys.sorted()
+        guard registry.entry(message)?.text.isEmpty == false else { return [] }
+        let others = registry.entries.keys.filter { registry.entries[$0]!.text.isEmpty == false }.sorted()
         let weights = sampling == .frequency ? others.map { Double(max(registry.entries[$0]!.count, 1)) } : nil
         return propose(for: message, among: others, weights: weights, envSteps: envSteps, rng: &rng)
     }

@@ -8,7 +8,7 @@ import Synchronization
 /// reward from the next round (submitted as soon as it is seen).
 final class RewardModelWorker<Model: TrainedRewardModel>: @unchecked Sendable {
     /// One round: training examples, then the messages to score.
-    struct Job: @unchecked Sendable {
+    struct Job: Sendable {
         var examples: RewardExamples<Model.Example>
         var steps: Int
         /// Every known message (id, text) and its occurrence count (the pay rule's weights).

@@ -35,4 +35,29 @@ import Testing
         let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/report.json"))) as? [String: Any])
         #expect((report["judgements"] as? [Any])?.count == 6 && report["labelMode"] as? String == "tagged")
     }
+
+    /// The same set asked with ONI's chain-of-thought prompt: its reasoning and FOO/BAR label are read
+    /// from the reply, and the figures are the same as the judge's answers are.
+    @Test func onisPromptIsAskedAndItsLabelsRead() throws {
+        let llm = try FakeLLMServer { message, _ in
+            let killed = message.contains("Please rate this message: {\"You kill")
+            return .reply("<knowledge> NetHack is a roguelike; its goal is the Amulet. </knowledge>\n<analysis> A kill earns points. </analysis>\n"
+                + "<label> \(killed ? "FOO" : "BAR") </label>")
+        }
+        defer { llm.stop() }
+        let rows: [(String, Int)] = [("You kill the newt!", 1), ("$ - 4 gold pieces.", 1), ("It's a wall.", 0), ("You miss the newt.", 0)]
+        let directory = NSTemporaryDirectory() + "oni-label-eval-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let lines = try rows.map { message, label in
+            String(decoding: try JSONSerialization.data(withJSONObject: ["message": message, "count": 1, "part": "test", "labels": ["default": label]]), as: UTF8.self)
+        }
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: directory + "/set.jsonl"))
+        let eval = try ChildProcess("oni", ["label-eval", directory + "/set.jsonl", "--llm-url", llm.baseURL.absoluteString, "--prompt", "oni"], name: "label-eval")
+        #expect(eval.wait(seconds: 60) == 0, "\(eval.output)")
+        #expect(eval.output.contains("(tagged, prompt oni"), "\(eval.output)")
+        // p_o = 3/4; reference rate 1/2, judge rate 1/4: p_e = 1/2; κ = (3/4 − 1/2) / (1/2) = 1/2.
+        #expect(eval.output.contains("judged        4 (0 without a label)") && eval.output.contains("Cohen's κ     0.500"), "\(eval.output)")
+        #expect(llm.receivedMessages.count == 4 && llm.receivedMessages.allSatisfy { $0.hasPrefix("Context: I am playing NetHack") })
+    }
 }

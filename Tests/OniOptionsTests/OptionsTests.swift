@@ -180,6 +180,7 @@ func everyLearnerOptionChanged() -> [String] {
         #expect(try ONISpellings.translate(["--root-env", "NetHackStaircaseLvl3ExtendedActions-v1"]) == ["--env", "nethack:staircase,depth=3,rules=oni,actions=oni"])
         for (task, env) in ONISpellings.environments { #expect(throws: Never.self, "\(task) → \(env)") { _ = try EnvironmentFactory.make(name: env) } }
         #expect(try ONISpellings.translate(["--llm-server-addr", "https://llm.example/v1"]) == ["--llm-url", "https://llm.example/v1"])
+        #expect(try ONISpellings.translate(["--prompt-version", "reworded", "--goal-key", "zeroknowledge"]) == ["--prompt", "oni-reworded", "--goal", "zeroknowledge"])
         #expect(try ONISpellings.translate(["--llm-server-addr", "gpu-node:8000"]) == ["--llm-url", "http://gpu-node:8000/v1"])
         // What follows `--` is left alone, and the run directory goes before it.
         #expect(try ONISpellings.translate(["--experiment", "e", "--", "--gamma", "1"]) == ["--run-dir", "train_dir/e", "--", "--gamma", "1"])
@@ -197,8 +198,8 @@ func everyLearnerOptionChanged() -> [String] {
         }
         #expect(refusal(["--root-env", "NetHackScoreExtendedActions-v2"]).contains("NetHackScoreExtendedActions-v1"))
         #expect(refusal(["--llm-reward-type", "motif"]).contains("oni replay fit-reward"))
-        #expect(refusal(["--goal-key", "zeroknowledge"]).contains("zeroknowledge"))
-        #expect(refusal(["--prompt-version", "reworded"]).contains("reworded"))
+        #expect(refusal(["--goal-key", "knowitall"]).contains("zeroknowledge"))
+        #expect(refusal(["--prompt-version", "terse"]).contains("reworded"))
         #expect(refusal(["--wandb", "True"]).contains("wandb sync"))
         #expect(refusal(["--llm-reward-type"]).contains("needs a value"))
         #expect(refusal(["--train-dir", "--experiment", "e"]).contains("needs a value"))
