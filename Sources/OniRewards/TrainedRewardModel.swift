@@ -7,7 +7,7 @@ public typealias TrainingInterruption = () -> Bool
 /// A text model the learner trains online on what the annotator says (labels or pair
 /// judgements) so that every message, judged or not, gets an output: the classifier's P(progress)
 /// or the ranker's Bradley–Terry score. What that output pays is the `MessagePayRule`'s business.
-public protocol TrainedRewardModel: AnyObject {
+public protocol TrainedRewardModel: AnyObject, SendableMetatype {
     associatedtype Example: Sendable
 
     /// The reward type the model serves (and the kind its files are written as).
