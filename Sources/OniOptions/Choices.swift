@@ -65,6 +65,7 @@ extension MessageCountScope: ExpressibleByArgument {}
 extension RankingPayment: ExpressibleByArgument {}
 extension PairSampling: ExpressibleByArgument {}
 extension PromptStyle: ExpressibleByArgument {}
+extension RewardTextModel: ExpressibleByArgument {}
 extension MessageAccounting.Timing: ExpressibleByArgument {}
 extension MessageAccounting.EmptyMessages: ExpressibleByArgument {}
 extension LLMSource: ExpressibleByArgument {}

@@ -53,6 +53,8 @@ public struct LearnerOptions: ParsableArguments, Sendable {
     public var rankingThreshold = RewardComposition().rankingThreshold
     @Option(help: "What the ranking reward pays above its threshold: indicator (1) or zscore (the normalised score, ONI's).")
     public var rankingPayment = RewardComposition().rankingPayment
+    @Option(help: "The classification reward's text model: ngram (character n-grams and an MLP) or char-cnn (a character CNN, as ONI's classifier).")
+    public var rewardModel = RewardComposition().textModel
     @Option(help: "Pairs each new message is put in for the ranking reward.") public var rankingPairs = LearnerConfig().rankingPairsPerMessage
     @Option(help: "How a new message's partners are drawn: uniform over known messages, or by frequency (ONI's).")
     public var pairSampling = LearnerConfig().pairSampling
@@ -89,6 +91,7 @@ public struct LearnerOptions: ParsableArguments, Sendable {
         guard (0...1).contains(classificationThreshold) else { throw ValidationError("--classification-threshold must be in [0, 1]") }
         guard (0...1).contains(cosineThreshold) else { throw ValidationError("--cosine-threshold must be in [0, 1]") }
         guard rankingPairs > 0 else { throw ValidationError("--ranking-pairs must be at least 1") }
+        guard !(reward == .ranking && rewardModel == .charCNN) else { throw ValidationError("--reward-model char-cnn classifies; the ranking reward learns with ngram") }
         guard llmRewardCoeff.isFinite, extrinsicRewardCoeff.isFinite, betaCountExponent.isFinite, betaCountExponent >= 0 else {
             throw ValidationError("reward coefficients must be finite and --beta-count-exponent ≥ 0")
         }
@@ -136,6 +139,7 @@ public struct LearnerOptions: ParsableArguments, Sendable {
         config.reward.classificationThreshold = classificationThreshold
         config.reward.rankingThreshold = rankingThreshold
         config.reward.rankingPayment = rankingPayment
+        config.reward.textModel = rewardModel
         config.rankingPairsPerMessage = rankingPairs
         config.pairSampling = pairSampling
         config.reward.cosineThreshold = cosineThreshold

@@ -15,13 +15,16 @@ public enum Preset: String, CaseIterable, Sendable {
         public var source: String
     }
 
-    /// The values for a run of `env` (its task family decides the extrinsic coefficient).
-    public func settings(env: String) -> [Setting] {
+    /// The values for a run of `env` (its task family decides the extrinsic coefficient) with
+    /// the reward type `reward` as given (ONI's classifier is a character CNN).
+    public func settings(env: String, reward: String? = nil) -> [Setting] {
         switch self {
         case .oni:
             // ONI's README: 0.1 on Score, 10 on its other (sparse-success) tasks.
             let score = env.hasPrefix("nethack:score")
-            return [
+            let classifier = reward == "classification"
+                ? [Setting(option: "reward-model", value: "char-cnn", source: "rlaif/reward_model.py l.204-265 (ClassificationRewardModel)")] : []
+            return classifier + [
                 Setting(option: "extrinsic-reward-coeff", value: score ? "0.1" : "10", source: "README.md l.57 (0.1 for Score, 10 for the others)"),
                 Setting(option: "llm-reward-coeff", value: "0.4", source: "README.md l.40-52 (the run it gives)"),
                 Setting(option: "extrinsic-reward-clip", value: "10", source: "scripts/main.py l.185-190 (reward_clip), SF/algorithms/appo/actor_worker.py l.520-532 (before the coefficients)"),
@@ -82,7 +85,8 @@ public enum Preset: String, CaseIterable, Sendable {
         } else if accepted.contains("env"), preset.environment(env) != env {
             rest += ["--env", preset.environment(env)]
         }
-        let values = preset.settings(env: env).filter { accepted.contains($0.option) }.flatMap { ["--\($0.option)", $0.value] }
+        let reward = rest.lastIndex(of: "--reward").flatMap { $0 + 1 < rest.count ? rest[$0 + 1] : nil }
+        let values = preset.settings(env: env, reward: reward).filter { accepted.contains($0.option) }.flatMap { ["--\($0.option)", $0.value] }
         return values + rest
     }
 }

@@ -1,13 +1,18 @@
 /// Which implementation each reward type is: decided here and nowhere else.
 extension IntrinsicRewardType {
-    /// The text model a trained reward type learns (nil for the others).
-    public var trainedModel: (any TrainedRewardModel.Type)? {
-        switch self {
-        case .classification: MessageClassifier.self
-        case .ranking: MessageRanker.self
-        case .none, .retrieval, .cosine: nil
+    /// The text model a trained reward type learns with `model` (nil for the others, and for a
+    /// ranking reward on the character CNN, which only classifies).
+    public func trainedModel(_ model: RewardTextModel = .ngram) -> (any TrainedRewardModel.Type)? {
+        switch (self, model) {
+        case (.classification, .ngram): MessageClassifier.self
+        case (.classification, .charCNN): CharCNNClassifier.self
+        case (.ranking, .ngram): MessageRanker.self
+        case (.ranking, .charCNN), (.none, _), (.retrieval, _), (.cosine, _): nil
         }
     }
+
+    /// Whether the type trains a text model at all.
+    public var isTrained: Bool { trainedModel() != nil }
 }
 
 extension RewardComposition {
@@ -30,7 +35,10 @@ extension RewardComposition {
             func trained<Model: TrainedRewardModel>(_ model: Model.Type) -> any IntrinsicReward {
                 TrainedReward(model: Model(seed: seed &+ 101), rule: payRule!)
             }
-            return trained(self.type.trainedModel!)
+            guard let model = self.type.trainedModel(textModel) else {
+                preconditionFailure("no \(textModel.rawValue) model for \(type.rawValue) (the options refuse this pair)")
+            }
+            return trained(model)
         }
     }
 }

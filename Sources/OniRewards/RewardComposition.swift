@@ -45,6 +45,14 @@ public enum RankingPayment: String, Sendable, Codable, CaseIterable {
     case zscore
 }
 
+/// The text model a trained reward learns.
+public enum RewardTextModel: String, Sendable, Codable, CaseIterable {
+    /// Hashed character 1–3-grams and an MLP (`MessageClassifier`, `MessageRanker`).
+    case ngram
+    /// A character CNN over the message's bytes (`CharCNNClassifier`; classification only).
+    case charCNN = "char-cnn"
+}
+
 /// ONI's reward: r = extrinsic_reward_coeff · r_ext + llm_reward_coeff · r_int(msg) / N(msg)^β.
 public struct RewardComposition: Sendable, Codable, Equatable {
     public var type = IntrinsicRewardType.none
@@ -64,6 +72,8 @@ public struct RewardComposition: Sendable, Codable, Equatable {
     public var rankingThreshold = 0.5
     /// What it pays there.
     public var rankingPayment = RankingPayment.indicator
+    /// The classification or ranking reward's text model.
+    public var textModel = RewardTextModel.ngram
     /// Similarity from which the cosine reward is the similarity itself.
     public var cosineThreshold = 0.3
 

@@ -11,7 +11,8 @@ public enum RewardModelFile {
     /// Writes `parameters` to `path` atomically, with `optimizer`'s state (Adam's moments and
     /// step count, `optimizer.m.NAME`/`optimizer.v.NAME`) when given, so training resumes where it was.
     public static func save(
-        _ parameters: [Parameter<Float>], optimizer: Adam<Float>? = nil, kind: IntrinsicRewardType, version: Int, to path: String
+        _ parameters: [Parameter<Float>], optimizer: Adam<Float>? = nil, kind: IntrinsicRewardType, version: Int, features: String = features,
+        to path: String
     ) throws {
         var entries = parameters.map { Safetensors.Entry(name: $0.name, shape: $0.shape, values: $0.value) }
         var metadata = ["kind": kind.rawValue, "version": "\(version)", "features": features]
@@ -30,7 +31,8 @@ public enum RewardModelFile {
     /// `optimizer` takes the saved optimiser state when the file has it (a file without, such as
     /// one saved before it was kept, leaves the optimiser fresh); a state that does not fit is an error.
     public static func load(
-        into parameters: [Parameter<Float>], optimizer: Adam<Float>? = nil, kind: IntrinsicRewardType, from path: String
+        into parameters: [Parameter<Float>], optimizer: Adam<Float>? = nil, kind: IntrinsicRewardType, features: String = features,
+        from path: String
     ) throws(RewardModelFileError) -> Int {
         guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path) }
         let decoded: (entries: [String: Safetensors.Entry], metadata: [String: String])

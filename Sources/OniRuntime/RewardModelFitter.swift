@@ -21,6 +21,8 @@ public struct RewardModelFitter {
     public let kind: IntrinsicRewardType
     public var steps = 2000
     public var seed: UInt64 = 1
+    /// The text model to fit.
+    public var textModel = RewardTextModel.ngram
     /// The classification threshold, for the held-out accuracy.
     public var threshold = 0.5
 
@@ -31,8 +33,9 @@ public struct RewardModelFitter {
 
     /// Fits and writes the model to `output`; `progress(step, loss)` every 10% of the steps.
     public func fit(output: String, progress: (Int, Double) -> Void) throws -> Report {
-        guard let model = kind.trainedModel else {
-            throw RuntimeError.invalidConfiguration("--reward must be a trained reward (classification or ranking), got \(kind.rawValue)")
+        guard let model = kind.trainedModel(textModel) else {
+            throw RuntimeError.invalidConfiguration(
+                "--reward \(kind.rawValue) with --reward-model \(textModel.rawValue): fit classification (n-gram or char-cnn) or ranking (n-gram)")
         }
         let store = try RunStore(runDirectory: URL(fileURLWithPath: runDirectory), readOnly: true)
         defer { store.close() }

@@ -27,12 +27,13 @@ struct ReplayCommand: ParsableCommand {
 
         @Argument(help: "The run directory whose labels or pairs to fit.") var runDir: String
         @Option(help: "classification or ranking.") var reward: String
+        @Option(help: "The text model: ngram or char-cnn (classification only).") var rewardModel = RewardTextModel.ngram
         @Option(help: "Adam steps (batches of 32).") var steps = 2000
         @Option(help: "Where to write the weights (default: RUN_DIR/reward-KIND.safetensors).") var output: String?
         @Option(help: "Seed of the initial weights and the batches.") var seed: UInt64 = 1
 
         func validate() throws {
-            guard let kind = IntrinsicRewardType(rawValue: reward), kind.trainedModel != nil else {
+            guard let kind = IntrinsicRewardType(rawValue: reward), kind.trainedModel(rewardModel) != nil else {
                 throw ValidationError("--reward must be classification or ranking, got '\(reward)'")
             }
             guard steps >= 10 else { throw ValidationError("--steps must be at least 10") }
@@ -46,6 +47,7 @@ struct ReplayCommand: ParsableCommand {
             let path = output ?? URL(fileURLWithPath: runDir).appendingPathComponent("reward-\(kind.rawValue).safetensors").path
             var fitter = RewardModelFitter(runDirectory: runDir, kind: kind)
             fitter.steps = steps
+            fitter.textModel = rewardModel
             fitter.seed = seed
             do {
                 let report = try fitter.fit(output: path) { step, loss in

@@ -124,7 +124,7 @@ private final class MessageJudge: @unchecked Sendable {
                 let fitted = rule.fitted(outputs: model.outputs(stored.map(\.text)), counts: stored.map { Double(max($0.count, 1)) })
                 return { fitted.pay(model.outputs([$0])[0]) }
             }
-            payment = composition.type.trainedModel.flatMap { trained($0) }
+            payment = composition.type.trainedModel(composition.textModel).flatMap { trained($0) }
         }
     }
 

@@ -34,8 +34,8 @@ struct AnnotatorProcess: ParsableArguments {
 /// choices changed), derived from the declarations so that an option added later is covered too.
 func everyLearnerOptionChanged() -> [String] {
     let choices = [
-        "core": "gru", "reward": "ranking", "count-scope": "global", "goal": "gold", "store-max-mb": "512", "ranking-payment": "zscore",
-        "pair-sampling": "frequency",
+        "core": "gru", "reward": "classification", "count-scope": "global", "goal": "gold", "store-max-mb": "512", "ranking-payment": "zscore",
+        "pair-sampling": "frequency", "prompt": "oni", "reward-model": "char-cnn", "empty-messages": "count", "message-timing": "before",
     ]
     var arguments: [String] = []
     for option in OptionValues.of(OptionValues.defaults(of: LearnerOptions.self)) {

@@ -24,7 +24,9 @@ import Testing
         // What the name says about rules or actions stays; tasks ONI has no version of keep their name.
         #expect(try run(["--preset", "oni", "--env", "nethack:score,actions=task"]).environment.env == "nethack:score,actions=task,rules=oni")
         let vault = try run(["--preset", "oni", "--env", "grid:vault"])
-        #expect(vault.environment.env == "grid:vault" && vault.learner.extrinsicRewardCoeff == 10)
+        #expect(vault.environment.env == "grid:vault" && vault.learner.extrinsicRewardCoeff == 10 && vault.learner.rewardModel == .ngram)
+        // ONI's classifier is a character CNN.
+        #expect(try run(["--preset", "oni", "--reward", "classification"]).learner.rewardModel == .charCNN)
     }
 
     /// The command line and a config file win over the preset; without --preset nothing changes.
@@ -49,6 +51,6 @@ import Testing
         #expect(learner.learner.extrinsicRewardCoeff == 10 && learner.learner.core == .gru)
         #expect(throws: ValidationError.self) { try OptionSources.expanded(["--preset", "motif"], accepting: OptionValues.names(of: RunSettings.self)) }
         // Every value the preset sets names an option some role takes.
-        for setting in Preset.oni.settings(env: "nethack:score") { #expect(OniCommandOptions.allNames.contains(setting.option), "\(setting.option)") }
+        for setting in Preset.oni.settings(env: "nethack:score", reward: "classification") { #expect(OniCommandOptions.allNames.contains(setting.option), "\(setting.option)") }
     }
 }

@@ -43,7 +43,7 @@ import Testing
             let reward = composition.makeReward(seed: 1, goalText: "find the key")
             #expect(ObjectIdentifier(Swift.type(of: reward)) == ObjectIdentifier(expected[type]!.0), "\(type)")
             #expect(reward.annotation == expected[type]!.1)
-            #expect((reward.weights != nil) == (type.trainedModel != nil))
+            #expect((reward.weights != nil) == type.isTrained)
         }
     }
 
