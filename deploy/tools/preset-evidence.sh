@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# ONI's settings (--preset oni) against Oni's defaults on one task, seed by seed, the same env
+# steps for both, the local LLM annotating; prints a metric every 10% of the steps (default:
+# success over the last 100 episodes) and draws the curves with `oni plot`.
+#   bash deploy/tools/preset-evidence.sh [OUT_DIR] [ENV] [STEPS] [METRIC] [SEEDS...]
+#   (default: runs/preset-evidence grid:vault 1000000 env/success_rate 1 2 3)
+# ONI's reward-free NetHack setting, for instance:
+#   bash deploy/tools/preset-evidence.sh runs/nethack nethack:score 2000000 episode/score 1 2 -- --extrinsic-reward-coeff 0
+# Needs the sqlite3 shell (Debian: sqlite3) for the table.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=${1:-runs/preset-evidence}
+env=${2:-grid:vault}
+steps=${3:-1000000}
+metric=${4:-env/success_rate}
+shift $(( $# < 4 ? $# : 4 ))
+seeds=()
+while (( $# )) && [[ $1 != -- ]]; do seeds+=("$1"); shift; done
+(( $# )) && shift
+extra=("$@")
+(( ${#seeds[@]} )) || seeds=(1 2 3)
+oni=.build/release/oni
+[[ -x $oni ]] || swift build -c release
+mkdir -p "$out"
+for seed in "${seeds[@]}"; do
+  for arm in oni-defaults oni-preset; do
+    dir=$out/$arm-s$seed
+    [[ -f $dir/oni.sqlite ]] && continue
+    preset=(); [[ $arm == oni-preset ]] && preset=(--preset oni)
+    echo "evidence: $arm, $env, seed $seed, $steps steps"
+    $oni run --env "$env" --seed "$seed" --max-env-steps "$steps" --run-dir "$dir" "${preset[@]}" "${extra[@]}" > "$dir.log" 2>&1
+  done
+done
+for dir in "$out"/*-s*/; do
+  dir=${dir%/}
+  printf '%-22s' "$(basename "$dir")"
+  sqlite3 "$dir/oni.sqlite" "WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 10)
+    SELECT group_concat(v, ' ') FROM (SELECT (SELECT printf('%.2f', value) FROM metrics WHERE name = '$metric'
+      AND env_steps >= k * $steps / 10 ORDER BY env_steps LIMIT 1) AS v FROM n)"
+done
+$oni plot "$out"/*-s* --metric "$metric" --output "$out/curves.svg" >/dev/null
+echo "evidence: curves in $out/curves.svg"
