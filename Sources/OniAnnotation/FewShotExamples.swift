@@ -37,9 +37,13 @@ public struct FewShotExamples: Sendable, Codable, Equatable {
         self.examples = examples
     }
 
-    /// Whether example `index` shows progress toward `goal`.
+    /// Whether example `index` shows progress toward `goal` (a free-text goal, and no goal at
+    /// all, are answered as the default goal is: progress in the game).
     public func progress(_ index: Int, toward goal: Goal) -> Bool {
-        let name = if case .custom = goal { "default" } else { goal.name }
+        let name = switch goal {
+        case .custom, .zeroKnowledge: "default"
+        default: goal.name
+        }
         return examples[index].progressFor.contains(name)
     }
 

@@ -31,7 +31,7 @@ public struct PairPrompt: Sendable {
         }
         systemText = """
             You compare messages from a dungeon-crawling game in the style of NetHack. \
-            The player's goal: \(goal.text)
+            \(goal.text.isEmpty ? "No goal is given: judge by what you know of the game." : "The player's goal: \(goal.text)")
             You are shown two game messages. Decide which of them shows more progress toward this goal. \
             If both show the same amount of progress, or neither shows any, it is a tie.
             Reply with exactly <label>first</label>, <label>second</label> or <label>tie</label>. \

@@ -62,7 +62,7 @@ public struct LearnerOptions: ParsableArguments, Sendable {
     @Option(help: "Weights the classification or ranking model starts from (written by `oni replay fit-reward`).") public var rewardInit: String?
 
     // Annotation requests.
-    @Option(help: "Goal the messages are judged against: default, combat, gold, stairs or free text.") public var goal = LearnerConfig().goal
+    @Option(help: "Goal the messages are judged against: default, combat, gold, stairs, zeroknowledge (none given) or free text.") public var goal = LearnerConfig().goal
     @Option(help: "Messages per annotation request.") public var llmBatchSize = LearnerConfig().llmBatchSize
     @Option(help: "Annotation requests in flight at once.") public var maxAnnotationRequests = LearnerConfig().maxAnnotationRequestsInFlight
     @Option(help: "Seconds before an unanswered annotation request is re-sent.") public var annotationTimeout = LearnerConfig().annotationTimeoutSeconds

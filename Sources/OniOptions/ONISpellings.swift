@@ -18,17 +18,17 @@ public enum ONISpellings {
         "NetHackOracle-v0": "nethack:oracle", "NetHackGold-v0": "nethack:gold", "NetHackEat-v0": "nethack:eat", "NetHackScout-v0": "nethack:scout",
         "NetHackChallenge-v0": "nethack:challenge",
         // ONI's own tasks (rl_baseline/tasks_nle.py): its rules, and with ExtendedActions its 28 actions with macros.
-        "NetHackScore-v1": "nethack:score,rules=oni", "NetHackScoreExtendedActions-v1": "nethack:score,rules=oni,actions=oni",
-        "NetHackStaircase-v1": "nethack:staircase,rules=oni", "NetHackStaircaseExtendedActions-v1": "nethack:staircase,rules=oni,actions=oni",
-        "NetHackStaircaseLvl3-v1": "nethack:staircase,depth=3,rules=oni",
+        "NetHackScore-v1": "nethack:score,rules=oni,actions=task", "NetHackScoreExtendedActions-v1": "nethack:score,rules=oni,actions=oni",
+        "NetHackStaircase-v1": "nethack:staircase,rules=oni,actions=task", "NetHackStaircaseExtendedActions-v1": "nethack:staircase,rules=oni,actions=oni",
+        "NetHackStaircaseLvl3-v1": "nethack:staircase,depth=3,rules=oni,actions=task",
         "NetHackStaircaseLvl3ExtendedActions-v1": "nethack:staircase,depth=3,rules=oni,actions=oni",
-        "NetHackStaircaseLvl4-v1": "nethack:staircase,depth=4,rules=oni",
+        "NetHackStaircaseLvl4-v1": "nethack:staircase,depth=4,rules=oni,actions=task",
         "NetHackStaircaseLvl4ExtendedActions-v1": "nethack:staircase,depth=4,rules=oni,actions=oni",
-        "NetHackStaircaseContinual-v1": "nethack:staircase,rules=oni,continual",
-        "NetHackStaircaseLvl3Continual-v1": "nethack:staircase,depth=3,rules=oni,continual",
-        "NetHackStaircaseLvl4Continual-v1": "nethack:staircase,depth=4,rules=oni,continual",
-        "NetHackOracle-v1": "nethack:oracle,rules=oni", "NetHackOracleExtendedActions-v1": "nethack:oracle,rules=oni,actions=oni",
-        "NetHackOracleSober-v1": "nethack:oracle,rules=oni,sober", "NetHackOracleSoberExtendedActions-v1": "nethack:oracle,rules=oni,sober,actions=oni",
+        "NetHackStaircaseContinual-v1": "nethack:staircase,rules=oni,continual,actions=task",
+        "NetHackStaircaseLvl3Continual-v1": "nethack:staircase,depth=3,rules=oni,continual,actions=task",
+        "NetHackStaircaseLvl4Continual-v1": "nethack:staircase,depth=4,rules=oni,continual,actions=task",
+        "NetHackOracle-v1": "nethack:oracle,rules=oni,actions=task", "NetHackOracleExtendedActions-v1": "nethack:oracle,rules=oni,actions=oni",
+        "NetHackOracleSober-v1": "nethack:oracle,rules=oni,sober,actions=task", "NetHackOracleSoberExtendedActions-v1": "nethack:oracle,rules=oni,sober,actions=oni",
     ]
     /// ONI's port for its FastChat server (`scripts/launch_fastchat_server.sh`), which `--llm_server_addr HOST` implies.
     static let fastChatPort = 9001

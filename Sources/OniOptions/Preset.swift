@@ -78,6 +78,9 @@ public enum Preset: String, CaseIterable, Sendable {
             // Every --preset and its name go (a config file may have named one too).
             !(argument == "--preset" || (position > 0 && arguments[position - 1] == "--preset"))
         }.map(\.element)
+        guard !rest.contains("--resume") else {
+            throw ValidationError("--preset with --resume: a resumed run takes the options it saved (the preset's values among them); leave out --preset")
+        }
         var env = defaultEnv
         if let envIndex = rest.lastIndex(of: "--env"), envIndex + 1 < rest.count {
             env = rest[envIndex + 1]
@@ -86,7 +89,15 @@ public enum Preset: String, CaseIterable, Sendable {
             rest += ["--env", preset.environment(env)]
         }
         let reward = rest.lastIndex(of: "--reward").flatMap { $0 + 1 < rest.count ? rest[$0 + 1] : nil }
-        let values = preset.settings(env: env, reward: reward).filter { accepted.contains($0.option) }.flatMap { ["--\($0.option)", $0.value] }
+        // A command line that chose Oni's ways of answering (one-token labels, scored pairs, label
+        // checks) keeps Oni's prompt, which those need, rather than being refused.
+        func given(_ option: String, _ values: Set<String>) -> Bool {
+            rest.indices.contains { rest[$0] == option && $0 + 1 < rest.count && values.contains(rest[$0 + 1]) }
+        }
+        let onisAnswers = given("--label-mode", ["logprob"]) || given("--pair-judge", ["scores"]) || given("--label-check", ["agree", "vote"])
+        let values = preset.settings(env: env, reward: reward)
+            .filter { accepted.contains($0.option) && !(onisAnswers && $0.option == "prompt") }
+            .flatMap { ["--\($0.option)", $0.value] }
         return values + rest
     }
 }

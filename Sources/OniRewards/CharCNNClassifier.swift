@@ -12,6 +12,8 @@ import OniNeural
 public final class CharCNNClassifier: TrainedRewardModel {
     public static let kind = IntrinsicRewardType.classification
     public static let figureStem = "reward/classifier"
+    public static let examplesFigure = "reward/classifier_examples"
+    public static let seedOffset: UInt64 = 107
     public static let annotation = AnnotationNeed.labels
     public static let minimumExamples = 2
     /// Bytes read of a message (NLE's message field).

@@ -9,6 +9,8 @@ import OniNeural
 public final class MessageClassifier: TrainedRewardModel {
     public static let kind = IntrinsicRewardType.classification
     public static let figureStem = "reward/classifier"
+    public static let examplesFigure = "reward/classifier_examples"
+    public static let seedOffset: UInt64 = 101
 
     public static let hiddenUnits = 64
     private let first: Linear<Float>

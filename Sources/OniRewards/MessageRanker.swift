@@ -9,6 +9,8 @@ import OniNeural
 public final class MessageRanker: TrainedRewardModel {
     public static let kind = IntrinsicRewardType.ranking
     public static let figureStem = "reward/ranker"
+    public static let examplesFigure = "reward/ranker_pairs"
+    public static let seedOffset: UInt64 = 103
 
     public static let hiddenUnits = 64
     private let first: Linear<Float>

@@ -25,7 +25,7 @@ extension RewardComposition {
         }
     }
 
-    /// The intrinsic reward these settings name; a trained model's weights start from `seed` + 101 (as `oni replay fit-reward`'s).
+    /// The intrinsic reward these settings name; a trained model's weights start from `seed` plus its offset (as `oni replay fit-reward`'s).
     public func makeReward(seed: UInt64, goalText: String) -> any IntrinsicReward {
         switch type {
         case .none: return NoIntrinsicReward()
@@ -33,7 +33,7 @@ extension RewardComposition {
         case .cosine: return CosineReward(goalText: goalText, threshold: cosineThreshold)
         case .classification, .ranking:
             func trained<Model: TrainedRewardModel>(_ model: Model.Type) -> any IntrinsicReward {
-                TrainedReward(model: Model(seed: seed &+ 101), rule: payRule!)
+                TrainedReward(model: Model(seed: seed &+ Model.seedOffset), rule: payRule!)
             }
             guard let model = self.type.trainedModel(textModel) else {
                 preconditionFailure("no \(textModel.rawValue) model for \(type.rawValue) (the options refuse this pair)")

@@ -97,7 +97,7 @@ final class RewardModelWorker<Model: TrainedRewardModel>: @unchecked Sendable {
             figures[Model.figureStem + "_loss"] = model.train(on: job.examples.train, steps: job.steps, rng: &rng, until: interrupted)
             figures["reward/train_ms"] = Date().timeIntervalSince(started) * 1000
         }
-        figures[Model.figureStem + "_examples"] = Double(job.examples.train.count)
+        figures[Model.examplesFigure] = Double(job.examples.train.count)
         let outputs = model.outputs(job.texts)
         let fitted = rule.fitted(outputs: outputs, counts: job.counts)
         figures.merge(fitted.figures) { $1 }

@@ -7,15 +7,27 @@ public typealias TrainingInterruption = () -> Bool
 /// A text model the learner trains online on what the annotator says (labels or pair
 /// judgements) so that every message, judged or not, gets an output: the classifier's P(progress)
 /// or the ranker's Bradley–Terry score. What that output pays is the `MessagePayRule`'s business.
-public protocol TrainedRewardModel: AnyObject, SendableMetatype {
+#if compiler(>=6.2)
+/// What a model's type must be to be used on the model's own thread.
+public protocol RewardModelType: AnyObject, SendableMetatype {}
+#else
+public protocol RewardModelType: AnyObject {}
+#endif
+
+public protocol TrainedRewardModel: RewardModelType {
     associatedtype Example: Sendable
 
     /// The reward type the model serves (and the kind its files are written as).
     static var kind: IntrinsicRewardType { get }
     /// Where its reward/* figures are named from (`reward/classifier` → `reward/classifier_loss`, …).
     static var figureStem: String { get }
+    /// The figure counting its training examples (`reward/classifier_examples`, `reward/ranker_pairs`).
+    static var examplesFigure: String { get }
 
     init(seed: UInt64)
+    /// Added to a run's seed for the model's initial weights (each model its own, so the
+    /// classifier and the ranker of one seed start apart; the learner and `fit-reward` agree).
+    static var seedOffset: UInt64 { get }
 
     /// Incremented by every training round: outputs of an older version are stale.
     var version: Int { get }

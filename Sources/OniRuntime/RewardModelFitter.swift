@@ -57,7 +57,7 @@ public struct RewardModelFitter {
                 "\(runDirectory) holds \(examples.train.isEmpty ? "no" : "only \(examples.train.count)") \(what) for training; "
                     + "at least \(Model.minimumExamples) are needed")
         }
-        let model = Model(seed: seed &+ 101)
+        let model = Model(seed: seed &+ Model.seedOffset)
         var rng = SeededGenerator(seed: seed)
         var report = Report()
         let rounds = 10, perRound = max(1, steps / rounds)
@@ -68,7 +68,7 @@ public struct RewardModelFitter {
         var composition = RewardComposition()
         composition.type = kind
         composition.classificationThreshold = threshold
-        let entries = messages.entries.values
+        let entries = messages.entries.sorted { $0.key < $1.key }.map(\.value)
         let rule = composition.payRule!.fitted(outputs: model.outputs(entries.map(\.text)), counts: entries.map { Double(max($0.count, 1)) })
         report.heldOutAccuracy = model.heldOutAccuracy(examples.heldOut, rule: rule)
         (report.trainExamples, report.heldOutExamples) = (examples.train.count, examples.heldOut.count)

@@ -34,7 +34,7 @@ struct ReplayCommand: ParsableCommand {
 
         func validate() throws {
             guard let kind = IntrinsicRewardType(rawValue: reward), kind.trainedModel(rewardModel) != nil else {
-                throw ValidationError("--reward must be classification or ranking, got '\(reward)'")
+                throw ValidationError("--reward must be classification (--reward-model ngram or char-cnn) or ranking (ngram), got '\(reward)' with \(rewardModel.rawValue)")
             }
             guard steps >= 10 else { throw ValidationError("--steps must be at least 10") }
         }
@@ -113,7 +113,7 @@ struct ReplayCommand: ParsableCommand {
                     FileHandle.standardError.write(Data("oni replay: \(done) of \(total) messages labelled\n".utf8))
                 }
                 Console.line(
-                    "oni replay: \(report.messages) messages asked of \(llm.model) (\(mode.rawValue), prompt \(prompt.templateHash), goal '\(goal)'): "
+                    "oni replay: \(report.messages) messages asked of \(llm.model) (\(prompt.mode.rawValue), prompt \(annotator.prompt.rawValue) \(prompt.templateHash), goal '\(goal)'): "
                         + "\(report.labelled) labelled, \(report.changed.count) changed, \(report.newlyLabelled) newly labelled, "
                         + "\(report.unparseable) unparseable, \(report.disagreed) disagreed, \(report.errors) errors")
                 for change in report.changed.prefix(20) {

@@ -79,6 +79,17 @@ import Testing
         #expect(!eaten.message.contains("What do you want to eat") && !eaten.message.isEmpty, "\(eaten.message)")
         #expect(!eaten.message.contains("You don't have that object"), "\(eaten.message)")
 
+        // ONI's plain tasks answer the eat question the same way with their 23 actions.
+        let plain = try NetHackEnvironment(name: "nethack:score,rules=oni,actions=task")
+        try plain.reset(seed: 3)
+        #expect(try plain.step(21).message.contains("What do you want to eat"))
+        let ate = try plain.step(8)
+        #expect(!ate.message.contains("What do you want to eat") && !ate.message.isEmpty, "\(ate.message)")
+        let nle = try NetHackEnvironment(name: "nethack:score")
+        try nle.reset(seed: 3)
+        _ = try nle.step(21)
+        #expect(try nle.step(8).message != ate.message, "NLE's rules send the y key as it is")
+
         let caster = try NetHackEnvironment(name: "nethack:score,actions=oni")
         try caster.reset(seed: 3)
         let energy = Self.status(caster, 14)

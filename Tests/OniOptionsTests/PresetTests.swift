@@ -50,6 +50,11 @@ import Testing
         let learner = try LearnerProcess.parse(OptionSources.expanded(["--preset", "oni"], accepting: OptionValues.names(of: LearnerProcess.self)))
         #expect(learner.learner.extrinsicRewardCoeff == 10 && learner.learner.core == .gru)
         #expect(throws: ValidationError.self) { try OptionSources.expanded(["--preset", "motif"], accepting: OptionValues.names(of: RunSettings.self)) }
+        #expect(throws: ValidationError.self) { try OptionSources.expanded(["--resume", "--preset", "oni"], accepting: OptionValues.names(of: RunSettings.self)) }
+        // Asking for one-token labels keeps Oni's prompt (ONI's needs tagged answers) instead of a refusal.
+        let logprob = try run(["--preset", "oni", "--label-mode", "logprob"])
+        #expect(logprob.annotator.prompt == .default && logprob.learner.llmRewardCoeff == 0.4)
+        #expect(try run(["--preset", "oni"]).annotator.prompt == .oni)
         // Every value the preset sets names an option some role takes.
         for setting in Preset.oni.settings(env: "nethack:score", reward: "classification") { #expect(OniCommandOptions.allNames.contains(setting.option), "\(setting.option)") }
     }

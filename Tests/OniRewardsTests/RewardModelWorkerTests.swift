@@ -38,7 +38,7 @@ import Testing
         let decided = published(after: job(judged), RewardModelWorker(model: MessageRanker(seed: 1), rule: rule))
         #expect((1...5).filter { decided.rewards[$0] == 1 } == [1, 2], "\(decided.rewards)")
         #expect(decided.version == 1 && decided.figures["reward/model_version"] == 1)
-        #expect(decided.figures["reward/ranker_examples"] == Double(judged.count) && decided.figures["reward/ranker_rewarded_messages"] == 2)
+        #expect(decided.figures["reward/ranker_pairs"] == Double(judged.count) && decided.figures["reward/ranker_rewarded_messages"] == 2)
 
         let ties = judged.map { JudgedPair(first: $0.first, second: $0.second, preference: 0.5) }
         let none = published(after: job(ties), RewardModelWorker(model: MessageRanker(seed: 1), rule: rule))

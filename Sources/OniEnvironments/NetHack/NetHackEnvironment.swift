@@ -195,7 +195,8 @@ public final class NetHackEnvironment: Environment {
         guard (0..<keys.count).contains(action) else { throw fault("action \(action) outside 0..<\(keys.count)") }
         let last = Snapshot(blstats: blstats, internalState: internalState)
         keptDescent = false
-        let key = actionSet == .oni ? oniKey(for: keys[action]) : keys[action]
+        // ONI's eat and drink answers belong to all its tasks; cast and enhance to its 28 actions.
+        let key = oniRules != nil || actionSet == .oni ? oniKey(for: keys[action]) : keys[action]
         send(key)
         if actionSet == .oni && key == NetHackONIRules.castKey && observation.pointee.done == 0 { send(NetHackONIRules.firstChoice) }
         var done = observation.pointee.done != 0
@@ -292,7 +293,7 @@ public final class NetHackEnvironment: Environment {
                 send(NetHackKey.escape)
             } else {
                 if internalState[1] != 0 {
-                    if leavePromptsToAgent && (task.agentAnswersPrompts || Self.agentPrompt(messageBuffer, drink: actionSet == .oni)) { break }
+                    if leavePromptsToAgent && (task.agentAnswersPrompts || Self.agentPrompt(messageBuffer, drink: oniRules != nil || actionSet == .oni)) { break }
                     send(NetHackKey.escape)
                     done = observation.pointee.done != 0
                 }

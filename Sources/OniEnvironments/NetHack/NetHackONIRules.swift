@@ -6,7 +6,9 @@ import CNetHack
 /// the target level (`NetHackStaircase-v1`: level 2; `depth=N` for Lvl3/Lvl4), and that message
 /// is kept when a `--More--` follows it; `sober` (oracle) also needs the hero not to be
 /// hallucinating; `continual` pays the success once and plays on to death or the step limit.
-/// The score task is NLE's under either rules.
+/// The score task pays as NLE's does. Under ONI's rules every task also takes ONI's eat and
+/// drink answers ("y" answers with the first letter offered) and leaves drinking questions to
+/// the agent, and a descent message is kept across a `--More--`.
 public struct NetHackONIRules: Sendable, Equatable {
     public var sober = false
     public var continual = false
