@@ -14,8 +14,6 @@ public final class CharCNNClassifier: TrainedRewardModel {
     public static let figureStem = "reward/classifier"
     public static let examplesFigure = "reward/classifier_examples"
     public static let seedOffset: UInt64 = 107
-    public static let annotation = AnnotationNeed.labels
-    public static let minimumExamples = 2
     /// Bytes read of a message (NLE's message field).
     public static let length = 256
     /// The file tag of its weights (`RewardModelFile`): a file of the n-gram model is refused.
@@ -83,18 +81,6 @@ public final class CharCNNClassifier: TrainedRewardModel {
     }
 
     public func outputs(_ texts: [String]) -> [Double] { probabilities(texts) }
-
-    public static func answered(messages: MessageRegistry, pairs: PairTable) -> Int { messages.labelledCount }
-
-    public static func examples(messages: MessageRegistry, pairs: PairTable) -> RewardExamples<LabelledMessage> {
-        RewardExamples(labelsOf: messages)
-    }
-
-    public func heldOutAccuracy(_ heldOut: [LabelledMessage], rule: FittedPayRule) -> Double? {
-        guard !heldOut.isEmpty else { return nil }
-        let p = probabilities(heldOut.map(\.text))
-        return Double(zip(p, heldOut).filter { (rule.pay($0) > 0) == ($1.label > 0.5) }.count) / Double(heldOut.count)
-    }
 
     public func train(on examples: [LabelledMessage], steps: Int, rng: inout SeededGenerator, until interrupted: TrainingInterruption) -> Double {
         guard !examples.isEmpty, steps > 0 else { return .nan }

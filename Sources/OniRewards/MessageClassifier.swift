@@ -47,20 +47,6 @@ public final class MessageClassifier: TrainedRewardModel {
     /// P(progress), the output its pay rule reads.
     public func outputs(_ texts: [String]) -> [Double] { probabilities(texts) }
 
-    public static let annotation = AnnotationNeed.labels
-    public static let minimumExamples = 2
-    public static func answered(messages: MessageRegistry, pairs: PairTable) -> Int { messages.labelledCount }
-
-    public static func examples(messages: MessageRegistry, pairs: PairTable) -> RewardExamples<LabelledMessage> {
-        RewardExamples(labelsOf: messages)
-    }
-
-    /// Held-out messages whose label the rule's pay agrees with (paid or not ↔ progress or not).
-    public func heldOutAccuracy(_ heldOut: [LabelledMessage], rule: FittedPayRule) -> Double? {
-        guard !heldOut.isEmpty else { return nil }
-        let p = probabilities(heldOut.map(\.text))
-        return Double(zip(p, heldOut).filter { (rule.pay($0) > 0) == ($1.label > 0.5) }.count) / Double(heldOut.count)
-    }
 
     /// Binary cross-entropy with logits, each example weighted (`weights`, default all 1), averaged
     /// over the weights, and its gradient: Σ wᵢ (softplus(zᵢ) − yᵢzᵢ) / Σ wᵢ, dzᵢ = wᵢ (σ(zᵢ) − yᵢ) / Σ wᵢ.

@@ -56,3 +56,22 @@ public protocol TrainedRewardModel: RewardModelType {
     /// Reads what `save` wrote; the version continues from the file's.
     func load(from path: String) throws(RewardModelFileError)
 }
+
+/// What every classifier shares: it learns the labels of messages, and is measured by how often
+/// its pay agrees with held-out labels.
+extension TrainedRewardModel where Example == LabelledMessage {
+    public static var annotation: AnnotationNeed { .labels }
+    public static var minimumExamples: Int { 2 }
+    public static func answered(messages: MessageRegistry, pairs: PairTable) -> Int { messages.labelledCount }
+
+    public static func examples(messages: MessageRegistry, pairs: PairTable) -> RewardExamples<LabelledMessage> {
+        RewardExamples(labelsOf: messages)
+    }
+
+    /// Held-out messages whose label the rule's pay agrees with (paid or not ↔ progress or not).
+    public func heldOutAccuracy(_ heldOut: [LabelledMessage], rule: FittedPayRule) -> Double? {
+        guard !heldOut.isEmpty else { return nil }
+        let p = outputs(heldOut.map(\.text))
+        return Double(zip(p, heldOut).filter { (rule.pay($0) > 0) == ($1.label > 0.5) }.count) / Double(heldOut.count)
+    }
+}
