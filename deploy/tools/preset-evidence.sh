@@ -38,5 +38,6 @@ for dir in "$out"/*-s*/; do
     SELECT group_concat(v, ' ') FROM (SELECT (SELECT printf('%.2f', value) FROM metrics WHERE name = '$metric'
       AND env_steps >= k * $steps / 10 ORDER BY env_steps LIMIT 1) AS v FROM n)"
 done
-$oni plot "$out"/*-s* --metric "$metric" --output "$out/curves.svg" >/dev/null
+dirs=(); for d in "$out"/*-s*/; do dirs+=("${d%/}"); done
+$oni plot "${dirs[@]}" --metric "$metric" --output "$out/curves.svg" >/dev/null
 echo "evidence: curves in $out/curves.svg"
