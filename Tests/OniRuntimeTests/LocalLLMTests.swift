@@ -32,11 +32,11 @@ import Testing
         #expect(FileManager.default.createFile(atPath: modelDir + "/" + LocalLLM.defaultModelFile, contents: Data("GGUF".utf8)))
         let found = try LocalLLM.locate(environment: environment)
         #expect(found.server == serverDir + "/llama-server")
-        #expect(found.modelName == "qwen2.5-coder-0.5b-instruct-q4_k_m")
+        #expect(found.modelName == "qwen2.5-coder-1.5b-instruct-q4_k_m")
         // An explicit model file wins; a missing one is named.
         #expect(throws: LocalLLMError.self) { try LocalLLM.locate(modelPath: home + "/other.gguf", environment: environment) }
         // The model's identity carries its file's SHA-256, which the server reports as its alias.
-        #expect(found.identity == "qwen2.5-coder-0.5b-instruct-q4_k_m@sha256:" + String(SHA256.hex("GGUF").prefix(16)))
+        #expect(found.identity == "qwen2.5-coder-1.5b-instruct-q4_k_m@sha256:" + String(SHA256.hex("GGUF").prefix(16)))
         let arguments = found.arguments(port: 5561, threads: 1, slots: 4, contextSize: 8192, alias: found.identity)
         #expect(arguments.contains("127.0.0.1") && arguments.contains("5561") && arguments.contains(found.identity))
     }

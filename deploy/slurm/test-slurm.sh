@@ -349,7 +349,7 @@ fi
 het_llm=${ONI_TEST_HET_LLM:-}
 if [[ -z $het_llm ]]; then
   if [[ -x ${ONI_LLAMA_SERVER:-$HOME/.local/share/oni/llama-server-11434/llama-server} \
-    && -f ${ONI_MODEL_DIR:-$HOME/.local/share/oni/models}/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf ]]; then
+    && -f ${ONI_MODEL_DIR:-$HOME/.local/share/oni/models}/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf ]]; then
     het_llm=llama
   else
     het_llm=none
