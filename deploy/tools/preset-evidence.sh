@@ -31,13 +31,8 @@ for seed in "${seeds[@]}"; do
     $oni run --env "$env" --seed "$seed" --max-env-steps "$steps" --run-dir "$dir" "${preset[@]}" "${extra[@]}" > "$dir.log" 2>&1
   done
 done
-for dir in "$out"/*-s*/; do
-  dir=${dir%/}
-  printf '%-22s' "$(basename "$dir")"
-  sqlite3 "$dir/oni.sqlite" "WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 10)
-    SELECT group_concat(v, ' ') FROM (SELECT (SELECT printf('%.2f', value) FROM metrics WHERE name = '$metric'
-      AND env_steps >= k * $steps / 10 ORDER BY env_steps LIMIT 1) AS v FROM n)"
-done
+source deploy/tools/metric-windows.sh
+metric_windows "$metric" "$steps" "$out"/*-s*/
 dirs=(); for d in "$out"/*-s*/; do dirs+=("${d%/}"); done
 $oni plot "${dirs[@]}" --metric "$metric" --output "$out/curves.svg" >/dev/null
 echo "evidence: curves in $out/curves.svg"

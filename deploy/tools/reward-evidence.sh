@@ -23,13 +23,8 @@ for seed in "${seeds[@]}"; do
     $oni run --env grid:vault --reward "$reward" --seed "$seed" --max-env-steps 1000000 --run-dir "$dir" "${llm[@]}" > "$dir.log" 2>&1
   done
 done
-for dir in "$out"/*-s*/; do
-  dir=${dir%/}
-  printf '%-22s' "$(basename "$dir")"
-  sqlite3 "$dir/oni.sqlite" "WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 10)
-    SELECT group_concat(v, ' ') FROM (SELECT (SELECT printf('%.2f', value) FROM metrics WHERE name = 'env/success_rate'
-      AND env_steps >= k * 100000 ORDER BY env_steps LIMIT 1) AS v FROM n)"
-done
+source deploy/tools/metric-windows.sh
+metric_windows env/success_rate 1000000 "$out"/*-s*/
 for reward in none retrieval classification ranking; do
   runs=("$out"/$reward-s*)
   [[ -d ${runs[0]} ]] && $oni plot "${runs[@]}" --metric env/success_rate --output "$out/$reward.svg" >/dev/null
