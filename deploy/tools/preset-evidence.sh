@@ -5,7 +5,9 @@
 #   bash deploy/tools/preset-evidence.sh [OUT_DIR] [ENV] [STEPS] [METRIC] [SEEDS...]
 #   (default: runs/preset-evidence grid:vault 1000000 env/success_rate 1 2 3)
 # ONI's reward-free NetHack setting, for instance:
-#   bash deploy/tools/preset-evidence.sh runs/nethack nethack:score 2000000 episode/score 1 2 -- --extrinsic-reward-coeff 0
+#   bash deploy/tools/preset-evidence.sh runs/nethack nethack:score 2000000 env/episode_return 1 2 -- --extrinsic-reward-coeff 0
+# (env/episode_return is the game's own reward per episode, the score gained less the frozen-step
+# penalty, whatever the learner is paid).
 # Needs the sqlite3 shell (Debian: sqlite3) for the table.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
