@@ -10,7 +10,6 @@ import OniNeural
 /// the learner's CPU. Trained as the n-gram classifier is: confidence-weighted binary
 /// cross-entropy, Adam, the same schedule.
 public final class CharCNNClassifier: TrainedRewardModel {
-    public static let kind = IntrinsicRewardType.classification
     public static let figureStem = "reward/classifier"
     public static let examplesFigure = "reward/classifier_examples"
     public static let seedOffset: UInt64 = 107
@@ -100,10 +99,10 @@ public final class CharCNNClassifier: TrainedRewardModel {
     }
 
     public func save(to path: String) throws {
-        try RewardModelFile.save(parameters, optimizer: optimizer, kind: Self.kind, version: version, features: Self.features, to: path)
+        try RewardModelFile.save(parameters, optimizer: optimizer, kind: .classification, version: version, features: Self.features, to: path)
     }
 
     public func load(from path: String) throws(RewardModelFileError) {
-        version = try RewardModelFile.load(into: parameters, optimizer: optimizer, kind: Self.kind, features: Self.features, from: path)
+        version = try RewardModelFile.load(into: parameters, optimizer: optimizer, kind: .classification, features: Self.features, from: path)
     }
 }

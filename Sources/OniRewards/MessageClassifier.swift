@@ -7,7 +7,6 @@ import OniNeural
 /// reward too. A message becomes `MessageFeatures` (hashed character n-grams);
 /// an MLP (64 ReLU units) gives the logit of "progress"; binary cross-entropy, Adam.
 public final class MessageClassifier: TrainedRewardModel {
-    public static let kind = IntrinsicRewardType.classification
     public static let figureStem = "reward/classifier"
     public static let examplesFigure = "reward/classifier_examples"
     public static let seedOffset: UInt64 = 101

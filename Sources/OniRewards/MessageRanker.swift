@@ -7,7 +7,6 @@ import OniNeural
 /// A tie counts as half a win each way. The score is an MLP (64 ReLU units) on
 /// `MessageFeatures`, so messages never compared get a score too.
 public final class MessageRanker: TrainedRewardModel {
-    public static let kind = IntrinsicRewardType.ranking
     public static let figureStem = "reward/ranker"
     public static let examplesFigure = "reward/ranker_pairs"
     public static let seedOffset: UInt64 = 103
@@ -56,12 +55,6 @@ public final class MessageRanker: TrainedRewardModel {
 
     /// Held-out pairs whose winner the scores rank higher (ties left out).
     public func heldOutAccuracy(_ heldOut: [JudgedPair], rule: FittedPayRule) -> Double? { accuracy(on: heldOut) }
-
-    /// The same from tuples.
-    @discardableResult
-    public func train(on pairs: [(first: String, second: String, preference: Float)], steps: Int, rng: inout SeededGenerator) -> Double {
-        train(on: pairs.map { JudgedPair(first: $0.first, second: $0.second, preference: $0.preference) }, steps: steps, rng: &rng)
-    }
 
     public func train(on pairs: [JudgedPair], steps: Int, rng: inout SeededGenerator, until interrupted: TrainingInterruption) -> Double {
         train(on: pairs, steps: steps, batchSize: 32, rng: &rng, until: interrupted)

@@ -46,12 +46,9 @@ public struct PairTable: Sendable {
 
     public var count: Int { pairs.count }
 
-    /// Pairs `message` with others the registry knows, drawn as `sampling` says. The empty message
-    /// (counted with `--empty-messages count`) is never put in a pair: a pair's second text travels
-    /// as a string, and an empty one would read as a question about one message.
+    /// Pairs `message` with others the registry knows, drawn as `sampling` says.
     public mutating func propose(for message: UInt64, among registry: MessageRegistry, envSteps: UInt64, rng: inout SeededGenerator) -> [UInt64] {
-        guard registry.entry(message)?.text.isEmpty == false else { return [] }
-        let others = registry.entries.keys.filter { registry.entries[$0]!.text.isEmpty == false }.sorted()
+        let others = registry.entries.keys.sorted()
         let weights = sampling == .frequency ? others.map { Double(max(registry.entries[$0]!.count, 1)) } : nil
         return propose(for: message, among: others, weights: weights, envSteps: envSteps, rng: &rng)
     }

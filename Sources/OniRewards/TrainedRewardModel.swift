@@ -17,8 +17,6 @@ public protocol RewardModelType: AnyObject {}
 public protocol TrainedRewardModel: RewardModelType {
     associatedtype Example: Sendable
 
-    /// The reward type the model serves (and the kind its files are written as).
-    static var kind: IntrinsicRewardType { get }
     /// Where its reward/* figures are named from (`reward/classifier` → `reward/classifier_loss`, …).
     static var figureStem: String { get }
     /// The figure counting its training examples (`reward/classifier_examples`, `reward/ranker_pairs`).

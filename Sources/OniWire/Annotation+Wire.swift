@@ -5,12 +5,12 @@ extension AnnotationItem {
         var w = Oni_V1_AnnotationItem()
         w.messageID = messageID
         w.text = text
-        w.secondText = secondText ?? ""
+        if let secondText { w.secondText = secondText }
         return w
     }
 
     public init(wire: Oni_V1_AnnotationItem) {
-        self.init(messageID: wire.messageID, text: wire.text, secondText: wire.secondText.isEmpty ? nil : wire.secondText)
+        self.init(messageID: wire.messageID, text: wire.text, secondText: wire.hasSecondText ? wire.secondText : nil)
     }
 }
 

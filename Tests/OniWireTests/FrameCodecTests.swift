@@ -18,6 +18,21 @@ import Testing
         #expect(try Rollout(wire: wire) == rollout)
     }
 
+    /// A message and a pair stay what they are across the wire, a pair holding the empty message included.
+    @Test func annotationItemsKeepWhetherTheyArePairs() throws {
+        let items = [
+            AnnotationItem(messageID: 1, text: "You kill the rat!"), AnnotationItem(messageID: 2, text: "", secondText: nil),
+            AnnotationItem(messageID: 3, text: "You kill the rat!", secondText: ""), AnnotationItem(messageID: 4, text: "", secondText: "It's a wall."),
+        ]
+        var request = Oni_V1_AnnotationRequest()
+        request.items = items.map(\.wire)
+        guard case let .annotationRequest(decoded) = try codec.decode(codec.encode(.annotationRequest(request))) else {
+            Issue.record("not a request")
+            return
+        }
+        #expect(decoded.items.map { AnnotationItem(wire: $0) } == items)
+    }
+
     @Test func everyKindRoundTrips() throws {
         var hello = Oni_V1_Hello()
         hello.id = "worker-3"

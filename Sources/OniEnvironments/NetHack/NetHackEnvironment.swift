@@ -60,7 +60,7 @@ public final class NetHackEnvironment: Environment {
     private var glyphs: UnsafeMutablePointer<Int16> { buffers.glyphs }
     private var chars: UnsafeMutablePointer<UInt8> { buffers.chars }
     private var blstats: UnsafeMutablePointer<Int> { buffers.blstats }
-    private var messageBuffer: UnsafeMutablePointer<UInt8> { buffers.message }
+    var messageBuffer: UnsafeMutablePointer<UInt8> { buffers.message }
     private var programState: UnsafeMutablePointer<Int32> { buffers.programState }
     private var internalState: UnsafeMutablePointer<Int32> { buffers.internalState }
 
@@ -344,7 +344,7 @@ public final class NetHackEnvironment: Environment {
         }
         if steps >= stepLimit { return .aborted }
         if let oniRules {
-            let succeeded = oniSucceeded(blstats: blstats, message: messageBuffer) { neighbourhood { $0 == Self.oracleGlyph } }
+            let succeeded = oniSucceeded(blstats: blstats) { neighbourhood { $0 == Self.oracleGlyph } }
             return succeeded && !oniRules.continual ? .taskSuccessful : (succeeded ? .continualSuccess : .running)
         }
         switch task {

@@ -23,11 +23,13 @@ public struct NetHackONIRules: Sendable, Equatable {
     public static let successReward: Float = 50
     static let descent = Array("You descend the stairs.".utf8)
     static let moreConfident = Array("You feel more confident in".utf8)
+    static let whatToUse = Array("What do you want to".utf8)
     /// The hallucination bit of blstats' condition mask, compared for equality as ONI does.
     static let hallucinating = 0x200
     /// ONI's staircase success: the descent message on reaching exactly the target level.
-    public static func staircaseWon(dlevel: Int, target: Int, message: String) -> Bool {
-        dlevel == target && message.contains("You descend the stairs")
+    /// (The message is read only on the target level: most steps are decided by the level alone.)
+    public static func staircaseWon(dlevel: Int, target: Int, message: @autoclosure () -> String) -> Bool {
+        dlevel == target && message().contains("You descend the stairs")
     }
 
     /// ONI's oracle success: next to the Oracle, and for the sober variant a condition mask other
@@ -58,6 +60,8 @@ extension NetHackEnvironment {
     /// "y" action answers with the first inventory letter it offers and any other action
     /// dismisses the question; otherwise the action's own key.
     func oniKey(for key: Int32) -> Int32 {
+        // The message is made into text only while the game asks something.
+        guard Self.messageContains(messageBuffer, NetHackONIRules.whatToUse) else { return key }
         let text = self.message
         guard text.contains("What do you want to eat") || text.contains("What do you want to drink") else { return key }
         guard key == NetHackONIRules.answerKey, let open = text.firstIndex(of: "[") else { return NetHackKey.space }
@@ -67,7 +71,7 @@ extension NetHackEnvironment {
     }
 
     /// ONI's staircase and oracle success, by its rules.
-    func oniSucceeded(blstats: UnsafeMutablePointer<Int>, message: UnsafeMutablePointer<UInt8>, nextToOracle: () -> Bool) -> Bool {
+    func oniSucceeded(blstats: UnsafeMutablePointer<Int>, nextToOracle: () -> Bool) -> Bool {
         switch task {
         case .staircase:
             return NetHackONIRules.staircaseWon(dlevel: blstats[24], target: targetDepth ?? NetHackONIRules.defaultDepth, message: self.message)

@@ -91,12 +91,22 @@ public nonisolated struct Oni_V1_AnnotationItem: Sendable {
   /// the message itself (the first of the pair)
   public var text: String = String()
 
-  /// non-empty: compare `text` with this message (ranking) instead of labelling it
-  public var secondText: String = String()
+  /// Present: compare `text` with this message (ranking) instead of labelling it. Explicit
+  /// presence, so that a pair may hold the empty message (ONI's accounting counts it).
+  public var secondText: String {
+    get {_secondText ?? String()}
+    set {_secondText = newValue}
+  }
+  /// Returns true if `secondText` has been explicitly set.
+  public var hasSecondText: Bool {self._secondText != nil}
+  /// Clears the value of `secondText`. Subsequent reads from it will return its default value.
+  public mutating func clearSecondText() {self._secondText = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _secondText: String? = nil
 }
 
 /// A batch of messages to label, sent on a DEALER socket to the annotator's ROUTER.
@@ -195,29 +205,33 @@ nonisolated extension Oni_V1_AnnotationItem: SwiftProtobuf.Message, SwiftProtobu
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.messageID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.text) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.secondText) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._secondText) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.messageID != 0 {
       try visitor.visitSingularUInt64Field(value: self.messageID, fieldNumber: 1)
     }
     if !self.text.isEmpty {
       try visitor.visitSingularStringField(value: self.text, fieldNumber: 2)
     }
-    if !self.secondText.isEmpty {
-      try visitor.visitSingularStringField(value: self.secondText, fieldNumber: 3)
-    }
+    try { if let v = self._secondText {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Oni_V1_AnnotationItem, rhs: Oni_V1_AnnotationItem) -> Bool {
     if lhs.messageID != rhs.messageID {return false}
     if lhs.text != rhs.text {return false}
-    if lhs.secondText != rhs.secondText {return false}
+    if lhs._secondText != rhs._secondText {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
