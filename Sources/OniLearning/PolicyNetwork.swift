@@ -41,7 +41,9 @@ public final class PolicyNetwork<S: Scalar> {
     private let conv0: Conv2d<S>
     private let conv1: Conv2d<S>
     private let message: MessageEncoder?
-    private let trunk: Linear<S>
+    /// Over two blocks, the convolutions' features and the extras (status, message features),
+    /// so the features are never copied into a joined row.
+    private let trunk: BlockLinear<S>
     private let trunkELU: Activation<S>
     private let core: GRU<S>?
     private let policyHead: Linear<S>
@@ -49,11 +51,11 @@ public final class PolicyNetwork<S: Scalar> {
     private var rows = 0
     private var resets: [UInt8] = []
     /// Kept between passes, so a steady-state update allocates none of them: the map's embedding
-    /// indices, the joined features, and their gradients on the way back.
+    /// indices, the extras (symlog status, then message features, per row), and gradients on
+    /// the way back.
     private var indices: [Int32] = []
-    private var joined: [S] = []
+    private var extras: [S] = []
     private var dHidden: [S] = []
-    private var dFeatures: [S] = []
     private var dMessage: [S] = []
 
     /// Bytes → embedding → two 1-D convolutions with ELU → max over positions.
@@ -106,15 +108,18 @@ public final class PolicyNetwork<S: Scalar> {
             name: "conv1", channels: a.filters, height: a.viewHeight, width: a.viewWidth, filters: a.filters, kernel: 3, padding: 1,
             activation: .elu, rng: &rng)
         message = a.messageLength > 0 ? MessageEncoder(a, rng: &rng) : nil
-        trunk = Linear(name: "trunk", inputSize: Self.joinedSize(a), outputSize: a.hidden, rng: &rng)
+        trunk = BlockLinear(
+            name: "trunk", widths: [a.filters * positions, Self.extrasSize(a)], constant: a.messageLength > 0 ? [] : [1],
+            outputSize: a.hidden, rng: &rng)
         trunkELU = Activation(.elu, size: a.hidden)
         core = a.core == .gru ? GRU(name: "core", inputSize: a.hidden, hiddenSize: a.hidden, rng: &rng) : nil
         policyHead = Linear(name: "policy", inputSize: a.hidden, outputSize: a.actions, gain: 0.01, rng: &rng)
         valueHead = Linear(name: "value", inputSize: a.hidden, outputSize: 1, gain: 1, rng: &rng)
     }
 
-    private static func joinedSize(_ a: PolicyArchitecture) -> Int {
-        a.filters * a.viewHeight * a.viewWidth + a.statusSize + (a.messageLength > 0 ? a.messageFilters : 0)
+    /// A row's status values and message features: the trunk's second block.
+    private static func extrasSize(_ a: PolicyArchitecture) -> Int {
+        a.statusSize + (a.messageLength > 0 ? a.messageFilters : 0)
     }
 
     /// Every trainable parameter, in a fixed order.
@@ -154,22 +159,19 @@ public final class PolicyNetwork<S: Scalar> {
         let embedded = channelsFirst.forward(embedding.forward(indices, batch: rows), batch: rows)
         let features = conv1.forward(conv0.forward(embedded, batch: rows), batch: rows)
         let messageFeatures = message?.forward(observations.message, rows: rows) ?? []
-        let convSize = a.filters * positions, messageSize = messageFeatures.count / max(rows, 1)
-        let joinedSize = Self.joinedSize(a), statusSize = a.statusSize
-        joined.reuse(count: rows * joinedSize)
-        joined.withUnsafeMutableBufferPointer { joined in
-            features.withUnsafeBufferPointer { features in
-                messageFeatures.withUnsafeBufferPointer { messageFeatures in
-                    for r in 0..<rows {
-                        let base = joined.baseAddress! + r * joinedSize
-                        base.update(from: features.baseAddress! + r * convSize, count: convSize)
-                        for i in 0..<statusSize { base[convSize + i] = Self.symlog(observations.status[r * statusSize + i]) }
-                        if messageSize > 0 { (base + convSize + statusSize).update(from: messageFeatures.baseAddress! + r * messageSize, count: messageSize) }
-                    }
+        let messageSize = messageFeatures.count / max(rows, 1)
+        let extrasSize = Self.extrasSize(a), statusSize = a.statusSize
+        extras.reuse(count: rows * extrasSize)
+        extras.withUnsafeMutableBufferPointer { extras in
+            messageFeatures.withUnsafeBufferPointer { messageFeatures in
+                for r in 0..<rows {
+                    let base = extras.baseAddress! + r * extrasSize
+                    for i in 0..<statusSize { base[i] = Self.symlog(observations.status[r * statusSize + i]) }
+                    if messageSize > 0 { (base + statusSize).update(from: messageFeatures.baseAddress! + r * messageSize, count: messageSize) }
                 }
             }
         }
-        var hidden = trunkELU.forward(trunk.forward(joined, batch: rows), batch: rows)
+        var hidden = trunkELU.forward(trunk.forward([features, extras], batch: rows), batch: rows)
         var last: [S] = []
         if let core {
             hidden = core.forward(hidden, initial: state, resets: resets, steps: steps, batch: envs)
@@ -233,15 +235,12 @@ public final class PolicyNetwork<S: Scalar> {
             }
         }
         let dCore = core.map { $0.backward(dHidden, resets: resets) } ?? dHidden
-        let dJoined = trunk.backward(trunkELU.backward(dCore))
-        let convSize = a.filters * a.viewHeight * a.viewWidth
-        let joinedSize = Self.joinedSize(a)
-        Self.columns(of: dJoined, rows: rows, width: joinedSize, from: 0, count: convSize, into: &dFeatures)
+        let dBlocks = trunk.backward(trunkELU.backward(dCore))
         if let message {
-            Self.columns(of: dJoined, rows: rows, width: joinedSize, from: convSize + a.statusSize, count: a.messageFilters, into: &dMessage)
+            Self.columns(of: dBlocks[1], rows: rows, width: Self.extrasSize(a), from: a.statusSize, count: a.messageFilters, into: &dMessage)
             message.backward(dMessage)
         }
-        let dEmbedded = conv0.backward(conv1.backward(dFeatures))
+        let dEmbedded = conv0.backward(conv1.backward(dBlocks[0]))
         embedding.backward(channelsFirst.backward(dEmbedded))
     }
 

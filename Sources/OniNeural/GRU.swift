@@ -47,8 +47,6 @@ public final class GRU<S: Scalar> {
         biasHH = Parameter(name: "\(name).bias_hh", shape: [3 * h], value: [S](repeating: 0, count: 3 * h))
     }
 
-    @inline(__always) private static func sigmoid(_ x: S) -> S { 1 / (1 + S.exp(-x)) }
-
     /// Runs `steps` steps of `batch` examples. `input` is [steps, batch, inputSize],
     /// `initial` [batch, hiddenSize]; `resets[t·batch + b]` ≠ 0 zeroes example b's
     /// state before step t. Returns the states after each step, [steps, batch, hiddenSize].
@@ -95,8 +93,8 @@ public final class GRU<S: Scalar> {
                 for b in 0..<batch {
                     let row = t * batch + b, x = row * 3 * h, g = b * 3 * h
                     for j in 0..<h {
-                        let r = Self.sigmoid(fromInput[x + j] + fromHidden[g + j])
-                        let z = Self.sigmoid(fromInput[x + h + j] + fromHidden[g + h + j])
+                        let r = S.sigmoid(fromInput[x + j] + fromHidden[g + j])
+                        let z = S.sigmoid(fromInput[x + h + j] + fromHidden[g + h + j])
                         let candidate = fromHidden[g + 2 * h + j]
                         let n = S.tanh(fromInput[x + 2 * h + j] + r * candidate)
                         let old = state[b * h + j]

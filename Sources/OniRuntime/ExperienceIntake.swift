@@ -20,6 +20,8 @@ public struct ExperienceIntake {
     public private(set) var returns = RollingWindow(capacity: 100)
     public private(set) var lengths = RollingWindow(capacity: 100)
     public private(set) var successes = RollingWindow(capacity: 100)
+    /// Of the last 100k steps' message occurrences, the share with an LLM label at intake.
+    public private(set) var coverage = LabelCoverage()
     /// learner/rollouts_lost, replay/rollouts, replay/env_steps, worker/env_failures, env/episodes_truncated.
     public private(set) var counters: [String: Double] = [:]
     private var lastSequence: [String: UInt64] = [:]
@@ -73,11 +75,15 @@ public struct ExperienceIntake {
         for index in rollout.messageIndex where index >= 0 { occurrences[Int(index)] += 1 }
         var newMessages: [UInt64] = []
         var messageIDs = [UInt64?](repeating: nil, count: rollout.messages.count)
+        var labelled: Int64 = 0, total: Int64 = 0
         for (i, text) in rollout.messages.enumerated() where occurrences[i] > 0 {
             let (id, isNew) = registry.observe(text, occurrences: occurrences[i], envSteps: envSteps)
             messageIDs[i] = id
             if isNew { newMessages.append(id) }
+            total += occurrences[i]
+            if registry.entry(id)?.label != nil { labelled += occurrences[i] }
         }
+        if !rollout.replay { coverage.record(labelled: labelled, total: total, envSteps: envSteps) }
         if rollout.envFailures > 0 && !rollout.replay { counters["worker/env_failures", default: 0] += Double(rollout.envFailures) }
         for episode in rollout.episodes where !rollout.replay {  // the returns are the live agent's
             episodes += 1

@@ -48,6 +48,7 @@ extension Learner {
         values["messages/distinct"] = Double(registry.count)
         values["messages/labelled"] = Double(registry.labelledCount)
         values["messages/positive"] = Double(registry.positiveCount)
+        if let share = intake.coverage.share { values["messages/labelled_occurrence_share"] = share }
         if intrinsic.reward.annotation == .pairs {
             values["pairs/total"] = Double(pairs.count)
             values["pairs/judged"] = Double(pairs.judgedCount)

@@ -44,6 +44,34 @@ import Testing
         #expect(second.stored.learnerEnvSteps == 8 && second.stored.sequence == 3 && second.stored.receivedUnixMilliseconds == 6)
     }
 
+    @Test func coverageCountsOccurrencesOfLabelledMessagesAtIntake() {
+        var intake = ExperienceIntake(storeFraction: 1)
+        var registry = MessageRegistry()
+        let first = intake.take(
+            Self.rollout(sequence: 0, messages: ["You find a key.", "It's a wall."], index: [0, 0, 1, -1]), protobuf: Data(),
+            registry: &registry, receivedUnixMilliseconds: 0)
+        #expect(intake.coverage.share == 0, "nothing labelled yet: 0 of 3")
+        registry.setLabel(first.messageIDs[0]!, 1)
+        _ = intake.take(
+            Self.rollout(sequence: 1, messages: ["You find a key.", "It's a wall."], index: [0, 1, 1, 0]), protobuf: Data(),
+            registry: &registry, receivedUnixMilliseconds: 0)
+        #expect(intake.coverage.share == 2.0 / 7, "the key's 2 of this rollout's 4, after 3 unlabelled")
+    }
+
+    @Test func coverageForgetsStepsOutsideItsWindow() {
+        var coverage = LabelCoverage(window: 100)
+        #expect(coverage.share == nil)
+        coverage.record(labelled: 0, total: 10, envSteps: 5)
+        coverage.record(labelled: 10, total: 10, envSteps: 55)
+        #expect(coverage.share == 0.5)
+        coverage.record(labelled: 10, total: 10, envSteps: 112)  // steps 0–9 are older than 100
+        #expect(coverage.share == 1)
+        coverage.record(labelled: 0, total: 0, envSteps: 400)  // a rollout without messages, long after
+        #expect(coverage.share == nil, "no occurrence in the last 100 steps")
+        coverage.record(labelled: 1, total: 4, envSteps: 500)
+        #expect(coverage.share == 0.25)
+    }
+
     @Test func replayedEpisodesAreNotTheAgents() {
         var intake = ExperienceIntake(storeFraction: 1)
         var registry = MessageRegistry()

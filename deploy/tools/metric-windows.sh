@@ -12,3 +12,20 @@ metric_windows() {
         AND env_steps >= k * $steps / 10 ORDER BY env_steps LIMIT 1) AS v FROM n)"
   done
 }
+
+# The mean episode return ± standard error (and the number of episodes) of the episodes that
+# ended in each of WINDOWS equal parts of the steps, per run directory.
+#   episode_windows STEPS WINDOWS DIR...
+episode_windows() {
+  local steps=$1 windows=$2 dir
+  shift 2
+  for dir in "$@"; do
+    dir=${dir%/}
+    printf '%-22s' "$(basename "$dir")"
+    sqlite3 "$dir/oni.sqlite" "WITH RECURSIVE n(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM n WHERE k < $windows - 1),
+      w AS (SELECT k, (SELECT count(*) FROM episodes WHERE learner_env_steps >= k * $steps / $windows AND learner_env_steps < (k + 1) * $steps / $windows) AS c,
+        (SELECT avg(episode_return) FROM episodes WHERE learner_env_steps >= k * $steps / $windows AND learner_env_steps < (k + 1) * $steps / $windows) AS m,
+        (SELECT avg(episode_return * episode_return) FROM episodes WHERE learner_env_steps >= k * $steps / $windows AND learner_env_steps < (k + 1) * $steps / $windows) AS m2 FROM n)
+      SELECT group_concat(CASE WHEN c > 1 THEN printf('%.1f±%.1f(%d)', m, sqrt(max(m2 - m * m, 0) * c / (c - 1) / c), c) ELSE '-' END, ' ') FROM w"
+  done
+}
