@@ -45,6 +45,11 @@ public final class Conv2d<S: Scalar>: Layer {
         var row: Int, position: Int, input: Int, length: Int
     }
     private var runs: [Run] = []
+    /// A column element inside a run that stands for padding.
+    private struct Wrap {
+        var row: Int, position: Int
+    }
+    private var wraps: [Wrap] = []
 
     /// A square `kernel` with `padding` on every side; weight shape [filters, channels, kernel, kernel].
     public convenience init(
@@ -89,7 +94,7 @@ public final class Conv2d<S: Scalar>: Layer {
         let patch = channels * kernel.height * kernel.width
         let positions = (height + 2 * padding.height - kernel.height + 1) * (width + 2 * padding.width - kernel.width + 1)
         chunk = max(1, Self.columnBudget / max(1, patch * positions))
-        runs = makeRuns()
+        (runs, wraps) = makeRuns()
     }
 
     @_specialize(exported: true, where S == Float)
@@ -185,14 +190,17 @@ public final class Conv2d<S: Scalar>: Layer {
                                                     c: dCols.baseAddress!, ldc: stride)
                                                 // col2im: add each run back where it came from.
                                                 runs.withUnsafeBufferPointer { runs in
+                                                wraps.withUnsafeBufferPointer { wraps in
                                                     for e in 0..<rows {
                                                         let target = dIn.baseAddress! + (first + e) * inputSize
+                                                        for wrap in wraps { dCols[e * positions + wrap.row * stride + wrap.position] = 0 }
                                                         let source = UnsafePointer(dCols.baseAddress! + e * positions)
                                                         for run in runs {
                                                             let d = target + run.input, c = source + (run.row * stride + run.position)
                                                             for i in 0..<run.length { d[i] += c[i] }
                                                         }
                                                     }
+                                                }
                                                 }
                                             }
                                         }
@@ -222,33 +230,57 @@ public final class Conv2d<S: Scalar>: Layer {
     private func unfold(_ src: UnsafeBufferPointer<S>, first: Int, rows: Int, into columns: UnsafeMutableBufferPointer<S>, stride: Int) {
         let positions = outputHeight * outputWidth
         runs.withUnsafeBufferPointer { runs in
-            for e in 0..<rows {
-                let from = src.baseAddress! + (first + e) * inputSize, to = columns.baseAddress! + e * positions
-                for run in runs { (to + (run.row * stride + run.position)).update(from: from + run.input, count: run.length) }
+            wraps.withUnsafeBufferPointer { wraps in
+                for e in 0..<rows {
+                    let from = src.baseAddress! + (first + e) * inputSize, to = columns.baseAddress! + e * positions
+                    for run in runs { (to + (run.row * stride + run.position)).update(from: from + run.input, count: run.length) }
+                    for wrap in wraps { to[wrap.row * stride + wrap.position] = 0 }
+                }
             }
         }
     }
 
-    /// Every run of elements where column element (row, position + i) is input
-    /// element `input + i` of one example (im2col copies along these runs, col2im adds back along them).
-    private func makeRuns() -> [Run] {
+    /// Every run of elements where column element (row, position + i) is input element
+    /// `input + i` of one example (im2col copies along these runs, col2im adds back along them),
+    /// and the column elements inside a run that stand for padding (`wraps`: zeroed after the
+    /// copy, and in the gradient before the add).
+    ///
+    /// With "same" padding (an output as wide as the input) the kernel tap (ky, kx) reads the
+    /// whole input plane shifted by (ky − ph)·w + kx − pw, so each column row is one long run;
+    /// the elements that wrapped around a row's edge are the wraps. Otherwise one run per output
+    /// row (runs of a row's width: short on maps of 7–13 cells, where a copy call per run cost
+    /// more than the copying).
+    private func makeRuns() -> (runs: [Run], wraps: [Wrap]) {
         let (h, w, kh, kw, ph, pw) = (height, width, kernelHeight, kernelWidth, paddingHeight, paddingWidth)
         let (oh, ow) = (outputHeight, outputWidth)
-        var runs: [Run] = []
+        var runs: [Run] = [], wraps: [Wrap] = []
         for c in 0..<channels {
             for ky in 0..<kh {
                 for kx in 0..<kw {
                     let row = (c * kh + ky) * kw + kx
-                    let xStart = max(0, pw - kx), xEnd = min(ow, w + pw - kx)
-                    guard xEnd > xStart else { continue }
-                    for oy in 0..<oh {
-                        let y = oy + ky - ph
-                        guard y >= 0 && y < h else { continue }
-                        runs.append(Run(row: row, position: oy * ow + xStart, input: (c * h + y) * w + xStart + kx - pw, length: xEnd - xStart))
+                    let dy = ky - ph, dx = kx - pw
+                    let yStart = max(0, -dy), yEnd = min(oh, h - dy)
+                    guard yEnd > yStart else { continue }
+                    if ow == w {
+                        let start = yStart * ow + max(0, -dx), end = yEnd * ow - max(0, dx)
+                        guard end > start else { continue }
+                        runs.append(Run(row: row, position: start, input: c * h * w + start + dy * w + dx, length: end - start))
+                        for oy in yStart..<yEnd {
+                            for ox in 0..<ow where ox + dx < 0 || ox + dx >= w {
+                                let position = oy * ow + ox
+                                if position >= start && position < end { wraps.append(Wrap(row: row, position: position)) }
+                            }
+                        }
+                    } else {
+                        let xStart = max(0, -dx), xEnd = min(ow, w - dx)
+                        guard xEnd > xStart else { continue }
+                        for oy in yStart..<yEnd {
+                            runs.append(Run(row: row, position: oy * ow + xStart, input: (c * h + oy + dy) * w + xStart + dx, length: xEnd - xStart))
+                        }
                     }
                 }
             }
         }
-        return runs
+        return (runs, wraps)
     }
 }

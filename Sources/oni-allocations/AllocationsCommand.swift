@@ -33,6 +33,8 @@ struct AllocationsCommand: ParsableCommand {
         try Self.preloadInterposer()
         // The kernel the roles train with.
         BLASKernel.ensureFittingKernel(logger: Logger(label: "oni.allocations"))
+        // and the allocator settings (so a profile of this tool is a profile of the learner's update)
+        AllocatorTuning.keepLargeAllocations()
         let update = try Benchmarks.repeatableUpdate(env: env, core: core, batchSize: batchSize, threads: threads)
         for _ in 0..<warmUp { update() }
         MallocInterposerSwift.initialize()

@@ -1,0 +1,108 @@
+import Foundation
+import OniCore
+import OniNeural
+import Testing
+
+/// `Conv2d` (im2col along runs, chunked, fused ELU) against convolution written as plain loops,
+/// forward and backward, for the geometries the network uses and some it does not.
+@Suite struct ConvolutionReferenceTests {
+    struct Geometry: CustomStringConvertible, Sendable {
+        var channels: Int, height: Int, width: Int, filters: Int, kernel: (Int, Int), padding: (Int, Int)
+        var oneDimensional: Bool { height == 1 && kernel.0 == 1 }
+        var description: String { "\(channels)×\(height)×\(width) → \(filters), kernel \(kernel), padding \(padding)" }
+        var outputHeight: Int { height + 2 * padding.0 - kernel.0 + 1 }
+        var outputWidth: Int { width + 2 * padding.1 - kernel.1 + 1 }
+    }
+
+    static let geometries = [
+        Geometry(channels: 3, height: 7, width: 13, filters: 4, kernel: (3, 3), padding: (1, 1)),  // the grid's map
+        Geometry(channels: 2, height: 9, width: 9, filters: 3, kernel: (3, 3), padding: (1, 1)),  // NetHack's crop
+        Geometry(channels: 2, height: 1, width: 11, filters: 3, kernel: (1, 3), padding: (0, 1)),  // the message encoder
+        Geometry(channels: 1, height: 4, width: 6, filters: 2, kernel: (2, 2), padding: (0, 0)),
+        Geometry(channels: 2, height: 5, width: 6, filters: 2, kernel: (3, 3), padding: (0, 0)),
+        Geometry(channels: 1, height: 6, width: 5, filters: 2, kernel: (5, 5), padding: (2, 2)),
+        Geometry(channels: 2, height: 3, width: 4, filters: 2, kernel: (3, 3), padding: (2, 2)),  // wider than the input
+    ]
+
+    static func make(_ g: Geometry, elu: Bool, rng: inout SeededGenerator) -> Conv2d<Double> {
+        let activation: Activation<Double>.Kind? = elu ? .elu : nil
+        if g.oneDimensional {
+            return Conv2d(name: "c", channels: g.channels, length: g.width, filters: g.filters, kernel: g.kernel.1, padding: g.padding.1, activation: activation, rng: &rng)
+        }
+        if g.kernel.0 == g.kernel.1 && g.padding.0 == g.padding.1 {
+            return Conv2d(
+                name: "c", channels: g.channels, height: g.height, width: g.width, filters: g.filters, kernel: g.kernel.0, padding: g.padding.0,
+                activation: activation, rng: &rng)
+        }
+        preconditionFailure("no initialiser for \(g)")
+    }
+
+    @Test(arguments: geometries, [false, true])
+    func matchesPlainLoops(_ g: Geometry, elu: Bool) {
+        var rng = SeededGenerator(seed: 31)
+        let conv = Self.make(g, elu: elu, rng: &rng)
+        conv.bias.value = GradientCheckTests.random(g.filters, &rng)
+        // Enough examples for several chunks of the layer's im2col.
+        let batch = conv.chunk * 2 + 3
+        let x = GradientCheckTests.random(batch * conv.inputSize, &rng)
+        let dy = GradientCheckTests.random(batch * conv.outputSize, &rng)
+        let (kh, kw) = g.kernel, (ph, pw) = g.padding, (oh, ow) = (g.outputHeight, g.outputWidth)
+        let w = conv.weight.value
+        func weight(_ f: Int, _ c: Int, _ ky: Int, _ kx: Int) -> Double { w[((f * g.channels + c) * kh + ky) * kw + kx] }
+        func input(_ b: Int, _ c: Int, _ y: Int, _ x0: Int) -> Double? {
+            guard y >= 0, y < g.height, x0 >= 0, x0 < g.width else { return nil }
+            return x[((b * g.channels + c) * g.height + y) * g.width + x0]
+        }
+        // Forward.
+        var preActivation = [Double](repeating: 0, count: batch * conv.outputSize)
+        for b in 0..<batch {
+            for f in 0..<g.filters {
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        var sum = conv.bias.value[f]
+                        for c in 0..<g.channels {
+                            for ky in 0..<kh {
+                                for kx in 0..<kw { sum += weight(f, c, ky, kx) * (input(b, c, oy + ky - ph, ox + kx - pw) ?? 0) }
+                            }
+                        }
+                        preActivation[((b * g.filters + f) * oh + oy) * ow + ox] = sum
+                    }
+                }
+            }
+        }
+        let expected = preActivation.map { elu && $0 <= 0 ? Foundation.expm1($0) : $0 }
+        for _ in 0..<2 {  // twice: the kept scratch gives the same answers
+            for p in conv.parameters { p.zeroGradient() }
+            let y = conv.forward(x, batch: batch)
+            #expect(zip(y, expected).allSatisfy { abs($0 - $1) < 1e-10 }, "forward, \(g)")
+            // Backward: dX[c, y, x] = Σ W[f, c, ky, kx] · dZ[f, oy, ox] where the tap reads (y, x); dZ through ELU.
+            let dz = zip(dy, preActivation).map { d, z in elu && z <= 0 ? d * Foundation.exp(z) : d }
+            var dx = [Double](repeating: 0, count: x.count), dw = [Double](repeating: 0, count: w.count)
+            var db = [Double](repeating: 0, count: g.filters)
+            for b in 0..<batch {
+                for f in 0..<g.filters {
+                    for oy in 0..<oh {
+                        for ox in 0..<ow {
+                            let d = dz[((b * g.filters + f) * oh + oy) * ow + ox]
+                            db[f] += d
+                            for c in 0..<g.channels {
+                                for ky in 0..<kh {
+                                    for kx in 0..<kw {
+                                        let yy = oy + ky - ph, xx = ox + kx - pw
+                                        guard let v = input(b, c, yy, xx) else { continue }
+                                        dx[((b * g.channels + c) * g.height + yy) * g.width + xx] += weight(f, c, ky, kx) * d
+                                        dw[((f * g.channels + c) * kh + ky) * kw + kx] += v * d
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let gradient = conv.backward(dy)
+            #expect(zip(gradient, dx).allSatisfy { abs($0 - $1) < 1e-9 }, "input gradient, \(g)")
+            #expect(zip(conv.weight.gradient, dw).allSatisfy { abs($0 - $1) < 1e-9 }, "weight gradient, \(g)")
+            #expect(zip(conv.bias.gradient, db).allSatisfy { abs($0 - $1) < 1e-9 }, "bias gradient, \(g)")
+        }
+    }
+}
