@@ -44,10 +44,25 @@ public final class Adam<S: Scalar> {
 
     /// The global L2 norm of all gradients.
     public static func gradientNorm(_ parameters: [Parameter<S>]) -> S {
-        // Summed in Float64, so large Float32 gradients do not overflow the norm.
-        var sum = 0.0
-        for p in parameters { for g in p.gradient { sum += Double(g) * Double(g) } }
-        return S(sum.squareRoot())
+        // Summed in Float64, so large Float32 gradients do not overflow the norm; eight lanes at a
+        // time, then the lanes' sums in a fixed order (the same gradients give the same norm).
+        var lanes = SIMD8<Double>()
+        var rest = 0.0
+        for p in parameters {
+            p.gradient.withUnsafeBufferPointer { g in
+                let whole = g.count / 8 * 8
+                var i = 0
+                while i < whole {
+                    let x = SIMD8<Double>(
+                        Double(g[i]), Double(g[i + 1]), Double(g[i + 2]), Double(g[i + 3]),
+                        Double(g[i + 4]), Double(g[i + 5]), Double(g[i + 6]), Double(g[i + 7]))
+                    lanes.addProduct(x, x)
+                    i += 8
+                }
+                for j in whole..<g.count { rest += Double(g[j]) * Double(g[j]) }
+            }
+        }
+        return S((lanes.sum() + rest).squareRoot())
     }
 
     /// Clips, takes one step, zeroes the gradients; returns the norm before clipping.
@@ -66,24 +81,41 @@ public final class Adam<S: Scalar> {
         steps += 1
         let correction1 = 1 - S(Foundation.pow(Double(beta1), Double(steps)))
         let correction2 = 1 - S(Foundation.pow(Double(beta2), Double(steps)))
-        let (b1, b2, lr, eps) = (beta1, beta2, learningRate, epsilon)
+        // lr · (m / c₁) / (√(v / c₂) + ε) with the corrections' quotients taken once.
+        let (b1, b2, eps) = (beta1, beta2, epsilon)
+        let stepSize = learningRate / correction1, inverse2 = 1 / correction2
         for (i, p) in parameters.enumerated() {
             p.gradient.withUnsafeMutableBufferPointer { g in
                 p.value.withUnsafeMutableBufferPointer { w in
                     firstMoments[i].withUnsafeMutableBufferPointer { m in
                         secondMoments[i].withUnsafeMutableBufferPointer { v in
-                            for j in 0..<w.count {
-                                let gj = g[j] * scale
-                                m[j] = b1 * m[j] + (1 - b1) * gj
-                                v[j] = b2 * v[j] + (1 - b2) * gj * gj
-                                w[j] -= lr * (m[j] / correction1) / ((v[j] / correction2).squareRoot() + eps)
-                                g[j] = 0
-                            }
+                            let count = w.count
+                            guard let g = g.baseAddress, let w = w.baseAddress, let m = m.baseAddress, let v = v.baseAddress else { return }
+                            Self.update(
+                                weights: w, gradients: g, first: m, second: v, count: count, scale: scale, beta1: b1, beta2: b2,
+                                stepSize: stepSize, inverseCorrection2: inverse2, epsilon: eps)
                         }
                     }
                 }
             }
         }
         return norm
+    }
+
+    /// One parameter's update over pointers (a plain loop that vectorises); zeroes its gradient.
+    @inline(__always)
+    private static func update(
+        weights w: UnsafeMutablePointer<S>, gradients g: UnsafeMutablePointer<S>, first m: UnsafeMutablePointer<S>,
+        second v: UnsafeMutablePointer<S>, count: Int, scale: S, beta1 b1: S, beta2 b2: S, stepSize: S, inverseCorrection2: S, epsilon: S
+    ) {
+        for j in 0..<count {
+            let gj = g[j] * scale
+            let mj = b1 * m[j] + (1 - b1) * gj
+            let vj = b2 * v[j] + (1 - b2) * gj * gj
+            m[j] = mj
+            v[j] = vj
+            w[j] -= stepSize * mj / ((vj * inverseCorrection2).squareRoot() + epsilon)
+            g[j] = 0
+        }
     }
 }

@@ -87,9 +87,7 @@ public final class BlockLinear<S: Scalar> {
         inputGradients = []
         outputGradient.withUnsafeBufferPointer { dy in
             bias.gradient.withUnsafeMutableBufferPointer { db in
-                for row in 0..<batch {
-                    for j in 0..<outputSize { db[j] += dy[row * outputSize + j] }
-                }
+                MatMul.addColumnSums(dy, rows: batch, columns: outputSize, into: db)
             }
             weight.value.withUnsafeBufferPointer { w in
                 weight.gradient.withUnsafeMutableBufferPointer { dw in

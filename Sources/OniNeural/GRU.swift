@@ -91,26 +91,109 @@ public final class GRU<S: Scalar> {
             hiddenCandidate.withUnsafeMutableBufferPointer { hiddenCandidate in
             output.withUnsafeMutableBufferPointer { output in
                 for b in 0..<batch {
-                    let row = t * batch + b, x = row * 3 * h, g = b * 3 * h
-                    for j in 0..<h {
-                        let r = S.sigmoid(fromInput[x + j] + fromHidden[g + j])
-                        let z = S.sigmoid(fromInput[x + h + j] + fromHidden[g + h + j])
-                        let candidate = fromHidden[g + 2 * h + j]
-                        let n = S.tanh(fromInput[x + 2 * h + j] + r * candidate)
-                        let old = state[b * h + j]
-                        previous[row * h + j] = old
-                        gates[x + j] = r
-                        gates[x + h + j] = z
-                        gates[x + 2 * h + j] = n
-                        hiddenCandidate[row * h + j] = candidate
-                        let new = (1 - z) * n + z * old
-                        output[row * h + j] = new
-                        state[b * h + j] = new
-                    }
+                    let row = t * batch + b
+                    Self.step(
+                        fromInput: fromInput.baseAddress! + row * 3 * h, fromHidden: fromHidden.baseAddress! + b * 3 * h,
+                        state: state.baseAddress! + b * h, previous: previous.baseAddress! + row * h, gates: gates.baseAddress! + row * 3 * h,
+                        hiddenCandidate: hiddenCandidate.baseAddress! + row * h, output: output.baseAddress! + row * h, h: h)
                 }
             } } } } } } }
         }
         return output
+    }
+
+    /// One example's step: gates from the input and hidden sides ([3H] each, biases included),
+    /// the new state written to `state` and `output`, what backward needs kept. Pointers and a
+    /// plain index (no checked index arithmetic) so the loop vectorises.
+    @inline(__always)
+    private static func step(
+        fromInput: UnsafePointer<S>, fromHidden: UnsafePointer<S>, state: UnsafeMutablePointer<S>, previous: UnsafeMutablePointer<S>,
+        gates: UnsafeMutablePointer<S>, hiddenCandidate: UnsafeMutablePointer<S>, output: UnsafeMutablePointer<S>, h: Int
+    ) {
+        let (inputR, inputZ, inputN) = (fromInput, fromInput + h, fromInput + 2 * h)
+        let (hiddenR, hiddenZ, hiddenN) = (fromHidden, fromHidden + h, fromHidden + 2 * h)
+        let (gateR, gateZ, gateN) = (gates, gates + h, gates + 2 * h)
+        for j in 0..<h {
+            let r = S.sigmoid(inputR[j] + hiddenR[j])
+            let z = S.sigmoid(inputZ[j] + hiddenZ[j])
+            let candidate = hiddenN[j]
+            let n = S.tanh(inputN[j] + r * candidate)
+            let old = state[j]
+            previous[j] = old
+            gateR[j] = r
+            gateZ[j] = z
+            gateN[j] = n
+            hiddenCandidate[j] = candidate
+            let new = (1 - z) * n + z * old
+            output[j] = new
+            state[j] = new
+        }
+    }
+
+    /// The steps from last to first: pre-activation gradients into `dInputSide` and `dHiddenSide`,
+    /// dh_{t−1} = dStep · W_hh + dh ⊙ z carried in `dState` (cut where the state was reset
+    /// before step t). Every buffer is bound once, outside the loop, and the recurrent product is
+    /// one sgemm on those pointers.
+    private func backThroughTime(_ outputGradient: [S], resets: [UInt8]) {
+        let h = hiddenSize, batch = self.batch, steps = self.steps
+        outputGradient.withUnsafeBufferPointer { outputGradient in
+        gates.withUnsafeBufferPointer { gates in
+        previous.withUnsafeBufferPointer { previous in
+        hiddenCandidate.withUnsafeBufferPointer { hiddenCandidate in
+        weightHH.value.withUnsafeBufferPointer { weight in
+        dInputSide.withUnsafeMutableBufferPointer { dInputSide in
+        dHiddenSide.withUnsafeMutableBufferPointer { dHiddenSide in
+        dStep.withUnsafeMutableBufferPointer { dStepBuffer in
+        dPrevious.withUnsafeMutableBufferPointer { dPreviousBuffer in
+        dState.withUnsafeMutableBufferPointer { dStateBuffer in
+            let dStep = dStepBuffer.baseAddress!, dPrevious = dPreviousBuffer.baseAddress!, dState = dStateBuffer.baseAddress!
+            for t in stride(from: steps - 1, through: 0, by: -1) {
+                for b in 0..<batch {
+                    let row = t * batch + b
+                    Self.stepBack(
+                        outputGradient: outputGradient.baseAddress! + row * h, dState: dState + b * h,
+                        gates: gates.baseAddress! + row * 3 * h, previous: previous.baseAddress! + row * h,
+                        hiddenCandidate: hiddenCandidate.baseAddress! + row * h, dInputSide: dInputSide.baseAddress! + row * 3 * h,
+                        dStep: dStep + b * 3 * h, dPrevious: dPrevious + b * h, h: h)
+                }
+                (dHiddenSide.baseAddress! + t * batch * 3 * h).update(from: dStep, count: batch * 3 * h)
+                // dPrevious += dStep · W_hh  ([B, 3H] · [3H, H])
+                S.gemm(
+                    transposeA: false, transposeB: false, m: batch, n: h, k: 3 * h, alpha: 1, a: dStep, lda: 3 * h,
+                    b: weight.baseAddress!, ldb: h, beta: 1, c: dPrevious, ldc: h)
+                for b in 0..<batch {
+                    let cut = resets[t * batch + b] != 0
+                    (dState + b * h).update(from: dPrevious + b * h, count: h)
+                    if cut { (dState + b * h).update(repeating: 0, count: h) }
+                }
+            }
+        } } } } } } } } } }
+    }
+
+    /// One example's step back: pre-activation gradients of the input side (r, z, n), of the
+    /// hidden side (r, z, W_hn h + b_hn) into `dStep`, and dh ⊙ z into `dPrevious`.
+    private static func stepBack(
+        outputGradient: UnsafePointer<S>, dState: UnsafePointer<S>, gates: UnsafePointer<S>, previous: UnsafePointer<S>,
+        hiddenCandidate: UnsafePointer<S>, dInputSide: UnsafeMutablePointer<S>, dStep: UnsafeMutablePointer<S>,
+        dPrevious: UnsafeMutablePointer<S>, h: Int
+    ) {
+        let (gateR, gateZ, gateN) = (gates, gates + h, gates + 2 * h)
+        let (inputR, inputZ, inputN) = (dInputSide, dInputSide + h, dInputSide + 2 * h)
+        let (stepR, stepZ, stepN) = (dStep, dStep + h, dStep + 2 * h)
+        for j in 0..<h {
+            let dh = outputGradient[j] + dState[j]
+            let r = gateR[j], z = gateZ[j], n = gateN[j]
+            let dn = dh * (1 - z) * (1 - n * n)
+            let dz = dh * (previous[j] - n) * z * (1 - z)
+            let dr = dn * hiddenCandidate[j] * r * (1 - r)
+            inputR[j] = dr
+            inputZ[j] = dz
+            inputN[j] = dn
+            stepR[j] = dr
+            stepZ[j] = dz
+            stepN[j] = dn * r
+            dPrevious[j] = dh * z
+        }
     }
 
     /// Back-propagates dLoss/dOutputs [steps, batch, hiddenSize] of the last
@@ -126,47 +209,7 @@ public final class GRU<S: Scalar> {
         dState.reuseZeroed(count: batch * h)  // dLoss/dh_t flowing back from step t+1
         dStep.reuse(count: batch * 3 * h)
         dPrevious.reuse(count: batch * h)
-        for t in stride(from: steps - 1, through: 0, by: -1) {
-            outputGradient.withUnsafeBufferPointer { outputGradient in
-            gates.withUnsafeBufferPointer { gates in
-            previous.withUnsafeBufferPointer { previous in
-            hiddenCandidate.withUnsafeBufferPointer { hiddenCandidate in
-            dState.withUnsafeBufferPointer { dState in
-            dInputSide.withUnsafeMutableBufferPointer { dInputSide in
-            dHiddenSide.withUnsafeMutableBufferPointer { dHiddenSide in
-            dStep.withUnsafeMutableBufferPointer { dStep in
-            dPrevious.withUnsafeMutableBufferPointer { dPrevious in
-                for b in 0..<batch {
-                    let row = t * batch + b, x = row * 3 * h
-                    for j in 0..<h {
-                        let dh = outputGradient[row * h + j] + dState[b * h + j]
-                        let r = gates[x + j], z = gates[x + h + j], n = gates[x + 2 * h + j]
-                        let old = previous[row * h + j]
-                        let dn = dh * (1 - z) * (1 - n * n)
-                        let dz = dh * (old - n) * z * (1 - z)
-                        let dr = dn * hiddenCandidate[row * h + j] * r * (1 - r)
-                        dInputSide[x + j] = dr
-                        dInputSide[x + h + j] = dz
-                        dInputSide[x + 2 * h + j] = dn
-                        dStep[b * 3 * h + j] = dr
-                        dStep[b * 3 * h + h + j] = dz
-                        dStep[b * 3 * h + 2 * h + j] = dn * r
-                        dPrevious[b * h + j] = dh * z
-                    }
-                }
-                (dHiddenSide.baseAddress! + t * batch * 3 * h).update(from: dStep.baseAddress!, count: batch * 3 * h)
-            } } } } } } } } }
-            // dh_{t-1} = dStep · W_hh + dh ⊙ z, cut where the state was reset before step t.
-            MatMul.multiply(dStep, weightHH.value, into: &dPrevious, m: batch, n: h, k: 3 * h, accumulate: true)
-            dState.withUnsafeMutableBufferPointer { dState in
-                dPrevious.withUnsafeBufferPointer { dPrevious in
-                    for b in 0..<batch {
-                        let cut = resets[t * batch + b] != 0
-                        for j in 0..<h { dState[b * h + j] = cut ? 0 : dPrevious[b * h + j] }
-                    }
-                }
-            }
-        }
+        backThroughTime(outputGradient, resets: resets)
         // Parameter gradients over all steps at once.
         MatMul.multiply(dInputSide, input, into: &weightIH.gradient, m: 3 * h, n: inputSize, k: rows, transposeA: true, accumulate: true)
         MatMul.multiply(dHiddenSide, previous, into: &weightHH.gradient, m: 3 * h, n: h, k: rows, transposeA: true, accumulate: true)
@@ -175,12 +218,8 @@ public final class GRU<S: Scalar> {
             biasHH.gradient.withUnsafeMutableBufferPointer { dBiasHH in
                 dInputSide.withUnsafeBufferPointer { dInputSide in
                     dHiddenSide.withUnsafeBufferPointer { dHiddenSide in
-                        for row in 0..<rows {
-                            for j in 0..<(3 * h) {
-                                dBiasIH[j] += dInputSide[row * 3 * h + j]
-                                dBiasHH[j] += dHiddenSide[row * 3 * h + j]
-                            }
-                        }
+                        MatMul.addColumnSums(dInputSide, rows: rows, columns: 3 * h, into: dBiasIH)
+                        MatMul.addColumnSums(dHiddenSide, rows: rows, columns: 3 * h, into: dBiasHH)
                     }
                 }
             }

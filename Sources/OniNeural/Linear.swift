@@ -52,9 +52,7 @@ public final class Linear<S: Scalar>: Layer {
         let outputSize = self.outputSize, batch = self.batch
         bias.gradient.withUnsafeMutableBufferPointer { db in
             outputGradient.withUnsafeBufferPointer { dy in
-                for row in 0..<batch {
-                    for j in 0..<outputSize { db[j] += dy[row * outputSize + j] }
-                }
+                MatMul.addColumnSums(dy, rows: batch, columns: outputSize, into: db)
             }
         }
         inputGradient.reuse(count: batch * inputSize)

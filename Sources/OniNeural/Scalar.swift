@@ -118,4 +118,18 @@ public enum MatMul {
             }
         }
     }
+
+    /// sums[j] += Σ_rows matrix[row, j] for a row-major [rows, columns] matrix (bias gradients),
+    /// over pointers so the inner loop vectorises.
+    @inline(__always)
+    public static func addColumnSums<S: Scalar>(
+        _ matrix: UnsafeBufferPointer<S>, rows: Int, columns: Int, into sums: UnsafeMutableBufferPointer<S>
+    ) {
+        precondition(matrix.count >= rows * columns && sums.count >= columns, "addColumnSums: buffers too small")
+        guard rows > 0, columns > 0, let matrix = matrix.baseAddress, let sums = sums.baseAddress else { return }
+        for row in 0..<rows {
+            let line = matrix + row * columns
+            for j in 0..<columns { sums[j] += line[j] }
+        }
+    }
 }
