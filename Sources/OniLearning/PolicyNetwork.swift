@@ -35,8 +35,8 @@ public final class PolicyNetwork<S: Scalar> {
 
     // Concrete layer types, called directly: calls through `any Layer` would
     // run unspecialised generic code, ~50× slower.
+    /// Writes channel first, as the convolution reads.
     private let embedding: Embedding<S>
-    private let channelsFirst: ChannelsFirst<S>
     // The convolutions apply their ELU themselves (fused).
     private let conv0: Conv2d<S>
     private let conv1: Conv2d<S>
@@ -61,7 +61,6 @@ public final class PolicyNetwork<S: Scalar> {
     /// Bytes → embedding → two 1-D convolutions with ELU → max over positions.
     private final class MessageEncoder {
         let embedding: Embedding<S>
-        let channelsFirst: ChannelsFirst<S>
         let conv0: Conv2d<S>
         let conv1: Conv2d<S>
         let pool: GlobalMaxPool<S>
@@ -69,8 +68,8 @@ public final class PolicyNetwork<S: Scalar> {
 
         init(_ a: PolicyArchitecture, rng: inout SeededGenerator) {
             let length = a.messageLength
-            embedding = Embedding(name: "message.embed", vocabulary: 256, dimension: a.messageEmbedding, count: length, rng: &rng)
-            channelsFirst = ChannelsFirst(positions: length, channels: a.messageEmbedding)
+            embedding = Embedding(
+                name: "message.embed", vocabulary: 256, dimension: a.messageEmbedding, count: length, channelsFirst: true, rng: &rng)
             conv0 = Conv2d(
                 name: "message.conv0", channels: a.messageEmbedding, length: length, filters: a.messageFilters, kernel: 3, padding: 1,
                 activation: .elu, rng: &rng)
@@ -84,14 +83,14 @@ public final class PolicyNetwork<S: Scalar> {
 
         func forward(_ bytes: UnsafeBufferPointer<UInt8>, rows: Int) -> [S] {
             PolicyNetwork.fill(&indices, count: rows * embedding.count) { bytes[$0] }
-            let embedded = channelsFirst.forward(embedding.forward(indices, batch: rows), batch: rows)
+            let embedded = embedding.forward(indices, batch: rows)
             let features = conv1.forward(conv0.forward(embedded, batch: rows), batch: rows)
             return pool.forward(features, batch: rows)
         }
 
         func backward(_ gradient: [S]) {
             let dFeatures = conv0.backward(conv1.backward(pool.backward(gradient)))
-            embedding.backward(channelsFirst.backward(dFeatures))
+            embedding.backward(dFeatures)
         }
     }
 
@@ -99,8 +98,8 @@ public final class PolicyNetwork<S: Scalar> {
         architecture = a
         var rng = SeededGenerator(seed: seed)
         let positions = a.viewHeight * a.viewWidth
-        embedding = Embedding(name: "embed", vocabulary: Self.vocabulary, dimension: a.embedding, count: positions, rng: &rng)
-        channelsFirst = ChannelsFirst(positions: positions, channels: a.embedding)
+        embedding = Embedding(
+            name: "embed", vocabulary: Self.vocabulary, dimension: a.embedding, count: positions, channelsFirst: true, rng: &rng)
         conv0 = Conv2d(
             name: "conv0", channels: a.embedding, height: a.viewHeight, width: a.viewWidth, filters: a.filters, kernel: 3, padding: 1,
             activation: .elu, rng: &rng)
@@ -156,7 +155,7 @@ public final class PolicyNetwork<S: Scalar> {
         } else {
             Self.fill(&indices, count: rows * positions) { observations.chars[$0] }
         }
-        let embedded = channelsFirst.forward(embedding.forward(indices, batch: rows), batch: rows)
+        let embedded = embedding.forward(indices, batch: rows)
         let features = conv1.forward(conv0.forward(embedded, batch: rows), batch: rows)
         let messageFeatures = message?.forward(observations.message, rows: rows) ?? []
         let messageSize = messageFeatures.count / max(rows, 1)
@@ -241,7 +240,7 @@ public final class PolicyNetwork<S: Scalar> {
             message.backward(dMessage)
         }
         let dEmbedded = conv0.backward(conv1.backward(dBlocks[0]))
-        embedding.backward(channelsFirst.backward(dEmbedded))
+        embedding.backward(dEmbedded)
     }
 
     /// Columns from..<from+count of each of `rows` rows of `width` into `out` [rows, count].

@@ -19,7 +19,6 @@ public final class CharCNNClassifier: TrainedRewardModel {
     public static let features = "char-cnn-bytes-\(length)"
 
     private let embedding: Embedding<Float>
-    private let channelsFirst: ChannelsFirst<Float>
     private let conv0: Conv2d<Float>
     private let conv1: Conv2d<Float>
     private let pool: GlobalMaxPool<Float>
@@ -38,8 +37,7 @@ public final class CharCNNClassifier: TrainedRewardModel {
     public init(seed: UInt64, learningRate: Float) {
         var rng = SeededGenerator(seed: seed)
         let n = Self.length
-        embedding = Embedding(name: "charcnn.embed", vocabulary: 256, dimension: 16, count: n, rng: &rng)
-        channelsFirst = ChannelsFirst(positions: n, channels: 16)
+        embedding = Embedding(name: "charcnn.embed", vocabulary: 256, dimension: 16, count: n, channelsFirst: true, rng: &rng)
         conv0 = Conv2d(name: "charcnn.conv0", channels: 16, length: n, filters: 32, kernel: 5, padding: 2, activation: .elu, rng: &rng)
         conv1 = Conv2d(name: "charcnn.conv1", channels: 32, length: n, filters: 32, kernel: 3, padding: 1, activation: .elu, rng: &rng)
         pool = GlobalMaxPool(channels: 32, positions: n)
@@ -60,14 +58,14 @@ public final class CharCNNClassifier: TrainedRewardModel {
 
     private func logits(_ texts: [String]) -> [Float] {
         let n = texts.count
-        let embedded = channelsFirst.forward(embedding.forward(Self.bytes(texts), batch: n), batch: n)
+        let embedded = embedding.forward(Self.bytes(texts), batch: n)
         let features = pool.forward(conv1.forward(conv0.forward(embedded, batch: n), batch: n), batch: n)
         return out.forward(relu.forward(hidden.forward(features, batch: n), batch: n), batch: n)
     }
 
     private func backward(_ dLogits: [Float]) {
         let dFeatures = hidden.backward(relu.backward(out.backward(dLogits)))
-        embedding.backward(channelsFirst.backward(conv0.backward(conv1.backward(pool.backward(dFeatures)))))
+        embedding.backward(conv0.backward(conv1.backward(pool.backward(dFeatures))))
     }
 
     /// P(progress) for each message.
