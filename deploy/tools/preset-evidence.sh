@@ -10,7 +10,8 @@
 #     nethack:score 2000000 env/episode_return 1 2 -- --extrinsic-reward-coeff 0 --annotation-cache "{run}.labels.sqlite"
 # (env/episode_return is the game's own reward per episode, the score gained less the frozen-step
 # penalty, whatever the learner is paid). ONI_ARMS chooses the arms (default: oni-defaults
-# oni-preset); `random` is `--no-train --llm none`. Besides the metric, a table of the mean
+# oni-preset); `random` is `--no-train --llm none`, `random-preset` the same with the preset's
+# task rules and actions. Besides the metric, a table of the mean
 # episode return (± standard error) of the episodes that ended in each fifth of the steps.
 # Needs the sqlite3 shell (Debian: sqlite3) for the table.
 set -euo pipefail
@@ -37,7 +38,8 @@ for seed in "${seeds[@]}"; do
       oni-defaults) flags=() ;;
       oni-preset) flags=(--preset oni) ;;
       random) flags=(--no-train --llm none) ;;
-      *) echo "evidence: unknown arm $arm (random, oni-defaults, oni-preset)" >&2; exit 2 ;;
+      random-preset) flags=(--preset oni --no-train --llm none) ;;
+      *) echo "evidence: unknown arm $arm (random, random-preset, oni-defaults, oni-preset)" >&2; exit 2 ;;
     esac
     for f in "${extra[@]}"; do flags+=("${f//\{run\}/$dir}"); done
     echo "evidence: $arm, $env, seed $seed, $steps steps ($(date -u +%H:%M))"
