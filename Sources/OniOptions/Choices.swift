@@ -61,6 +61,24 @@ public struct StoreCapSetting: RawRepresentable, ExpressibleByArgument, Sendable
     public static let automatic = StoreCapSetting(rawValue: "auto")!
 }
 
+/// `--llm-threads`: `auto` (the cores the workers and the learner leave idle, at least 1) or a count.
+public struct LLMThreadsSetting: RawRepresentable, ExpressibleByArgument, Sendable, Equatable {
+    public let rawValue: String
+
+    public init?(rawValue: String) {
+        guard rawValue == "auto" || (Int(rawValue) ?? 0) >= 1 else { return nil }
+        self.rawValue = rawValue
+    }
+
+    public init?(argument: String) { self.init(rawValue: argument) }
+    public static let automatic = LLMThreadsSetting(rawValue: "auto")!
+
+    /// The threads for a machine of `cores` cores on which the run's other roles keep `busy` threads busy.
+    public func threads(cores: Int, busy: Int) -> Int {
+        Int(rawValue) ?? max(1, cores - busy)
+    }
+}
+
 extension MessageCountScope: ExpressibleByArgument {}
 extension RankingPayment: ExpressibleByArgument {}
 extension PairSampling: ExpressibleByArgument {}

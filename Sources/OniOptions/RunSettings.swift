@@ -23,7 +23,8 @@ public struct RunOptions: ParsableArguments, Sendable {
     @Option(help: "Which LLM annotates: auto (--llm-url if given, else the local llama-server if installed, else none), local or none.")
     public var llm = LLMSource.auto
     @Option(help: "GGUF model for the local llama-server (default: the one deploy/setup-llm.sh installs).") public var llmModelFile: String?
-    @Option(help: "CPU threads of the local llama-server.") public var llmThreads = 1
+    @Option(help: "CPU threads of the local llama-server: auto (the cores that workers × --worker-threads and --learner-threads leave idle, at least 1) or a count.")
+    public var llmThreads = LLMThreadsSetting.automatic
     @Option(help: ArgumentHelp("Serve the learner's metrics for Prometheus at http://HOST:PORT/metrics (port 0: the system chooses; RUN_DIR/endpoints.json says which).", valueName: "host:port"))
     public var prometheus: String?
     @Flag(inversion: .prefixedNo, exclusivity: .chooseLast, help: "Run every role as a thread of this process over in-memory channels instead of a process each (to debug, profile or sanitize one process; oni metrics and oni health cannot reach it).")
@@ -34,7 +35,6 @@ public struct RunOptions: ParsableArguments, Sendable {
     public func validate() throws {
         guard workers > 0 else { throw ValidationError("--workers must be at least 1") }
         if let basePort, !(1...65529).contains(basePort) { throw ValidationError("--base-port must leave room for 7 ports below 65536") }
-        guard llmThreads > 0 else { throw ValidationError("--llm-threads must be at least 1") }
         for item in override where !item.contains("=") { throw ValidationError("--override takes KEY=VALUE, got '\(item)'") }
         if singleProcess && basePort != nil { throw ValidationError("--base-port: a --single-process run has no ports") }
     }
@@ -99,7 +99,8 @@ public struct RunSettings: ParsableArguments, Sendable {
         plan.llmBaseURL = annotator.llmUrl ?? environment["ONI_LLM_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
         plan.llmModel = annotator.llmModel ?? environment["ONI_LLM_MODEL"] ?? "default"
         plan.llmModelFile = run.llmModelFile
-        plan.llmThreads = run.llmThreads
+        plan.llmThreads = run.llmThreads.threads(
+            cores: ProcessInfo.processInfo.activeProcessorCount, busy: run.workers * worker.workerThreads + learner.learnerThreads)
         plan.prometheusBind = run.prometheus
         plan.llmConcurrency = annotator.llmConcurrency
         // ONI's prompts answer in tagged text and compare pairs with their own prompt, whichever server answers.

@@ -59,6 +59,19 @@ func everyLearnerOptionChanged() -> [String] {
 }
 
 @Suite struct OptionsTests {
+    @Test func llmThreadsAutoTakesTheCoresTheOtherRolesLeave() throws {
+        #expect(LLMThreadsSetting.automatic.threads(cores: 32, busy: 2 * 4 + 2) == 22)
+        #expect(LLMThreadsSetting.automatic.threads(cores: 2, busy: 3) == 1, "at least one")
+        #expect(LLMThreadsSetting(argument: "3")?.threads(cores: 32, busy: 0) == 3)
+        #expect(LLMThreadsSetting(argument: "0") == nil && LLMThreadsSetting(argument: "many") == nil)
+        #expect(throws: (any Error).self) { try RunSettings.parse(["--llm-threads", "0"]) }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let auto = try RunSettings.parse(["--workers", "1", "--learner-threads", "1"]).plan(runDirectory: "/tmp/run", environment: [:])
+        #expect(auto.llmThreads == max(1, cores - 2))
+        let fixed = try RunSettings.parse(["--llm-threads", "5"]).plan(runDirectory: "/tmp/run", environment: [:])
+        #expect(fixed.llmThreads == 5)
+    }
+
     @Test func everyLearnerOptionGivenToOniRunReachesTheLearner() throws {
         let changed = everyLearnerOptionChanged()
         let settings = try RunSettings.parse(changed + ["--env", "grid:vault", "--seed", "7", "--max-frame-bytes", "100000"])
