@@ -25,6 +25,8 @@ public struct AnnotatorOptions: ParsableArguments, Sendable {
     @Option(help: "Few-shot examples for the LLM (a versioned JSON file; default: the built-in ones).") public var llmExamples: String?
     @Option(help: "Annotation requests labelled at once (their LLM calls share --llm-concurrency).") public var maxConcurrentRequests = 4
     @Option(help: "Annotation requests waiting beyond this are dropped, oldest first.") public var maxQueuedRequests = 256
+    @Option(help: "While a request is labelled, send back what is finished every this many seconds (0: only whole replies).")
+    public var partialReplySeconds = 10.0
     @Option(help: "The label cache shared across runs (SQLite), keyed by model, prompt, goal and message (default: \(SQLiteLabelCache.defaultPath)).")
     public var annotationCache: String?
     @Flag(inversion: .prefixedNo, exclusivity: .chooseLast, help: "Keep labels in the cache (--no-cache asks the LLM about every message).")
@@ -36,7 +38,7 @@ public struct AnnotatorOptions: ParsableArguments, Sendable {
         guard llmTimeout > 0 else { throw ValidationError("--llm-timeout must be positive") }
         guard logprobThreshold > 0 && logprobThreshold < 1 else { throw ValidationError("--logprob-threshold must be between 0 and 1") }
         guard llmRetries >= 0, llmConcurrency >= 0 else { throw ValidationError("--llm-retries and --llm-concurrency must not be negative") }
-        guard maxConcurrentRequests > 0, maxQueuedRequests > 0, llmMaxTokens > 0 else {
+        guard maxConcurrentRequests > 0, maxQueuedRequests > 0, llmMaxTokens > 0, partialReplySeconds >= 0 else {
             throw ValidationError("--max-concurrent-requests, --max-queued-requests and --llm-max-tokens must be positive")
         }
         if prompt != .default {
@@ -69,6 +71,7 @@ public struct AnnotatorOptions: ParsableArguments, Sendable {
     public func apply(to config: inout AnnotatorConfig) throws {
         config.maxQueuedRequests = maxQueuedRequests
         config.maxConcurrentRequests = maxConcurrentRequests
+        config.partialReplySeconds = partialReplySeconds
         config.cachePath = cache ? (annotationCache ?? SQLiteLabelCache.defaultPath) : nil
         config.labelMode = labelMode.mode ?? .tagged
         config.promptStyle = prompt

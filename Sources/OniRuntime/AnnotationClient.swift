@@ -91,10 +91,14 @@ public struct AnnotationClient: Sendable {
         case invalid(WireConversionError)
     }
 
-    /// Takes a reply: marks its request answered (false in `expected` when it was unknown or had
-    /// timed out: a late reply, whose results are still good) and returns its results by subject.
+    /// Takes a reply: marks its request answered, or with a partial reply the subjects it answers
+    /// (false in `expected` when the request was unknown or had timed out: a late reply, whose
+    /// results are still good), and returns its results by subject.
     public mutating func take(_ reply: Oni_V1_AnnotationReply, now: Double) -> (expected: Bool, answers: [Answer]) {
-        let expected = queue.answered(reply.requestID, now: now)
+        let expected =
+            reply.partial
+            ? queue.partlyAnswered(reply.requestID, ids: reply.results.map { AnnotationSubject(wireID: $0.messageID) }, now: now)
+            : queue.answered(reply.requestID, now: now)
         let answers = reply.results.map { wire -> Answer in
             let result: AnnotationResult
             do throws(WireConversionError) {

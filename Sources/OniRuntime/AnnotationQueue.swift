@@ -106,6 +106,22 @@ public struct AnnotationQueue<ID: Hashable & Sendable>: Sendable {
         return true
     }
 
+    /// Takes part of a request's answer: `ids` are answered (no longer pending), the rest stay
+    /// pending, and the request's timeout starts again from `now` (it measures silence, so a
+    /// large request to a slow annotator that keeps answering is never given up). Returns false
+    /// for an unknown or timed-out request.
+    @discardableResult
+    public mutating func partlyAnswered(_ requestID: UInt64, ids: [ID], now: Double) -> Bool {
+        guard var request = inFlight[requestID] else { return false }
+        let done = Set(ids)
+        // Only this request's own subjects: an id it never held may be pending in another request.
+        pendingSet.subtract(request.ids.filter { done.contains($0) })
+        request.ids.removeAll { done.contains($0) }
+        request.sentAt = now
+        inFlight[requestID] = request
+        return true
+    }
+
     /// Seconds from sending a request to its answer, last 256 answered requests.
     public private(set) var roundTripSeconds = RollingWindow(capacity: 256)
 

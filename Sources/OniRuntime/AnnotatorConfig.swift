@@ -38,6 +38,10 @@ public struct AnnotatorConfig: Sendable {
     public var pairJudge = PairJudge.prompt
     /// Seconds between statistics lines in the log.
     public var statsIntervalSeconds = 10.0
+    /// While a request is being labelled, what is finished goes back every this many seconds as a
+    /// partial reply (0: only whole replies). Keeps a large request to a slow LLM from waiting
+    /// for its slowest item, and from outliving the learner's timeout.
+    public var partialReplySeconds = 10.0
 
     public init(llm: LLMServerConfig) {
         self.llm = llm

@@ -125,8 +125,10 @@ public final class AnnotatorServer {
             startLabelling()
             let finished = outbox.takeAll()
             for (peer, reply, arrived) in finished {
-                inFlight -= 1
-                replyLatency.append((Self.clock() - arrived) * 1000)
+                if !reply.partial {
+                    inFlight -= 1
+                    replyLatency.append((Self.clock() - arrived) * 1000)
+                }
                 for result in reply.results {
                     switch result.status {
                     case .labelled: stats.labelled += 1
@@ -233,14 +235,16 @@ public final class AnnotatorServer {
             let arrived = next.arrived
             let annotatorID = config.id
             let outbox = self.outbox
-            Task.detached {
-                let results = await labeler.label(items)
+            let every = config.partialReplySeconds
+            let send: @Sendable ([AnnotationResult], Bool) -> Void = { results, partial in
                 var reply = Oni_V1_AnnotationReply()
                 reply.requestID = requestID
                 reply.annotatorID = annotatorID
                 reply.results = results.map(\.wire)
+                reply.partial = partial
                 outbox.append(peer: peer, reply: reply, arrived: arrived)
             }
+            Task.detached { await labeler.label(items, partEvery: every, send: send) }
         }
     }
 
@@ -272,6 +276,29 @@ private final class Outbox: Sendable {
             let taken = box
             box.removeAll()
             return taken
+        }
+    }
+}
+
+extension CheckedLabeler {
+    /// Labels `items` and hands the results to `send`: all at once when `every` is 0, else as
+    /// they finish, what is done every `every` seconds (partial), the rest with the last.
+    func label(
+        _ items: [AnnotationItem], partEvery every: Double,
+        send: @escaping @Sendable (_ results: [AnnotationResult], _ partial: Bool) -> Void
+    ) async {
+        guard every > 0, !items.isEmpty else { return send(await label(items), false) }
+        await withTaskGroup(of: AnnotationResult.self) { group in
+            for item in items { group.addTask { await self.label(item) } }
+            var done: [AnnotationResult] = [], remaining = items.count, lastSent = ContinuousClock.now
+            for await result in group {
+                done.append(result)
+                remaining -= 1
+                guard remaining == 0 || lastSent.duration(to: .now) >= .seconds(every) else { continue }
+                send(done, remaining > 0)
+                done.removeAll()
+                lastSent = ContinuousClock.now
+            }
         }
     }
 }

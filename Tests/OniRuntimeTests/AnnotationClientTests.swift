@@ -31,6 +31,30 @@ import Testing
         #expect(client.queue.waitingCount == 0 && client.queue.inFlightCount == 1)
     }
 
+    @Test func aReplyInPartsAnswersItsSubjectsAsTheyCome() throws {
+        var client = AnnotationClient(batchSize: 3, maxInFlight: 1, timeout: 60)
+        for id: UInt64 in 1...3 { client.ask(about: .message(id)) }
+        let texts = { (_: AnnotationSubject) in (text: "hello", second: String?.none) }
+        let made = client.nextRequest(now: 0, goal: "g", texts: texts, priority: { _ in 0 })
+        let request = try #require(made)
+        func reply(_ ids: [UInt64], partial: Bool) -> Oni_V1_AnnotationReply {
+            var reply = Oni_V1_AnnotationReply()
+            reply.requestID = request.requestID
+            reply.partial = partial
+            reply.results = ids.map {
+                AnnotationResult(messageID: $0, outcome: .labelled(value: 1, confidence: 1), model: "m", promptHash: "h", reply: "yes").wire
+            }
+            return reply
+        }
+        let part = client.take(reply([2], partial: true), now: 50)
+        #expect(part.expected && part.answers.count == 1)
+        #expect(client.queue.pendingCount == 2 && client.queue.inFlightCount == 1, "1 and 3 still pending")
+        #expect(client.nextRequest(now: 100, goal: "g", texts: texts, priority: { _ in 0 }) == nil, "answered at 50: not timed out at 100")
+        let rest = client.take(reply([1, 3], partial: false), now: 101)
+        #expect(rest.expected && rest.answers.count == 2)
+        #expect(client.queue.pendingCount == 0 && client.queue.inFlightCount == 0)
+    }
+
     @Test func anUnsentRequestPausesAndIsAskedAgain() throws {
         var client = AnnotationClient(batchSize: 4, maxInFlight: 4, timeout: 60)
         client.ask(about: .message(1))

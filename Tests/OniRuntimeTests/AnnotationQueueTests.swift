@@ -20,6 +20,24 @@ import Testing
         expectThat(q.nextRequest(now: 0)?.ids == [1])
     }
 
+    @Test func partlyAnsweredRequestsKeepTheRestPendingAndTheirTimeoutRestarts() {
+        var q = AnnotationQueue<UInt64>(batchSize: 4, maxInFlight: 2, timeout: 10)
+        for id: UInt64 in 1...4 { q.enqueue(id) }
+        let request = q.nextRequest(now: 0)!
+        q.enqueue(9)
+        let other = q.nextRequest(now: 0)!
+        expectThat(q.partlyAnswered(request.requestID, ids: [4, 2, 9], now: 8))  // 9 is not this request's
+        #expect(q.pendingCount == 3, "1 and 3 still pending, and 9 in the other request")
+        q.enqueue(4)  // answered: may be asked about again (the learner asks only about unlabelled ones)
+        expectThat(q.expire(now: 15) == 1, "the other request, silent since 0, times out; this one answered at 8")
+        expectThat(q.expire(now: 19) == 1, "silent since 8: times out at 18")
+        #expect(q.timedOutRequests == 2)
+        expectThat(!q.partlyAnswered(other.requestID, ids: [9], now: 20))  // late: unknown
+        expectThat(!q.answered(request.requestID))
+        let again = q.nextRequest(now: 20)!
+        #expect(Set(again.ids) == [1, 3, 4, 9])
+    }
+
     @Test func unansweredRequestsAreResentAfterTheTimeout() {
         var q = AnnotationQueue<UInt64>(batchSize: 4, maxInFlight: 1, timeout: 10)
         q.enqueue(1)

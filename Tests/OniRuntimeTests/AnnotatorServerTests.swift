@@ -16,10 +16,12 @@ import Testing
     final class CountingJudge: LLMBackend, @unchecked Sendable {
         let calls = NSLock()
         var count = 0
+        let delay: Duration
+        init(delay: Duration = .milliseconds(20)) { self.delay = delay }
         var model: String { "counting-judge" }
         func complete(_ request: CompletionRequest) async throws(LLMError) -> Completion {
             calls.withLock { count += 1 }
-            try? await Task.sleep(for: .milliseconds(20))
+            try? await Task.sleep(for: delay)
             let asked = request.messages.last?.content ?? ""
             return Completion(text: asked.contains("key") ? "<label>yes</label>" : "<label>no</label>", firstTokenAlternatives: [])
         }
@@ -28,10 +30,21 @@ import Testing
     /// One request of `texts` through an annotator over an in-memory channel: of the server at
     /// `llm` (model "default", with `cache`), or of `backend`; its results, in order.
     static func ask(_ texts: [String], llm: URL, backend: (any LLMBackend)? = nil, cache: String? = nil) async throws -> [AnnotationResult] {
+        let replies = try await replies(texts, llm: llm, backend: backend, cache: cache)
+        let results = try replies.flatMap { try $0.results.map { try AnnotationResult(wire: $0) } }
+        return results.sorted { $0.messageID < $1.messageID }
+    }
+
+    /// The replies to one request of `texts` (see `ask`), the last one whole; partial replies
+    /// every `partialReplySeconds`.
+    static func replies(
+        _ texts: [String], llm: URL, backend: (any LLMBackend)? = nil, cache: String? = nil, partialReplySeconds: Double = 10
+    ) async throws -> [Oni_V1_AnnotationReply] {
         let transport = InMemoryTransport()
         var config = AnnotatorConfig(llm: LLMServerConfig(baseURL: llm, model: "default", maxRetries: 0))
         config.bind = "mem://annotator"
         config.cachePath = cache
+        config.partialReplySeconds = partialReplySeconds
         let stop = StopSignal()
         nonisolated(unsafe) let server = AnnotatorServer(config: config, transport: transport, stop: stop, logger: Logger(label: "test"), backend: backend)
         let thread = Thread { try? server.run() }
@@ -48,11 +61,29 @@ import Testing
         // other tests, run at the same time on two cores, can hold for minutes.
         let deadline = Date().addingTimeInterval(300)
         while try !learner.send(.annotationRequest(request), dontWait: true) && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        var replies: [Oni_V1_AnnotationReply] = []
         repeat {
-            if case let .annotationReply(reply)? = try learner.receive(timeoutMilliseconds: 0) { return try reply.results.map { try AnnotationResult(wire: $0) } }
+            if case let .annotationReply(reply)? = try learner.receive(timeoutMilliseconds: 0) {
+                replies.append(reply)
+                if !reply.partial { return replies }
+            }
             try await Task.sleep(for: .milliseconds(20))
         } while Date() < deadline
-        return []
+        return replies
+    }
+
+    /// A judge slower than the partial-reply interval: what is finished comes back in parts, every
+    /// item exactly once over the replies, only the last one whole.
+    @Test func aSlowRequestIsAnsweredInParts() async throws {
+        let judge = CountingJudge(delay: .milliseconds(150))
+        let texts = (0..<12).map { "You see thing \($0)." }
+        let replies = try await Self.replies(
+            texts, llm: URL(string: "http://unused.invalid/v1")!, backend: judge, partialReplySeconds: 0.05)
+        #expect(replies.count >= 2, "\(replies.map(\.results.count))")
+        #expect(replies.dropLast().allSatisfy(\.partial) && replies.last?.partial == false)
+        let ids = replies.flatMap { $0.results.map(\.messageID) }
+        #expect(ids.sorted() == Array(1...12), "every item once")
+        #expect(replies.allSatisfy { $0.requestID == 1 })
     }
 
     /// Two servers both configured as "default" but serving different models never answer with

@@ -165,7 +165,9 @@ public nonisolated struct Oni_V1_AnnotationResult: Sendable {
   public init() {}
 }
 
-/// The answer to one AnnotationRequest.
+/// The answer to one AnnotationRequest, whole or in parts: an annotator whose LLM is slow sends
+/// what it has finished every few seconds, so that a large request (ONI asks 100 messages at a
+/// time) neither waits for its slowest item nor outlives the learner's timeout.
 public nonisolated struct Oni_V1_AnnotationReply: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -174,11 +176,14 @@ public nonisolated struct Oni_V1_AnnotationReply: Sendable {
   /// as in the request
   public var requestID: UInt64 = 0
 
-  /// one per requested item, same order
+  /// over a request's replies, one per requested item (by message_id, in any order)
   public var results: [Oni_V1_AnnotationResult] = []
 
   /// which annotator answered
   public var annotatorID: String = String()
+
+  /// more results for this request follow; the learner keeps its other items pending
+  public var partial: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -344,7 +349,7 @@ nonisolated extension Oni_V1_AnnotationResult: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Oni_V1_AnnotationReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AnnotationReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}results\0\u{3}annotator_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}results\0\u{3}annotator_id\0\u{1}partial\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -355,6 +360,7 @@ nonisolated extension Oni_V1_AnnotationReply: SwiftProtobuf.Message, SwiftProtob
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.requestID) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.results) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.annotatorID) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.partial) }()
       default: break
       }
     }
@@ -370,6 +376,9 @@ nonisolated extension Oni_V1_AnnotationReply: SwiftProtobuf.Message, SwiftProtob
     if !self.annotatorID.isEmpty {
       try visitor.visitSingularStringField(value: self.annotatorID, fieldNumber: 3)
     }
+    if self.partial != false {
+      try visitor.visitSingularBoolField(value: self.partial, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -377,6 +386,7 @@ nonisolated extension Oni_V1_AnnotationReply: SwiftProtobuf.Message, SwiftProtob
     if lhs.requestID != rhs.requestID {return false}
     if lhs.results != rhs.results {return false}
     if lhs.annotatorID != rhs.annotatorID {return false}
+    if lhs.partial != rhs.partial {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
