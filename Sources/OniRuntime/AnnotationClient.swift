@@ -74,6 +74,7 @@ public struct AnnotationClient: Sendable {
             request.requestID = next.requestID
             request.goal = goal
             request.items = items.map(\.wire)
+            request.acceptsPartial = true
             return request
         }
         return nil

@@ -235,7 +235,9 @@ public final class AnnotatorServer {
             let arrived = next.arrived
             let annotatorID = config.id
             let outbox = self.outbox
-            let every = config.partialReplySeconds
+            // Parts only to a learner that takes them (one of an earlier version would take the
+            // first part for the whole answer and never ask about the rest again).
+            let every = next.request.acceptsPartial ? config.partialReplySeconds : 0
             let send: @Sendable ([AnnotationResult], Bool) -> Void = { results, partial in
                 var reply = Oni_V1_AnnotationReply()
                 reply.requestID = requestID

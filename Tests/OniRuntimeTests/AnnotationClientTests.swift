@@ -37,6 +37,7 @@ import Testing
         let texts = { (_: AnnotationSubject) in (text: "hello", second: String?.none) }
         let made = client.nextRequest(now: 0, goal: "g", texts: texts, priority: { _ in 0 })
         let request = try #require(made)
+        #expect(request.acceptsPartial, "this learner says it takes parts")
         func reply(_ ids: [UInt64], partial: Bool) -> Oni_V1_AnnotationReply {
             var reply = Oni_V1_AnnotationReply()
             reply.requestID = request.requestID

@@ -38,7 +38,8 @@ import Testing
     /// The replies to one request of `texts` (see `ask`), the last one whole; partial replies
     /// every `partialReplySeconds`.
     static func replies(
-        _ texts: [String], llm: URL, backend: (any LLMBackend)? = nil, cache: String? = nil, partialReplySeconds: Double = 10
+        _ texts: [String], llm: URL, backend: (any LLMBackend)? = nil, cache: String? = nil, partialReplySeconds: Double = 10,
+        acceptsPartial: Bool = true
     ) async throws -> [Oni_V1_AnnotationReply] {
         let transport = InMemoryTransport()
         var config = AnnotatorConfig(llm: LLMServerConfig(baseURL: llm, model: "default", maxRetries: 0))
@@ -57,6 +58,7 @@ import Testing
         request.requestID = 1
         request.goal = "default"
         request.items = texts.enumerated().map { AnnotationItem(messageID: UInt64($0.offset + 1), text: $0.element).wire }
+        request.acceptsPartial = acceptsPartial
         // Generous: the annotator labels in tasks of Swift's concurrency pool, which the suite's
         // other tests, run at the same time on two cores, can hold for minutes.
         let deadline = Date().addingTimeInterval(300)
@@ -84,6 +86,11 @@ import Testing
         let ids = replies.flatMap { $0.results.map(\.messageID) }
         #expect(ids.sorted() == Array(1...12), "every item once")
         #expect(replies.allSatisfy { $0.requestID == 1 })
+        // A learner that does not take parts (an earlier version) gets one whole reply.
+        let whole = try await Self.replies(
+            texts, llm: URL(string: "http://unused.invalid/v1")!, backend: CountingJudge(delay: .milliseconds(150)), partialReplySeconds: 0.05,
+            acceptsPartial: false)
+        #expect(whole.count == 1 && whole.first?.partial == false && whole.first?.results.count == 12)
     }
 
     /// Two servers both configured as "default" but serving different models never answer with

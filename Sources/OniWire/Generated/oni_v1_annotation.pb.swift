@@ -124,6 +124,9 @@ public nonisolated struct Oni_V1_AnnotationRequest: Sendable {
   /// goal name or text the labels are judged against
   public var goal: String = String()
 
+  /// the learner takes a reply in parts (AnnotationReply.partial); without it, one whole reply
+  public var acceptsPartial: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -244,7 +247,7 @@ nonisolated extension Oni_V1_AnnotationItem: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Oni_V1_AnnotationRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AnnotationRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}items\0\u{1}goal\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}items\0\u{1}goal\0\u{3}accepts_partial\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -255,6 +258,7 @@ nonisolated extension Oni_V1_AnnotationRequest: SwiftProtobuf.Message, SwiftProt
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.requestID) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.items) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.goal) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.acceptsPartial) }()
       default: break
       }
     }
@@ -270,6 +274,9 @@ nonisolated extension Oni_V1_AnnotationRequest: SwiftProtobuf.Message, SwiftProt
     if !self.goal.isEmpty {
       try visitor.visitSingularStringField(value: self.goal, fieldNumber: 3)
     }
+    if self.acceptsPartial != false {
+      try visitor.visitSingularBoolField(value: self.acceptsPartial, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -277,6 +284,7 @@ nonisolated extension Oni_V1_AnnotationRequest: SwiftProtobuf.Message, SwiftProt
     if lhs.requestID != rhs.requestID {return false}
     if lhs.items != rhs.items {return false}
     if lhs.goal != rhs.goal {return false}
+    if lhs.acceptsPartial != rhs.acceptsPartial {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
