@@ -53,6 +53,27 @@ public struct CheckedLabeler: Sendable {
         }
     }
 
+    /// Labels `items` and hands the results to `send`: all at once when `every` is 0, else as
+    /// they finish, what is done every `every` seconds (partial), the rest with the last.
+    public func label(
+        _ items: [AnnotationItem], partEvery every: Double,
+        send: @escaping @Sendable (_ results: [AnnotationResult], _ partial: Bool) -> Void
+    ) async {
+        guard every > 0, !items.isEmpty else { return send(await label(items), false) }
+        await withTaskGroup(of: AnnotationResult.self) { group in
+            for item in items { group.addTask { await self.label(item) } }
+            var done: [AnnotationResult] = [], remaining = items.count, lastSent = ContinuousClock.now
+            for await result in group {
+                done.append(result)
+                remaining -= 1
+                guard remaining == 0 || lastSent.duration(to: .now) >= .seconds(every) else { continue }
+                send(done, remaining > 0)
+                done.removeAll()
+                lastSent = ContinuousClock.now
+            }
+        }
+    }
+
     public func label(_ item: AnnotationItem) async -> AnnotationResult {
         let first = await primary.label(item)
         guard check != .none, item.secondText == nil else { return first }

@@ -35,7 +35,6 @@ public final class PolicyNetwork<S: Scalar> {
 
     // Concrete layer types, called directly: calls through `any Layer` would
     // run unspecialised generic code, ~50× slower.
-    /// Writes channel first, as the convolution reads.
     private let embedding: Embedding<S>
     // The convolutions apply their ELU themselves (fused).
     private let conv0: Conv2d<S>
@@ -69,7 +68,7 @@ public final class PolicyNetwork<S: Scalar> {
         init(_ a: PolicyArchitecture, rng: inout SeededGenerator) {
             let length = a.messageLength
             embedding = Embedding(
-                name: "message.embed", vocabulary: 256, dimension: a.messageEmbedding, count: length, channelsFirst: true, rng: &rng)
+                name: "message.embed", vocabulary: 256, dimension: a.messageEmbedding, count: length, rng: &rng)
             conv0 = Conv2d(
                 name: "message.conv0", channels: a.messageEmbedding, length: length, filters: a.messageFilters, kernel: 3, padding: 1,
                 activation: .elu, rng: &rng)
@@ -99,7 +98,7 @@ public final class PolicyNetwork<S: Scalar> {
         var rng = SeededGenerator(seed: seed)
         let positions = a.viewHeight * a.viewWidth
         embedding = Embedding(
-            name: "embed", vocabulary: Self.vocabulary, dimension: a.embedding, count: positions, channelsFirst: true, rng: &rng)
+            name: "embed", vocabulary: Self.vocabulary, dimension: a.embedding, count: positions, rng: &rng)
         conv0 = Conv2d(
             name: "conv0", channels: a.embedding, height: a.viewHeight, width: a.viewWidth, filters: a.filters, kernel: 3, padding: 1,
             activation: .elu, rng: &rng)

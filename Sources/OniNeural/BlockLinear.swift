@@ -53,9 +53,7 @@ public final class BlockLinear<S: Scalar> {
         let outputSize = self.outputSize, inputSize = self.inputSize
         output.reuse(count: batch * outputSize)
         output.withUnsafeMutableBufferPointer { out in
-            bias.value.withUnsafeBufferPointer { b in
-                for row in 0..<batch { (out.baseAddress! + row * outputSize).update(from: b.baseAddress!, count: outputSize) }
-            }
+            bias.value.withUnsafeBufferPointer { MatMul.fillRows(out, rows: batch, with: $0) }
             weight.value.withUnsafeBufferPointer { w in
                 var offset = 0
                 for (block, width) in zip(blocks, widths) {

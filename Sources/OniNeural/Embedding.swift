@@ -1,24 +1,21 @@
 import OniCore
 
-/// A lookup table [vocabulary, dimension]: each index becomes its row.
-/// Input: `count` indices per example; output: [batch, count, dimension], or with
-/// `channelsFirst` [batch, dimension, count] (a convolution's input, written in that order
-/// directly rather than reordered in a pass of its own).
+/// A lookup table [vocabulary, dimension]: each index becomes its row, written channel first
+/// as a convolution reads it. Input: `count` indices per example; output: [batch, dimension,
+/// count] (element (channel d, position p) of example b at b·dimension·count + d·count + p).
 public final class Embedding<S: Scalar> {
     public let vocabulary: Int
     public let dimension: Int
     public let count: Int
-    public let channelsFirst: Bool
     public let table: Parameter<S>
     private var indices: [Int32] = []
     /// The output, kept between passes.
     private var output: [S] = []
 
-    public init(name: String, vocabulary: Int, dimension: Int, count: Int, channelsFirst: Bool = false, rng: inout SeededGenerator) {
+    public init(name: String, vocabulary: Int, dimension: Int, count: Int, rng: inout SeededGenerator) {
         self.vocabulary = vocabulary
         self.dimension = dimension
         self.count = count
-        self.channelsFirst = channelsFirst
         table = Parameter(
             name: "\(name).weight", shape: [vocabulary, dimension],
             value: (0..<(vocabulary * dimension)).map { _ in S(Initialization.gaussian(&rng)) })
@@ -34,22 +31,12 @@ public final class Embedding<S: Scalar> {
         precondition(indices.count == batch * count, "Embedding: \(indices.count) indices for batch \(batch) × \(count)")
         self.indices = indices
         output.reuse(count: indices.count * dimension)
-        let dimension = self.dimension, count = self.count, last = Int32(vocabulary - 1)
-        // Element (position p, channel d) of example b is at b·count·dimension + p·dimension + d,
-        // or channel first at b·count·dimension + d·count + p.
-        let (positionStride, channelStride) = channelsFirst ? (1, count) : (dimension, 1)
+        let (dimension, count) = (self.dimension, self.count)
         output.withUnsafeMutableBufferPointer { out in
             table.value.withUnsafeBufferPointer { table in
-                indices.withUnsafeBufferPointer { indices in
-                    guard let out = out.baseAddress, let table = table.baseAddress else { return }
-                    for b in 0..<batch {
-                        let example = out + b * count * dimension
-                        for p in 0..<count {
-                            let row = table + Int(min(max(indices[b * count + p], 0), last)) * dimension
-                            let target = example + p * positionStride
-                            for d in 0..<dimension { target[d * channelStride] = row[d] }
-                        }
-                    }
+                guard let out = out.baseAddress, let table = table.baseAddress else { return }
+                lookups(indices) { row, at in
+                    for d in 0..<dimension { out[at + d * count] = table[row + d] }
                 }
             }
         }
@@ -62,21 +49,26 @@ public final class Embedding<S: Scalar> {
     public func backward(_ outputGradient: [S]) {
         precondition(outputGradient.count == indices.count * dimension, "Embedding: gradient does not match the last forward")
         defer { indices = [] }  // the producer's buffer is its own again
-        let dimension = self.dimension, count = self.count, last = Int32(vocabulary - 1), batch = indices.count / max(count, 1)
-        let (positionStride, channelStride) = channelsFirst ? (1, count) : (dimension, 1)
+        let (dimension, count) = (self.dimension, self.count)
         table.gradient.withUnsafeMutableBufferPointer { gradient in
             outputGradient.withUnsafeBufferPointer { dOut in
-                indices.withUnsafeBufferPointer { indices in
-                    guard let gradient = gradient.baseAddress, let dOut = dOut.baseAddress else { return }
-                    for b in 0..<batch {
-                        let example = dOut + b * count * dimension
-                        for p in 0..<count {
-                            let row = gradient + Int(min(max(indices[b * count + p], 0), last)) * dimension
-                            let source = example + p * positionStride
-                            for d in 0..<dimension { row[d] += source[d * channelStride] }
-                        }
-                    }
+                guard let gradient = gradient.baseAddress, let dOut = dOut.baseAddress else { return }
+                lookups(indices) { row, at in
+                    for d in 0..<dimension { gradient[row + d] += dOut[at + d * count] }
                 }
+            }
+        }
+    }
+
+    /// For each index: the offset of its (clamped) row in the table and of its first channel in
+    /// the output.
+    @inline(__always)
+    private func lookups(_ indices: [Int32], _ body: (_ row: Int, _ at: Int) -> Void) {
+        let (dimension, count, last) = (self.dimension, self.count, Int32(vocabulary - 1))
+        indices.withUnsafeBufferPointer { indices in
+            for (i, index) in indices.enumerated() {
+                let (b, p) = i.quotientAndRemainder(dividingBy: count)
+                body(Int(min(max(index, 0), last)) * dimension, b * count * dimension + p)
             }
         }
     }

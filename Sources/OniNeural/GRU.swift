@@ -60,11 +60,7 @@ public final class GRU<S: Scalar> {
         self.input = input
         // Input contributions for every step in one product: [T·B, 3H].
         fromInput.reuse(count: rows * 3 * h)
-        fromInput.withUnsafeMutableBufferPointer { f in
-            biasIH.value.withUnsafeBufferPointer { b in
-                for row in 0..<rows { (f.baseAddress! + row * 3 * h).update(from: b.baseAddress!, count: 3 * h) }
-            }
-        }
+        fromInput.withUnsafeMutableBufferPointer { f in biasIH.value.withUnsafeBufferPointer { MatMul.fillRows(f, rows: rows, with: $0) } }
         MatMul.multiply(input, weightIH.value, into: &fromInput, m: rows, n: 3 * h, k: inputSize, transposeB: true, accumulate: true)
         previous.reuse(count: rows * h)
         gates.reuse(count: rows * 3 * h)
@@ -77,11 +73,7 @@ public final class GRU<S: Scalar> {
             state.withUnsafeMutableBufferPointer { state in
                 for b in 0..<batch where resets[t * batch + b] != 0 { (state.baseAddress! + b * h).update(repeating: 0, count: h) }
             }
-            fromHidden.withUnsafeMutableBufferPointer { f in
-                biasHH.value.withUnsafeBufferPointer { bias in
-                    for b in 0..<batch { (f.baseAddress! + b * 3 * h).update(from: bias.baseAddress!, count: 3 * h) }
-                }
-            }
+            fromHidden.withUnsafeMutableBufferPointer { f in biasHH.value.withUnsafeBufferPointer { MatMul.fillRows(f, rows: batch, with: $0) } }
             MatMul.multiply(state, weightHH.value, into: &fromHidden, m: batch, n: 3 * h, k: h, transposeB: true, accumulate: true)
             fromInput.withUnsafeBufferPointer { fromInput in
             fromHidden.withUnsafeBufferPointer { fromHidden in
@@ -162,9 +154,11 @@ public final class GRU<S: Scalar> {
                     transposeA: false, transposeB: false, m: batch, n: h, k: 3 * h, alpha: 1, a: dStep, lda: 3 * h,
                     b: weight.baseAddress!, ldb: h, beta: 1, c: dPrevious, ldc: h)
                 for b in 0..<batch {
-                    let cut = resets[t * batch + b] != 0
-                    (dState + b * h).update(from: dPrevious + b * h, count: h)
-                    if cut { (dState + b * h).update(repeating: 0, count: h) }
+                    if resets[t * batch + b] != 0 {
+                        (dState + b * h).update(repeating: 0, count: h)
+                    } else {
+                        (dState + b * h).update(from: dPrevious + b * h, count: h)
+                    }
                 }
             }
         } } } } } } } } } }

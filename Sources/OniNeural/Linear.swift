@@ -34,9 +34,7 @@ public final class Linear<S: Scalar>: Layer {
         output.reuse(count: batch * outputSize)
         let outputSize = self.outputSize
         output.withUnsafeMutableBufferPointer { out in
-            bias.value.withUnsafeBufferPointer { b in
-                for row in 0..<batch { (out.baseAddress! + row * outputSize).update(from: b.baseAddress!, count: outputSize) }
-            }
+            bias.value.withUnsafeBufferPointer { MatMul.fillRows(out, rows: batch, with: $0) }
         }
         MatMul.multiply(input, weight.value, into: &output, m: batch, n: outputSize, k: inputSize, transposeB: true, accumulate: true)
         return output

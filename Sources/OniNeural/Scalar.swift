@@ -119,6 +119,16 @@ public enum MatMul {
         }
     }
 
+    /// Every one of `rows` rows of the row-major `matrix` set to `vector` (a bias, before the
+    /// product is added onto it).
+    @inline(__always)
+    public static func fillRows<S: Scalar>(_ matrix: UnsafeMutableBufferPointer<S>, rows: Int, with vector: UnsafeBufferPointer<S>) {
+        let columns = vector.count
+        precondition(matrix.count >= rows * columns, "fillRows: matrix too small")
+        guard columns > 0, let target = matrix.baseAddress, let source = vector.baseAddress else { return }
+        for row in 0..<rows { (target + row * columns).update(from: source, count: columns) }
+    }
+
     /// sums[j] += Σ_rows matrix[row, j] for a row-major [rows, columns] matrix (bias gradients),
     /// over pointers so the inner loop vectorises.
     @inline(__always)

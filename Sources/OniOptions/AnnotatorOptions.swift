@@ -38,9 +38,10 @@ public struct AnnotatorOptions: ParsableArguments, Sendable {
         guard llmTimeout > 0 else { throw ValidationError("--llm-timeout must be positive") }
         guard logprobThreshold > 0 && logprobThreshold < 1 else { throw ValidationError("--logprob-threshold must be between 0 and 1") }
         guard llmRetries >= 0, llmConcurrency >= 0 else { throw ValidationError("--llm-retries and --llm-concurrency must not be negative") }
-        guard maxConcurrentRequests > 0, maxQueuedRequests > 0, llmMaxTokens > 0, partialReplySeconds >= 0 else {
+        guard maxConcurrentRequests > 0, maxQueuedRequests > 0, llmMaxTokens > 0 else {
             throw ValidationError("--max-concurrent-requests, --max-queued-requests and --llm-max-tokens must be positive")
         }
+        guard partialReplySeconds >= 0 else { throw ValidationError("--partial-reply-seconds must not be negative (0: only whole replies)") }
         if prompt != .default {
             guard labelMode != .logprob else { throw ValidationError("--prompt \(prompt.rawValue) answers after its reasoning: use --label-mode tagged (or auto)") }
             guard labelCheck == .none else { throw ValidationError("--label-check asks Oni's prompts several ways; it does not apply to --prompt \(prompt.rawValue)") }

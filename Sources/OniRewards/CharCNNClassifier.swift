@@ -37,7 +37,7 @@ public final class CharCNNClassifier: TrainedRewardModel {
     public init(seed: UInt64, learningRate: Float) {
         var rng = SeededGenerator(seed: seed)
         let n = Self.length
-        embedding = Embedding(name: "charcnn.embed", vocabulary: 256, dimension: 16, count: n, channelsFirst: true, rng: &rng)
+        embedding = Embedding(name: "charcnn.embed", vocabulary: 256, dimension: 16, count: n, rng: &rng)
         conv0 = Conv2d(name: "charcnn.conv0", channels: 16, length: n, filters: 32, kernel: 5, padding: 2, activation: .elu, rng: &rng)
         conv1 = Conv2d(name: "charcnn.conv1", channels: 32, length: n, filters: 32, kernel: 3, padding: 1, activation: .elu, rng: &rng)
         pool = GlobalMaxPool(channels: 32, positions: n)

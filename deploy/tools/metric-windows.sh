@@ -23,9 +23,8 @@ episode_windows() {
     dir=${dir%/}
     printf '%-22s' "$(basename "$dir")"
     sqlite3 "$dir/oni.sqlite" "WITH RECURSIVE n(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM n WHERE k < $windows - 1),
-      w AS (SELECT k, (SELECT count(*) FROM episodes WHERE learner_env_steps >= k * $steps / $windows AND learner_env_steps < (k + 1) * $steps / $windows) AS c,
-        (SELECT avg(episode_return) FROM episodes WHERE learner_env_steps >= k * $steps / $windows AND learner_env_steps < (k + 1) * $steps / $windows) AS m,
-        (SELECT avg(episode_return * episode_return) FROM episodes WHERE learner_env_steps >= k * $steps / $windows AND learner_env_steps < (k + 1) * $steps / $windows) AS m2 FROM n)
-      SELECT group_concat(CASE WHEN c > 1 THEN printf('%.1f±%.1f(%d)', m, sqrt(max(m2 - m * m, 0) * c / (c - 1) / c), c) ELSE '-' END, ' ') FROM w"
+      e AS (SELECT learner_env_steps * $windows / $steps AS k, episode_return AS r FROM episodes),
+      w AS (SELECT n.k, count(r) AS c, avg(r) AS m, avg(r * r) AS m2 FROM n LEFT JOIN e ON e.k = n.k GROUP BY n.k ORDER BY n.k)
+      SELECT group_concat(CASE WHEN c > 1 THEN printf('%.1f±%.1f(%d)', m, sqrt(max(m2 - m * m, 0) / (c - 1)), c) ELSE '-' END, ' ') FROM w"
   done
 }
