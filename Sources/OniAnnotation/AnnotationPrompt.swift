@@ -10,6 +10,17 @@ public enum LabelMode: String, Sendable, CaseIterable {
     case logprob
 }
 
+/// What one question to the model is about.
+public enum LabelUnit: String, Sendable, CaseIterable, Codable {
+    /// The whole game message, as the game shows it.
+    case message
+    /// Each of the messages the game joined into one line (NetHack puts two spaces between
+    /// them): the line shows progress when any of them does, and each is asked and cached on its
+    /// own, so "You kill the newt!  The jackal bites!" is decided by the kill, and the same kill
+    /// next to another message is answered from the cache.
+    case sentence
+}
+
 /// The chat prompt that asks a model whether one game message shows progress
 /// toward a `Goal`.
 ///
@@ -37,14 +48,25 @@ public struct AnnotationPrompt: Sendable {
 
     /// The examples shown.
     public let fewShot: FewShotExamples
+
+    /// The P(yes) threshold Oni's log-probability prompt (`oni-label-logprob-v2`, the built-in
+    /// examples, asked per sentence) is run with by default: the one with the best κ on the
+    /// development part of the labelled NetHack set under the default goal with the local
+    /// Qwen2.5-Coder-1.5B judge (`oni label-eval SET --choose-threshold` chose 0.852). Another
+    /// model, prompt or examples file should have its own chosen the same way.
+    public static let calibratedThreshold = 0.85
+    /// Whether a game message is asked whole or sentence by sentence (Oni's prompts only; ONI's
+    /// always ask the whole message). Part of `templateHash` when `.sentence`.
+    public let unit: LabelUnit
     /// Whose prompts: Oni's own or ONI's (`ONIPrompts`).
     public let style: PromptStyle
 
     /// Builds the prompt for `goal`, answered as `mode` asks, with `fewShot`'s examples; with
     /// `style` `.oni` (or `.oniReworded`), ONI's chain-of-thought prompt instead (tagged only:
     /// its label comes after the reasoning, not as a first token).
-    public init(goal: Goal, mode: LabelMode = .tagged, fewShot: FewShotExamples = .builtIn, threshold: Double = 0.5, style: PromptStyle = .default) {
+    public init(goal: Goal, mode: LabelMode = .tagged, fewShot: FewShotExamples = .builtIn, threshold: Double = 0.5, style: PromptStyle = .default, unit: LabelUnit = .message) {
         self.goal = goal
+        self.unit = style == .default ? unit : .message
         self.style = style
         self.mode = style == .default ? mode : .tagged
         self.threshold = self.mode == .logprob ? threshold : 0.5
@@ -56,20 +78,23 @@ public struct AnnotationPrompt: Sendable {
             For each game message you are shown, decide whether it shows that the player has just made \
             progress toward this goal, or has clearly moved closer to achieving it. Messages that are \
             neutral, purely descriptive, or unrelated to the goal do not count as progress.
+            A message may hold several sentences: it shows progress when any one of them does.
+            Only what the player does counts: what a pet or a monster does is not the player's progress, \
+            and recovering from hunger, confusion or an injury is not progress either.
             """
         switch style == .default ? self.mode : nil {
         case nil:
             version = "oni-paper-label-v1"
             systemText = ONIPrompts.system
         case .tagged?:
-            version = "oni-label-v1"
+            version = "oni-label-v2"
             systemText = task + """
 
                 Reply with exactly <label>yes</label> if the message shows progress, or exactly \
                 <label>no</label> if it does not. Do not write anything else.
                 """
         case .logprob?:
-            version = "oni-label-logprob-v1"
+            version = "oni-label-logprob-v2"
             systemText = task + """
 
                 Reply with one word: yes if the message shows progress, no if it does not.
@@ -82,6 +107,7 @@ public struct AnnotationPrompt: Sendable {
         var material = version + "\n" + systemText
         if style != .default { material += "\n" + ONIPrompts.labelPrompt(goal: goal, message: "{message}") }
         if self.threshold != 0.5 { material += "\nthreshold P(yes) > \(self.threshold)" }
+        if self.unit == .sentence { material += "\nunit: sentence" }
         for message in examples {
             material += "\n" + message.role + "\n" + message.content
         }
@@ -95,7 +121,8 @@ public struct AnnotationPrompt: Sendable {
     /// The whole template as text, for the record: version, system message, examples, and the
     /// question with `{message}` where the game message goes.
     public var templateText: String {
-        ([version + (threshold == 0.5 ? "" : " (label = P(yes) > \(threshold))"), "[system]\n" + systemText] + examples.map { "[\($0.role)]\n" + $0.content }
+        ([version + (threshold == 0.5 ? "" : " (label = P(yes) > \(threshold))") + (unit == .sentence ? " (asked per sentence; any yes is yes)" : ""),
+          "[system]\n" + systemText] + examples.map { "[\($0.role)]\n" + $0.content }
             + ["[user]\n" + question("{message}")])
             .joined(separator: "\n")
     }
@@ -108,6 +135,19 @@ public struct AnnotationPrompt: Sendable {
         messages.append(contentsOf: examples)
         messages.append(.user(question(gameMessage.trimmingCharacters(in: .whitespacesAndNewlines))))
         return messages
+    }
+
+    /// What is asked about `gameMessage`: the message itself, or with `.sentence` each of the
+    /// messages the game joined with two or more spaces (blank ones dropped; duplicates asked once).
+    public func questions(in gameMessage: String) -> [String] {
+        let whole = gameMessage.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard unit == .sentence else { return [whole] }
+        var parts: [String] = []
+        for part in whole.split(separator: "  ", omittingEmptySubsequences: true) {
+            let text = part.trimmingCharacters(in: .whitespaces)
+            if !text.isEmpty, !parts.contains(text) { parts.append(text) }
+        }
+        return parts.isEmpty ? [whole] : parts
     }
 
     /// The label in a tagged reply.

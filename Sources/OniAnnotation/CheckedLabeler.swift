@@ -27,10 +27,10 @@ public struct CheckedLabeler: Sendable {
     public init(backend: any LLMBackend, prompt: AnnotationPrompt, cache: (any LabelCache)?, pairJudge: PairJudge = .prompt, check: LabelCheck) {
         self.check = check
         primary = MessageLabeler(backend: backend, prompt: prompt, cache: cache, pairJudge: pairJudge)
-        let other = AnnotationPrompt(goal: prompt.goal, mode: prompt.mode == .tagged ? .logprob : .tagged, fewShot: prompt.fewShot, threshold: prompt.threshold)
+        let other = AnnotationPrompt(goal: prompt.goal, mode: prompt.mode == .tagged ? .logprob : .tagged, fewShot: prompt.fewShot, threshold: prompt.threshold, unit: prompt.unit)
         let reversed = AnnotationPrompt(
             goal: prompt.goal, mode: prompt.mode,
-            fewShot: FewShotExamples(version: prompt.fewShot.version + "-reversed", examples: prompt.fewShot.examples.reversed()), threshold: prompt.threshold)
+            fewShot: FewShotExamples(version: prompt.fewShot.version + "-reversed", examples: prompt.fewShot.examples.reversed()), threshold: prompt.threshold, unit: prompt.unit)
         switch check {
         case .none: others = []
         case .agree: others = [MessageLabeler(backend: backend, prompt: other, cache: cache)]

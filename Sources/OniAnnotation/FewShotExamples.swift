@@ -76,9 +76,12 @@ public struct FewShotExamples: Sendable, Codable, Equatable {
         }
     }
 
-    /// The examples Oni ships.
+    /// The examples Oni ships: the first six since the first version; the rest teach what the
+    /// labelled set's rules say and small models miss (gold shown as "$ - N gold pieces.", hits,
+    /// a pet's kill is not the player's, recovering is not progress). None is a message of the
+    /// set's test part.
     public static let builtIn = FewShotExamples(
-        version: "oni-examples-v1",
+        version: "oni-examples-v2",
         examples: [
             Example(message: "You kill the newt!", progressFor: ["default", "combat"]),
             Example(message: "It's a wall.", progressFor: []),
@@ -86,6 +89,17 @@ public struct FewShotExamples: Sendable, Codable, Equatable {
             Example(message: "You hear some noises in the distance.", progressFor: []),
             Example(message: "There is a staircase down here.", progressFor: ["default", "stairs"]),
             Example(message: "You see here 5 gold pieces.", progressFor: ["default", "gold"]),
+            Example(message: "$ - 12 gold pieces.", progressFor: ["default", "gold"]),
+            Example(message: "The kitten bites the newt.  The newt is killed!", progressFor: []),
+            Example(message: "You hit the gnome.  The gnome hits!", progressFor: ["default", "combat"]),
+            Example(message: "You see here a scroll labeled ELBIB YLOH.", progressFor: []),
+            Example(message: "You miss the sewer rat.  The sewer rat bites!", progressFor: []),
+            Example(message: "You hear someone counting money.", progressFor: ["default", "gold"]),
+            Example(message: "You faint from lack of food.", progressFor: []),
+            Example(message: "You kill the gnome!  The jackal misses!", progressFor: ["default", "combat"]),
+            Example(message: "You feel less confused now.", progressFor: []),
+            Example(message: "Welcome to experience level 2.", progressFor: ["default", "combat"]),
+            Example(message: "The little dog picks up a gold piece.", progressFor: []),
         ])
 }
 

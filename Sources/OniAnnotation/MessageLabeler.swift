@@ -88,7 +88,7 @@ public struct MessageLabeler: Sendable {
     /// With `PairJudge.scores` each message of a pair is labelled on its own instead (see there).
     public func label(_ item: AnnotationItem) async -> AnnotationResult {
         guard let second = item.secondText else {
-            let (outcome, reply) = await ask(item)
+            let (outcome, reply) = await askMessage(item)
             return AnnotationResult(messageID: item.messageID, outcome: outcome, model: backend.model, promptHash: prompt.templateHash, reply: reply)
         }
         if pairJudge == .scores { return await compareScores(item, second) }
@@ -101,8 +101,8 @@ public struct MessageLabeler: Sendable {
 
     /// A pair decided from the single-message labels of its two messages.
     private func compareScores(_ item: AnnotationItem, _ second: String) async -> AnnotationResult {
-        let a = await ask(AnnotationItem(messageID: item.messageID, text: item.text))
-        let b = await ask(AnnotationItem(messageID: item.messageID, text: second))
+        let a = await askMessage(AnnotationItem(messageID: item.messageID, text: item.text))
+        let b = await askMessage(AnnotationItem(messageID: item.messageID, text: second))
         let reply = String("first: \(a.reply) | second: \(b.reply)".prefix(AnnotationResult.maxReplyCharacters))
         let outcome = Self.preference(a.outcome, b.outcome) { v1, c1, v2, c2 in
             PairJudge.preference(PairJudge.progressProbability(value: v1, confidence: c1), PairJudge.progressProbability(value: v2, confidence: c2))
@@ -120,6 +120,43 @@ public struct MessageLabeler: Sendable {
         case let (.unparseable(reason), _), let (_, .unparseable(reason)): .unparseable(reason: reason)
         case let (.disagreed(reason), _), let (_, .disagreed(reason)): .disagreed(reason: reason)
         }
+    }
+
+    /// A game message's answer: its one question, or, when the prompt asks sentence by sentence
+    /// (`LabelUnit.sentence`), each sentence's (concurrently; each cached on its own) combined by
+    /// `anySentence`.
+    private func askMessage(_ item: AnnotationItem) async -> (outcome: LabelOutcome, reply: String) {
+        guard prompt.unit == .sentence else { return await ask(item) }
+        let questions = prompt.questions(in: item.text)
+        guard questions.count > 1 else { return await ask(AnnotationItem(messageID: item.messageID, text: questions[0])) }
+        let answers = await withTaskGroup(of: (Int, (outcome: LabelOutcome, reply: String)).self) { group in
+            for (index, question) in questions.enumerated() {
+                group.addTask { (index, await self.ask(AnnotationItem(messageID: item.messageID, text: question))) }
+            }
+            var answers = [(outcome: LabelOutcome, reply: String)](repeating: (.unparseable(reason: "not asked"), ""), count: questions.count)
+            for await (index, answer) in group { answers[index] = answer }
+            return answers
+        }
+        let reply = zip(questions, answers).map { "[\($0)] \($1.reply)" }.joined(separator: " ")
+        return (Self.anySentence(answers.map(\.outcome)), String(reply.prefix(AnnotationResult.maxReplyCharacters)))
+    }
+
+    /// One label for a message from its sentences' answers: the labelled answer with the highest
+    /// P(yes) when that one says progress (a failed sentence cannot undo a found kill); otherwise a
+    /// failure if any sentence failed (a backend error first, so the message is asked again), else
+    /// the labelled answer with the highest P(yes), a "no" whose confidence is 1 − that P(yes).
+    /// P(yes) is read back from a label as `value ≥ 0.5 ? confidence : 1 − confidence`.
+    public static func anySentence(_ outcomes: [LabelOutcome]) -> LabelOutcome {
+        var best: (yes: Float, outcome: LabelOutcome)?
+        for outcome in outcomes {
+            guard case let .labelled(value, confidence) = outcome else { continue }
+            let yes = value >= 0.5 ? confidence : 1 - confidence
+            if best == nil || yes > best!.yes { best = (yes, outcome) }
+        }
+        if let best, case let .labelled(value, _) = best.outcome, value >= 0.5 { return best.outcome }
+        if let failure = outcomes.first(where: { if case .backendError = $0 { true } else { false } }) { return failure }
+        if let failure = outcomes.first(where: { if case .labelled = $0 { false } else { true } }) { return failure }
+        return best?.outcome ?? .unparseable(reason: "no sentence")
     }
 
     /// One question — a message, or a pair in the given order — answered from the cache or

@@ -14,10 +14,12 @@ public struct AnnotatorOptions: ParsableArguments, Sendable {
     public var prompt = PromptStyle.default
     @Option(help: "How ranking compares two messages: prompt (both in one prompt, asked in both orders), scores (each labelled alone, preference σ(logit p₁ − logit p₂)) or auto (scores with the local llama-server, prompt otherwise).")
     public var pairJudge = PairJudgeChoice.auto
-    @Option(help: "With logprob labels: the P(yes) share above which a message is progress (choose it with `oni label-eval --choose-threshold`; part of the prompt's hash, so cached labels keep theirs).")
-    public var logprobThreshold = 0.5
+    @Option(help: "With logprob labels: the P(yes) share above which a message is progress (default: the one chosen for Oni's prompt with the local judge; choose another model's with `oni label-eval --choose-threshold`; part of the prompt's hash, so cached labels keep theirs).")
+    public var logprobThreshold = AnnotationPrompt.calibratedThreshold
     @Option(help: "Ask each message more than one way and keep only consistent labels: none, agree (tagged and logprob must agree) or vote (those and the examples reversed; the majority).")
     public var labelCheck = LabelCheck.none
+    @Option(help: "What each question asks about: sentence (each of the messages the game joined into one line, cached on its own; the line is progress when one of them is) or message (the whole line). Oni's prompts only: ONI's ask the whole message.")
+    public var labelUnit = LabelUnit.sentence
     @Option(help: "LLM requests in flight at once (0 = auto: 1 with the local llama-server, 4 with any other).") public var llmConcurrency = 0
     @Option(help: "Seconds before an LLM request times out.") public var llmTimeout = 60.0
     @Option(help: "Retries of a failed LLM request (with backoff and jitter).") public var llmRetries = 3
@@ -79,6 +81,7 @@ public struct AnnotatorOptions: ParsableArguments, Sendable {
         config.pairJudge = pairJudge.judge ?? .prompt
         config.logprobThreshold = logprobThreshold
         config.labelCheck = labelCheck
+        config.labelUnit = labelUnit
         if let llmExamples { config.fewShot = try FewShotExamples.load(path: llmExamples) }
     }
 }

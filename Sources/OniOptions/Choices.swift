@@ -88,3 +88,4 @@ extension MessageAccounting.Timing: ExpressibleByArgument {}
 extension MessageAccounting.EmptyMessages: ExpressibleByArgument {}
 extension LLMSource: ExpressibleByArgument {}
 extension LabelCheck: ExpressibleByArgument {}
+extension LabelUnit: ExpressibleByArgument {}

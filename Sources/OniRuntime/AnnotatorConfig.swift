@@ -31,9 +31,11 @@ public struct AnnotatorConfig: Sendable {
     /// Whose prompts (Oni's or ONI's).
     public var promptStyle = PromptStyle.default
     /// In `logprob` mode, the P(yes) share above which a message is progress (see `AnnotationPrompt.threshold`).
-    public var logprobThreshold = 0.5
+    public var logprobThreshold = AnnotationPrompt.calibratedThreshold
     /// Whether a label must agree with itself, asked more than one way (see `LabelCheck`).
     public var labelCheck = LabelCheck.none
+    /// Whether messages are asked whole or sentence by sentence (see `LabelUnit`).
+    public var labelUnit = LabelUnit.sentence
     /// How pairs are compared for the ranking reward.
     public var pairJudge = PairJudge.prompt
     /// Seconds between statistics lines in the log.

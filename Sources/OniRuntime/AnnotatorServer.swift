@@ -258,7 +258,7 @@ public final class AnnotatorServer {
             backend: labelling,
             prompt: AnnotationPrompt(
                 goal: Goal(argument: goal.isEmpty ? "default" : goal), mode: config.labelMode, fewShot: config.fewShot, threshold: config.logprobThreshold,
-                style: config.promptStyle),
+                style: config.promptStyle, unit: config.labelUnit),
             cache: cache, pairJudge: config.pairJudge, check: config.labelCheck)
         labelers[goal] = labeler
         return labeler

@@ -9,7 +9,7 @@ import Testing
         let second = AnnotationPrompt(goal: .default).messages(for: "You hear the footsteps of a guard on patrol.")
 
         #expect(first.count == second.count)
-        #expect(first.count == 1 + 12 + 1)
+        #expect(first.count == 1 + 2 * FewShotExamples.builtIn.examples.count + 1)
         #expect(Array(first.dropLast()) == Array(second.dropLast()))
         for (a, b) in zip(first.dropLast(), second.dropLast()) {
             #expect(Array(a.content.utf8) == Array(b.content.utf8))
@@ -24,7 +24,7 @@ import Testing
         let messages = AnnotationPrompt(goal: .gold).messages(for: "You see here 12 gold pieces.")
         #expect(messages.first?.role == "system")
         let examples = messages.dropFirst().dropLast()
-        #expect(examples.count == 12)
+        #expect(examples.count == 2 * FewShotExamples.builtIn.examples.count)
         for (index, message) in examples.enumerated() {
             #expect(message.role == (index.isMultiple(of: 2) ? "user" : "assistant"))
             if message.role == "assistant" {
@@ -51,6 +51,11 @@ import Testing
         #expect(answer(.default, "It's a wall.") == "<label>no</label>")
         #expect(answer(.default, "You hear some noises in the distance.") == "<label>no</label>")
         #expect(answer(.default, "You find a key.") == "<label>yes</label>")
+        // What small judges miss: gold in the inventory's words, hits, a pet's kill, recovering.
+        #expect(answer(.gold, "$ - 12 gold pieces.") == "<label>yes</label>")
+        #expect(answer(.combat, "You hit the gnome.  The gnome hits!") == "<label>yes</label>")
+        #expect(answer(.default, "The kitten bites the newt.  The newt is killed!") == "<label>no</label>")
+        #expect(answer(.default, "You feel less confused now.") == "<label>no</label>")
     }
 
     @Test func hashIsStableAndDependsOnTheGoal() {
@@ -70,7 +75,7 @@ import Testing
         for message in prompt.examples {
             material += "\n" + message.role + "\n" + message.content
         }
-        #expect(prompt.version == "oni-label-v1")
+        #expect(prompt.version == "oni-label-v2")
         #expect(prompt.templateHash == String(SHA256.hex(material).prefix(16)))
     }
 
