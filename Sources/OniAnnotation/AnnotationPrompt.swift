@@ -50,11 +50,20 @@ public struct AnnotationPrompt: Sendable {
     public let fewShot: FewShotExamples
 
     /// The P(yes) threshold Oni's log-probability prompt (`oni-label-logprob-v2`, the built-in
-    /// examples, asked per sentence) is run with by default: the one with the best κ on the
-    /// development part of the labelled NetHack set under the default goal with the local
-    /// Qwen2.5-Coder-1.5B judge (`oni label-eval SET --choose-threshold` chose 0.852). Another
-    /// model, prompt or examples file should have its own chosen the same way.
-    public static let calibratedThreshold = 0.85
+    /// examples, asked per sentence) is run with by default for `goal`: the one with the best κ
+    /// on the development part of the labelled NetHack set under that goal with the local
+    /// Qwen2.5-Coder-1.5B judge (`oni label-eval SET --goal G --choose-threshold` chose 0.852 for
+    /// `default`, 0.671 for `combat` and 0.726 for `gold`). `stairs` has too few positives in the
+    /// set to choose by; it and free-text goals take the default goal's. Another model, prompt or
+    /// examples file should have its own chosen the same way (`--logprob-threshold`).
+    public static func calibratedThreshold(for goal: Goal) -> Double {
+        switch goal {
+        case .combat: 0.67
+        case .gold: 0.73
+        case .default, .stairs, .zeroKnowledge, .custom: 0.85
+        }
+    }
+
     /// Whether a game message is asked whole or sentence by sentence (Oni's prompts only; ONI's
     /// always ask the whole message). Part of `templateHash` when `.sentence`.
     public let unit: LabelUnit

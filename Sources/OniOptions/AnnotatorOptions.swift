@@ -14,8 +14,8 @@ public struct AnnotatorOptions: ParsableArguments, Sendable {
     public var prompt = PromptStyle.default
     @Option(help: "How ranking compares two messages: prompt (both in one prompt, asked in both orders), scores (each labelled alone, preference σ(logit p₁ − logit p₂)) or auto (scores with the local llama-server, prompt otherwise).")
     public var pairJudge = PairJudgeChoice.auto
-    @Option(help: "With logprob labels: the P(yes) share above which a message is progress (default: the one chosen for Oni's prompt with the local judge; choose another model's with `oni label-eval --choose-threshold`; part of the prompt's hash, so cached labels keep theirs).")
-    public var logprobThreshold = AnnotationPrompt.calibratedThreshold
+    @Option(help: "With logprob labels: the P(yes) share above which a message is progress (default: the one chosen for the goal with Oni's prompt and the local judge, 0.85 for the default goal; choose another model's with `oni label-eval --choose-threshold`; part of the prompt's hash, so cached labels keep theirs).")
+    public var logprobThreshold: Double?
     @Option(help: "Ask each message more than one way and keep only consistent labels: none, agree (tagged and logprob must agree) or vote (those and the examples reversed; the majority).")
     public var labelCheck = LabelCheck.none
     @Option(help: "What each question asks about: sentence (each of the messages the game joined into one line, cached on its own; the line is progress when one of them is) or message (the whole line). Oni's prompts only: ONI's ask the whole message.")
@@ -38,7 +38,7 @@ public struct AnnotatorOptions: ParsableArguments, Sendable {
 
     public func validate() throws {
         guard llmTimeout > 0 else { throw ValidationError("--llm-timeout must be positive") }
-        guard logprobThreshold > 0 && logprobThreshold < 1 else { throw ValidationError("--logprob-threshold must be between 0 and 1") }
+        if let logprobThreshold, !(logprobThreshold > 0 && logprobThreshold < 1) { throw ValidationError("--logprob-threshold must be between 0 and 1") }
         guard llmRetries >= 0, llmConcurrency >= 0 else { throw ValidationError("--llm-retries and --llm-concurrency must not be negative") }
         guard maxConcurrentRequests > 0, maxQueuedRequests > 0, llmMaxTokens > 0 else {
             throw ValidationError("--max-concurrent-requests, --max-queued-requests and --llm-max-tokens must be positive")

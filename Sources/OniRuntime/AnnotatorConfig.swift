@@ -30,8 +30,10 @@ public struct AnnotatorConfig: Sendable {
     public var labelMode = LabelMode.tagged
     /// Whose prompts (Oni's or ONI's).
     public var promptStyle = PromptStyle.default
-    /// In `logprob` mode, the P(yes) share above which a message is progress (see `AnnotationPrompt.threshold`).
-    public var logprobThreshold = AnnotationPrompt.calibratedThreshold
+    /// In `logprob` mode, the P(yes) share above which a message is progress (see
+    /// `AnnotationPrompt.threshold`); nil: the one chosen for the goal
+    /// (`AnnotationPrompt.calibratedThreshold(for:)`).
+    public var logprobThreshold: Double?
     /// Whether a label must agree with itself, asked more than one way (see `LabelCheck`).
     public var labelCheck = LabelCheck.none
     /// Whether messages are asked whole or sentence by sentence (see `LabelUnit`).

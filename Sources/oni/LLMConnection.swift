@@ -10,6 +10,9 @@ struct LLMConnection {
     var config: LLMServerConfig
     /// The local server, when one was started (stop it when done).
     var server: LocalLLMProcess?
+    /// SIGINT and SIGTERM stop the local server before the command exits, so an interrupted
+    /// command never leaves a llama-server behind.
+    private var interruption: [any DispatchSourceSignal] = []
 
     init(_ annotator: AnnotatorOptions, modelFile: String?, threads: Int, logPath: String, command: String) throws {
         if let remote = annotator.llmServer() {
@@ -23,6 +26,16 @@ struct LLMConnection {
             Console.line("\(command): starting the local llama-server with \(local.modelName) (log: \(logPath))")
             let started = try LocalLLMProcess(local, port: LocalLLMProcess.freePort(), threads: threads, logPath: logPath)
             server = started
+            interruption = [SIGINT, SIGTERM].map { number in
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler {
+                    started.stop()
+                    exit(128 + number)
+                }
+                source.resume()
+                return source
+            }
             config = LLMServerConfig(baseURL: started.baseURL, model: local.identity)
             config.maxConcurrentRequests = annotator.llmConcurrency == 0 ? 1 : annotator.llmConcurrency
         } catch {

@@ -60,4 +60,20 @@ import Testing
         #expect(eval.output.contains("judged        4 (0 without a label)") && eval.output.contains("Cohen's κ     0.500"), "\(eval.output)")
         #expect(llm.receivedMessages.count == 4 && llm.receivedMessages.allSatisfy { $0.hasPrefix("Context: I am playing NetHack") })
     }
+
+    /// Interrupted while it labels, `oni label-eval` stops the llama-server it started instead of
+    /// leaving it running with no parent.
+    @Test(.enabled(if: OniRunTests.localLLMInstalled)) func anInterruptedRunStopsItsLocalServer() throws {
+        let set = FileManager.default.currentDirectoryPath + "/Tests/OniAnnotationTests/LabelSet/nethack-messages.jsonl"
+        let eval = try ChildProcess("oni", ["label-eval", set, "--limit", "200", "--llm-threads", "1"], name: "label-eval")
+        var servers: [Int32] = []
+        defer { for pid in servers { kill(pid, SIGKILL) } }  // should this test fail, no server is left behind either
+        #expect(eventually(seconds: 240) {
+            servers = childPIDs(of: eval.pid, matching: "llama-server")
+            return !servers.isEmpty && eval.output.contains("messages of")
+        }, "\(eval.output)")
+        eval.signal(SIGTERM)
+        #expect(eval.wait(seconds: 30) == 128 + SIGTERM, "\(eval.output)")
+        #expect(!servers.isEmpty && servers.allSatisfy { kill($0, 0) != 0 }, "llama-server \(servers) outlived oni label-eval")
+    }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OniAnnotation
 import OniLearning
 import OniEnvironments
 @testable import OniOptions
@@ -70,6 +71,19 @@ func everyLearnerOptionChanged() -> [String] {
         #expect(auto.llmThreads == max(1, cores - 2))
         let fixed = try RunSettings.parse(["--llm-threads", "5"]).plan(runDirectory: "/tmp/run", environment: [:])
         #expect(fixed.llmThreads == 5)
+    }
+
+    /// Without --logprob-threshold each goal's prompt takes the threshold chosen for it on the
+    /// labelled set's development part; given, it is the one for every goal.
+    @Test func theLogprobThresholdIsTheGoalsUnlessGiven() throws {
+        var config = AnnotatorConfig(llm: LLMServerConfig(baseURL: URL(string: "http://unused.invalid/v1")!))
+        try AnnotatorProcess.parse(["--bind", "tcp://127.0.0.1:5557"]).annotator.apply(to: &config)
+        #expect(config.logprobThreshold == nil && config.labelUnit == LabelUnit.sentence)
+        #expect(AnnotationPrompt.calibratedThreshold(for: .default) == 0.85 && AnnotationPrompt.calibratedThreshold(for: .combat) == 0.67)
+        #expect(AnnotationPrompt.calibratedThreshold(for: .gold) == 0.73 && AnnotationPrompt.calibratedThreshold(for: .custom("Pray.")) == 0.85)
+        try AnnotatorProcess.parse(["--bind", "tcp://127.0.0.1:5557", "--logprob-threshold", "0.6", "--label-unit", "message"]).annotator.apply(to: &config)
+        #expect(config.logprobThreshold == 0.6 && config.labelUnit == LabelUnit.message)
+        #expect(throws: (any Error).self) { try AnnotatorProcess.parse(["--bind", "tcp://127.0.0.1:5557", "--logprob-threshold", "1"]) }
     }
 
     @Test func everyLearnerOptionGivenToOniRunReachesTheLearner() throws {
