@@ -5,11 +5,16 @@ import OniTestSupport
 import Testing
 
 @Suite struct MessageLabelerTests {
-    private static func labeler(_ server: FakeLLMServer) -> (MessageLabeler, OpenAICompatibleBackend) {
-        let backend = OpenAICompatibleBackend(
+    /// A backend for `server`: model "fake-model", four requests at once, one quick retry.
+    static func backend(_ server: FakeLLMServer) -> OpenAICompatibleBackend {
+        OpenAICompatibleBackend(
             config: LLMServerConfig(
                 baseURL: server.baseURL, model: "fake-model", timeoutSeconds: 10, maxRetries: 1, maxConcurrentRequests: 4,
                 retryBaseDelaySeconds: 0.01))
+    }
+
+    private static func labeler(_ server: FakeLLMServer) -> (MessageLabeler, OpenAICompatibleBackend) {
+        let backend = Self.backend(server)
         return (MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: .default)), backend)
     }
 
@@ -32,10 +37,7 @@ import Testing
     /// (a later run); other goals, prompts or models ask again; unparseable replies are not kept.
     @Test func theCacheAnswersRepeatedQuestions() async throws {
         let server = try FakeLLMServer { message, _ in .reply(message.contains("key") ? "<label>yes</label>" : "maybe") }
-        let backend = OpenAICompatibleBackend(
-            config: LLMServerConfig(
-                baseURL: server.baseURL, model: "fake-model", timeoutSeconds: 10, maxRetries: 1, maxConcurrentRequests: 4,
-                retryBaseDelaySeconds: 0.01))
+        let backend = Self.backend(server)
         let cache = MemoryLabelCache()
         let first = MessageLabeler(backend: backend, prompt: AnnotationPrompt(goal: .default), cache: cache)
         let key = AnnotationItem(messageID: 1, text: "You find a key."), wall = AnnotationItem(messageID: 2, text: "It's a wall.")

@@ -27,10 +27,7 @@ import Testing
     /// same sentences in another order, or next to others, are answered from the cache.
     @Test func anySentenceThatShowsProgressMakesTheLineProgress() async throws {
         let server = try FakeLLMServer { message, _ in .reply(message.contains("kill") ? "<label>yes</label>" : "<label>no</label>") }
-        let backend = OpenAICompatibleBackend(
-            config: LLMServerConfig(
-                baseURL: server.baseURL, model: "fake-model", timeoutSeconds: 10, maxRetries: 1, maxConcurrentRequests: 4,
-                retryBaseDelaySeconds: 0.01))
+        let backend = MessageLabelerTests.backend(server)
         let cache = MemoryLabelCache()
         let prompt = AnnotationPrompt(goal: .default, unit: .sentence)
         let labeler = MessageLabeler(backend: backend, prompt: prompt, cache: cache)
