@@ -160,7 +160,7 @@ import Testing
         // The template behind every label's hash is on record in the annotator's cache.
         let hashes = try store.database.prepare("SELECT DISTINCT prompt_hash FROM labels WHERE status = 'labelled'")
         let cache = try SQLiteLabelCache(path: run + "/label-cache.sqlite")
-        while try hashes.step() { #expect(cache.prompt(hash: hashes.text(0))?.hasPrefix("oni-label-v1") == true) }
+        while try hashes.step() { #expect(cache.prompt(hash: hashes.text(0))?.hasPrefix("oni-label-v2") == true) }
     }
 
     /// With --reward classification the learner trains its classifier on the labels as they arrive.
