@@ -356,7 +356,9 @@ if [[ -z $het_llm ]]; then
     note "(c) no local LLM (bash deploy/setup-llm.sh installs it): the hetjob runs without annotation"
   fi
 fi
-budget_c=$((fps * 30 > 16000 ? fps * 30 / 1000 * 1000 : 16000))
+# ~60 s of training: after the requeue the LLM server starts again and reads the few-shot
+# prefix (~20 s on a shared core) before its first label.
+budget_c=$((fps * 60 > 32000 ? fps * 60 / 1000 * 1000 : 32000))
 mark_c=$((budget_c / 4))
 t0=$SECONDS
 # Two workers (component 2's --ntasks after the second ':'); the GPU request stays as written.
