@@ -70,15 +70,16 @@ public struct AnnotationPrompt: Sendable {
     /// Whose prompts: Oni's own or ONI's (`ONIPrompts`).
     public let style: PromptStyle
 
-    /// Builds the prompt for `goal`, answered as `mode` asks, with `fewShot`'s examples; with
+    /// Builds the prompt for `goal`, answered as `mode` asks, with `fewShot`'s examples and
+    /// `threshold` (nil: the one chosen for the goal, `calibratedThreshold(for:)`); with
     /// `style` `.oni` (or `.oniReworded`), ONI's chain-of-thought prompt instead (tagged only:
     /// its label comes after the reasoning, not as a first token).
-    public init(goal: Goal, mode: LabelMode = .tagged, fewShot: FewShotExamples = .builtIn, threshold: Double = 0.5, style: PromptStyle = .default, unit: LabelUnit = .message) {
+    public init(goal: Goal, mode: LabelMode = .tagged, fewShot: FewShotExamples = .builtIn, threshold: Double? = 0.5, style: PromptStyle = .default, unit: LabelUnit = .message) {
         self.goal = goal
         self.unit = style == .default ? unit : .message
         self.style = style
         self.mode = style == .default ? mode : .tagged
-        self.threshold = self.mode == .logprob ? threshold : 0.5
+        self.threshold = self.mode == .logprob ? threshold ?? Self.calibratedThreshold(for: goal) : 0.5
         self.fewShot = fewShot
         let goalLine = goal.text.isEmpty ? "No goal is given: judge by what you know of the game." : "The player's goal: \(goal.text)"
         let task = """

@@ -254,12 +254,10 @@ public final class AnnotatorServer {
         if let known = labelers[goal] { return known }
         // Goals come from peers: keep the table small.
         if labelers.count >= 16 { labelers.removeAll() }
-        let asked = Goal(argument: goal.isEmpty ? "default" : goal)
         let labeler = CheckedLabeler(
             backend: labelling,
             prompt: AnnotationPrompt(
-                goal: asked, mode: config.labelMode, fewShot: config.fewShot,
-                threshold: config.logprobThreshold ?? AnnotationPrompt.calibratedThreshold(for: asked),
+                goal: Goal(argument: goal.isEmpty ? "default" : goal), mode: config.labelMode, fewShot: config.fewShot, threshold: config.logprobThreshold,
                 style: config.promptStyle, unit: config.labelUnit),
             cache: cache, pairJudge: config.pairJudge, check: config.labelCheck)
         labelers[goal] = labeler

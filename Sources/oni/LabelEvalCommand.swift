@@ -55,9 +55,7 @@ struct LabelEvalCommand: AsyncParsableCommand {
         let mode = connection.labelMode(annotator.labelMode)
         let fewShot: FewShotExamples
         do { fewShot = try annotator.llmExamples.map { try FewShotExamples.load(path: $0) } ?? .builtIn } catch { return fail("\(error)") }
-        let prompt = AnnotationPrompt(
-            goal: Goal(argument: goal), mode: mode, fewShot: fewShot,
-            threshold: annotator.logprobThreshold ?? AnnotationPrompt.calibratedThreshold(for: Goal(argument: goal)), style: annotator.prompt, unit: annotator.labelUnit)
+        let prompt = AnnotationPrompt(goal: Goal(argument: goal), mode: mode, fewShot: fewShot, threshold: annotator.logprobThreshold, style: annotator.prompt, unit: annotator.labelUnit)
         let labeler = CheckedLabeler(backend: OpenAICompatibleBackend(config: connection.config), prompt: prompt, cache: nil, check: annotator.labelCheck)
         Console.line(
             "oni label-eval: \(chosen.count) messages of \(set) (\(chooseThreshold ? "all" : part)), goal '\(goal)', \(connection.config.model) "

@@ -106,9 +106,7 @@ struct ReplayCommand: ParsableCommand {
                 let path = annotator.annotationCache ?? SQLiteLabelCache.defaultPath
                 do { cache = try SQLiteLabelCache(path: path) } catch { Console.line("oni replay: label cache unusable (\(error)); asking about every message") }
             }
-            let prompt = AnnotationPrompt(
-                goal: Goal(argument: goal), mode: mode, fewShot: fewShot,
-                threshold: annotator.logprobThreshold ?? AnnotationPrompt.calibratedThreshold(for: Goal(argument: goal)), style: annotator.prompt, unit: annotator.labelUnit)
+            let prompt = AnnotationPrompt(goal: Goal(argument: goal), mode: mode, fewShot: fewShot, threshold: annotator.logprobThreshold, style: annotator.prompt, unit: annotator.labelUnit)
             let labeler = MessageLabeler(backend: OpenAICompatibleBackend(config: llm), prompt: prompt, cache: cache)
             do {
                 let report = try await Relabeller(runDirectory: runDir, labeler: labeler).run { done, total in

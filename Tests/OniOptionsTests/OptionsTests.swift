@@ -81,6 +81,10 @@ func everyLearnerOptionChanged() -> [String] {
         #expect(config.logprobThreshold == nil && config.labelUnit == LabelUnit.sentence)
         #expect(AnnotationPrompt.calibratedThreshold(for: .default) == 0.85 && AnnotationPrompt.calibratedThreshold(for: .combat) == 0.67)
         #expect(AnnotationPrompt.calibratedThreshold(for: .gold) == 0.73 && AnnotationPrompt.calibratedThreshold(for: .custom("Pray.")) == 0.85)
+        // The prompt takes the goal's when none is given (what the annotator, label-eval and replay pass on).
+        #expect(AnnotationPrompt(goal: .combat, mode: .logprob, threshold: nil).threshold == 0.67)
+        #expect(AnnotationPrompt(goal: .default, mode: .logprob, threshold: nil).threshold == 0.85)
+        #expect(AnnotationPrompt(goal: .gold, mode: .logprob, threshold: 0.6).threshold == 0.6)
         try AnnotatorProcess.parse(["--bind", "tcp://127.0.0.1:5557", "--logprob-threshold", "0.6", "--label-unit", "message"]).annotator.apply(to: &config)
         #expect(config.logprobThreshold == 0.6 && config.labelUnit == LabelUnit.message)
         #expect(throws: (any Error).self) { try AnnotatorProcess.parse(["--bind", "tcp://127.0.0.1:5557", "--logprob-threshold", "1"]) }
