@@ -15,6 +15,11 @@ public protocol Scalar: BinaryFloatingPoint, Sendable {
     static func tanh(_ x: Self) -> Self
     /// 1 / (1 + e⁻ˣ).
     static func sigmoid(_ x: Self) -> Self
+    /// `values` as Float32 (the wire's and the checkpoints' type): one copy, no per-element
+    /// generic conversion (which, unspecialised, cost as much as an update for a weight broadcast).
+    static func floats(_ values: [Self]) -> [Float]
+    /// Float32 `values` in this type.
+    static func converting(_ values: [Float]) -> [Self]
 }
 
 extension Float: Scalar {
@@ -72,6 +77,8 @@ extension Float: Scalar {
         return Float(signOf: x, magnitudeOf: t)
     }
     @inline(__always) public static func log(_ x: Float) -> Float { Foundation.log(x) }
+    public static func floats(_ values: [Float]) -> [Float] { values }
+    public static func converting(_ values: [Float]) -> [Float] { values }
 }
 
 extension Double: Scalar {
@@ -90,6 +97,8 @@ extension Double: Scalar {
     @inline(__always) public static func log(_ x: Double) -> Double { Foundation.log(x) }
     @inline(__always) public static func tanh(_ x: Double) -> Double { Foundation.tanh(x) }
     @inline(__always) public static func sigmoid(_ x: Double) -> Double { 1 / (1 + Foundation.exp(-x)) }
+    public static func floats(_ values: [Double]) -> [Float] { values.map { Float($0) } }
+    public static func converting(_ values: [Float]) -> [Double] { values.map { Double($0) } }
 }
 
 /// Row-major matrix product helpers over Swift arrays.
