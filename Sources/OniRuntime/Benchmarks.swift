@@ -160,28 +160,37 @@ public enum Benchmarks {
     /// Grid environment steps per second on one core, random actions.
     public static func env(output: (String) -> Void) {
         for task in GridTask.allCases {
-            guard let elapsed = try? stepThrough(GridWorld(task: task), steps: 2_000_000) else { continue }
+            guard let elapsed = try? stepThrough([GridWorld(task: task)], steps: 2_000_000) else { continue }
             output("env        " + "grid:\(task.rawValue)".padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "%10.0f steps/s (1 core, with observation)", 2_000_000 / elapsed))
         }
         do {
             for name in ["nethack:score", "nethack:staircase"] {
                 let n = 20_000
-                let elapsed = try stepThrough(try NetHackEnvironment(name: name), steps: n)
+                let elapsed = try stepThrough([try NetHackEnvironment(name: name)], steps: n)
                 output("env        " + name.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%6.0f steps/s (1 core, random actions, resets included)", Double(n) / elapsed))
             }
+            // A worker steps 16 games in turn: their states do not all fit in the core's caches.
+            let games = try (0..<16).map { _ in try NetHackEnvironment(name: "nethack:score") }
+            let elapsed = try stepThrough(games, steps: 20_000)
+            output("env        " + "nethack:score".padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%6.0f steps/s (1 core, 16 games stepped in turn, as a worker does)", 20_000 / elapsed))
         } catch {
             output("env        nethack: not measured (\(error))")
         }
     }
 
     /// Seconds for `steps` random steps (resets included), writing every observation field each step.
-    private static func stepThrough(_ env: some Environment, steps n: Int) throws -> Double {
+    /// Steps `envs` in turn, `n` steps in all, with random actions; each writes its observation.
+    private static func stepThrough<E: Environment>(_ envs: [E], steps n: Int) throws -> Double {
         var rng = SeededGenerator(seed: 1)
         var seed: UInt64 = 0
-        try env.reset(seed: seed)
-        var buffers = env.observationFields.map { [UInt8](repeating: 0, count: $0.byteCount) }
+        for env in envs {
+            try env.reset(seed: seed)
+            seed += 1
+        }
+        var buffers = envs[0].observationFields.map { [UInt8](repeating: 0, count: $0.byteCount) }
         return try seconds {
-            for _ in 0..<n {
+            for i in 0..<n {
+                let env = envs[i % envs.count]
                 if try env.step(rng.below(env.actionCount)).done {
                     seed += 1
                     try env.reset(seed: seed)
