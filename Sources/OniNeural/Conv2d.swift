@@ -1,12 +1,17 @@
+import CConvolution
 import OniCore
+
+/// Whether this CPU runs the direct convolution kernel (AVX-512F); asked once.
+private let directConvolutionRuns = oni_conv_direct_available() != 0
 
 /// 2-D convolution, stride 1, zero padding, over channel-first inputs
 /// [batch, channels, height, width] → [batch, filters, height', width'],
-/// computed as im2col + one matrix product over the whole batch per pass.
+/// computed directly (Float32 on a CPU with AVX-512: `CConvolution`, no im2col copy, no
+/// packing) or as im2col + one matrix product per chunk of examples.
 /// A 1-D convolution over [batch, channels, length] is the height-1 case
 /// (`init(name:channels:length:…)`). With `activation: .elu` the output is ELU(conv) in one
-/// layer: the activation is applied while each chunk's product is still in cache, and its
-/// derivative while the output gradient is reordered, instead of in two more passes over memory.
+/// layer: the activation is applied while each block of output is still in registers (direct)
+/// or each chunk's product in cache (im2col), and its derivative in one pass on the way back.
 public final class Conv2d<S: Scalar>: Layer {
     public let channels: Int, height: Int, width: Int
     public let filters: Int, kernelHeight: Int, kernelWidth: Int, paddingHeight: Int, paddingWidth: Int
@@ -23,6 +28,9 @@ public final class Conv2d<S: Scalar>: Layer {
     /// about `columnBudget` elements) stays in cache from the unfold through its two or three
     /// matrix products; unfolding a whole batch at once streamed ~100 MB through memory per pass.
     public let chunk: Int
+    /// Whether the forward pass and the input gradient run the direct kernel (Float32, AVX-512);
+    /// the weight gradient is always im2col + sgemm (a product with a long inner dimension).
+    public let direct: Bool
     /// Elements of one chunk's im2col block the chunk size aims at (256 KiB of Float32).
     public static var columnBudget: Int { 1 << 16 }
     /// The last forward's input (backward unfolds it again, chunk by chunk; let go after it) and batch size.
@@ -37,6 +45,12 @@ public final class Conv2d<S: Scalar>: Layer {
     private var columns: [S] = []
     private var product: [S] = []
     private var dColumns: [S] = []
+    /// The output gradient through ELU's derivative, [batch, filters, positions], and the weights
+    /// flipped and transposed for the input gradient's convolution, [channels, filters, kh, kw].
+    private var dPreActivation: [S] = []
+    private var flipped: [S] = []
+    /// The direct kernel's scratch (`oni_conv_workspace_bytes`), kept between passes.
+    private var workspace: [Float] = []
     /// stride ones, for the bias gradient.
     private var ones: [S] = []
     /// The im2col copy as runs: column row `row`, position `position` onwards holds
@@ -54,27 +68,30 @@ public final class Conv2d<S: Scalar>: Layer {
     /// A square `kernel` with `padding` on every side; weight shape [filters, channels, kernel, kernel].
     public convenience init(
         name: String, channels: Int, height: Int, width: Int, filters: Int, kernel: Int, padding: Int,
-        activation: Activation<S>.Kind? = nil, gain: Double = 2.0.squareRoot(), rng: inout SeededGenerator
+        activation: Activation<S>.Kind? = nil, gain: Double = 2.0.squareRoot(), direct: Bool = true, rng: inout SeededGenerator
     ) {
         self.init(
             name: name, channels: channels, height: height, width: width, filters: filters, kernel: (kernel, kernel),
-            padding: (padding, padding), weightShape: [filters, channels, kernel, kernel], activation: activation, gain: gain, rng: &rng)
+            padding: (padding, padding), weightShape: [filters, channels, kernel, kernel], activation: activation, gain: gain,
+            direct: direct, rng: &rng)
     }
 
     /// 1-D: `kernel` taps along `length` with `padding` at both ends; weight shape [filters, channels, kernel] (PyTorch's Conv1d).
     public convenience init(
         name: String, channels: Int, length: Int, filters: Int, kernel: Int, padding: Int,
-        activation: Activation<S>.Kind? = nil, gain: Double = 2.0.squareRoot(), rng: inout SeededGenerator
+        activation: Activation<S>.Kind? = nil, gain: Double = 2.0.squareRoot(), direct: Bool = true, rng: inout SeededGenerator
     ) {
         self.init(
             name: name, channels: channels, height: 1, width: length, filters: filters, kernel: (1, kernel),
-            padding: (0, padding), weightShape: [filters, channels, kernel], activation: activation, gain: gain, rng: &rng)
+            padding: (0, padding), weightShape: [filters, channels, kernel], activation: activation, gain: gain, direct: direct, rng: &rng)
     }
 
     private init(
         name: String, channels: Int, height: Int, width: Int, filters: Int, kernel: (height: Int, width: Int),
-        padding: (height: Int, width: Int), weightShape: [Int], activation: Activation<S>.Kind?, gain: Double, rng: inout SeededGenerator
+        padding: (height: Int, width: Int), weightShape: [Int], activation: Activation<S>.Kind?, gain: Double, direct: Bool,
+        rng: inout SeededGenerator
     ) {
+        self.direct = direct && S.self == Float.self && directConvolutionRuns
         precondition(activation == nil || activation == .elu, "Conv2d: only ELU is fused")
         self.activation = activation
         precondition(
@@ -107,6 +124,12 @@ public final class Conv2d<S: Scalar>: Layer {
         prepareScratch(patch: patch, stride: stride)
         output.reuse(count: batch * outputSize)
         let elu = activation == .elu
+        if direct {
+            convolve(
+                input, weight.value, bias: bias.value, into: &output, batch: batch, channels: channels, height: height, width: width,
+                filters: filters, kernel: (kernelHeight, kernelWidth), padding: (paddingHeight, paddingWidth), elu: elu)
+            return output
+        }
         input.withUnsafeBufferPointer { src in
             columns.withUnsafeMutableBufferPointer { cols in
                 product.withUnsafeMutableBufferPointer { prod in
@@ -143,77 +166,117 @@ public final class Conv2d<S: Scalar>: Layer {
     public func backward(_ outputGradient: [S]) -> [S] {
         let patch = channels * kernelHeight * kernelWidth, positions = outputHeight * outputWidth, stride = chunk * positions
         prepareScratch(patch: patch, stride: stride)
-        inputGradient.reuseZeroed(count: batch * inputSize)
-        let batch = self.batch, elu = activation == .elu
+        let batch = self.batch
         defer { input = [] }  // the producer's buffer is its own again
-        input.withUnsafeBufferPointer { src in
+        // dLoss/d(pre-activation): through ELU's derivative, eˣ = y + 1 where x ≤ 0.
+        if activation == .elu {
+            dPreActivation.reuse(count: batch * outputSize)
             output.withUnsafeBufferPointer { y in
-            outputGradient.withUnsafeBufferPointer { dOut in
-                columns.withUnsafeMutableBufferPointer { cols in
-                    product.withUnsafeMutableBufferPointer { dOutT in
-                        dColumns.withUnsafeMutableBufferPointer { dCols in
-                            inputGradient.withUnsafeMutableBufferPointer { dIn in
-                                weight.value.withUnsafeBufferPointer { w in
-                                    weight.gradient.withUnsafeMutableBufferPointer { dW in
-                                        bias.gradient.withUnsafeMutableBufferPointer { dB in
-                                            for first in Swift.stride(from: 0, to: batch, by: chunk) {
-                                                let rows = min(chunk, batch - first), wide = rows * positions
-                                                // dOut reordered to [filters, rows·positions] (block copies; through
-                                                // ELU's derivative, eˣ = y + 1 where x ≤ 0), then the bias gradient
-                                                // as one matrix-vector product with ones.
-                                                for e in 0..<rows {
-                                                    for f in 0..<filters {
-                                                        let at = (first + e) * outputSize + f * positions
-                                                        let target = dOutT.baseAddress! + (f * stride + e * positions)
-                                                        if elu {
-                                                            let g = dOut.baseAddress! + at, out = y.baseAddress! + at
-                                                            for p in 0..<positions { target[p] = out[p] > 0 ? g[p] : g[p] * (out[p] + 1) }
-                                                        } else {
-                                                            target.update(from: dOut.baseAddress! + at, count: positions)
-                                                        }
-                                                    }
-                                                }
-                                                ones.withUnsafeBufferPointer { one in
-                                                    S.gemm(
-                                                        transposeA: false, transposeB: false, m: filters, n: 1, k: wide, alpha: 1,
-                                                        a: dOutT.baseAddress!, lda: stride, b: one.baseAddress!, ldb: 1, beta: 1, c: dB.baseAddress!, ldc: 1)
-                                                }
-                                                unfold(src, first: first, rows: rows, into: cols, stride: stride)
-                                                // dW += dOut · columnsᵀ ; dColumns = Wᵀ · dOut
-                                                S.gemm(
-                                                    transposeA: false, transposeB: true, m: filters, n: patch, k: wide, alpha: 1,
-                                                    a: dOutT.baseAddress!, lda: stride, b: cols.baseAddress!, ldb: stride, beta: 1,
-                                                    c: dW.baseAddress!, ldc: patch)
-                                                S.gemm(
-                                                    transposeA: true, transposeB: false, m: patch, n: wide, k: filters, alpha: 1,
-                                                    a: w.baseAddress!, lda: patch, b: dOutT.baseAddress!, ldb: stride, beta: 0,
-                                                    c: dCols.baseAddress!, ldc: stride)
-                                                // col2im: add each run back where it came from.
-                                                runs.withUnsafeBufferPointer { runs in
-                                                wraps.withUnsafeBufferPointer { wraps in
-                                                    for e in 0..<rows {
-                                                        let target = dIn.baseAddress! + (first + e) * inputSize
-                                                        for wrap in wraps { dCols[e * positions + wrap.row * stride + wrap.position] = 0 }
-                                                        let source = UnsafePointer(dCols.baseAddress! + e * positions)
-                                                        for run in runs {
-                                                            let d = target + run.input, c = source + (run.row * stride + run.position)
-                                                            for i in 0..<run.length { d[i] += c[i] }
-                                                        }
-                                                    }
-                                                }
-                                                }
-                                            }
-                                        }
-                                    }
-                                }
+                outputGradient.withUnsafeBufferPointer { g in
+                    dPreActivation.withUnsafeMutableBufferPointer { d in
+                        for i in 0..<d.count { d[i] = y[i] > 0 ? g[i] : g[i] * (y[i] + 1) }
+                    }
+                }
+            }
+        }
+        let dZ = activation == .elu ? dPreActivation : outputGradient
+        if direct { inputGradient.reuse(count: batch * inputSize) } else { inputGradient.reuseZeroed(count: batch * inputSize) }
+        dZ.withUnsafeBufferPointer { dZ in
+        input.withUnsafeBufferPointer { src in
+        columns.withUnsafeMutableBufferPointer { cols in
+        product.withUnsafeMutableBufferPointer { dZT in
+        dColumns.withUnsafeMutableBufferPointer { dCols in
+        inputGradient.withUnsafeMutableBufferPointer { dIn in
+        weight.value.withUnsafeBufferPointer { w in
+        weight.gradient.withUnsafeMutableBufferPointer { dW in
+        bias.gradient.withUnsafeMutableBufferPointer { dB in
+            for first in Swift.stride(from: 0, to: batch, by: chunk) {
+                let rows = min(chunk, batch - first), wide = rows * positions
+                // dZ reordered to [filters, rows·positions], then the bias gradient as one
+                // matrix-vector product with ones.
+                for e in 0..<rows {
+                    for f in 0..<filters {
+                        (dZT.baseAddress! + (f * stride + e * positions)).update(
+                            from: dZ.baseAddress! + ((first + e) * outputSize + f * positions), count: positions)
+                    }
+                }
+                ones.withUnsafeBufferPointer { one in
+                    S.gemm(
+                        transposeA: false, transposeB: false, m: filters, n: 1, k: wide, alpha: 1,
+                        a: dZT.baseAddress!, lda: stride, b: one.baseAddress!, ldb: 1, beta: 1, c: dB.baseAddress!, ldc: 1)
+                }
+                unfold(src, first: first, rows: rows, into: cols, stride: stride)
+                // dW += dZ · columnsᵀ
+                S.gemm(
+                    transposeA: false, transposeB: true, m: filters, n: patch, k: wide, alpha: 1,
+                    a: dZT.baseAddress!, lda: stride, b: cols.baseAddress!, ldb: stride, beta: 1, c: dW.baseAddress!, ldc: patch)
+                guard !direct else { continue }
+                // dColumns = Wᵀ · dZ, then col2im: add each run back where it came from.
+                S.gemm(
+                    transposeA: true, transposeB: false, m: patch, n: wide, k: filters, alpha: 1,
+                    a: w.baseAddress!, lda: patch, b: dZT.baseAddress!, ldb: stride, beta: 0, c: dCols.baseAddress!, ldc: stride)
+                runs.withUnsafeBufferPointer { runs in
+                    wraps.withUnsafeBufferPointer { wraps in
+                        for e in 0..<rows {
+                            let target = dIn.baseAddress! + (first + e) * inputSize
+                            for wrap in wraps { dCols[e * positions + wrap.row * stride + wrap.position] = 0 }
+                            let source = UnsafePointer(dCols.baseAddress! + e * positions)
+                            for run in runs {
+                                let d = target + run.input, c = source + (run.row * stride + run.position)
+                                for i in 0..<run.length { d[i] += c[i] }
                             }
                         }
                     }
                 }
             }
+        } } } } } } } } }
+        if direct {
+            // The input gradient is the convolution of dZ with the weights flipped in both axes
+            // and transposed (filters ↔ channels), padded by kernel − 1 − padding.
+            let (kh, kw) = (kernelHeight, kernelWidth)
+            flipped.reuse(count: weight.count)
+            weight.value.withUnsafeBufferPointer { w in
+                flipped.withUnsafeMutableBufferPointer { t in
+                    for f in 0..<filters {
+                        for c in 0..<channels {
+                            for ky in 0..<kh {
+                                for kx in 0..<kw { t[((c * filters + f) * kh + ky) * kw + kx] = w[((f * channels + c) * kh + kh - 1 - ky) * kw + kw - 1 - kx] }
+                            }
+                        }
+                    }
+                }
             }
+            convolve(
+                dZ, flipped, bias: nil, into: &inputGradient, batch: batch, channels: filters, height: outputHeight, width: outputWidth,
+                filters: channels, kernel: (kh, kw), padding: (kh - 1 - paddingHeight, kw - 1 - paddingWidth), elu: false)
         }
         return inputGradient
+    }
+
+    /// The direct kernel (`CConvolution`) over a batch; only where `direct` (S is Float32).
+    private func convolve(
+        _ x: [S], _ w: [S], bias: [S]?, into out: inout [S], batch: Int, channels: Int, height: Int, width: Int, filters: Int,
+        kernel: (Int, Int), padding: (Int, Int), elu: Bool
+    ) {
+        func floats(_ p: UnsafeBufferPointer<S>) -> UnsafePointer<Float> { UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: Float.self) }
+        x.withUnsafeBufferPointer { x in
+            w.withUnsafeBufferPointer { w in
+                out.withUnsafeMutableBufferPointer { o in
+                    let target = UnsafeMutableRawPointer(o.baseAddress!).assumingMemoryBound(to: Float.self)
+                    let bytes = oni_conv_workspace_bytes(Int32(channels), Int32(height), Int32(width), Int32(filters), Int32(kernel.0), Int32(kernel.1))
+                    let needed = (bytes + 3) / 4
+                    if workspace.count < needed { workspace = [Float](repeating: 0, count: needed) }
+                    workspace.withUnsafeMutableBytes { scratch in
+                        let run = { (b: UnsafePointer<Float>?) in
+                            oni_conv_forward(
+                                floats(x), floats(w), b, target, Int32(batch), Int32(channels), Int32(height), Int32(width), Int32(filters),
+                                Int32(kernel.0), Int32(kernel.1), Int32(padding.0), Int32(padding.1), elu ? 1 : 0, scratch.baseAddress!)
+                        }
+                        if let bias { bias.withUnsafeBufferPointer { run(floats($0)) } } else { run(nil) }
+                    }
+                }
+            }
+        }
     }
 
     /// Sizes the chunk scratch once (zeroed: padding elements of `columns` are never written).

@@ -14,7 +14,7 @@ import OniWire
 public enum Benchmarks {
     /// The benchmark groups.
     public enum Group: String, CaseIterable, Sendable {
-        case transport, env, resets, store, blas, learner
+        case transport, env, resets, store, blas, conv, learner
     }
 
     /// A description of this machine for the report.

@@ -77,6 +77,7 @@ struct BenchCommand: ParsableCommand {
                 }
             case .store: try Benchmarks.store(output: Console.line)
             case .blas: try Benchmarks.blas(output: Console.line)
+            case .conv: Benchmarks.convolutions(output: Console.line)
             case .learner: try Benchmarks.learner(learnerOptions, output: Console.line)
             }
         }

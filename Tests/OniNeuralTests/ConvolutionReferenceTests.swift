@@ -3,8 +3,9 @@ import OniCore
 import OniNeural
 import Testing
 
-/// `Conv2d` (im2col along runs, chunked, fused ELU) against convolution written as plain loops,
-/// forward and backward, for the geometries the network uses and some it does not.
+/// `Conv2d` (im2col along runs, chunked, fused ELU; and in Float32 the direct kernel where the
+/// CPU runs it, and im2col) against convolution written as plain loops, forward and backward,
+/// for the geometries the network uses and some it does not.
 @Suite struct ConvolutionReferenceTests {
     struct Geometry: CustomStringConvertible, Sendable {
         var channels: Int, height: Int, width: Int, filters: Int, kernel: (Int, Int), padding: (Int, Int)
@@ -22,17 +23,23 @@ import Testing
         Geometry(channels: 2, height: 5, width: 6, filters: 2, kernel: (3, 3), padding: (0, 0)),
         Geometry(channels: 1, height: 6, width: 5, filters: 2, kernel: (5, 5), padding: (2, 2)),
         Geometry(channels: 2, height: 3, width: 4, filters: 2, kernel: (3, 3), padding: (2, 2)),  // wider than the input
+        // The direct kernel's blocks: 16 filters (the network's), 16 + 4 + 1, rows wider than 16 lanes.
+        Geometry(channels: 8, height: 9, width: 9, filters: 16, kernel: (3, 3), padding: (1, 1)),
+        Geometry(channels: 3, height: 5, width: 37, filters: 21, kernel: (3, 3), padding: (1, 1)),
+        Geometry(channels: 16, height: 1, width: 40, filters: 8, kernel: (1, 3), padding: (0, 1)),
     ]
 
-    static func make(_ g: Geometry, elu: Bool, rng: inout SeededGenerator) -> Conv2d<Double> {
-        let activation: Activation<Double>.Kind? = elu ? .elu : nil
+    static func make<S: Scalar>(_ g: Geometry, elu: Bool, direct: Bool = true, rng: inout SeededGenerator) -> Conv2d<S> {
+        let activation: Activation<S>.Kind? = elu ? .elu : nil
         if g.oneDimensional {
-            return Conv2d(name: "c", channels: g.channels, length: g.width, filters: g.filters, kernel: g.kernel.1, padding: g.padding.1, activation: activation, rng: &rng)
+            return Conv2d(
+                name: "c", channels: g.channels, length: g.width, filters: g.filters, kernel: g.kernel.1, padding: g.padding.1, activation: activation,
+                direct: direct, rng: &rng)
         }
         if g.kernel.0 == g.kernel.1 && g.padding.0 == g.padding.1 {
             return Conv2d(
                 name: "c", channels: g.channels, height: g.height, width: g.width, filters: g.filters, kernel: g.kernel.0, padding: g.padding.0,
-                activation: activation, rng: &rng)
+                activation: activation, direct: direct, rng: &rng)
         }
         preconditionFailure("no initialiser for \(g)")
     }
@@ -40,14 +47,36 @@ import Testing
     @Test(arguments: geometries, [false, true])
     func matchesPlainLoops(_ g: Geometry, elu: Bool) {
         var rng = SeededGenerator(seed: 31)
-        let conv = Self.make(g, elu: elu, rng: &rng)
-        conv.bias.value = GradientCheckTests.random(g.filters, &rng)
+        let conv: Conv2d<Double> = Self.make(g, elu: elu, rng: &rng)
+        Self.compare(conv, g, elu: elu, tolerance: 1e-9)
+    }
+
+    /// Float32, the direct kernel where this CPU runs it (else the test says so and checks
+    /// im2col), and im2col: relative to the reference's largest magnitude, within 1e-5.
+    @Test(arguments: geometries, [false, true])
+    func float32MatchesPlainLoops(_ g: Geometry, elu: Bool) {
+        for direct in [true, false] {
+            var rng = SeededGenerator(seed: 31)
+            let conv: Conv2d<Float> = Self.make(g, elu: elu, direct: direct, rng: &rng)
+            if direct && !conv.direct { print("ConvolutionReferenceTests: this CPU lacks AVX-512F; the direct kernel is not checked here") }
+            #expect(!direct || conv.direct || !Self.directKernelRuns)
+            Self.compare(conv, g, elu: elu, tolerance: 1e-5)
+        }
+    }
+
+    /// Whether the CPU has AVX-512F (what `Conv2d.direct` requires), read from /proc/cpuinfo.
+    static let directKernelRuns = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx512f") ?? false
+
+    static func compare<S: Scalar>(_ conv: Conv2d<S>, _ g: Geometry, elu: Bool, tolerance: Double) {
+        var rng = SeededGenerator(seed: 32)
+        conv.bias.value = GradientCheckTests.random(g.filters, &rng).map { S($0) }
         // Enough examples for several chunks of the layer's im2col.
         let batch = conv.chunk * 2 + 3
-        let x = GradientCheckTests.random(batch * conv.inputSize, &rng)
-        let dy = GradientCheckTests.random(batch * conv.outputSize, &rng)
+        let x = GradientCheckTests.random(batch * conv.inputSize, &rng).map { Double(S($0)) }
+        let dy = GradientCheckTests.random(batch * conv.outputSize, &rng).map { Double(S($0)) }
         let (kh, kw) = g.kernel, (ph, pw) = g.padding, (oh, ow) = (g.outputHeight, g.outputWidth)
-        let w = conv.weight.value
+        let w = conv.weight.value.map { Double($0) }
+        let biasValues = conv.bias.value.map { Double($0) }
         func weight(_ f: Int, _ c: Int, _ ky: Int, _ kx: Int) -> Double { w[((f * g.channels + c) * kh + ky) * kw + kx] }
         func input(_ b: Int, _ c: Int, _ y: Int, _ x0: Int) -> Double? {
             guard y >= 0, y < g.height, x0 >= 0, x0 < g.width else { return nil }
@@ -59,7 +88,7 @@ import Testing
             for f in 0..<g.filters {
                 for oy in 0..<oh {
                     for ox in 0..<ow {
-                        var sum = conv.bias.value[f]
+                        var sum = biasValues[f]
                         for c in 0..<g.channels {
                             for ky in 0..<kh {
                                 for kx in 0..<kw { sum += weight(f, c, ky, kx) * (input(b, c, oy + ky - ph, ox + kx - pw) ?? 0) }
@@ -73,8 +102,8 @@ import Testing
         let expected = preActivation.map { elu && $0 <= 0 ? Foundation.expm1($0) : $0 }
         for _ in 0..<2 {  // twice: the kept scratch gives the same answers
             for p in conv.parameters { p.zeroGradient() }
-            let y = conv.forward(x, batch: batch)
-            #expect(zip(y, expected).allSatisfy { abs($0 - $1) < 1e-10 }, "forward, \(g)")
+            let y = conv.forward(x.map { S($0) }, batch: batch).map { Double($0) }
+            #expect(Self.error(y, expected) <= tolerance, "forward, \(g), direct \(conv.direct)")
             // Backward: dX[c, y, x] = Σ W[f, c, ky, kx] · dZ[f, oy, ox] where the tap reads (y, x); dZ through ELU.
             let dz = zip(dy, preActivation).map { d, z in elu && z <= 0 ? d * Foundation.exp(z) : d }
             var dx = [Double](repeating: 0, count: x.count), dw = [Double](repeating: 0, count: w.count)
@@ -99,10 +128,17 @@ import Testing
                     }
                 }
             }
-            let gradient = conv.backward(dy)
-            #expect(zip(gradient, dx).allSatisfy { abs($0 - $1) < 1e-9 }, "input gradient, \(g)")
-            #expect(zip(conv.weight.gradient, dw).allSatisfy { abs($0 - $1) < 1e-9 }, "weight gradient, \(g)")
-            #expect(zip(conv.bias.gradient, db).allSatisfy { abs($0 - $1) < 1e-9 }, "bias gradient, \(g)")
+            let gradient = conv.backward(dy.map { S($0) }).map { Double($0) }
+            #expect(Self.error(gradient, dx) <= tolerance, "input gradient, \(g), direct \(conv.direct)")
+            #expect(Self.error(conv.weight.gradient.map { Double($0) }, dw) <= tolerance, "weight gradient, \(g), direct \(conv.direct)")
+            #expect(Self.error(conv.bias.gradient.map { Double($0) }, db) <= tolerance, "bias gradient, \(g), direct \(conv.direct)")
         }
+    }
+
+    /// The largest difference over max(1, the reference's largest magnitude); infinite if the lengths differ.
+    static func error(_ a: [Double], _ reference: [Double]) -> Double {
+        guard a.count == reference.count else { return .infinity }
+        let scale = max(1, reference.map(abs).max() ?? 0)
+        return zip(a, reference).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
     }
 }
