@@ -33,6 +33,8 @@ let package = Package(
         .target(name: "CProcessControl"),
         // The direct convolution (AVX-512, chosen at run time), which Swift cannot vectorise for a generic x86-64.
         .target(name: "CConvolution"),
+        // Matrix products with few rows (a worker's step, a GRU step): B read in place, never repacked.
+        .target(name: "CNarrowGEMM"),
 
         // Libraries, from the inside out.
         .target(name: "OniCore"),
@@ -48,7 +50,7 @@ let package = Package(
         .target(name: "OniEnvironments", dependencies: ["CNetHack", "OniCore"]),
         // The layers are generic over Float (product) and Double (gradient checks):
         // cross-module optimisation lets callers get them specialised, not run through witness tables.
-        .target(name: "OniNeural", dependencies: ["CBLAS", "CConvolution", "OniCore"], swiftSettings: [.unsafeFlags(["-cross-module-optimization"])]),
+        .target(name: "OniNeural", dependencies: ["CBLAS", "CConvolution", "CNarrowGEMM", "OniCore"], swiftSettings: [.unsafeFlags(["-cross-module-optimization"])]),
         .target(name: "OniLearning", dependencies: ["OniNeural", "OniCore"]),
         // The intrinsic rewards: message and pair tables, reward models, what they pay, ONI's composition.
         .target(name: "OniRewards", dependencies: ["OniNeural", "OniCore"]),

@@ -1,5 +1,11 @@
 import CBLAS
+import CNarrowGEMM
 import Foundation
+
+/// Whether this CPU runs `CNarrowGEMM`'s products (AVX-512F); asked once.
+private enum CNarrowGEMMRuns {
+    static let value = oni_narrow_available() != 0
+}
 
 /// The element types the network runs in: Float32 in the product, Float64 in
 /// gradient checks. Matrix products go to OpenBLAS (sgemm / dgemm).
@@ -27,6 +33,10 @@ extension Float: Scalar {
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        if MatMul.isNarrow(transposeA: transposeA, m: m, n: n, k: k, alpha: alpha, beta: beta) {
+            oni_narrow_gemm(transposeB ? 1 : 0, Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            return
+        }
         cblas_sgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
@@ -103,6 +113,17 @@ extension Double: Scalar {
 
 /// Row-major matrix product helpers over Swift arrays.
 public enum MatMul {
+    /// Whether Float32 products with few rows go to `CNarrowGEMM` on this CPU (AVX-512F).
+    public static var narrowProductsRun: Bool { CNarrowGEMMRuns.value }
+
+    /// The products `CNarrowGEMM` takes: at most 32 rows of A, not transposed, an inner dimension
+    /// up to 2,048 (A's transpose stays in cache), at least 8 columns, alpha 1 and beta 0 or 1.
+    /// Measured on the worker's inference and a GRU's steps, where sgemm repacks B on every call.
+    @inline(__always)
+    public static func isNarrow(transposeA: Bool, m: Int, n: Int, k: Int, alpha: Float, beta: Float) -> Bool {
+        narrowProductsRun && !transposeA && m <= 32 && k <= 2048 && n >= 8 && alpha == 1 && (beta == 0 || beta == 1)
+    }
+
     /// C[m×n] (+)= op(A) · op(B) with A stored [m×k] (or [k×m] if transposed) and B [k×n] (or [n×k]).
     @_specialize(exported: true, where S == Float)
     @_specialize(exported: true, where S == Double)

@@ -45,6 +45,53 @@ import Testing
             }
         }
     }
+
+    /// Products with few rows (`CNarrowGEMM` where the CPU has AVX-512F, else sgemm) against a
+    /// plain loop: both forms of B, beta 0 and 1, leading dimensions wider than the matrices,
+    /// row counts on both sides of its 16-row blocks, column counts on both sides of its blocks.
+    @Test(arguments: [(1, 8, 1), (5, 23, 256), (16, 768, 256), (17, 9, 300), (32, 256, 768), (3, 100, 2048)])
+    func narrowProductsMatchAPlainReference(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        let hasAVX512 = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx512f") ?? false
+        #expect(MatMul.narrowProductsRun == hasAVX512)
+        #expect(MatMul.isNarrow(transposeA: false, m: m, n: n, k: k, alpha: 1, beta: 1) == hasAVX512)
+        var rng = SeededGenerator(seed: UInt64(m * 1000 + n))
+        let (lda, ldb, ldc) = (k + 3, (n + 5), n + 2)  // B [k × n] with ldb; Bᵀ stored [n × k] with k + 1
+        let a = (0..<(m * lda)).map { _ in Float(Initialization.gaussian(&rng)) }
+        let b = (0..<(k * ldb)).map { _ in Float(Initialization.gaussian(&rng)) }
+        let bt: [Float] = (0..<(n * (k + 1))).map { i in i % (k + 1) < k ? b[(i % (k + 1)) * ldb + i / (k + 1)] : .nan }
+        let start = (0..<(m * ldc)).map { _ in Float(Initialization.gaussian(&rng)) }
+        for transposeB in [false, true] {
+            for beta: Float in [0, 1] {
+                var c = start
+                b.withUnsafeBufferPointer { pb in
+                    bt.withUnsafeBufferPointer { pbt in
+                        a.withUnsafeBufferPointer { pa in
+                            c.withUnsafeMutableBufferPointer { pc in
+                                Float.gemm(
+                                    transposeA: false, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: pa.baseAddress!, lda: lda,
+                                    b: transposeB ? pbt.baseAddress! : pb.baseAddress!, ldb: transposeB ? k + 1 : ldb, beta: beta,
+                                    c: pc.baseAddress!, ldc: ldc)
+                            }
+                        }
+                    }
+                }
+                var worst = 0.0
+                for i in 0..<m {
+                    for j in 0..<ldc {
+                        guard j < n else {  // outside the product: untouched
+                            #expect(c[i * ldc + j] == start[i * ldc + j])
+                            continue
+                        }
+                        var sum = beta == 1 ? Double(start[i * ldc + j]) : 0
+                        for p in 0..<k { sum += Double(a[i * lda + p]) * Double(b[p * ldb + j]) }
+                        worst = max(worst, abs(Double(c[i * ldc + j]) - sum) / max(1, abs(sum)))
+                    }
+                }
+                #expect(worst < 1e-4, "m \(m) n \(n) k \(k) transposeB \(transposeB) beta \(beta): relative error \(worst)")
+            }
+        }
+    }
 }
 
 @Suite struct AdamTests {

@@ -1,0 +1,103 @@
+#include "CNarrowGEMM.h"
+
+#include <immintrin.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+int oni_narrow_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") ? 1 : 0;
+}
+
+#define AVX512 __attribute__((target("avx512f,fma")))
+
+/// This thread's scratch for Aᵀ, grown to the largest size asked, kept, freed when the thread ends.
+static __thread float *scratch = NULL;
+static __thread size_t scratchFloats = 0;
+static pthread_key_t scratchKey;
+static pthread_once_t scratchOnce = PTHREAD_ONCE_INIT;
+
+static void makeScratchKey(void) { pthread_key_create(&scratchKey, free); }
+
+static float *transposeScratch(size_t floats) {
+    if (floats > scratchFloats) {
+        pthread_once(&scratchOnce, makeScratchKey);
+        free(scratch);
+        scratch = aligned_alloc(64, ((floats * sizeof(float) + 63) / 64) * 64);
+        if (!scratch) abort();
+        scratchFloats = floats;
+        pthread_setspecific(scratchKey, scratch);
+    }
+    return scratch;
+}
+
+/// Rows r0..<r0+rows of A as [k][16] (lanes past `rows` zero).
+static void transposeRows(const float *a, int lda, int r0, int rows, int k, float *at) {
+    for (int p = 0; p < k; p++) {
+        float *line = at + (intptr_t)p * 16;
+        for (int r = 0; r < rows; r++) line[r] = a[(intptr_t)(r0 + r) * lda + p];
+        for (int r = rows; r < 16; r++) line[r] = 0.0f;
+    }
+}
+
+/// Bᵀ form, 8 columns of C at a time: acc[j] (16 rows in lanes) += B[n0 + j][p] · Aᵀ[p].
+AVX512 static void nt16(const float *at, int rows, int n, int k, const float *b, int ldb, float beta, float *c, int ldc) {
+    float block[8][16] __attribute__((aligned(64)));
+    for (int n0 = 0; n0 < n; n0 += 8) {
+        const int cols = n - n0 < 8 ? n - n0 : 8;
+        __m512 acc[8];
+        for (int j = 0; j < 8; j++) acc[j] = _mm512_setzero_ps();
+        const float *row[8];
+        for (int j = 0; j < 8; j++) row[j] = b + (intptr_t)(n0 + (j < cols ? j : 0)) * ldb;
+        for (int p = 0; p < k; p++) {
+            const __m512 v = _mm512_load_ps(at + (intptr_t)p * 16);
+#pragma clang loop unroll(full)
+            for (int j = 0; j < 8; j++) acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(row[j][p]), v, acc[j]);
+        }
+        for (int j = 0; j < 8; j++) _mm512_store_ps(block[j], acc[j]);
+        for (int r = 0; r < rows; r++) {
+            float *line = c + (intptr_t)r * ldc + n0;
+            if (beta == 0.0f) {
+                for (int j = 0; j < cols; j++) line[j] = block[j][r];
+            } else {
+                for (int j = 0; j < cols; j++) line[j] += block[j][r];
+            }
+        }
+    }
+}
+
+/// B form, 16 columns of C at a time: acc[r] (16 columns in lanes) += Aᵀ[p][r] · B[p][n0…].
+AVX512 static void nn16(const float *at, int rows, int n, int k, const float *b, int ldb, float beta, float *c, int ldc) {
+    for (int n0 = 0; n0 < n; n0 += 16) {
+        const int cols = n - n0 < 16 ? n - n0 : 16;
+        const __mmask16 mask = (__mmask16)(cols >= 16 ? 0xFFFFu : ((1u << cols) - 1u));
+        __m512 acc[16];
+        for (int r = 0; r < 16; r++) acc[r] = _mm512_setzero_ps();
+        for (int p = 0; p < k; p++) {
+            const __m512 w = _mm512_maskz_loadu_ps(mask, b + (intptr_t)p * ldb + n0);
+            const float *x = at + (intptr_t)p * 16;
+#pragma clang loop unroll(full)
+            for (int r = 0; r < 16; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[r]), w, acc[r]);
+        }
+        for (int r = 0; r < rows; r++) {
+            float *line = c + (intptr_t)r * ldc + n0;
+            const __m512 value = beta == 0.0f ? acc[r] : _mm512_add_ps(acc[r], _mm512_maskz_loadu_ps(mask, line));
+            _mm512_mask_storeu_ps(line, mask, value);
+        }
+    }
+}
+
+AVX512 void oni_narrow_gemm(
+    int transposeB, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+    float *at = transposeScratch((size_t)k * 16);
+    for (int r0 = 0; r0 < m; r0 += 16) {
+        const int rows = m - r0 < 16 ? m - r0 : 16;
+        transposeRows(a, lda, r0, rows, k, at);
+        if (transposeB) {
+            nt16(at, rows, n, k, b, ldb, beta, c + (intptr_t)r0 * ldc, ldc);
+        } else {
+            nn16(at, rows, n, k, b, ldb, beta, c + (intptr_t)r0 * ldc, ldc);
+        }
+    }
+}
