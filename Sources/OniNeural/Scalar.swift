@@ -121,7 +121,7 @@ public enum MatMul {
     /// Measured on the worker's inference and a GRU's steps, where sgemm repacks B on every call.
     @inline(__always)
     public static func isNarrow(transposeA: Bool, m: Int, n: Int, k: Int, alpha: Float, beta: Float) -> Bool {
-        narrowProductsRun && !transposeA && m <= 32 && k <= 2048 && n >= 8 && alpha == 1 && (beta == 0 || beta == 1)
+        narrowProductsRun && !transposeA && m <= 32 && (1...2048).contains(k) && n >= 8 && alpha == 1 && (beta == 0 || beta == 1)
     }
 
     /// C[m×n] (+)= op(A) · op(B) with A stored [m×k] (or [k×m] if transposed) and B [k×n] (or [n×k]).

@@ -5,7 +5,7 @@ import OniRuntime
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the building blocks: transport, env, resets, store, blas, learner.",
+        abstract: "Measure the building blocks: transport, env, resets, store, blas, conv, learner.",
         discussion: """
             Build with -c release for meaningful figures: swift run -c release oni bench all. \
             `oni bench forward --checkpoint P --inputs IN --output OUT` runs a checkpoint's network on \
@@ -13,7 +13,7 @@ struct BenchCommand: ParsableCommand {
             implementation of the same network (deploy/tools/torch-side-by-side.sh).
             """)
 
-    @Argument(help: "What to measure: transport, env, resets, store, blas, learner or all (or forward: see below).") var group = "all"
+    @Argument(help: "What to measure: transport, env, resets, store, blas, conv, learner or all (or forward: see below).") var group = "all"
     @Option(help: "forward: the policy checkpoint (policy.safetensors).") var checkpoint: String?
     @Option(help: "forward: the inputs (safetensors: chars, status, message, resets, state; steps and envs in its metadata).") var inputs: String?
     @Option(help: "forward: where to write the outputs (logits, values, state).") var output: String?
@@ -33,7 +33,7 @@ struct BenchCommand: ParsableCommand {
             return
         }
         guard group == "all" || Benchmarks.Group(rawValue: group) != nil else {
-            throw ValidationError("unknown benchmark '\(group)'; choose transport, env, resets, store, blas, learner or all")
+            throw ValidationError("unknown benchmark '\(group)'; choose transport, env, resets, store, blas, conv, learner or all")
         }
     }
 
