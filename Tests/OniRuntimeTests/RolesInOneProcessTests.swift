@@ -88,9 +88,11 @@ import Testing
         }
         #expect(done(), "\(status)")
         // Workers first, then the annotator and the learner, which stores everything it was sent.
+        // Stopping has its own minute: the work may have finished just before the deadline above.
         for index in [2, 3, 0, 1] {
             roles[index].terminate()
-            while roles[index].isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            let stopBy = Date().addingTimeInterval(60)
+            while roles[index].isRunning && Date() < stopBy { try await Task.sleep(for: .milliseconds(20)) }
         }
         let logText = (try? String(contentsOf: directory.appendingPathComponent("roles.log"), encoding: .utf8)) ?? ""
         #expect(roles.allSatisfy { !$0.isRunning && $0.exitStatus == 0 }, "\(logText.suffix(2000))")
