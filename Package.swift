@@ -31,10 +31,8 @@ let package = Package(
         .target(name: "CNetHack", linkerSettings: [.linkedLibrary("dl")]),
         // prctl(PR_SET_PDEATHSIG), which Swift cannot call (C variadic).
         .target(name: "CProcessControl"),
-        // The direct convolution (AVX-512, chosen at run time), which Swift cannot vectorise for a generic x86-64.
-        .target(name: "CConvolution"),
-        // Matrix products with few rows (a worker's step, a GRU step): B read in place, never repacked.
-        .target(name: "CNarrowGEMM"),
+        // Our AVX-512 kernels, chosen at run time: the direct convolution and products with few rows.
+        .target(name: "CKernels"),
 
         // Libraries, from the inside out.
         .target(name: "OniCore"),
@@ -50,7 +48,7 @@ let package = Package(
         .target(name: "OniEnvironments", dependencies: ["CNetHack", "OniCore"]),
         // The layers are generic over Float (product) and Double (gradient checks):
         // cross-module optimisation lets callers get them specialised, not run through witness tables.
-        .target(name: "OniNeural", dependencies: ["CBLAS", "CConvolution", "CNarrowGEMM", "OniCore"], swiftSettings: [.unsafeFlags(["-cross-module-optimization"])]),
+        .target(name: "OniNeural", dependencies: ["CBLAS", "CKernels", "OniCore"], swiftSettings: [.unsafeFlags(["-cross-module-optimization"])]),
         .target(name: "OniLearning", dependencies: ["OniNeural", "OniCore"]),
         // The intrinsic rewards: message and pair tables, reward models, what they pay, ONI's composition.
         .target(name: "OniRewards", dependencies: ["OniNeural", "OniCore"]),

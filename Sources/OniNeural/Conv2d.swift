@@ -1,13 +1,10 @@
-import CConvolution
+import CKernels
 import OniCore
-
-/// Whether this CPU runs the direct convolution kernel (AVX-512F); asked once.
-private let directConvolutionRuns = oni_conv_direct_available() != 0
 
 /// 2-D convolution, stride 1, zero padding, over channel-first inputs
 /// [batch, channels, height, width] → [batch, filters, height', width'],
-/// computed directly (Float32 on a CPU with AVX-512: `CConvolution`, no im2col copy, no
-/// packing) or as im2col + one matrix product per chunk of examples.
+/// computed directly ("same" padding in Float32 where `Kernels.run`: `oni_conv_forward`, no
+/// im2col copy, no packing) or as im2col + one matrix product per chunk of examples.
 /// A 1-D convolution over [batch, channels, length] is the height-1 case
 /// (`init(name:channels:length:…)`). With `activation: .elu` the output is ELU(conv) in one
 /// layer: the activation is applied while each block of output is still in registers (direct)
@@ -28,8 +25,9 @@ public final class Conv2d<S: Scalar>: Layer {
     /// about `columnBudget` elements) stays in cache from the unfold through its two or three
     /// matrix products; unfolding a whole batch at once streamed ~100 MB through memory per pass.
     public let chunk: Int
-    /// Whether the forward pass and the input gradient run the direct kernel (Float32, AVX-512);
-    /// the weight gradient is always im2col + sgemm (a product with a long inner dimension).
+    /// Whether the forward pass and the input gradient run the direct kernel (Float32, "same"
+    /// padding, `Kernels.run`); the weight gradient is always im2col + a matrix product (its inner
+    /// dimension is long: a direct version measured no faster).
     public let direct: Bool
     /// Elements of one chunk's im2col block the chunk size aims at (256 KiB of Float32).
     public static var columnBudget: Int { 1 << 16 }
@@ -91,7 +89,8 @@ public final class Conv2d<S: Scalar>: Layer {
         padding: (height: Int, width: Int), weightShape: [Int], activation: Activation<S>.Kind?, gain: Double, direct: Bool,
         rng: inout SeededGenerator
     ) {
-        self.direct = direct && S.self == Float.self && directConvolutionRuns
+        self.direct =
+            direct && S.self == Float.self && Kernels.run && 2 * padding.height == kernel.height - 1 && 2 * padding.width == kernel.width - 1
         precondition(activation == nil || activation == .elu, "Conv2d: only ELU is fused")
         self.activation = activation
         precondition(
@@ -253,7 +252,7 @@ public final class Conv2d<S: Scalar>: Layer {
         return inputGradient
     }
 
-    /// The direct kernel (`CConvolution`) over a batch; only where `direct` (S is Float32).
+    /// The direct kernel over a batch ("same" padding); only where `direct` (S is Float32).
     private func convolve(
         _ x: [S], _ w: [S], bias: [S]?, into out: inout [S], batch: Int, channels: Int, height: Int, width: Int, filters: Int,
         kernel: (Int, Int), padding: (Int, Int), elu: Bool
@@ -279,12 +278,13 @@ public final class Conv2d<S: Scalar>: Layer {
         }
     }
 
-    /// Sizes the chunk scratch once (zeroed: padding elements of `columns` are never written).
+    /// Sizes the chunk scratch once (zeroed: padding elements of `columns` are never written;
+    /// `dColumns` only for col2im, which the direct kernel replaces).
     private func prepareScratch(patch: Int, stride: Int) {
         guard columns.count != patch * stride else { return }
         columns = [S](repeating: 0, count: patch * stride)
         product = [S](repeating: 0, count: filters * stride)
-        dColumns = [S](repeating: 0, count: patch * stride)
+        dColumns = direct ? [] : [S](repeating: 0, count: patch * stride)
         ones = [S](repeating: 1, count: stride)
     }
 

@@ -1,11 +1,6 @@
 import CBLAS
-import CNarrowGEMM
+import CKernels
 import Foundation
-
-/// Whether this CPU runs `CNarrowGEMM`'s products (AVX-512F); asked once.
-private enum CNarrowGEMMRuns {
-    static let value = oni_narrow_available() != 0
-}
 
 /// The element types the network runs in: Float32 in the product, Float64 in
 /// gradient checks. Matrix products go to OpenBLAS (sgemm / dgemm).
@@ -113,15 +108,12 @@ extension Double: Scalar {
 
 /// Row-major matrix product helpers over Swift arrays.
 public enum MatMul {
-    /// Whether Float32 products with few rows go to `CNarrowGEMM` on this CPU (AVX-512F).
-    public static var narrowProductsRun: Bool { CNarrowGEMMRuns.value }
-
-    /// The products `CNarrowGEMM` takes: at most 32 rows of A, not transposed, an inner dimension
+    /// The Float32 products `oni_narrow_gemm` takes where `Kernels.run`: at most 32 rows of A, not transposed, an inner dimension
     /// up to 2,048 (A's transpose stays in cache), at least 8 columns, alpha 1 and beta 0 or 1.
     /// Measured on the worker's inference and a GRU's steps, where sgemm repacks B on every call.
     @inline(__always)
     public static func isNarrow(transposeA: Bool, m: Int, n: Int, k: Int, alpha: Float, beta: Float) -> Bool {
-        narrowProductsRun && !transposeA && m <= 32 && (1...2048).contains(k) && n >= 8 && alpha == 1 && (beta == 0 || beta == 1)
+        Kernels.run && !transposeA && m <= 32 && (1...2048).contains(k) && n >= 8 && alpha == 1 && (beta == 0 || beta == 1)
     }
 
     /// C[m×n] (+)= op(A) · op(B) with A stored [m×k] (or [k×m] if transposed) and B [k×n] (or [n×k]).

@@ -16,6 +16,7 @@ extension Benchmarks {
         ]
         for layer in layers {
             var times: [Bool: (forward: Double, backward: Double)] = [:]
+            var flops = 0.0
             for direct in [true, false] {
                 var rng = SeededGenerator(seed: 5)
                 let conv: Conv2d<Float> =
@@ -37,9 +38,8 @@ extension Benchmarks {
                     backward = min(backward, b)
                 }
                 times[direct] = (forward, backward)
+                flops = Double(batch) * 2 * Double(conv.outputSize * conv.channels * conv.kernelHeight * conv.kernelWidth)
             }
-            let taps = layer.height == 1 ? 3 : 9
-            let flops = Double(batch) * 2 * Double(16 * layer.channels * taps * layer.height * layer.width)
             func line(_ label: String, _ t: (forward: Double, backward: Double)) -> String {
                 String(format: "%@ forward %6.2f ms (%5.1f GFLOP/s)  backward %6.2f ms", label, t.forward * 1e3, flops / t.forward / 1e9, t.backward * 1e3)
             }

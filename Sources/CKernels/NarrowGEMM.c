@@ -1,16 +1,10 @@
-#include "CNarrowGEMM.h"
+#include "CKernels.h"
+#include "Kernels.h"
 
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
-
-int oni_narrow_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") ? 1 : 0;
-}
-
-#define AVX512 __attribute__((target("avx512f,fma")))
 
 /// This thread's scratch for Aᵀ, grown to the largest size asked, kept, freed when the thread ends.
 static __thread float *scratch = NULL;

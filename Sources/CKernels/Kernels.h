@@ -1,0 +1,8 @@
+#ifndef ONI_KERNELS_INTERNAL_H
+#define ONI_KERNELS_INTERNAL_H
+
+// Shared by the kernels' files: functions compiled for AVX-512 whatever the build's target CPU
+// (called only where oni_kernels_available() says the CPU has it).
+#define AVX512 __attribute__((target("avx512f,fma")))
+
+#endif
