@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sample Factory 2's NetHack example against `oni run --env nethack:score`, back to back on this
 # machine, each for the same wall-clock time with training on and no LLM: environment steps per
-# second (the median of the second half of each run) and the policy lag each reports.
+# second over the second half of each run (Sample Factory's reported rate, median; Oni's from the
+# learner's counters, by run-throughput.sh) and the policy lag each reports.
 #
 #   bash deploy/tools/sample-factory-side-by-side.sh SF_CHECKOUT [SECONDS] [-- ONI RUN OPTIONS…]
 #
@@ -46,19 +47,15 @@ echo "Sample Factory: python -m sf_examples.nethack.train_nethack --env nethack_
   --env=nethack_score --num_workers="$cores" --num_envs_per_worker=8 --worker_num_splits=2 --device=cpu \
   --train_dir="$work/train" --experiment=side-by-side --with_wandb=False > "$work/sf.log" 2>&1) || true
 
-# Oni, the same time.
+# Oni, the same time, measured as run-throughput.sh measures any run.
 echo "Oni: oni run --env nethack:score --llm none ${oni_options[*]}"
 (cd "$root" && swift build -c release >/dev/null)
-"$root/.build/release/oni" run --env nethack:score --llm none --max-env-steps 0 --run-dir "$work/oni" "${oni_options[@]}" \
-  > "$work/oni.log" 2>&1 &
-oni=$!
-sleep "$seconds"
-kill -INT "$oni"
-wait "$oni" || true
+oni_line=$(cd "$root" && ONI_BIN="$root/.build/release" ONI_EXPERIMENTS="$work" \
+  bash deploy/tools/run-throughput.sh oni "$seconds" --env nethack:score "${oni_options[@]}")
 
-"$venv/bin/python" - "$work/sf.log" "$work/oni/metrics.jsonl" "$seconds" <<'PY'
-import json, re, statistics, sys
-sf_log, oni_metrics, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+"$venv/bin/python" - "$work/sf.log" "$oni_line" <<'PY'
+import re, statistics, sys
+sf_log, oni_line = sys.argv[1], sys.argv[2]
 text = open(sf_log, errors="replace").read()
 fps = [float(m) for m in re.findall(r"Fps is \(10 sec: ([\d.]+)", text)]
 lag = [float(m) for m in re.findall(r"lag: \(min: [-\d.]+, avg: ([\d.]+)", text)]
@@ -66,14 +63,10 @@ if not fps:
     sys.exit("Sample Factory reported no FPS; the end of its log:\n" + "\n".join(text.splitlines()[-30:]))
 sf_fps = statistics.median(fps[len(fps) // 2:])
 sf_lag = statistics.median(lag[len(lag) // 2:]) if lag else float("nan")
-rows = [json.loads(line) for line in open(oni_metrics) if line.strip()]
-first = rows[0]["unix_ms"]
-# Env steps over the second half of the run, from the learner's counter (its per-second rate
-# swings with the rollouts' arrival).
-half = [r for r in rows if r["unix_ms"] - first >= seconds * 500 and r["unix_ms"] - first <= seconds * 1000]
-oni_fps = (half[-1]["env_steps"] - half[0]["env_steps"]) / ((half[-1]["unix_ms"] - half[0]["unix_ms"]) / 1000)
-lags = [r["values"]["learner/policy_lag"] for r in half if "learner/policy_lag" in r["values"]]
-oni_lag = statistics.median(lags) if lags else float("nan")
+oni = re.search(r"env steps/s +([\d.]+) .*policy lag +([\d.na]+)", oni_line)
+if not oni:
+    sys.exit("Oni's run gave no figure: " + oni_line)
+oni_fps, oni_lag = float(oni.group(1)), float(oni.group(2))
 print(f"Sample Factory: {sf_fps:7.0f} env steps/s, policy lag {sf_lag:.1f}")
 print(f"Oni:            {oni_fps:7.0f} env steps/s, policy lag {oni_lag:.1f}")
 print(f"Oni runs {oni_fps / sf_fps:.2f}x Sample Factory's env steps per second")
