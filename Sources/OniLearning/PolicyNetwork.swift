@@ -265,18 +265,9 @@ public final class PolicyNetwork<S: Scalar> {
             guard w.shape == p.shape, w.values.count == p.count else {
                 throw .shapeMismatch(name: p.name, expected: p.shape, found: w.shape)
             }
-            guard Self.allFinite(w.values) else { throw .nonFinite(p.name) }
+            guard w.values.allSatisfy(\.isFinite) else { throw .nonFinite(p.name) }
         }
         for p in parameters { p.value = S.converting(weights[p.name]!.values) }
-    }
-
-    /// Whether no value is NaN or infinite, as one pass over the buffer that vectorises.
-    private static func allFinite(_ values: [Float]) -> Bool {
-        values.withUnsafeBufferPointer { buffer in
-            var bad: UInt32 = 0
-            for v in buffer { bad |= (~v.bitPattern & 0x7F80_0000) == 0 ? 1 : 0 }
-            return bad == 0
-        }
     }
 }
 
