@@ -3,7 +3,8 @@ import CKernels
 import Foundation
 
 /// The element types the network runs in: Float32 in the product, Float64 in
-/// gradient checks. Matrix products go to OpenBLAS (sgemm / dgemm).
+/// gradient checks. Matrix products go to OpenBLAS (sgemm / dgemm), except Float32 products with
+/// few rows, which go to `oni_narrow_gemm` where `Kernels.run` (see `MatMul.isNarrow`).
 public protocol Scalar: BinaryFloatingPoint, Sendable {
     /// C = alpha · op(A) · op(B) + beta · C, row-major; op(X) is X or Xᵀ.
     static func gemm(
