@@ -39,7 +39,7 @@ public final class PolicyNetwork<S: Scalar> {
     // The convolutions apply their ELU themselves (fused).
     private let conv0: Conv2d<S>
     private let conv1: Conv2d<S>
-    private let message: MessageEncoder?
+    private let message: MessageEncoder<S>?
     /// Over two blocks, the convolutions' features and the extras (status, message features),
     /// so the features are never copied into a joined row.
     private let trunk: BlockLinear<S>
@@ -57,43 +57,9 @@ public final class PolicyNetwork<S: Scalar> {
     private var dHidden: [S] = []
     private var dMessage: [S] = []
 
-    /// Bytes → embedding → two 1-D convolutions with ELU → max over positions.
-    private final class MessageEncoder {
-        let embedding: Embedding<S>
-        let conv0: Conv2d<S>
-        let conv1: Conv2d<S>
-        let pool: GlobalMaxPool<S>
-        private var indices: [Int32] = []
-
-        init(_ a: PolicyArchitecture, rng: inout SeededGenerator) {
-            let length = a.messageLength
-            embedding = Embedding(
-                name: "message.embed", vocabulary: 256, dimension: a.messageEmbedding, count: length, rng: &rng)
-            conv0 = Conv2d(
-                name: "message.conv0", channels: a.messageEmbedding, length: length, filters: a.messageFilters, kernel: 3, padding: 1,
-                activation: .elu, rng: &rng)
-            conv1 = Conv2d(
-                name: "message.conv1", channels: a.messageFilters, length: length, filters: a.messageFilters, kernel: 3, padding: 1,
-                activation: .elu, rng: &rng)
-            pool = GlobalMaxPool(channels: a.messageFilters, positions: length)
-        }
-
-        var parameters: [Parameter<S>] { embedding.parameters + conv0.parameters + conv1.parameters }
-
-        func forward(_ bytes: UnsafeBufferPointer<UInt8>, rows: Int) -> [S] {
-            PolicyNetwork.fill(&indices, count: rows * embedding.count) { bytes[$0] }
-            let embedded = embedding.forward(indices, batch: rows)
-            let features = conv1.forward(conv0.forward(embedded, batch: rows), batch: rows)
-            return pool.forward(features, batch: rows)
-        }
-
-        func backward(_ gradient: [S]) {
-            let dFeatures = conv0.backward(conv1.backward(pool.backward(gradient)))
-            embedding.backward(dFeatures)
-        }
-    }
-
-    public init(architecture a: PolicyArchitecture, seed: UInt64) {
+    /// `trimsMessages`: the message convolutions run only as far as the batch's messages reach
+    /// (`MessageEncoder`; the same result, computed in less time).
+    public init(architecture a: PolicyArchitecture, seed: UInt64, trimsMessages: Bool = true) {
         architecture = a
         var rng = SeededGenerator(seed: seed)
         let positions = a.viewHeight * a.viewWidth
@@ -105,7 +71,12 @@ public final class PolicyNetwork<S: Scalar> {
         conv1 = Conv2d(
             name: "conv1", channels: a.filters, height: a.viewHeight, width: a.viewWidth, filters: a.filters, kernel: 3, padding: 1,
             activation: .elu, rng: &rng)
-        message = a.messageLength > 0 ? MessageEncoder(a, rng: &rng) : nil
+        message =
+            a.messageLength > 0
+            ? MessageEncoder(
+                name: "message", length: a.messageLength, embedding: a.messageEmbedding, filters: a.messageFilters, trims: trimsMessages,
+                rng: &rng)
+            : nil
         trunk = BlockLinear(
             name: "trunk", widths: [a.filters * positions, Self.extrasSize(a)], constant: a.messageLength > 0 ? [] : [1],
             outputSize: a.hidden, rng: &rng)

@@ -1,4 +1,4 @@
-extension Array where Element: Scalar {
+extension Array where Element: ExpressibleByIntegerLiteral {
     /// Makes the array hold `count` elements for a layer to write into, allocating only when the
     /// count changes (then zeroed; on reuse the old contents stay, to be overwritten). Layers keep
     /// such buffers between passes so that a steady-state update allocates no activation or

@@ -84,10 +84,32 @@ public final class Conv2d<S: Scalar>: Layer {
             padding: (0, padding), weightShape: [filters, channels, kernel], activation: activation, gain: gain, direct: direct, rng: &rng)
     }
 
-    private init(
+    private convenience init(
         name: String, channels: Int, height: Int, width: Int, filters: Int, kernel: (height: Int, width: Int),
         padding: (height: Int, width: Int), weightShape: [Int], activation: Activation<S>.Kind?, gain: Double, direct: Bool,
         rng: inout SeededGenerator
+    ) {
+        let fanIn = channels * kernel.height * kernel.width
+        self.init(
+            channels: channels, height: height, width: width, filters: filters, kernel: kernel, padding: padding,
+            weight: Parameter(
+                name: "\(name).weight", shape: weightShape,
+                value: Initialization.orthogonal(rows: filters, columns: fanIn, gain: gain, rng: &rng)),
+            bias: Parameter(name: "\(name).bias", shape: [filters], value: [S](repeating: 0, count: filters)),
+            activation: activation, direct: direct)
+    }
+
+    /// The same convolution over inputs `width` wide: it shares this layer's parameters (its
+    /// gradients add into theirs) and keeps buffers of its own.
+    public func resized(width: Int) -> Conv2d {
+        Conv2d(
+            channels: channels, height: height, width: width, filters: filters, kernel: (kernelHeight, kernelWidth),
+            padding: (paddingHeight, paddingWidth), weight: weight, bias: bias, activation: activation, direct: direct)
+    }
+
+    private init(
+        channels: Int, height: Int, width: Int, filters: Int, kernel: (height: Int, width: Int), padding: (height: Int, width: Int),
+        weight: Parameter<S>, bias: Parameter<S>, activation: Activation<S>.Kind?, direct: Bool
     ) {
         self.direct =
             direct && S.self == Float.self && Kernels.run && 2 * padding.height == kernel.height - 1 && 2 * padding.width == kernel.width - 1
@@ -102,11 +124,8 @@ public final class Conv2d<S: Scalar>: Layer {
         self.filters = filters
         (kernelHeight, kernelWidth) = kernel
         (paddingHeight, paddingWidth) = padding
-        let fanIn = channels * kernel.height * kernel.width
-        weight = Parameter(
-            name: "\(name).weight", shape: weightShape,
-            value: Initialization.orthogonal(rows: filters, columns: fanIn, gain: gain, rng: &rng))
-        bias = Parameter(name: "\(name).bias", shape: [filters], value: [S](repeating: 0, count: filters))
+        self.weight = weight
+        self.bias = bias
         let patch = channels * kernel.height * kernel.width
         let positions = (height + 2 * padding.height - kernel.height + 1) * (width + 2 * padding.width - kernel.width + 1)
         chunk = max(1, Self.columnBudget / max(1, patch * positions))

@@ -12,14 +12,23 @@ public final class Embedding<S: Scalar> {
     /// The output, kept between passes.
     private var output: [S] = []
 
-    public init(name: String, vocabulary: Int, dimension: Int, count: Int, rng: inout SeededGenerator) {
-        self.vocabulary = vocabulary
-        self.dimension = dimension
-        self.count = count
-        table = Parameter(
-            name: "\(name).weight", shape: [vocabulary, dimension],
-            value: (0..<(vocabulary * dimension)).map { _ in S(Initialization.gaussian(&rng)) })
+    public convenience init(name: String, vocabulary: Int, dimension: Int, count: Int, rng: inout SeededGenerator) {
+        self.init(
+            table: Parameter(
+                name: "\(name).weight", shape: [vocabulary, dimension],
+                value: (0..<(vocabulary * dimension)).map { _ in S(Initialization.gaussian(&rng)) }),
+            count: count)
     }
+
+    private init(table: Parameter<S>, count: Int) {
+        (vocabulary, dimension) = (table.shape[0], table.shape[1])
+        self.count = count
+        self.table = table
+    }
+
+    /// The same table for `count` indices per example: shared (gradients add into it), with
+    /// buffers of its own.
+    public func resized(count: Int) -> Embedding { Embedding(table: table, count: count) }
 
     public var parameters: [Parameter<S>] { [table] }
     public var outputSize: Int { count * dimension }

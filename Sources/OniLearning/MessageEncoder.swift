@@ -1,0 +1,185 @@
+import OniCore
+import OniNeural
+
+/// A message's features: its bytes embedded, two 1-D convolutions with ELU ("same" padding,
+/// kernel 3), the largest value of each filter over all positions.
+///
+/// Messages are short and zero-padded (NetHack's are 256 bytes, most under 80), so by default
+/// the convolutions run only over the first `W` positions, W = the batch's longest message
+/// (up to its last nonzero byte) + 4, rounded up to 16. This gives the same result as running
+/// over the whole length:
+/// - an output at position p < W − 2 sees only the first W bytes (two layers reach 2 each
+///   way), so the narrow pass computes it exactly;
+/// - an output at p ≥ L + 2, where every byte it sees is zero or beyond the end, is the same
+///   for every row: it is what an all-zero message gives there. One such message, run over
+///   the whole length, stands for every row's positions from W − 2 on;
+/// - the max-pool takes the larger of the two parts, the narrow one on ties (the earlier
+///   position, as the plain max does), and sends the gradient where the maximum came from:
+///   into the narrow pass, or summed over rows into the all-zero message's pass. Both passes'
+///   layers share the parameters, so their gradients add up.
+public final class MessageEncoder<S: Scalar> {
+    /// Bytes per message.
+    public let length: Int
+    public let filters: Int
+    /// Whether the convolutions run only as far as the batch's messages reach (see above).
+    public let trims: Bool
+    /// The layers over the whole length: they own the parameters.
+    private let whole: Stack
+    /// The all-zero message's layers (whole length, one row).
+    private let blank: Stack
+    /// Layers over shorter widths (multiples of `granule`), made when first needed.
+    private var narrow: [Int: Stack] = [:]
+    /// The stack of the last forward and its width.
+    private var current: Stack
+    private var width: Int
+    /// Per row and filter: where its maximum is (a position of the narrow pass, or −1 − p for
+    /// position p of the all-zero message); the features; gradients into both passes.
+    private var winners: [Int32] = []
+    private var features: [S] = []
+    private var dNarrow: [S] = []
+    private var dBlank: [S] = []
+    private var blankBytes: [Int32]
+    private var indices: [Int32] = []
+    private var rows = 0
+
+    /// Narrow widths are multiples of this (the direct kernel's vectors hold 16 positions).
+    public static var granule: Int { 16 }
+    /// How far an output sees on each side: 1 per kernel-3 layer.
+    static var reach: Int { 2 }
+
+    /// Layers of one width.
+    private struct Stack {
+        let embedding: Embedding<S>
+        let conv0: Conv2d<S>
+        let conv1: Conv2d<S>
+        var width: Int { embedding.count }
+
+        func resized(_ width: Int) -> Stack {
+            Stack(embedding: embedding.resized(count: width), conv0: conv0.resized(width: width), conv1: conv1.resized(width: width))
+        }
+
+        func forward(_ indices: [Int32], rows: Int) -> [S] {
+            conv1.forward(conv0.forward(embedding.forward(indices, batch: rows), batch: rows), batch: rows)
+        }
+
+        func backward(_ gradient: [S]) {
+            embedding.backward(conv0.backward(conv1.backward(gradient)))
+        }
+    }
+
+    public init(name: String, length: Int, embedding: Int, filters: Int, trims: Bool = true, rng: inout SeededGenerator) {
+        precondition(length > 0, "MessageEncoder: messages of no length")
+        self.length = length
+        self.filters = filters
+        self.trims = trims
+        whole = Stack(
+            embedding: Embedding(name: "\(name).embed", vocabulary: 256, dimension: embedding, count: length, rng: &rng),
+            conv0: Conv2d(
+                name: "\(name).conv0", channels: embedding, length: length, filters: filters, kernel: 3, padding: 1,
+                activation: .elu, rng: &rng),
+            conv1: Conv2d(
+                name: "\(name).conv1", channels: filters, length: length, filters: filters, kernel: 3, padding: 1,
+                activation: .elu, rng: &rng))
+        blank = whole.resized(length)
+        blankBytes = [Int32](repeating: 0, count: length)
+        current = whole
+        width = length
+    }
+
+    public var parameters: [Parameter<S>] { whole.embedding.parameters + whole.conv0.parameters + whole.conv1.parameters }
+
+    /// The width the convolutions run over for messages whose last nonzero byte is at `longest` − 1.
+    public func width(longest: Int) -> Int {
+        guard trims else { return length }
+        let wide = (longest + 2 * Self.reach + Self.granule - 1) / Self.granule * Self.granule
+        return wide < length ? wide : length
+    }
+
+    /// Features [rows, filters] of `bytes` [rows, length].
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
+    public func forward(_ bytes: UnsafeBufferPointer<UInt8>, rows: Int) -> [S] {
+        precondition(bytes.count >= rows * length, "MessageEncoder: \(bytes.count) bytes for \(rows) messages of \(length)")
+        self.rows = rows
+        var longest = 0
+        for r in 0..<rows {
+            var end = length
+            while end > longest && bytes[r * length + end - 1] == 0 { end -= 1 }
+            longest = max(longest, end)
+        }
+        width = width(longest: longest)
+        if width == length {
+            current = whole
+        } else if let stack = narrow[width] {
+            current = stack
+        } else {
+            current = whole.resized(width)
+            narrow[width] = current
+        }
+        let (width, length) = (self.width, self.length)
+        indices.reuse(count: rows * width)
+        indices.withUnsafeMutableBufferPointer { indices in
+            for r in 0..<rows {
+                for p in 0..<width { indices[r * width + p] = Int32(bytes[r * length + p]) }
+            }
+        }
+        let narrowFeatures = current.forward(indices, rows: rows)
+        let blankFeatures = width < length ? blank.forward(blankBytes, rows: 1) : []
+        pool(narrowFeatures, blankFeatures)
+        return features
+    }
+
+    /// Max over positions: the narrow pass's first `cut` (all of them at full width), then the
+    /// all-zero message's from `cut` on.
+    private func pool(_ narrowFeatures: [S], _ blankFeatures: [S]) {
+        let (rows, filters, width, length) = (self.rows, self.filters, self.width, self.length)
+        let cut = width < length ? width - Self.reach : width
+        features.reuse(count: rows * filters)
+        winners.reuse(count: rows * filters)
+        narrowFeatures.withUnsafeBufferPointer { x in
+            blankFeatures.withUnsafeBufferPointer { z in
+                for f in 0..<filters {
+                    // The all-zero message's maximum from `cut` on (none at full width).
+                    var tail = width < length ? cut : -1
+                    var tailValue = width < length ? z[f * length + cut] : 0
+                    if width < length {
+                        for p in (cut + 1)..<length where z[f * length + p] > tailValue { (tail, tailValue) = (p, z[f * length + p]) }
+                    }
+                    for r in 0..<rows {
+                        let base = (r * filters + f) * width
+                        var best = 0
+                        for p in 1..<cut where x[base + p] > x[base + best] { best = p }
+                        let out = r * filters + f
+                        if tail >= 0 && tailValue > x[base + best] {
+                            (winners[out], features[out]) = (Int32(-1 - tail), tailValue)
+                        } else {
+                            (winners[out], features[out]) = (Int32(best), x[base + best])
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds dLoss/dParameters for dLoss/dFeatures [rows, filters] of the last forward.
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
+    public func backward(_ gradient: [S]) {
+        let (rows, filters, width, length) = (self.rows, self.filters, self.width, self.length)
+        precondition(gradient.count == rows * filters, "MessageEncoder: gradient does not match the last forward")
+        dNarrow.reuseZeroed(count: rows * filters * width)
+        if width < length { dBlank.reuseZeroed(count: filters * length) }
+        for r in 0..<rows {
+            for f in 0..<filters {
+                let winner = Int(winners[r * filters + f]), g = gradient[r * filters + f]
+                if winner >= 0 {
+                    dNarrow[(r * filters + f) * width + winner] += g
+                } else {
+                    dBlank[f * length - 1 - winner] += g
+                }
+            }
+        }
+        current.backward(dNarrow)
+        if width < length { blank.backward(dBlank) }
+    }
+}
