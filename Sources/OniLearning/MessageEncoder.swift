@@ -96,8 +96,6 @@ public final class MessageEncoder<S: Scalar> {
     }
 
     /// Features [rows, filters] of `bytes` [rows, length].
-    @_specialize(exported: true, where S == Float)
-    @_specialize(exported: true, where S == Double)
     public func forward(_ bytes: UnsafeBufferPointer<UInt8>, rows: Int) -> [S] {
         precondition(bytes.count >= rows * length, "MessageEncoder: \(bytes.count) bytes for \(rows) messages of \(length)")
         self.rows = rows
@@ -162,8 +160,6 @@ public final class MessageEncoder<S: Scalar> {
     }
 
     /// Adds dLoss/dParameters for dLoss/dFeatures [rows, filters] of the last forward.
-    @_specialize(exported: true, where S == Float)
-    @_specialize(exported: true, where S == Double)
     public func backward(_ gradient: [S]) {
         let (rows, filters, width, length) = (self.rows, self.filters, self.width, self.length)
         precondition(gradient.count == rows * filters, "MessageEncoder: gradient does not match the last forward")
