@@ -82,16 +82,96 @@ AVX512 static void nn16(const float *at, int rows, int n, int k, const float *b,
     }
 }
 
-AVX512 void oni_narrow_gemm(
+/// nt16 with AVX2: the 16 rows in two registers, 6 columns of C at a time (12 accumulators).
+AVX2 static void nt8(const float *at, int rows, int n, int k, const float *b, int ldb, float beta, float *c, int ldc) {
+    float block[6][16] __attribute__((aligned(32)));
+    for (int n0 = 0; n0 < n; n0 += 6) {
+        const int cols = n - n0 < 6 ? n - n0 : 6;
+        __m256 lo[6], hi[6];
+        for (int j = 0; j < 6; j++) lo[j] = hi[j] = _mm256_setzero_ps();
+        const float *row[6];
+        for (int j = 0; j < 6; j++) row[j] = b + (intptr_t)(n0 + (j < cols ? j : 0)) * ldb;
+        for (int p = 0; p < k; p++) {
+            const __m256 v0 = _mm256_load_ps(at + (intptr_t)p * 16), v1 = _mm256_load_ps(at + (intptr_t)p * 16 + 8);
+#pragma clang loop unroll(full)
+            for (int j = 0; j < 6; j++) {
+                const __m256 w = _mm256_set1_ps(row[j][p]);
+                lo[j] = _mm256_fmadd_ps(w, v0, lo[j]);
+                hi[j] = _mm256_fmadd_ps(w, v1, hi[j]);
+            }
+        }
+        for (int j = 0; j < 6; j++) {
+            _mm256_store_ps(block[j], lo[j]);
+            _mm256_store_ps(block[j] + 8, hi[j]);
+        }
+        for (int r = 0; r < rows; r++) {
+            float *line = c + (intptr_t)r * ldc + n0;
+            if (beta == 0.0f) {
+                for (int j = 0; j < cols; j++) line[j] = block[j][r];
+            } else {
+                for (int j = 0; j < cols; j++) line[j] += block[j][r];
+            }
+        }
+    }
+}
+
+/// nn16 with AVX2: 16 columns of C in two registers, NR rows at a time (2·NR accumulators) from
+/// row r0 of the 16 in the scratch.
+#define NN8(NR)                                                                                                            \
+    AVX2 static void nn8x##NR(                                                                                             \
+        const float *at, int r0, int rows, int n0, int cols, int k, const float *b, int ldb, float beta, float *c, int ldc) { \
+        const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);                                                   \
+        const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), index);                                             \
+        const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - 8), index);                                         \
+        __m256 lo[NR], hi[NR];                                                                                             \
+        for (int r = 0; r < NR; r++) lo[r] = hi[r] = _mm256_setzero_ps();                                                  \
+        for (int p = 0; p < k; p++) {                                                                                      \
+            const float *line = b + (intptr_t)p * ldb + n0;                                                                \
+            const __m256 w0 = _mm256_maskload_ps(line, m0);                                                                \
+            const __m256 w1 = cols > 8 ? _mm256_maskload_ps(line + 8, m1) : _mm256_setzero_ps();                          \
+            const float *x = at + (intptr_t)p * 16 + r0;                                                                   \
+            _Pragma("clang loop unroll(full)") for (int r = 0; r < NR; r++) {                                              \
+                const __m256 v = _mm256_set1_ps(x[r]);                                                                     \
+                lo[r] = _mm256_fmadd_ps(v, w0, lo[r]);                                                                     \
+                hi[r] = _mm256_fmadd_ps(v, w1, hi[r]);                                                                     \
+            }                                                                                                              \
+        }                                                                                                                  \
+        for (int r = 0; r < NR && r0 + r < rows; r++) {                                                                   \
+            float *line = c + (intptr_t)(r0 + r) * ldc + n0;                                                               \
+            __m256 v0 = lo[r], v1 = hi[r];                                                                                 \
+            if (beta != 0.0f) {                                                                                            \
+                v0 = _mm256_add_ps(v0, _mm256_maskload_ps(line, m0));                                                      \
+                v1 = _mm256_add_ps(v1, _mm256_maskload_ps(line + 8, m1));                                                  \
+            }                                                                                                              \
+            _mm256_maskstore_ps(line, m0, v0);                                                                             \
+            _mm256_maskstore_ps(line + 8, m1, v1);                                                                         \
+        }                                                                                                                  \
+    }
+
+NN8(6)
+NN8(4)
+
+/// Rows 0–5, 6–11 and 12–15 of the scratch's 16, as far as `rows` reaches.
+AVX2 static void nn8(const float *at, int rows, int n, int k, const float *b, int ldb, float beta, float *c, int ldc) {
+    for (int n0 = 0; n0 < n; n0 += 16) {
+        const int cols = n - n0 < 16 ? n - n0 : 16;
+        nn8x6(at, 0, rows, n0, cols, k, b, ldb, beta, c, ldc);
+        if (rows > 6) nn8x6(at, 6, rows, n0, cols, k, b, ldb, beta, c, ldc);
+        if (rows > 12) nn8x4(at, 12, rows, n0, cols, k, b, ldb, beta, c, ldc);
+    }
+}
+
+void oni_narrow_gemm(
     int transposeB, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
     float *at = transposeScratch((size_t)k * 16);
     for (int r0 = 0; r0 < m; r0 += 16) {
         const int rows = m - r0 < 16 ? m - r0 : 16;
         transposeRows(a, lda, r0, rows, k, at);
-        if (transposeB) {
-            nt16(at, rows, n, k, b, ldb, beta, c + (intptr_t)r0 * ldc, ldc);
+        float *block = c + (intptr_t)r0 * ldc;
+        if (oni_kernels_available() == 2) {
+            if (transposeB) nt16(at, rows, n, k, b, ldb, beta, block, ldc); else nn16(at, rows, n, k, b, ldb, beta, block, ldc);
         } else {
-            nn16(at, rows, n, k, b, ldb, beta, c + (intptr_t)r0 * ldc, ldc);
+            if (transposeB) nt8(at, rows, n, k, b, ldb, beta, block, ldc); else nn8(at, rows, n, k, b, ldb, beta, block, ldc);
         }
     }
 }

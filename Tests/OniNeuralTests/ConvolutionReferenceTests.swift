@@ -51,7 +51,7 @@ import Testing
         Self.compare(conv, g, elu: elu, tolerance: 1e-9)
     }
 
-    /// Float32, the direct kernel where it applies ("same" padding on a CPU with AVX-512F) and
+    /// Float32, the direct kernel where it applies ("same" padding on a CPU with AVX-512F, or AVX2 and FMA) and
     /// im2col: relative to the reference's largest magnitude, within 1e-5.
     @Test(arguments: geometries, [false, true])
     func float32MatchesPlainLoops(_ g: Geometry, elu: Bool) {
@@ -59,17 +59,22 @@ import Testing
         for direct in [true, false] {
             var rng = SeededGenerator(seed: 31)
             let conv: Conv2d<Float> = Self.make(g, elu: elu, direct: direct, rng: &rng)
-            #expect(conv.direct == (direct && same && Self.cpuHasAVX512F), "\(g)")
+            #expect(conv.direct == (direct && same && Self.cpuRunsKernels), "\(g)")
             Self.compare(conv, g, elu: elu, tolerance: 1e-5)
         }
     }
 
-    /// Whether /proc/cpuinfo lists AVX-512F, read apart from `Kernels.run`'s own check.
-    static let cpuHasAVX512F = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx512f") ?? false
+    /// The instructions /proc/cpuinfo lists that the kernels use, read apart from their own check.
+    static let cpuFlags = Set(
+        ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "").split(separator: "\n")
+            .first { $0.hasPrefix("flags") }?.split(separator: " ").map(String.init) ?? [])
+    static let cpuInstructions = cpuFlags.contains("avx512f") ? "AVX-512" : cpuFlags.isSuperset(of: ["avx2", "fma"]) ? "AVX2" : "none"
+    static var cpuRunsKernels: Bool { cpuInstructions != "none" }
 
-    @Test func theKernelsRunWhereTheCPUHasAVX512F() {
-        #expect(Kernels.run == Self.cpuHasAVX512F)
-        if !Kernels.run { print("ConvolutionReferenceTests: this CPU lacks AVX-512F; the tests check im2col and sgemm only") }
+    @Test func theKernelsRunWhereTheCPUHasAVX512FOrAVX2() {
+        #expect(Kernels.instructions == Self.cpuInstructions)
+        #expect(Kernels.run == Self.cpuRunsKernels)
+        print("ConvolutionReferenceTests: kernels with \(Kernels.instructions)\(Kernels.run ? "" : ": the tests check im2col and sgemm only")")
     }
 
     static func compare<S: Scalar>(_ conv: Conv2d<S>, _ g: Geometry, elu: Bool, tolerance: Double) {

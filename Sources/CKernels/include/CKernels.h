@@ -3,10 +3,12 @@
 
 #include <stddef.h>
 
-// Our own vectorised kernels (AVX-512), for the shapes OpenBLAS's API serves badly. Swift cannot
-// emit AVX-512 for a generic x86-64 build, so they are C with per-function target attributes.
+// Our own vectorised kernels (AVX-512, or AVX2 with FMA), for the shapes OpenBLAS's API serves
+// badly. Swift cannot emit these instructions for a generic x86-64 build, so they are C with
+// per-function target attributes, the variant chosen by the CPU at run time.
 
-/// 1 if this CPU runs the kernels below (AVX-512F), else 0: callers then keep im2col and sgemm.
+/// 2 if this CPU runs the kernels below with AVX-512F, 1 with AVX2 and FMA, else 0: callers then
+/// keep im2col and sgemm.
 int oni_kernels_available(void);
 
 /// Direct 2-D convolution with "same" padding (the output as large as the input: 2·ph = kh − 1,
@@ -14,7 +16,7 @@ int oni_kernels_available(void);
 /// out[e][f][y][x] = bias[f] + Σ_c Σ_ky Σ_kx w[f][c][ky][kx] · in[e][c][y + ky − ph][x + kx − pw]
 /// (zero outside the input), then ELU if `elu` is not 0; `bias` may be NULL (zero). No im2col
 /// copy and no packing: each tap reads the flattened plane at a fixed offset, 16 positions and
-/// up to 16 filters at a time in registers, each tap's mask zeroing the lanes that would cross a
+/// up to 16 filters (AVX2: 6) at a time in registers, each tap's mask zeroing the lanes that would cross a
 /// row's edge. `workspace` holds oni_conv_workspace_bytes(…) bytes (aligned for float), kept by
 /// the caller between calls so that a pass allocates nothing.
 void oni_conv_forward(
