@@ -102,8 +102,27 @@ PLANE(8)
 PLANE(4)
 PLANE(1)
 
+/// One filter's ELU and stores for a block, out of line: with the block's epilogue inlined (or
+/// its accumulators passed by address), the compiler stored accumulators to memory on every
+/// iteration of the FMA loop.
+AVX2 __attribute__((noinline)) static void finishAVX2(__m256 lo, __m256 hi, float *out, int left, int elu) {
+    if (elu) {
+        lo = elu8(lo);
+        hi = elu8(hi);
+    }
+    if (left >= 16) { // masked stores are slow on some CPUs: only at the plane's end
+        _mm256_storeu_ps(out, lo);
+        _mm256_storeu_ps(out + 8, hi);
+    } else {
+        const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_maskstore_ps(out, _mm256_cmpgt_epi32(_mm256_set1_epi32(left), index), lo);
+        if (left > 8) _mm256_maskstore_ps(out + 8, _mm256_cmpgt_epi32(_mm256_set1_epi32(left - 8), index), hi);
+    }
+}
+
 /// PLANE with AVX2: the block's 16 positions in two registers of 8, each tap's mask as lanes
-/// (`lanes`, 16 int32 per tap); a half no lane of which reads is skipped, a full block loads plainly.
+/// (`lanes`, 16 int32 per tap). Every load is masked: branching between plain and masked loads
+/// made the compiler keep the accumulators in memory.
 #define PLANE8(NF)                                                                                                         \
     AVX2 static void planeAVX2_##NF(                                                                                       \
         const float *src, const float *wt, const float *bias, float *dst, int channels, int positions, int taps,           \
@@ -117,15 +136,9 @@ PLANE(1)
                 const unsigned m = masks[t];                                                                               \
                 if (!m) continue;                                                                                          \
                 const float *at = (const float *)((intptr_t)plane + (intptr_t)shifts[t] * 4);                              \
-                __m256 a, b;                                                                                               \
-                if (m == 0xFFFFu) {                                                                                        \
-                    a = _mm256_loadu_ps(at);                                                                               \
-                    b = _mm256_loadu_ps(at + 8);                                                                           \
-                } else {                                                                                                   \
-                    const int32_t *l = lanes + t * 16;                                                                     \
-                    a = (m & 0xFFu) ? _mm256_maskload_ps(at, _mm256_loadu_si256((const __m256i *)l)) : _mm256_setzero_ps(); \
-                    b = (m >> 8) ? _mm256_maskload_ps(at + 8, _mm256_loadu_si256((const __m256i *)(l + 8))) : _mm256_setzero_ps(); \
-                }                                                                                                          \
+                const int32_t *l = lanes + t * 16;                                                                         \
+                const __m256 a = _mm256_maskload_ps(at, _mm256_loadu_si256((const __m256i *)l));                           \
+                const __m256 b = _mm256_maskload_ps(at + 8, _mm256_loadu_si256((const __m256i *)(l + 8)));                 \
                 const float *wp = wc + t * NF;                                                                             \
                 _Pragma("clang loop unroll(full)") for (int f = 0; f < NF; f++) {                                          \
                     const __m256 w = _mm256_set1_ps(wp[f]);                                                                \
@@ -134,14 +147,7 @@ PLANE(1)
                 }                                                                                                          \
             }                                                                                                              \
         }                                                                                                                  \
-        const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);                                                   \
-        const __m256i storeLo = _mm256_cmpgt_epi32(_mm256_set1_epi32(positions - p0), index);                             \
-        const __m256i storeHi = _mm256_cmpgt_epi32(_mm256_set1_epi32(positions - p0 - 8), index);                         \
-        for (int f = 0; f < NF; f++) {                                                                                     \
-            float *out = dst + (intptr_t)(f0 + f) * positions + p0;                                                        \
-            _mm256_maskstore_ps(out, storeLo, elu ? elu8(lo[f]) : lo[f]);                                                  \
-            if (positions - p0 > 8) _mm256_maskstore_ps(out + 8, storeHi, elu ? elu8(hi[f]) : hi[f]);                      \
-        }                                                                                                                  \
+        for (int f = 0; f < NF; f++) finishAVX2(lo[f], hi[f], dst + (intptr_t)(f0 + f) * positions + p0, positions - p0, elu); \
     }
 
 PLANE8(6)

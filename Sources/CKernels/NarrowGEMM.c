@@ -127,8 +127,9 @@ AVX2 static void nt8(const float *at, int rows, int n, int k, const float *b, in
         for (int r = 0; r < NR; r++) lo[r] = hi[r] = _mm256_setzero_ps();                                                  \
         for (int p = 0; p < k; p++) {                                                                                      \
             const float *line = b + (intptr_t)p * ldb + n0;                                                                \
-            const __m256 w0 = _mm256_maskload_ps(line, m0);                                                                \
-            const __m256 w1 = cols > 8 ? _mm256_maskload_ps(line + 8, m1) : _mm256_setzero_ps();                          \
+            const __m256 w0 = cols >= 16 ? _mm256_loadu_ps(line) : _mm256_maskload_ps(line, m0);                          \
+            const __m256 w1 = cols >= 16 ? _mm256_loadu_ps(line + 8)                                                       \
+                : cols > 8 ? _mm256_maskload_ps(line + 8, m1) : _mm256_setzero_ps();                                       \
             const float *x = at + (intptr_t)p * 16 + r0;                                                                   \
             _Pragma("clang loop unroll(full)") for (int r = 0; r < NR; r++) {                                              \
                 const __m256 v = _mm256_set1_ps(x[r]);                                                                     \
@@ -143,8 +144,13 @@ AVX2 static void nt8(const float *at, int rows, int n, int k, const float *b, in
                 v0 = _mm256_add_ps(v0, _mm256_maskload_ps(line, m0));                                                      \
                 v1 = _mm256_add_ps(v1, _mm256_maskload_ps(line + 8, m1));                                                  \
             }                                                                                                              \
-            _mm256_maskstore_ps(line, m0, v0);                                                                             \
-            _mm256_maskstore_ps(line + 8, m1, v1);                                                                         \
+            if (cols >= 16) { /* masked stores are slow on some CPUs: only for a last, partial block */                   \
+                _mm256_storeu_ps(line, v0);                                                                                \
+                _mm256_storeu_ps(line + 8, v1);                                                                            \
+            } else {                                                                                                       \
+                _mm256_maskstore_ps(line, m0, v0);                                                                         \
+                _mm256_maskstore_ps(line + 8, m1, v1);                                                                     \
+            }                                                                                                              \
         }                                                                                                                  \
     }
 
