@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "CNetHack", linkerSettings: [.linkedLibrary("dl")]),
         // prctl(PR_SET_PDEATHSIG), which Swift cannot call (C variadic).
         .target(name: "CProcessControl"),
-        // Our AVX-512 kernels, chosen at run time: the direct convolution and products with few rows.
+        // Our AVX-512 and AVX2 kernels, chosen at run time: the direct convolution and products with few rows.
         .target(name: "CKernels"),
 
         // Libraries, from the inside out.
