@@ -137,8 +137,10 @@ AVX2 __attribute__((noinline)) static void finishAVX2(__m256 lo, __m256 hi, floa
                 if (!m) continue;                                                                                          \
                 const float *at = (const float *)((intptr_t)plane + (intptr_t)shifts[t] * 4);                              \
                 const int32_t *l = lanes + t * 16;                                                                         \
-                const __m256 a = _mm256_maskload_ps(at, _mm256_loadu_si256((const __m256i *)l));                           \
-                const __m256 b = _mm256_maskload_ps(at + 8, _mm256_loadu_si256((const __m256i *)(l + 8)));                 \
+                const int full = m == 0xFFFFu;                                                                             \
+                const __m256 a = full ? _mm256_loadu_ps(at) : _mm256_maskload_ps(at, _mm256_loadu_si256((const __m256i *)l)); \
+                const __m256 b = full ? _mm256_loadu_ps(at + 8)                                                            \
+                                      : _mm256_maskload_ps(at + 8, _mm256_loadu_si256((const __m256i *)(l + 8)));          \
                 const float *wp = wc + t * NF;                                                                             \
                 _Pragma("clang loop unroll(full)") for (int f = 0; f < NF; f++) {                                          \
                     const __m256 w = _mm256_set1_ps(wp[f]);                                                                \
