@@ -60,8 +60,8 @@ import Testing
         request.items = texts.enumerated().map { AnnotationItem(messageID: UInt64($0.offset + 1), text: $0.element).wire }
         request.acceptsPartial = acceptsPartial
         // Generous: the annotator labels in tasks of Swift's concurrency pool, which the suite's
-        // other tests, run at the same time on two cores, can hold for minutes.
-        let deadline = Date().addingTimeInterval(300)
+        // other tests, run at the same time on two cores, can hold for minutes (200 s and more seen).
+        let deadline = Date().addingTimeInterval(600)
         while try !learner.send(.annotationRequest(request), dontWait: true) && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
         var replies: [Oni_V1_AnnotationReply] = []
         repeat {
