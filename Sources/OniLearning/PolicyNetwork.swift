@@ -57,9 +57,7 @@ public final class PolicyNetwork<S: Scalar> {
     private var dHidden: [S] = []
     private var dMessage: [S] = []
 
-    /// `trimsMessages`: the message convolutions run only as far as the batch's messages reach
-    /// (`MessageEncoder`; the same result, computed in less time).
-    public init(architecture a: PolicyArchitecture, seed: UInt64, trimsMessages: Bool = true) {
+    public init(architecture a: PolicyArchitecture, seed: UInt64) {
         architecture = a
         var rng = SeededGenerator(seed: seed)
         let positions = a.viewHeight * a.viewWidth
@@ -71,11 +69,10 @@ public final class PolicyNetwork<S: Scalar> {
         conv1 = Conv2d(
             name: "conv1", channels: a.filters, height: a.viewHeight, width: a.viewWidth, filters: a.filters, kernel: 3, padding: 1,
             activation: .elu, rng: &rng)
+        // Computed only as far as the batch's messages reach (`MessageEncoder`: the same result).
         message =
             a.messageLength > 0
-            ? MessageEncoder(
-                name: "message", length: a.messageLength, embedding: a.messageEmbedding, filters: a.messageFilters, trims: trimsMessages,
-                rng: &rng)
+            ? MessageEncoder(name: "message", length: a.messageLength, embedding: a.messageEmbedding, filters: a.messageFilters, rng: &rng)
             : nil
         trunk = BlockLinear(
             name: "trunk", widths: [a.filters * positions, Self.extrasSize(a)], constant: a.messageLength > 0 ? [] : [1],

@@ -44,7 +44,7 @@ extension Benchmarks {
                 String(format: "%@ forward %6.2f ms (%5.1f GFLOP/s)  backward %6.2f ms", label, t.forward * 1e3, flops / t.forward / 1e9, t.backward * 1e3)
             }
             var text = "conv       " + layer.name.padding(toLength: 26, withPad: " ", startingAt: 0)
-            if let d = times[true] { text += line("direct:", d) + "   " }
+            if let d = times[true] { text += line("direct (\(Kernels.instructions)):", d) + "   " }
             if let i = times[false] { text += line("im2col:", i) }
             output(text)
         }

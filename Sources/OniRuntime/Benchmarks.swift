@@ -274,7 +274,7 @@ public enum Benchmarks {
         if let hidden = options.hidden { standard.hidden = hidden }
         if let filters = options.filters { standard.filters = filters }
         let peak = SGEMMPeak.measure(repeats: 30)
-        output(String(format: "learner    sgemm 256x512x512 peak, 1 thread: %.1f GFLOP/s (OpenBLAS kernel %@)", peak, BLASKernel.current as NSString))
+        output(String(format: "learner    sgemm 256x512x512 peak, 1 thread: %.1f GFLOP/s (OpenBLAS kernel %@, our kernels %@)", peak, BLASKernel.current as NSString, Kernels.instructions as NSString))
         // Rollouts of random play, made once: 4 of 512 steps cover every batch size up to 2048.
         let most = max(options.batchSizes.max() ?? 512, 512)
         let rollouts = try (0..<((most + 511) / 512)).map { try syntheticRollout(env: env, steps: 32, envs: 16, seed: UInt64(3 + $0)) }
