@@ -35,6 +35,18 @@ static void transposeRows(const float *a, int lda, int r0, int rows, int k, floa
     }
 }
 
+/// C's rows 0..<rows, columns 0..<cols (+)= a block of results held column by column, 16 rows each.
+static void scatter(const float *block, int rows, int cols, float beta, float *c, int ldc) {
+    for (int r = 0; r < rows; r++) {
+        float *line = c + (intptr_t)r * ldc;
+        if (beta == 0.0f) {
+            for (int j = 0; j < cols; j++) line[j] = block[j * 16 + r];
+        } else {
+            for (int j = 0; j < cols; j++) line[j] += block[j * 16 + r];
+        }
+    }
+}
+
 /// Bᵀ form, 8 columns of C at a time: acc[j] (16 rows in lanes) += B[n0 + j][p] · Aᵀ[p].
 AVX512 static void nt16(const float *at, int rows, int n, int k, const float *b, int ldb, float beta, float *c, int ldc) {
     float block[8][16] __attribute__((aligned(64)));
@@ -50,14 +62,7 @@ AVX512 static void nt16(const float *at, int rows, int n, int k, const float *b,
             for (int j = 0; j < 8; j++) acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(row[j][p]), v, acc[j]);
         }
         for (int j = 0; j < 8; j++) _mm512_store_ps(block[j], acc[j]);
-        for (int r = 0; r < rows; r++) {
-            float *line = c + (intptr_t)r * ldc + n0;
-            if (beta == 0.0f) {
-                for (int j = 0; j < cols; j++) line[j] = block[j][r];
-            } else {
-                for (int j = 0; j < cols; j++) line[j] += block[j][r];
-            }
-        }
+        scatter(&block[0][0], rows, cols, beta, c + n0, ldc);
     }
 }
 
@@ -104,14 +109,7 @@ AVX2 static void nt8(const float *at, int rows, int n, int k, const float *b, in
             _mm256_store_ps(block[j], lo[j]);
             _mm256_store_ps(block[j] + 8, hi[j]);
         }
-        for (int r = 0; r < rows; r++) {
-            float *line = c + (intptr_t)r * ldc + n0;
-            if (beta == 0.0f) {
-                for (int j = 0; j < cols; j++) line[j] = block[j][r];
-            } else {
-                for (int j = 0; j < cols; j++) line[j] += block[j][r];
-            }
-        }
+        scatter(&block[0][0], rows, cols, beta, c + n0, ldc);
     }
 }
 

@@ -90,20 +90,7 @@ import Testing
             return zip(features, weights).reduce(0) { $0 + $1.0 * $1.1 }
         }
         let (_, gradients) = Self.run(encoder, bytes, rows: rows, weights: weights)
-        let h = 1e-6
-        var checked = 0
-        for (p, gradient) in zip(encoder.parameters, gradients) {
-            for j in stride(from: 0, to: p.count, by: max(1, p.count / 40)) {
-                p.value[j] += h
-                let plus = loss()
-                p.value[j] -= 2 * h
-                let minus = loss()
-                p.value[j] += h
-                let numeric = (plus - minus) / (2 * h)
-                #expect(abs(numeric - gradient[j]) <= 1e-6 * max(1, abs(numeric)), "\(p.name)[\(j)]: \(gradient[j]) vs \(numeric)")
-                checked += 1
-            }
-        }
+        let checked = checkAgainstFiniteDifferences(encoder.parameters, gradients: gradients, samples: 40, loss: loss)
         #expect(checked > 60)
     }
 }

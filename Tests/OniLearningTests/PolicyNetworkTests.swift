@@ -67,21 +67,7 @@ import Testing
         }
         _ = loss()
         net.backward(logitsGradient: r1, valuesGradient: r2)
-        let h = 1e-6
-        var checked = 0
-        for p in net.parameters {
-            for j in stride(from: 0, to: p.count, by: max(1, p.count / 15)) {
-                let analytic = p.gradient[j]
-                p.value[j] += h
-                let plus = loss()
-                p.value[j] -= 2 * h
-                let minus = loss()
-                p.value[j] += h
-                let numeric = (plus - minus) / (2 * h)
-                #expect(abs(numeric - analytic) <= 1e-6 * max(1, abs(numeric)), "\(p.name)[\(j)]: \(analytic) vs \(numeric)")
-                checked += 1
-            }
-        }
+        let checked = checkAgainstFiniteDifferences(net.parameters, gradients: net.parameters.map(\.gradient), samples: 15, loss: loss)
         #expect(checked > (core == .gru ? 100 : 60))
     }
 
