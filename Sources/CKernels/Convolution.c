@@ -158,7 +158,8 @@ PLANE8(2)
 PLANE8(1)
 
 /// Each tap's offset in the flattened plane, and its mask for each block of
-/// 16 positions ([block][tap]: the lanes whose read stays inside the plane and its row).
+/// 16 positions ([block][tap]: the lanes whose read stays inside the plane and its row), as bits
+/// and, where `lanes` is not NULL (AVX2), as 16 int32 lanes of all ones or zero.
 static void plan(int height, int width, int kh, int kw, int ph, int pw, int *shifts, uint16_t *masks, int32_t *lanes) {
     const int positions = height * width, taps = kh * kw, blocks = (positions + 15) / 16;
     for (int ky = 0; ky < kh; ky++) {
@@ -171,7 +172,7 @@ static void plan(int height, int width, int kh, int kw, int ph, int pw, int *shi
                     const int p = b * 16 + i, y = p / width + dy, x = p % width + dx;
                     const int inside = p < positions && y >= 0 && y < height && x >= 0 && x < width;
                     if (inside) m |= 1u << i;
-                    lanes[(b * taps + t) * 16 + i] = inside ? -1 : 0;
+                    if (lanes) lanes[(b * taps + t) * 16 + i] = inside ? -1 : 0;
                 }
                 masks[b * taps + t] = (uint16_t)m;
             }
@@ -202,7 +203,7 @@ void oni_conv_forward(
         for (int t = 0; t < patch; t++)
             for (int f = 0; f < nf; f++) wt[(intptr_t)f0 * patch + t * nf + f] = w[(intptr_t)(f0 + f) * patch + t];
     }
-    plan(height, width, kh, kw, ph, pw, shifts, masks, lanes);
+    plan(height, width, kh, kw, ph, pw, shifts, masks, wide ? NULL : lanes);
     for (int e = 0; e < batch; e++) {
         const float *src = in + (intptr_t)e * channels * positions;
         float *dst = out + (intptr_t)e * filters * positions;

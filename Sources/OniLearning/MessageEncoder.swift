@@ -29,17 +29,15 @@ public final class MessageEncoder<S: Scalar> {
     private let blank: Stack
     /// Layers over shorter widths (multiples of `granule`), made when first needed.
     private var narrow: [Int: Stack] = [:]
-    /// The stack of the last forward and its width.
+    /// The stack of the last forward.
     private var current: Stack
-    private var width: Int
+    private var width: Int { current.width }
     /// Per row and filter: where its maximum is (a position of the narrow pass, or −1 − p for
-    /// position p of the all-zero message); the features; gradients into both passes.
+    /// position p of the all-zero message); the features; the gradient into the all-zero message.
     private var winners: [Int32] = []
     private var features: [S] = []
-    private var dNarrow: [S] = []
     private var dBlank: [S] = []
-    private var blankBytes: [Int32]
-    private var indices: [Int32] = []
+    private let blankMessage: [UInt8]
     private var rows = 0
 
     /// Narrow widths are multiples of this (the direct kernel's vectors hold 16 positions).
@@ -47,19 +45,34 @@ public final class MessageEncoder<S: Scalar> {
     /// How far an output sees on each side: 1 per kernel-3 layer.
     static var reach: Int { 2 }
 
-    /// Layers of one width.
-    private struct Stack {
+    /// Layers of one width, with that width's input and output-gradient buffers (kept, so a
+    /// batch of another width does not reallocate them).
+    private final class Stack {
         let embedding: Embedding<S>
         let conv0: Conv2d<S>
         let conv1: Conv2d<S>
+        var indices: [Int32] = []
+        var gradient: [S] = []
         var width: Int { embedding.count }
+
+        init(embedding: Embedding<S>, conv0: Conv2d<S>, conv1: Conv2d<S>) {
+            (self.embedding, self.conv0, self.conv1) = (embedding, conv0, conv1)
+        }
 
         func resized(_ width: Int) -> Stack {
             Stack(embedding: embedding.resized(count: width), conv0: conv0.resized(width: width), conv1: conv1.resized(width: width))
         }
 
-        func forward(_ indices: [Int32], rows: Int) -> [S] {
-            conv1.forward(conv0.forward(embedding.forward(indices, batch: rows), batch: rows), batch: rows)
+        /// Features [rows, filters, width] of the first `width` bytes of each row of `bytes` [rows, length].
+        func forward(_ bytes: UnsafeBufferPointer<UInt8>, rows: Int, length: Int) -> [S] {
+            let width = self.width
+            indices.reuse(count: rows * width)
+            indices.withUnsafeMutableBufferPointer { indices in
+                for r in 0..<rows {
+                    for p in 0..<width { indices[r * width + p] = Int32(bytes[r * length + p]) }
+                }
+            }
+            return conv1.forward(conv0.forward(embedding.forward(indices, batch: rows), batch: rows), batch: rows)
         }
 
         func backward(_ gradient: [S]) {
@@ -81,9 +94,8 @@ public final class MessageEncoder<S: Scalar> {
                 name: "\(name).conv1", channels: filters, length: length, filters: filters, kernel: 3, padding: 1,
                 activation: .elu, rng: &rng))
         blank = whole.resized(length)
-        blankBytes = [Int32](repeating: 0, count: length)
+        blankMessage = [UInt8](repeating: 0, count: length)
         current = whole
-        width = length
     }
 
     public var parameters: [Parameter<S>] { whole.embedding.parameters + whole.conv0.parameters + whole.conv1.parameters }
@@ -105,7 +117,7 @@ public final class MessageEncoder<S: Scalar> {
             while end > longest && bytes[r * length + end - 1] == 0 { end -= 1 }
             longest = max(longest, end)
         }
-        width = width(longest: longest)
+        let width = width(longest: longest)
         if width == length {
             current = whole
         } else if let stack = narrow[width] {
@@ -114,15 +126,8 @@ public final class MessageEncoder<S: Scalar> {
             current = whole.resized(width)
             narrow[width] = current
         }
-        let (width, length) = (self.width, self.length)
-        indices.reuse(count: rows * width)
-        indices.withUnsafeMutableBufferPointer { indices in
-            for r in 0..<rows {
-                for p in 0..<width { indices[r * width + p] = Int32(bytes[r * length + p]) }
-            }
-        }
-        let narrowFeatures = current.forward(indices, rows: rows)
-        let blankFeatures = width < length ? blank.forward(blankBytes, rows: 1) : []
+        let narrowFeatures = current.forward(bytes, rows: rows, length: length)
+        let blankFeatures = width < length ? blankMessage.withUnsafeBufferPointer { blank.forward($0, rows: 1, length: length) } : []
         pool(narrowFeatures, blankFeatures)
         return features
     }
@@ -138,9 +143,10 @@ public final class MessageEncoder<S: Scalar> {
             blankFeatures.withUnsafeBufferPointer { z in
                 for f in 0..<filters {
                     // The all-zero message's maximum from `cut` on (none at full width).
-                    var tail = width < length ? cut : -1
-                    var tailValue = width < length ? z[f * length + cut] : 0
+                    var tail = -1
+                    var tailValue: S = 0
                     if width < length {
+                        (tail, tailValue) = (cut, z[f * length + cut])
                         for p in (cut + 1)..<length where z[f * length + p] > tailValue { (tail, tailValue) = (p, z[f * length + p]) }
                     }
                     for r in 0..<rows {
@@ -163,19 +169,20 @@ public final class MessageEncoder<S: Scalar> {
     public func backward(_ gradient: [S]) {
         let (rows, filters, width, length) = (self.rows, self.filters, self.width, self.length)
         precondition(gradient.count == rows * filters, "MessageEncoder: gradient does not match the last forward")
-        dNarrow.reuseZeroed(count: rows * filters * width)
+        let stack = current
+        stack.gradient.reuseZeroed(count: rows * filters * width)
         if width < length { dBlank.reuseZeroed(count: filters * length) }
         for r in 0..<rows {
             for f in 0..<filters {
                 let winner = Int(winners[r * filters + f]), g = gradient[r * filters + f]
                 if winner >= 0 {
-                    dNarrow[(r * filters + f) * width + winner] += g
+                    stack.gradient[(r * filters + f) * width + winner] += g
                 } else {
                     dBlank[f * length - 1 - winner] += g
                 }
             }
         }
-        current.backward(dNarrow)
+        stack.backward(stack.gradient)
         if width < length { blank.backward(dBlank) }
     }
 }
