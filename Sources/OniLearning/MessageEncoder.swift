@@ -11,11 +11,14 @@ import OniNeural
 /// - an output at position p < W − 2 sees only the first W bytes (two layers reach 2 each
 ///   way), so the narrow pass computes it exactly;
 /// - an output at p ≥ L + 2, where every byte it sees is zero or beyond the end, is the same
-///   for every row: it is what an all-zero message gives there. One such message, run over
-///   the whole length, stands for every row's positions from W − 2 on;
+///   for every row: it is what an all-zero message gives there. One such message stands for
+///   every row's positions from W − 2 on. Its outputs take only three values there: at the
+///   last two positions (which see the end) and at every position before them (which see
+///   five zero bytes), so it runs over 5 bytes, not the whole length: position 2 stands for
+///   W − 2 … length − 3, positions 3 and 4 for the last two;
 /// - the max-pool takes the larger of the two parts, the narrow one on ties (the earlier
 ///   position, as the plain max does), and sends the gradient where the maximum came from:
-///   into the narrow pass, or summed over rows into the all-zero message's pass. Both passes'
+///   into the narrow pass, or summed over rows into the all-zero message's. Both passes'
 ///   layers share the parameters, so their gradients add up.
 public final class MessageEncoder<S: Scalar> {
     /// Bytes per message.
@@ -25,7 +28,7 @@ public final class MessageEncoder<S: Scalar> {
     public let trims: Bool
     /// The layers over the whole length: they own the parameters.
     private let whole: Stack
-    /// The all-zero message's layers (whole length, one row).
+    /// The all-zero message's layers (`blankLength` bytes, one row).
     private let blank: Stack
     /// Layers over shorter widths (multiples of `granule`), made when first needed.
     private var narrow: [Int: Stack] = [:]
@@ -33,7 +36,7 @@ public final class MessageEncoder<S: Scalar> {
     private var current: Stack
     private var width: Int { current.width }
     /// Per row and filter: where its maximum is (a position of the narrow pass, or −1 − p for
-    /// position p of the all-zero message); the features; the gradient into the all-zero message.
+    /// position p of the short all-zero message); the features; the gradient into the all-zero message.
     private var winners: [Int32] = []
     private var features: [S] = []
     private var dBlank: [S] = []
@@ -44,6 +47,9 @@ public final class MessageEncoder<S: Scalar> {
     public static var granule: Int { 16 }
     /// How far an output sees on each side: 1 per kernel-3 layer.
     static var reach: Int { 2 }
+    /// The all-zero message's length: `reach` positions that see its start, one that sees
+    /// only zero bytes, `reach` that see its end.
+    static var blankLength: Int { 2 * reach + 1 }
 
     /// Layers of one width, with that width's input and output-gradient buffers (kept, so a
     /// batch of another width does not reallocate them).
@@ -93,8 +99,8 @@ public final class MessageEncoder<S: Scalar> {
             conv1: Conv2d(
                 name: "\(name).conv1", channels: filters, length: length, filters: filters, kernel: 3, padding: 1,
                 activation: .elu, rng: &rng))
-        blank = whole.resized(length)
-        blankMessage = [UInt8](repeating: 0, count: length)
+        blank = whole.resized(min(length, Self.blankLength))
+        blankMessage = [UInt8](repeating: 0, count: Self.blankLength)
         current = whole
     }
 
@@ -127,16 +133,19 @@ public final class MessageEncoder<S: Scalar> {
             narrow[width] = current
         }
         let narrowFeatures = current.forward(bytes, rows: rows, length: length)
-        let blankFeatures = width < length ? blankMessage.withUnsafeBufferPointer { blank.forward($0, rows: 1, length: length) } : []
+        let blankFeatures =
+            width < length ? blankMessage.withUnsafeBufferPointer { blank.forward($0, rows: 1, length: Self.blankLength) } : []
         pool(narrowFeatures, blankFeatures)
         return features
     }
 
     /// Max over positions: the narrow pass's first `cut` (all of them at full width), then the
-    /// all-zero message's from `cut` on.
+    /// all-zero message's from `cut` on: its middle position (standing for `cut` … length − 3,
+    /// which always holds some: W ≤ length − 1), then its last two.
     private func pool(_ narrowFeatures: [S], _ blankFeatures: [S]) {
         let (rows, filters, width, length) = (self.rows, self.filters, self.width, self.length)
         let cut = width < length ? width - Self.reach : width
+        let blankLength = Self.blankLength
         features.reuse(count: rows * filters)
         winners.reuse(count: rows * filters)
         narrowFeatures.withUnsafeBufferPointer { x in
@@ -146,8 +155,10 @@ public final class MessageEncoder<S: Scalar> {
                     var tail = -1
                     var tailValue: S = 0
                     if width < length {
-                        (tail, tailValue) = (cut, z[f * length + cut])
-                        for p in (cut + 1)..<length where z[f * length + p] > tailValue { (tail, tailValue) = (p, z[f * length + p]) }
+                        (tail, tailValue) = (Self.reach, z[f * blankLength + Self.reach])
+                        for p in (Self.reach + 1)..<blankLength where z[f * blankLength + p] > tailValue {
+                            (tail, tailValue) = (p, z[f * blankLength + p])
+                        }
                     }
                     for r in 0..<rows {
                         let base = (r * filters + f) * width
@@ -171,14 +182,14 @@ public final class MessageEncoder<S: Scalar> {
         precondition(gradient.count == rows * filters, "MessageEncoder: gradient does not match the last forward")
         let stack = current
         stack.gradient.reuseZeroed(count: rows * filters * width)
-        if width < length { dBlank.reuseZeroed(count: filters * length) }
+        if width < length { dBlank.reuseZeroed(count: filters * Self.blankLength) }
         for r in 0..<rows {
             for f in 0..<filters {
                 let winner = Int(winners[r * filters + f]), g = gradient[r * filters + f]
                 if winner >= 0 {
                     stack.gradient[(r * filters + f) * width + winner] += g
                 } else {
-                    dBlank[f * length - 1 - winner] += g
+                    dBlank[f * Self.blankLength - 1 - winner] += g
                 }
             }
         }
