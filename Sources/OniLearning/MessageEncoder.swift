@@ -4,8 +4,10 @@ import OniNeural
 /// A message's features: its bytes embedded, two 1-D convolutions with ELU ("same" padding,
 /// kernel 3), the largest value of each filter over all positions.
 ///
-/// Messages are short and zero-padded (NetHack's are 256 bytes, most under 80), so by default
-/// the convolutions run only over the first `W` positions, W = the batch's longest message
+/// A batch repeats a few dozen messages (most steps show none), so by default each distinct
+/// message is computed once: its features go to every row that holds it, and those rows'
+/// gradients are summed into it. Messages are short and zero-padded (NetHack's are 256 bytes,
+/// most under 80), so the convolutions also run only over the first `W` positions, W = the batch's longest message
 /// (up to its last nonzero byte) + 4, rounded up to 16. This gives the same result as running
 /// over the whole length:
 /// - an output at position p < W − 2 sees only the first W bytes (two layers reach 2 each
@@ -24,7 +26,8 @@ public final class MessageEncoder<S: Scalar> {
     /// Bytes per message.
     public let length: Int
     public let filters: Int
-    /// Whether the convolutions run only as far as the batch's messages reach (see above).
+    /// Whether each distinct message is computed once and the convolutions run only as far as
+    /// the batch's messages reach (see above); without, every row over the whole length.
     public let trims: Bool
     /// The layers over the whole length: they own the parameters.
     private let whole: Stack
@@ -37,11 +40,18 @@ public final class MessageEncoder<S: Scalar> {
     private var width: Int { current.width }
     /// Per row and filter: where its maximum is (a position of the narrow pass, or −1 − p for
     /// position p of the short all-zero message); the features; the gradient into the all-zero message.
+    /// All three per computed row (each distinct message when trimming, else each row).
     private var winners: [Int32] = []
     private var features: [S] = []
     private var dBlank: [S] = []
     private let blankMessage: [UInt8]
+    /// The batch's distinct messages (when trimming); their features per row and gradients.
+    private var distinct: DistinctRows
+    private var rowFeatures: [S] = []
+    private var distinctGradient: [S] = []
+    /// Rows of the last batch, and rows computed for it (its distinct messages when trimming).
     private var rows = 0
+    public private(set) var computedRows = 0
 
     /// Narrow widths are multiples of this (the direct kernel's vectors hold 16 positions).
     public static var granule: Int { 16 }
@@ -101,6 +111,7 @@ public final class MessageEncoder<S: Scalar> {
                 activation: .elu, rng: &rng))
         blank = whole.resized(min(length, Self.blankLength))
         blankMessage = [UInt8](repeating: 0, count: Self.blankLength)
+        distinct = DistinctRows(length: length)
         current = whole
     }
 
@@ -117,13 +128,9 @@ public final class MessageEncoder<S: Scalar> {
     public func forward(_ bytes: UnsafeBufferPointer<UInt8>, rows: Int) -> [S] {
         precondition(bytes.count >= rows * length, "MessageEncoder: \(bytes.count) bytes for \(rows) messages of \(length)")
         self.rows = rows
-        var longest = 0
-        for r in 0..<rows {
-            var end = length
-            while end > longest && bytes[r * length + end - 1] == 0 { end -= 1 }
-            longest = max(longest, end)
-        }
-        let width = width(longest: longest)
+        if trims { distinct.update(bytes, rows: rows) }
+        computedRows = trims ? distinct.count : rows
+        let width = width(longest: trims ? distinct.longest : length)
         if width == length {
             current = whole
         } else if let stack = narrow[width] {
@@ -132,18 +139,27 @@ public final class MessageEncoder<S: Scalar> {
             current = whole.resized(width)
             narrow[width] = current
         }
-        let narrowFeatures = current.forward(bytes, rows: rows, length: length)
+        let narrowFeatures =
+            trims
+            ? distinct.bytes.withUnsafeBufferPointer { current.forward($0, rows: computedRows, length: length) }
+            : current.forward(bytes, rows: rows, length: length)
         let blankFeatures =
             width < length ? blankMessage.withUnsafeBufferPointer { blank.forward($0, rows: 1, length: Self.blankLength) } : []
         pool(narrowFeatures, blankFeatures)
-        return features
+        guard trims else { return features }
+        rowFeatures.reuse(count: rows * filters)
+        for r in 0..<rows {
+            let d = Int(distinct.index[r])
+            for f in 0..<filters { rowFeatures[r * filters + f] = features[d * filters + f] }
+        }
+        return rowFeatures
     }
 
     /// Max over positions: the narrow pass's first `cut` (all of them at full width), then the
     /// all-zero message's from `cut` on: its middle position (standing for `cut` … length − 3,
     /// which always holds some: W ≤ length − 1), then its last two.
     private func pool(_ narrowFeatures: [S], _ blankFeatures: [S]) {
-        let (rows, filters, width, length) = (self.rows, self.filters, self.width, self.length)
+        let (rows, filters, width, length) = (computedRows, self.filters, self.width, self.length)
         let cut = width < length ? width - Self.reach : width
         let blankLength = Self.blankLength
         features.reuse(count: rows * filters)
@@ -178,8 +194,19 @@ public final class MessageEncoder<S: Scalar> {
 
     /// Adds dLoss/dParameters for dLoss/dFeatures [rows, filters] of the last forward.
     public func backward(_ gradient: [S]) {
-        let (rows, filters, width, length) = (self.rows, self.filters, self.width, self.length)
         precondition(gradient.count == rows * filters, "MessageEncoder: gradient does not match the last forward")
+        guard trims else { return backward(computed: gradient) }
+        distinctGradient.reuseZeroed(count: computedRows * filters)
+        for r in 0..<rows {
+            let d = Int(distinct.index[r])
+            for f in 0..<filters { distinctGradient[d * filters + f] += gradient[r * filters + f] }
+        }
+        backward(computed: distinctGradient)
+    }
+
+    /// `backward` for dLoss/dFeatures [computedRows, filters] of the computed rows.
+    private func backward(computed gradient: [S]) {
+        let (rows, filters, width, length) = (computedRows, self.filters, self.width, self.length)
         let stack = current
         stack.gradient.reuseZeroed(count: rows * filters * width)
         if width < length { dBlank.reuseZeroed(count: filters * Self.blankLength) }

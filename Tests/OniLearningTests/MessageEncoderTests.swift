@@ -26,6 +26,21 @@ import Testing
 
     static let filters = 8
 
+    /// Runs both encoders on `bytes` and checks that their features and gradients agree.
+    static func compare<S: Scalar>(
+        _ trimmed: MessageEncoder<S>, _ whole: MessageEncoder<S>, _ bytes: [UInt8], rows: Int, weights: [S], tolerance: Double,
+        _ label: String
+    ) {
+        let a = run(trimmed, bytes, rows: rows, weights: weights), b = run(whole, bytes, rows: rows, weights: weights)
+        #expect(a.features.count == rows * filters)
+        for (x, y) in zip(a.features, b.features) { #expect(abs(Double(x - y)) <= tolerance, "\(label): feature \(x) vs \(y)") }
+        for (p, (g, h)) in zip(trimmed.parameters, zip(a.gradients, b.gradients)) {
+            let scale = h.reduce(0) { max($0, abs(Double($1))) }
+            #expect(scale > 0, "\(p.name): no gradient")
+            for (x, y) in zip(g, h) { #expect(abs(Double(x - y)) <= tolerance * max(1, scale), "\(label) \(p.name): \(x) vs \(y)") }
+        }
+    }
+
     /// Two encoders with the same weights, one trimming; biases random (a layer starts with
     /// zero biases, which would leave the edges' positions rarely the largest).
     static func encoders<S: Scalar>(_: S.Type, length: Int, seed: UInt64 = 7) -> (trimmed: MessageEncoder<S>, whole: MessageEncoder<S>) {
@@ -51,19 +66,36 @@ import Testing
             var rng = SeededGenerator(seed: 11 + seed)
             let bytes = Self.messages(rows: rows, length: length, lengths: lengths, rng: &rng)
             let weights = (0..<(rows * Self.filters)).map { _ in S(Initialization.gaussian(&rng)) }
-            let a = Self.run(trimmed, bytes, rows: rows, weights: weights), b = Self.run(whole, bytes, rows: rows, weights: weights)
-            #expect(a.features.count == rows * Self.filters)
-            for (x, y) in zip(a.features, b.features) { #expect(abs(Double(x - y)) <= tolerance, "\(lengths): feature \(x) vs \(y)") }
-            for (p, (g, h)) in zip(trimmed.parameters, zip(a.gradients, b.gradients)) {
-                let scale = h.reduce(0) { max($0, abs(Double($1))) }
-                #expect(scale > 0, "\(p.name): no gradient")
-                for (x, y) in zip(g, h) { #expect(abs(Double(x - y)) <= tolerance * max(1, scale), "\(lengths) \(p.name): \(x) vs \(y)") }
-            }
+            Self.compare(trimmed, whole, bytes, rows: rows, weights: weights, tolerance: tolerance, "\(lengths)")
         }
         for seed: UInt64 in 1...6 {
             check(Double.self, tolerance: 1e-12, seed: seed)
             check(Float.self, tolerance: 2e-5, seed: seed)
         }
+    }
+
+    /// A batch that repeats a few messages, as a game's do (the empty one among them, two of
+    /// one length, one the prefix of another), computes each once and gives what every row
+    /// over the whole length gives; twice in a row, with fewer distinct messages the second time.
+    @Test func repeatedMessagesAreComputedOnce() {
+        func check<S: Scalar>(_ type: S.Type, tolerance: Double) {
+            let length = 64, rows = 40
+            let (trimmed, whole) = Self.encoders(S.self, length: length)
+            var rng = SeededGenerator(seed: 5)
+            var pool = Self.messages(rows: 5, length: length, lengths: [0, 9, 30, 9, 0], rng: &rng)
+            for p in 0..<9 { pool[4 * length + p] = pool[length + p] }
+            pool[4 * length + 9] = 77
+            for kinds in [5, 3] {
+                let picks = (0..<rows).map { $0 < kinds ? $0 : rng.below(kinds) }
+                let bytes = picks.flatMap { pool[($0 * length)..<(($0 + 1) * length)] }
+                let weights = (0..<(rows * Self.filters)).map { _ in S(Initialization.gaussian(&rng)) }
+                Self.compare(trimmed, whole, bytes, rows: rows, weights: weights, tolerance: tolerance, "\(kinds) messages")
+                #expect(trimmed.computedRows == kinds)
+                #expect(whole.computedRows == rows)
+            }
+        }
+        check(Double.self, tolerance: 1e-12)
+        check(Float.self, tolerance: 2e-5)
     }
 
     @Test func widthCoversTheLongestMessageAndTheKernelsReach() {
