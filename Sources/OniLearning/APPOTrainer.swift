@@ -26,6 +26,8 @@ public final class APPOTrainer {
     public private(set) var skippedUpdates = 0
     /// Where the last update's time went.
     public private(set) var lastTiming = UpdateTiming()
+    /// Operations the last update did: forward and backward (twice the forward) of every shard.
+    public private(set) var lastUpdateFLOPs = 0.0
     /// Replicas 1… (replica 0 is `network`); they take its weights before every update.
     private let replicas: [PolicyNetwork<Float>]
 
@@ -104,6 +106,7 @@ public final class APPOTrainer {
             }
         }
         let work = passes.map { $0! }
+        lastUpdateFLOPs = 3 * networks[..<shardCount].reduce(0) { $0 + $1.forwardFLOPs }
         clock.lap(\.forward)
 
         // The losses over the whole batch, shard after shard.

@@ -52,6 +52,9 @@ public final class MessageEncoder<S: Scalar> {
     /// Rows of the last batch, and rows computed for it (its distinct messages when trimming).
     private var rows = 0
     public private(set) var computedRows = 0
+    /// Positions the last forward's convolutions ran over, all rows together (the all-zero
+    /// message's among them).
+    public private(set) var computedPositions = 0
 
     /// Narrow widths are multiples of this (the direct kernel's vectors hold 16 positions).
     public static var granule: Int { 16 }
@@ -145,6 +148,7 @@ public final class MessageEncoder<S: Scalar> {
             : current.forward(bytes, rows: rows, length: length)
         let blankFeatures =
             width < length ? blankMessage.withUnsafeBufferPointer { blank.forward($0, rows: 1, length: Self.blankLength) } : []
+        computedPositions = computedRows * width + (width < length ? Self.blankLength : 0)
         pool(narrowFeatures, blankFeatures)
         guard trims else { return features }
         rowFeatures.reuse(count: rows * filters)

@@ -135,17 +135,22 @@ extension PolicyArchitecture {
     /// Floating-point operations of one forward pass of one observation row, counted from the
     /// layers' matrix products (a multiply-add is 2); embeddings, activations and the GRU's
     /// gates are elementwise and left out (under 2% of the total for the default networks).
+    /// The message encoder's share is counted over the whole length; the encoder does less
+    /// (`PolicyNetwork.forwardFLOPs` counts what it did).
     public var forwardFLOPsPerRow: Int {
         let positions = viewHeight * viewWidth
         var flops = 2 * positions * filters * embedding * 9 + 2 * positions * filters * filters * 9
-        if messageLength > 0 {
-            flops += 2 * messageLength * messageFilters * messageEmbedding * 3 + 2 * messageLength * messageFilters * messageFilters * 3
-        }
+        flops += messageFLOPs(positions: messageLength)
         let joined = filters * positions + statusSize + (messageLength > 0 ? messageFilters : 0)
         flops += 2 * joined * hidden
         if core == .gru { flops += 2 * 3 * hidden * (hidden + hidden) }
         flops += 2 * hidden * (actions + 1)
         return flops
+    }
+
+    /// The message convolutions' operations over `positions` positions (all rows together).
+    public func messageFLOPs(positions: Int) -> Int {
+        messageLength > 0 ? 2 * positions * messageFilters * (messageEmbedding + messageFilters) * 3 : 0
     }
 
     /// Operations of an APPO update per trained sample, for rollouts of `steps` steps: forward and

@@ -48,6 +48,9 @@ public final class PolicyNetwork<S: Scalar> {
     private let policyHead: Linear<S>
     private let valueHead: Linear<S>
     private var rows = 0
+    /// Operations the last forward did (the architecture's count, with the message encoder's
+    /// share for the positions it computed).
+    public private(set) var forwardFLOPs = 0.0
     private var resets: [UInt8] = []
     /// Kept between passes, so a steady-state update allocates none of them: the map's embedding
     /// indices, the extras (symlog status, then message features, per row), and gradients on
@@ -116,6 +119,10 @@ public final class PolicyNetwork<S: Scalar> {
         precondition(state.count == envs * a.stateSize && resets.count == rows, "recurrent state or resets of the wrong size")
         self.rows = rows
         self.resets = resets
+        defer {
+            forwardFLOPs = Double(rows) * Double(a.forwardFLOPsPerRow - a.messageFLOPs(positions: a.messageLength))
+                + Double(a.messageFLOPs(positions: message?.computedPositions ?? 0))
+        }
         let positions = a.viewHeight * a.viewWidth
         if a.crop > 0 {
             Self.egocentric(observations, rows: rows, a, into: &indices)

@@ -285,6 +285,7 @@ public enum Benchmarks {
             let flops = architecture.trainingFLOPsPerSample(steps: 32)
             let parameters = APPOTrainer(architecture: architecture, config: TrainingConfig(), seed: 1).network.parameters.reduce(0) { $0 + $1.count }
             output(String(format: "learner    network %@: %d parameters, %.2f MFLOP per trained sample", architecture.signature as NSString, parameters, flops / 1e6))
+            var performedNoted = false
             var single: [Int: Double] = [:]
             let runs = options.batchSizes.map { ($0, 1) } + options.threads.filter { $0 != 1 }.map { (options.batchSizes.max() ?? 512, $0) }
             for (size, threads) in runs {
@@ -305,7 +306,14 @@ public enum Benchmarks {
                 }
                 let rate = Double(updates * samples) / elapsed
                 if threads == 1 { single[samples] = rate }
-                let gflops = rate * flops / 1e9
+                // What the update did: the message encoder computes each distinct message once,
+                // as far as the batch's messages reach, so less than the architecture's count.
+                let performed = trainer.lastUpdateFLOPs / Double(samples)
+                if !performedNoted && performed < flops * 0.999 {
+                    output(String(format: "learner    performed on this batch: %.2f MFLOP per sample (messages computed once each, as far as they reach); GFLOP/s below count these", performed / 1e6))
+                    performedNoted = true
+                }
+                let gflops = rate * performed / 1e9
                 let share = { (x: Double) in Int((x / timing.total * 100).rounded()) }
                 var line = String(format: "learner    APPO update batch %5d, %d thread%@: %7.1f ms = %7.0f samples/s  %5.1f GFLOP/s = %3.0f%% of peak",
                     samples, threads, threads == 1 ? " " : "s", elapsed / Double(updates) * 1000, rate, gflops, gflops / peak * 100)

@@ -147,7 +147,7 @@ public final class TrainerThread: @unchecked Sendable {
             let start = ContinuousClock.now
             let stats = trainer.update(batch)
             let seconds = Self.seconds(since: start)
-            let version = trainer.version, timing = trainer.lastTiming
+            let version = trainer.version, timing = trainer.lastTiming, flops = trainer.lastUpdateFLOPs
             afterUpdate(trainer)
             trainerLock.unlock()
             state.lock()
@@ -156,7 +156,7 @@ public final class TrainerThread: @unchecked Sendable {
             progress.updateSeconds += seconds
             let samples = batch.reduce(0) { $0 + $1.samples }
             progress.samplesTrained += samples
-            progress.flops += trainer.network.architecture.trainingFLOPsPerSample(steps: batch[0].steps) * Double(samples)
+            progress.flops += flops
             progress.updates += 1
             progress.lastTiming = timing
             state.broadcast()

@@ -150,4 +150,34 @@ import Testing
         #expect(a.forwardFLOPsPerRow == expected, "\(net.parameters.map { "\($0.name) \($0.shape)" })")
         #expect(abs(a.trainingFLOPsPerSample(steps: 32) - 3 * Double(expected) * 33 / 32) < 1)
     }
+
+    /// What a forward did: the architecture's count, with the message encoder's share for the
+    /// positions it computed (each distinct message once, as far as the messages reach).
+    @Test func performedFLOPsCountTheMessagesComputed() {
+        let (length, rows) = (40, 6)
+        let a = PolicyArchitecture(height: 7, width: 13, statusSize: 4, actions: 5, messageLength: length)
+        let net = PolicyNetwork<Float>(architecture: a, seed: 1)
+        let chars = [UInt8](repeating: 46, count: rows * 7 * 13), status = [Int32](repeating: 1, count: rows * 4)
+        func forward(_ message: [UInt8]) -> Double {
+            chars.withUnsafeBufferPointer { c in
+                status.withUnsafeBufferPointer { s in
+                    message.withUnsafeBufferPointer { m in
+                        _ = net.forward(
+                            ObservationRows(chars: c, status: s, message: m), steps: rows, envs: 1,
+                            state: [Float](repeating: 0, count: a.stateSize), resets: [UInt8](repeating: 0, count: rows))
+                    }
+                }
+            }
+            return net.forwardFLOPs
+        }
+        // Rows 0 and 1 the same five bytes, the rest empty: two messages over 16 positions,
+        // and the all-zero message's 5.
+        var message = [UInt8](repeating: 0, count: rows * length)
+        for p in 0..<5 { (message[p], message[length + p]) = (65, 65) }
+        let rest = Double(rows * (a.forwardFLOPsPerRow - a.messageFLOPs(positions: length)))
+        #expect(forward(message) == rest + Double(a.messageFLOPs(positions: 2 * 16 + 5)))
+        // Every row a different message reaching the end: the architecture's count.
+        for r in 0..<rows { for p in 0..<length { message[r * length + p] = UInt8(1 + r) } }
+        #expect(forward(message) == Double(rows * a.forwardFLOPsPerRow))
+    }
 }
