@@ -7,9 +7,9 @@ import OniNeural
 /// A batch repeats a few dozen messages (most steps show none), so by default each distinct
 /// message is computed once: its features go to every row that holds it, and those rows'
 /// gradients are summed into it. Messages are short and zero-padded (NetHack's are 256 bytes,
-/// most under 80), so the convolutions also run only over the first `W` positions, W = the batch's longest message
-/// (up to its last nonzero byte) + 4, rounded up to 16. This gives the same result as running
-/// over the whole length:
+/// most under 80), so the convolutions also run only over the first `W` positions, W = the
+/// batch's longest message (up to its last nonzero byte) + 4, rounded up to 16. This gives the
+/// same result as running over the whole length:
 /// - an output at position p < W − 2 sees only the first W bytes (two layers reach 2 each
 ///   way), so the narrow pass computes it exactly;
 /// - an output at p ≥ L + 2, where every byte it sees is zero or beyond the end, is the same

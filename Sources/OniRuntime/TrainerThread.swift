@@ -38,7 +38,7 @@ public final class TrainerThread: @unchecked Sendable {
         /// Seconds spent updating and waiting for a full batch; samples trained; updates done.
         public var updateSeconds = 0.0, waitSeconds = 0.0
         public var samplesTrained = 0, updates = 0
-        /// Floating-point operations of the updates, counted from the architecture for each batch's T.
+        /// Floating-point operations the updates did (`APPOTrainer.lastUpdateFLOPs`).
         public var flops = 0.0
         /// Where the last update's time went.
         public var lastTiming = APPOTrainer.UpdateTiming()
