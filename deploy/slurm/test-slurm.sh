@@ -368,10 +368,11 @@ if [[ -z $het_llm ]]; then
   fi
 fi
 # The requeue waits for the LLM's first label, and the LLM server needs ~10 s to load and
-# ~30 s to read the few-shot prefix on a core shared with training: the budget leaves the run
-# ~2 minutes at (a)'s speed (which understates (c)'s), so the label lands before it ends.
+# ~30 s to read the few-shot prefix on a core shared with training: the budget is 150 s at
+# (a)'s speed, which (c), two workers beside the LLM, runs at 0.6-1x (2.5-4 minutes), so the
+# first label (at ~50 s of (a)'s speed here) lands well before the end.
 if [[ $het_llm != none ]]; then
-  budget_c=$((fps * 200 > 120000 ? fps * 200 / 1000 * 1000 : 120000))
+  budget_c=$((fps * 150 > 32000 ? fps * 150 / 1000 * 1000 : 32000))
 else
   budget_c=$((fps * 60 > 32000 ? fps * 60 / 1000 * 1000 : 32000))
 fi
@@ -405,7 +406,7 @@ if wait_steps "$run_c" "$mark_c" "$job_c" 240 && { [[ $het_llm == none ]] || wai
   labelled_before=$(metric "$run_c" messages/labelled)
   scancel --signal=USR1 --batch "$job_c"
   note "(c) sent USR1 to the batch script at $stopped_at env steps"
-  state=$(wait_job "$job_c" 300)
+  state=$(wait_job "$job_c" 600)
   restarts=$(job_field "$job_c" Restarts)
   check_finished "$job_c" "$run_c" "$budget_c" "(c) hetjob"
   if [[ $llm_node == oni1 && -n $learner_node && -n $workers_node && $learner_node != oni1 \
