@@ -133,7 +133,7 @@ public final class MessageEncoder<S: Scalar> {
         self.rows = rows
         if trims { distinct.update(bytes, rows: rows) }
         computedRows = trims ? distinct.count : rows
-        let width = width(longest: trims ? distinct.longest : length)
+        let width = width(longest: distinct.longest)  // the whole length when not trimming
         if width == length {
             current = whole
         } else if let stack = narrow[width] {

@@ -19,11 +19,12 @@ rm -rf "$dir"
 mkdir -p "$(dirname "$dir")"
 "$bin/oni" run --llm none --max-env-steps 0 --run-dir "$dir" "$@" > "$dir.log" 2>&1 &
 pid=$!
-# CPU time of the workers and of the learner (clock ticks, every thread) and the env steps
-# counted so far: less at the mercy of the neighbours than steps per second on a shared VM.
+# CPU time of this run's workers and learner (clock ticks, every thread; `oni run` starts them
+# as its children) and the env steps counted so far: less at the mercy of the neighbours than
+# steps per second on a shared VM.
 cpu() {
   local role=$1 total=0 p fields
-  for p in $(pgrep -x "oni-$role"); do
+  for p in $(pgrep -P "$pid" -x "oni-$role"); do
     read -ra fields < <(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
     total=$((total + fields[11] + fields[12]))
   done
