@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh
 # iproute2: the multi-host test puts each role in its own network namespace. ttyrec and
-# asciinema: recordings are read back by the players people use (ttyplay, asciinema cat).
+# asciinema: recordings are read back by the players people use (ttyplay, asciinema cat). gdb:
+# a child that outlives its stop deadline has its threads' stacks printed before it is killed.
 missing=()
+command -v gdb >/dev/null || missing+=(gdb)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v ttyplay >/dev/null || missing+=(ttyrec)
 command -v asciinema >/dev/null || missing+=(asciinema)

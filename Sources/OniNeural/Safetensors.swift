@@ -47,14 +47,24 @@ public enum Safetensors {
         var json = (try? JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])) ?? Data("{}".utf8)
         // Pad the header with spaces to a multiple of 8 bytes, as the reference writer does.
         while json.count % 8 != 0 { json.append(0x20) }
-        var data = Data(capacity: 8 + json.count + offset)
-        withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
-        data.append(json)
-        for entry in entries {
-            entry.values.withUnsafeBytes { raw in
-                for value in raw.bindMemory(to: Float.self) {
-                    withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) }
+        var data = Data(count: 8 + json.count + offset)
+        data.withUnsafeMutableBytes { out in
+            out.storeBytes(of: UInt64(json.count).littleEndian, as: UInt64.self)
+            json.copyBytes(to: UnsafeMutableRawBufferPointer(rebasing: out[8..<(8 + json.count)]))
+            // Each tensor in one copy (the file is little-endian, as is every host we build for);
+            // a big-endian host swaps each value.
+            var at = 8 + json.count
+            for entry in entries {
+                entry.values.withUnsafeBytes { raw in
+                    if UInt32(1).littleEndian == 1 {
+                        UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + raw.count)]).copyMemory(from: raw)
+                    } else {
+                        for (i, value) in entry.values.enumerated() {
+                            out.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: at + 4 * i, as: UInt32.self)
+                        }
+                    }
                 }
+                at += entry.values.count * 4
             }
         }
         return data
@@ -96,9 +106,13 @@ public enum Safetensors {
             let start = headerEnd + offsets[0]
             let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
                 data.withUnsafeBytes { raw in
-                    for i in 0..<count {
-                        let bits = raw.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self)
-                        buffer[i] = Float(bitPattern: UInt32(littleEndian: bits))
+                    if UInt32(1).littleEndian == 1 {
+                        UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[start..<(start + 4 * count)]))
+                    } else {
+                        for i in 0..<count {
+                            let bits = raw.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self)
+                            buffer[i] = Float(bitPattern: UInt32(littleEndian: bits))
+                        }
                     }
                 }
                 initialized = count

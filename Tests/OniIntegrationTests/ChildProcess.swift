@@ -65,9 +65,28 @@ final class ChildProcess {
         guard process.isRunning else { return process.terminationStatus }
         signal(SIGTERM)
         if let status = wait(seconds: seconds) { return status }
+        // Not stopped in time: what each of its threads was doing goes to the test's output
+        // before the kill, so a slow or stuck stop can be read from a CI log.
+        FileHandle.standardError.write(Data("\(name) (pid \(pid)) still running \(seconds) s after SIGTERM; its threads:\n\(backtraces())\nits output (last 4000 characters):\n\(output.suffix(4000))\n".utf8))
         signal(SIGKILL)
         process.waitUntilExit()
         return nil
+    }
+
+    /// Every thread's stack, from gdb if the machine has it.
+    func backtraces() -> String {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb") else { return "(no /usr/bin/gdb to show them)" }
+        let gdb = Process()
+        gdb.executableURL = URL(fileURLWithPath: "/usr/bin/gdb")
+        gdb.arguments = ["-p", "\(pid)", "-batch", "-nx", "-ex", "thread apply all bt 25"]
+        let pipe = Pipe()
+        gdb.standardOutput = pipe
+        gdb.standardError = pipe
+        gdb.standardInput = FileHandle.nullDevice
+        guard (try? gdb.run()) != nil else { return "(gdb did not start)" }
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        gdb.waitUntilExit()
+        return text
     }
 
     deinit {

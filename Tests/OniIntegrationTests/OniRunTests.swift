@@ -69,7 +69,8 @@ import Testing
         let watched = try PseudoTerminal.output(of: "\(oniPath) watch \(run) --fps 50 --max-frames 4", input: nil)
         #expect(watched.components(separatedBy: "(q quits)").count - 1 == 4, "\(watched)")
         #expect(watched.contains("\u{1B}[H\u{1B}[2J") && watched.contains("HP:") && watched.contains("episode 0  step 3  action "), "\(watched)")
-        let quit = try PseudoTerminal.output(of: "\(oniPath) watch \(run) --fps 10 --episodes 100", input: "q", after: 1)
+        // `q` typed once two frames are shown (not after a fixed time: a loaded machine can take longer to draw the first).
+        let quit = try PseudoTerminal.output(of: "\(oniPath) watch \(run) --fps 10 --episodes 100", input: "q", once: "(q quits)", times: 2)
         let frames = quit.components(separatedBy: "(q quits)").count - 1
         #expect(frames >= 2 && frames < 100, "\(frames) frames before q")
 
