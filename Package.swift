@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(
             name: "OniRuntimeTests",
             dependencies: [
-                "OniRuntime", "OniLearning", "OniRewards", "OniCore", "OniEnvironments", "OniStorage", "OniTransport", "OniAnnotation", "OniTestSupport",
+                "OniRuntime", "OniLearning", "OniNeural", "OniRewards", "OniCore", "OniEnvironments", "OniStorage", "OniTransport", "OniAnnotation", "OniTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

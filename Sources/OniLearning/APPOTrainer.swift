@@ -9,8 +9,9 @@ import OniNeural
 /// Data-parallel over `threads`: the batch's environment columns are split
 /// into at most `threads` shards, each run forward and backward on its own
 /// replica of the network at once; the losses are taken over the whole batch
-/// (advantages normalised over all of it), the replicas' gradients are summed
-/// in shard order into the first, and one Adam step follows. The same batch
+/// (advantages normalised over all of it), then one Adam step, itself spread
+/// over the threads parameter by parameter, each parameter's replica gradients
+/// summed in shard order into the first just before it is stepped. The same batch
 /// and the same `threads` give bit-identical weights; different `threads`
 /// differ only by float rounding.
 public final class APPOTrainer {
@@ -30,6 +31,9 @@ public final class APPOTrainer {
     public private(set) var lastUpdateFLOPs = 0.0
     /// Replicas 1… (replica 0 is `network`); they take its weights before every update.
     private let replicas: [PolicyNetwork<Float>]
+    /// `network.parameters` and each replica's, in the same order (the optimiser's).
+    private let parameters: [Parameter<Float>]
+    private let replicaParameters: [[Parameter<Float>]]
 
     public init(architecture: PolicyArchitecture, config: TrainingConfig, seed: UInt64, threads: Int = 1) {
         precondition(threads >= 1, "an update needs at least one thread")
@@ -37,8 +41,10 @@ public final class APPOTrainer {
         self.config = config
         self.threads = threads
         replicas = (1..<threads).map { _ in PolicyNetwork(architecture: architecture, seed: seed) }
+        parameters = network.parameters
+        replicaParameters = replicas.map(\.parameters)
         optimizer = Adam(
-            parameters: network.parameters, learningRate: Float(config.learningRate),
+            parameters: parameters, learningRate: Float(config.learningRate),
             maxGradientNorm: config.maxGradientNorm > 0 ? Float(config.maxGradientNorm) : nil)
     }
 
@@ -49,8 +55,9 @@ public final class APPOTrainer {
 
     /// Seconds spent in each phase of an update.
     public struct UpdateTiming: Sendable, Equatable {
-        public var forward = 0.0, loss = 0.0, backward = 0.0, reduce = 0.0, step = 0.0
-        public var total: Double { forward + loss + backward + reduce + step }
+        /// `step` includes summing the replicas' gradients, done on the threads that step the parameters.
+        public var forward = 0.0, loss = 0.0, backward = 0.0, step = 0.0
+        public var total: Double { forward + loss + backward + step }
         public init() {}
     }
 
@@ -64,7 +71,8 @@ public final class APPOTrainer {
     public func update(_ batches: [TrainingBatch]) -> [String: Double] {
         var clock = PhaseClock()
         let pass = accumulateGradients(batches, clock: &clock)
-        let gradientNorm = optimizer.step()
+        // The replicas' gradients are summed into each parameter on the thread that steps it.
+        let gradientNorm = optimizer.step(threads: pass.shards) { self.sumReplicaGradients(into: $0, shards: pass.shards) }
         clock.lap(\.step)
         lastTiming = clock.timing
         guard gradientNorm.isFinite else {
@@ -83,18 +91,34 @@ public final class APPOTrainer {
     /// order), without changing the weights: what an update hands to Adam.
     public func gradients(_ batches: [TrainingBatch]) -> [[Float]] {
         var clock = PhaseClock()
-        _ = accumulateGradients(batches, clock: &clock)
+        let pass = accumulateGradients(batches, clock: &clock)
+        for i in parameters.indices { sumReplicaGradients(into: i, shards: pass.shards) }
         defer { for p in network.parameters { p.zeroGradient() } }
         return network.parameters.map(\.gradient)
     }
 
-    /// Forward, losses and backward of the whole batch, leaving the summed gradient in `network`'s parameters.
-    private func accumulateGradients(_ batches: [TrainingBatch], clock: inout PhaseClock) -> (stats: [String: Double], samples: Int) {
+    /// Adds replicas 1…`shards`−1's gradients of parameter `i` to `network`'s, in shard order
+    /// (the same batch gives the same weights), and zeroes theirs.
+    private func sumReplicaGradients(into i: Int, shards: Int) {
+        for replica in replicaParameters[..<(shards - 1)] {
+            parameters[i].gradient.withUnsafeMutableBufferPointer { g in
+                replica[i].gradient.withUnsafeMutableBufferPointer { h in
+                    for j in 0..<g.count {
+                        g[j] += h[j]
+                        h[j] = 0
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forward, losses and backward of the whole batch, each shard's gradient left in its
+    /// replica (`sumReplicaGradients` adds them up).
+    private func accumulateGradients(_ batches: [TrainingBatch], clock: inout PhaseClock) -> (stats: [String: Double], samples: Int, shards: Int) {
         let whole = TrainingBatch.concatenating(batches)
         let shardCount = min(threads, whole.envs)
         let shards = (0..<shardCount).map { k in whole.columns((k * whole.envs / shardCount)..<((k + 1) * whole.envs / shardCount)) }
         let networks = [network] + replicas
-        for replica in networks[1..<shardCount] { replica.copyWeights(from: network) }
 
         // Forward, V-trace and entropy per shard, at once.
         var passes = [ShardPass?](repeating: nil, count: shardCount)
@@ -102,6 +126,8 @@ public final class APPOTrainer {
         passes.withUnsafeMutableBufferPointer { out in
             let out = UncheckedSendable(out)
             Parallel.forEach(shardCount) { k in
+                // Each replica takes the weights on its own thread.
+                if k > 0 { networks[k].copyWeights(from: networks[0]) }
                 out.value[k] = ShardPass(batch: shards[k], network: networks[k], config: config)
             }
         }
@@ -140,9 +166,6 @@ public final class APPOTrainer {
             networks[k].backward(logitsGradient: dLogits, valuesGradient: dV)
         }
         clock.lap(\.backward)
-        // Summed in a fixed order (0 + 1 + 2 …): the same batch gives the same weights.
-        for replica in networks[1..<shardCount] { network.addGradients(from: replica) }
-        clock.lap(\.reduce)
 
         var ratioSum = 0.0, clipped = 0
         for i in 0..<n {
@@ -156,7 +179,7 @@ public final class APPOTrainer {
             "learner/value_mean": v.reduce(0, +) / Double(n), "learner/vtrace_target_mean": vtraceValues.reduce(0, +) / Double(n),
             "learner/batch_samples": Double(n),
         ]
-        return (stats, n)
+        return (stats, n, shardCount)
     }
 
     /// Times the phases of one update.

@@ -282,19 +282,4 @@ extension PolicyNetwork {
             }
         }
     }
-
-    /// Adds `other`'s gradients to this network's and zeroes `other`'s.
-    public func addGradients(from other: PolicyNetwork) {
-        precondition(other.architecture == architecture, "adding gradients of a different network")
-        for (mine, theirs) in zip(parameters, other.parameters) {
-            mine.gradient.withUnsafeMutableBufferPointer { g in
-                theirs.gradient.withUnsafeMutableBufferPointer { h in
-                    for i in 0..<g.count {
-                        g[i] += h[i]
-                        h[i] = 0
-                    }
-                }
-            }
-        }
-    }
 }

@@ -14,6 +14,9 @@ public final class Adam<S: Scalar> {
     /// First and second moment estimates, one array per parameter (checkpointed with the weights).
     public internal(set) var firstMoments: [[S]]
     public internal(set) var secondMoments: [[S]]
+    /// Per parameter, Σ g² of the step under way; and the parameters each thread takes (`owners`).
+    private var squares: [Double] = []
+    private var ownersByThread: [[Int]] = []
 
     public init(
         parameters: [Parameter<S>], learningRate: S = 3e-4, beta1: S = 0.9, beta2: S = 0.999, epsilon: S = 1e-6,
@@ -44,33 +47,56 @@ public final class Adam<S: Scalar> {
 
     /// The global L2 norm of all gradients.
     public static func gradientNorm(_ parameters: [Parameter<S>]) -> S {
-        // Summed in Float64, so large Float32 gradients do not overflow the norm; eight lanes at a
-        // time, then the lanes' sums in a fixed order (the same gradients give the same norm).
+        var total = 0.0
+        for p in parameters { total += p.gradient.withUnsafeBufferPointer { sumOfSquares($0) } }
+        return S(total.squareRoot())
+    }
+
+    /// Σ g², in Float64 (large Float32 gradients do not overflow the norm), eight lanes at a time,
+    /// then the lanes in a fixed order. The norm adds these per parameter, in parameter order, so
+    /// the same gradients give the same norm however many threads summed them.
+    private static func sumOfSquares(_ g: UnsafeBufferPointer<S>) -> Double {
         var lanes = SIMD8<Double>()
         var rest = 0.0
-        for p in parameters {
-            p.gradient.withUnsafeBufferPointer { g in
-                let whole = g.count / 8 * 8
-                var i = 0
-                while i < whole {
-                    let x = SIMD8<Double>(
-                        Double(g[i]), Double(g[i + 1]), Double(g[i + 2]), Double(g[i + 3]),
-                        Double(g[i + 4]), Double(g[i + 5]), Double(g[i + 6]), Double(g[i + 7]))
-                    lanes.addProduct(x, x)
-                    i += 8
-                }
-                for j in whole..<g.count { rest += Double(g[j]) * Double(g[j]) }
-            }
+        let whole = g.count / 8 * 8
+        var i = 0
+        while i < whole {
+            let x = SIMD8<Double>(
+                Double(g[i]), Double(g[i + 1]), Double(g[i + 2]), Double(g[i + 3]),
+                Double(g[i + 4]), Double(g[i + 5]), Double(g[i + 6]), Double(g[i + 7]))
+            lanes.addProduct(x, x)
+            i += 8
         }
-        return S((lanes.sum() + rest).squareRoot())
+        for j in whole..<g.count { rest += Double(g[j]) * Double(g[j]) }
+        return lanes.sum() + rest
     }
 
     /// Clips, takes one step, zeroes the gradients; returns the norm before clipping.
     @discardableResult
+    public func step() -> S { step(threads: 1) { _ in } }
+
+    /// The same step on `threads` threads, each taking whole parameters (`owners`); on the
+    /// thread that owns parameter i, `reduce(i)` runs first (a data-parallel update sums its
+    /// replicas' gradients into the parameter there). Each weight's update is the same
+    /// arithmetic whatever the thread count, and so is the norm (`sumOfSquares`).
+    @discardableResult
     @_specialize(exported: true, where S == Float)
     @_specialize(exported: true, where S == Double)
-    public func step() -> S {
-        let norm = Self.gradientNorm(parameters)
+    public func step(threads: Int, reduce: (_ parameter: Int) -> Void) -> S {
+        let owners = owners(threads: threads), parameters = self.parameters
+        squares.reuse(count: parameters.count)
+        squares.withUnsafeMutableBufferPointer { squares in
+            let squares = UncheckedSendable(squares)
+            Parallel.forEach(owners.count) { k in
+                for i in owners[k] {
+                    reduce(i)
+                    squares.value[i] = parameters[i].gradient.withUnsafeBufferPointer { Self.sumOfSquares($0) }
+                }
+            }
+        }
+        var total = 0.0
+        for x in squares { total += x }
+        let norm = S(total.squareRoot())
         guard norm.isFinite else {
             // A non-finite gradient is not applied: the gradients are dropped and the step not counted.
             for p in parameters { p.zeroGradient() }
@@ -84,22 +110,45 @@ public final class Adam<S: Scalar> {
         // lr · (m / c₁) / (√(v / c₂) + ε) with the corrections' quotients taken once.
         let (b1, b2, eps) = (beta1, beta2, epsilon)
         let stepSize = learningRate / correction1, inverse2 = 1 / correction2
-        for (i, p) in parameters.enumerated() {
-            p.gradient.withUnsafeMutableBufferPointer { g in
-                p.value.withUnsafeMutableBufferPointer { w in
-                    firstMoments[i].withUnsafeMutableBufferPointer { m in
-                        secondMoments[i].withUnsafeMutableBufferPointer { v in
-                            let count = w.count
-                            guard let g = g.baseAddress, let w = w.baseAddress, let m = m.baseAddress, let v = v.baseAddress else { return }
-                            Self.update(
-                                weights: w, gradients: g, first: m, second: v, count: count, scale: scale, beta1: b1, beta2: b2,
-                                stepSize: stepSize, inverseCorrection2: inverse2, epsilon: eps)
+        // The moments' outer arrays are bound once, here: each thread then touches only its own parameters' elements.
+        firstMoments.withUnsafeMutableBufferPointer { firstMoments in
+            secondMoments.withUnsafeMutableBufferPointer { secondMoments in
+                let moments = UncheckedSendable((firstMoments, secondMoments))
+                Parallel.forEach(owners.count) { k in
+                    for i in owners[k] {
+                        parameters[i].gradient.withUnsafeMutableBufferPointer { g in
+                            parameters[i].value.withUnsafeMutableBufferPointer { w in
+                                moments.value.0[i].withUnsafeMutableBufferPointer { m in
+                                    moments.value.1[i].withUnsafeMutableBufferPointer { v in
+                                        let count = w.count
+                                        guard let g = g.baseAddress, let w = w.baseAddress, let m = m.baseAddress, let v = v.baseAddress else { return }
+                                        Self.update(
+                                            weights: w, gradients: g, first: m, second: v, count: count, scale: scale, beta1: b1, beta2: b2,
+                                            stepSize: stepSize, inverseCorrection2: inverse2, epsilon: eps)
+                                    }
+                                }
+                            }
                         }
                     }
                 }
             }
         }
         return norm
+    }
+
+    /// The parameters each of `threads` threads takes: largest first, each to the thread with the
+    /// fewest elements so far (kept for the last thread count asked).
+    private func owners(threads: Int) -> [[Int]] {
+        let count = max(1, min(threads, parameters.count))
+        if ownersByThread.count == count { return ownersByThread }
+        var owners = [[Int]](repeating: [], count: count), load = [Int](repeating: 0, count: count)
+        for i in parameters.indices.sorted(by: { (parameters[$0].count, $1) > (parameters[$1].count, $0) }) {
+            let k = load.indices.min { load[$0] < load[$1] }!
+            owners[k].append(i)
+            load[k] += parameters[i].count
+        }
+        ownersByThread = owners
+        return owners
     }
 
     /// One parameter's update over pointers (a plain loop that vectorises); zeroes its gradient.

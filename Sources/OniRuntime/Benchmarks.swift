@@ -300,7 +300,7 @@ public enum Benchmarks {
                         trainer.update(parts)
                         let t = trainer.lastTiming
                         timing.forward += t.forward; timing.loss += t.loss; timing.backward += t.backward
-                        timing.reduce += t.reduce; timing.step += t.step
+                        timing.step += t.step
                         updates += 1
                     }
                 }
@@ -317,7 +317,7 @@ public enum Benchmarks {
                 let share = { (x: Double) in Int((x / timing.total * 100).rounded()) }
                 var line = String(format: "learner    APPO update batch %5d, %d thread%@: %7.1f ms = %7.0f samples/s  %5.1f GFLOP/s = %3.0f%% of peak",
                     samples, threads, threads == 1 ? " " : "s", elapsed / Double(updates) * 1000, rate, gflops, gflops / peak * 100)
-                line += "  [forward \(share(timing.forward))%, loss \(share(timing.loss))%, backward \(share(timing.backward))%, reduce+step \(share(timing.reduce + timing.step))%]"
+                line += "  [forward \(share(timing.forward))%, loss \(share(timing.loss))%, backward \(share(timing.backward))%, reduce+step \(share(timing.step))%]"
                 if threads > 1, let one = single[samples] { line += String(format: "  %.2f× 1 thread", rate / one) }
                 output(line)
             }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import OniLearning
+import OniNeural
 
 /// Evaluations during training (`--eval-every STEPS --eval-episodes N`): each time the env steps
 /// pass a multiple, a copy of the current policy plays N fresh episodes on a thread of its own —

@@ -2,6 +2,7 @@ import CBLAS
 import Foundation
 import OniCore
 import OniNeural
+import Synchronization
 import Testing
 
 @Suite struct InitializationTests {
@@ -126,5 +127,44 @@ import Testing
         // With β = 0 the step is g/(|g| + ε) per element: signs survive clipping, and a weight
         // with no gradient stays where it was (finite: 0/(0 + ε), not 0/0).
         #expect(zip(a.value + b.value, [-1.0, 0, -1]).allSatisfy { abs($0 - $1) < 1e-9 }, "\(a.value) \(b.value)")
+    }
+
+    /// A step on several threads, each parameter's second half of the gradient added by `reduce`
+    /// on the thread that steps it, gives bit for bit the weights, moments and norm of one
+    /// thread stepping the whole gradient (clipped, over three steps).
+    @Test(arguments: [2, 3, 7])
+    func aStepOnThreadsIsTheStepOnOne(threads: Int) {
+        let shapes = [[300, 7], [1], [64], [5, 33], [1000], [0], [17]]
+        var rng = SeededGenerator(seed: 5)
+        func parameters() -> [Parameter<Float>] {
+            var weights = SeededGenerator(seed: 9)
+            return shapes.enumerated().map { i, shape in
+                Parameter(name: "p\(i)", shape: shape, value: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &weights) })
+            }
+        }
+        let one = parameters(), many = parameters()
+        let serial = Adam(parameters: one, learningRate: 0.01, maxGradientNorm: 2)
+        let parallel = Adam(parameters: many, learningRate: 0.01, maxGradientNorm: 2)
+        for _ in 0..<3 {
+            var halves: [[Float]] = []
+            for (a, b) in zip(one, many) {
+                let first = (0..<a.count).map { _ in Float.random(in: -1...1, using: &rng) }, second = (0..<a.count).map { _ in Float.random(in: -1...1, using: &rng) }
+                a.gradient = zip(first, second).map { $0 + $1 }
+                b.gradient = first
+                halves.append(second)
+            }
+            let reduced = Mutex(Set<Int>())
+            let expected = serial.step()
+            let norm = parallel.step(threads: threads) { i in
+                for j in many[i].gradient.indices { many[i].gradient[j] += halves[i][j] }
+                reduced.withLock { _ = $0.insert(i) }
+            }
+            #expect(norm == expected && norm > 2)
+            #expect(reduced.withLock { $0 } == Set(many.indices))
+        }
+        for (a, b) in zip(one, many) {
+            #expect(a.value == b.value && b.gradient.allSatisfy { $0 == 0 }, "\(a.name)")
+        }
+        #expect(serial.firstMoments == parallel.firstMoments && serial.secondMoments == parallel.secondMoments && serial.steps == parallel.steps)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import OniLearning
+import OniNeural
 import OniRuntime
 import OniTransport
 

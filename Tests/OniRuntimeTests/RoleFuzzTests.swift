@@ -3,6 +3,7 @@ import Logging
 import OniCore
 import OniEnvironments
 import OniLearning
+import OniNeural
 import OniRuntime
 import OniTestSupport
 import OniTransport
