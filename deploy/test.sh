@@ -29,11 +29,12 @@ fi
 export ONI_TEST_PYTHON=$venv/bin/python
 if [[ ${1:-} == --tsan ]]; then
   # The learner's and workers' threads under ThreadSanitizer, in a build of their own: the
-  # trainer thread, the data-parallel update, and a learner with its trainer thread and a worker
-  # with --worker-threads as real (sanitized) processes over sockets, which exit 66 on a race.
+  # trainer thread, the data-parallel update and its Adam step, and a learner with its trainer
+  # thread and a worker with --worker-threads as real (sanitized) processes over sockets, which
+  # exit 66 on a race.
   swift build --build-tests --sanitize=thread --scratch-path .build-tsan
   exec swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
-    --filter 'TrainerThreadTests|DataParallelUpdateTests|WorkerThreadsTests'
+    --filter 'TrainerThreadTests|DataParallelUpdateTests|AdamTests|WorkerThreadsTests'
 fi
 swift build --build-tests
 if [ $# -eq 0 ]; then
