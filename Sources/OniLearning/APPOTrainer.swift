@@ -93,8 +93,8 @@ public final class APPOTrainer {
         var clock = PhaseClock()
         let pass = accumulateGradients(batches, clock: &clock)
         for i in parameters.indices { sumReplicaGradients(into: i, shards: pass.shards) }
-        defer { for p in network.parameters { p.zeroGradient() } }
-        return network.parameters.map(\.gradient)
+        defer { for p in parameters { p.zeroGradient() } }
+        return parameters.map(\.gradient)
     }
 
     /// Adds replicas 1…`shards`−1's gradients of parameter `i` to `network`'s, in shard order

@@ -45,13 +45,6 @@ public final class Adam<S: Scalar> {
         return true
     }
 
-    /// The global L2 norm of all gradients.
-    public static func gradientNorm(_ parameters: [Parameter<S>]) -> S {
-        var total = 0.0
-        for p in parameters { total += p.gradient.withUnsafeBufferPointer { sumOfSquares($0) } }
-        return S(total.squareRoot())
-    }
-
     /// Σ g², in Float64 (large Float32 gradients do not overflow the norm), eight lanes at a time,
     /// then the lanes in a fixed order. The norm adds these per parameter, in parameter order, so
     /// the same gradients give the same norm however many threads summed them.

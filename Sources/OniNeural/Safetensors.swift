@@ -1,5 +1,10 @@
 import Foundation
 
+// Tensors are copied to and from the file as they lie in memory: the format is little-endian.
+#if !_endian(little)
+#error("Safetensors reads and writes tensors as little-endian memory; this host is big-endian")
+#endif
+
 /// The safetensors file format (as written by Hugging Face's `safetensors`):
 /// an 8-byte little-endian header length, a JSON header naming each tensor's
 /// dtype, shape and byte range, then the raw little-endian data. Only float32
@@ -51,19 +56,10 @@ public enum Safetensors {
         data.withUnsafeMutableBytes { out in
             out.storeBytes(of: UInt64(json.count).littleEndian, as: UInt64.self)
             json.copyBytes(to: UnsafeMutableRawBufferPointer(rebasing: out[8..<(8 + json.count)]))
-            // Each tensor in one copy (the file is little-endian, as is every host we build for);
-            // a big-endian host swaps each value.
+            // Each tensor in one copy: the file is little-endian, as is every host we build for.
             var at = 8 + json.count
             for entry in entries {
-                entry.values.withUnsafeBytes { raw in
-                    if UInt32(1).littleEndian == 1 {
-                        UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + raw.count)]).copyMemory(from: raw)
-                    } else {
-                        for (i, value) in entry.values.enumerated() {
-                            out.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: at + 4 * i, as: UInt32.self)
-                        }
-                    }
-                }
+                entry.values.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + $0.count)]).copyMemory(from: $0) }
                 at += entry.values.count * 4
             }
         }
@@ -106,14 +102,7 @@ public enum Safetensors {
             let start = headerEnd + offsets[0]
             let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
                 data.withUnsafeBytes { raw in
-                    if UInt32(1).littleEndian == 1 {
-                        UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[start..<(start + 4 * count)]))
-                    } else {
-                        for i in 0..<count {
-                            let bits = raw.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self)
-                            buffer[i] = Float(bitPattern: UInt32(littleEndian: bits))
-                        }
-                    }
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[start..<(start + 4 * count)]))
                 }
                 initialized = count
             }

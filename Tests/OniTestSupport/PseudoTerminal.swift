@@ -30,7 +30,8 @@ public enum PseudoTerminal {
                 return collected.withLock { String(decoding: $0, as: UTF8.self) }.components(separatedBy: shown).count - 1
             }
             while seen() < times && process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-            keys.fileHandleForWriting.write(Data(input.utf8))
+            // Not to a command that has already ended: nothing would read it.
+            if process.isRunning { keys.fileHandleForWriting.write(Data(input.utf8)) }
         }
         finished.wait()
         try? keys.fileHandleForWriting.close()
