@@ -49,14 +49,14 @@ public final class Adam<S: Scalar> {
     /// then the lanes in a fixed order. The norm adds these per parameter, in parameter order, so
     /// the same gradients give the same norm however many threads summed them.
     private static func sumOfSquares(_ g: UnsafeBufferPointer<S>) -> Double {
+        guard let base = g.baseAddress else { return 0 }
+        let raw = UnsafeRawPointer(base), stride = MemoryLayout<S>.stride
         var lanes = SIMD8<Double>()
         var rest = 0.0
         let whole = g.count / 8 * 8
         var i = 0
         while i < whole {
-            let x = SIMD8<Double>(
-                Double(g[i]), Double(g[i + 1]), Double(g[i + 2]), Double(g[i + 3]),
-                Double(g[i + 4]), Double(g[i + 5]), Double(g[i + 6]), Double(g[i + 7]))
+            let x = SIMD8<Double>(raw.loadUnaligned(fromByteOffset: i * stride, as: SIMD8<S>.self))
             lanes.addProduct(x, x)
             i += 8
         }
@@ -144,13 +144,31 @@ public final class Adam<S: Scalar> {
         return owners
     }
 
-    /// One parameter's update over pointers (a plain loop that vectorises); zeroes its gradient.
+    /// One parameter's update over pointers, eight elements at a time, then the rest one by one
+    /// (the same operations on every element: no fused multiply-adds); zeroes its gradient.
     @inline(__always)
     private static func update(
         weights w: UnsafeMutablePointer<S>, gradients g: UnsafeMutablePointer<S>, first m: UnsafeMutablePointer<S>,
         second v: UnsafeMutablePointer<S>, count: Int, scale: S, beta1 b1: S, beta2 b2: S, stepSize: S, inverseCorrection2: S, epsilon: S
     ) {
-        for j in 0..<count {
+        typealias V = SIMD8<S>
+        let whole = count / 8 * 8
+        let (rw, rg, rm, rv) = (UnsafeMutableRawPointer(w), UnsafeMutableRawPointer(g), UnsafeMutableRawPointer(m), UnsafeMutableRawPointer(v))
+        let lane = MemoryLayout<S>.stride
+        var j = 0
+        while j < whole {
+            let at = j * lane
+            let gj = rg.loadUnaligned(fromByteOffset: at, as: V.self) * scale
+            let mj = b1 * rm.loadUnaligned(fromByteOffset: at, as: V.self) + (1 - b1) * gj
+            let vj = b2 * rv.loadUnaligned(fromByteOffset: at, as: V.self) + (1 - b2) * gj * gj
+            rm.storeBytes(of: mj, toByteOffset: at, as: V.self)
+            rv.storeBytes(of: vj, toByteOffset: at, as: V.self)
+            let wj = rw.loadUnaligned(fromByteOffset: at, as: V.self) - stepSize * mj / ((vj * inverseCorrection2).squareRoot() + epsilon)
+            rw.storeBytes(of: wj, toByteOffset: at, as: V.self)
+            rg.storeBytes(of: V(), toByteOffset: at, as: V.self)
+            j += 8
+        }
+        while j < count {
             let gj = g[j] * scale
             let mj = b1 * m[j] + (1 - b1) * gj
             let vj = b2 * v[j] + (1 - b2) * gj * gj
@@ -158,6 +176,7 @@ public final class Adam<S: Scalar> {
             v[j] = vj
             w[j] -= stepSize * mj / ((vj * inverseCorrection2).squareRoot() + epsilon)
             g[j] = 0
+            j += 1
         }
     }
 }

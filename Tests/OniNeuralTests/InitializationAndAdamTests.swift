@@ -128,6 +128,46 @@ import Testing
         #expect(zip(a.value + b.value, [-1.0, 0, -1]).allSatisfy { abs($0 - $1) < 1e-9 }, "\(a.value) \(b.value)")
     }
 
+    /// The step (eight elements at a time, then the rest) against Adam written out one element at
+    /// a time, over sizes with and without a remainder, clipped, in Float32 and Float64.
+    @Test func stepsMatchAPlainLoopElementByElement() {
+        func check<S: Scalar>(_: S.Type) {
+            let shapes = [[3], [8], [13, 5], [1], [250]]
+            var rng = SeededGenerator(seed: 11)
+            let ps = shapes.enumerated().map { i, shape in
+                Parameter<S>(name: "p\(i)", shape: shape, value: (0..<shape.reduce(1, *)).map { _ in S(Double.random(in: -1...1, using: &rng)) })
+            }
+            var w = ps.map(\.value), m = ps.map { [Double](repeating: 0, count: $0.count) }, v = m
+            let (lr, b1, b2, eps, limit) = (0.01, 0.9, 0.999, 1e-6, 3.0)
+            let adam = Adam(parameters: ps, learningRate: S(lr), beta1: S(b1), beta2: S(b2), epsilon: S(eps), maxGradientNorm: S(limit))
+            for t in 1...4 {
+                let g = ps.map { p in (0..<p.count).map { _ in Double.random(in: -2...2, using: &rng) } }
+                for (p, gi) in zip(ps, g) { p.gradient = gi.map { S($0) } }
+                let norm = g.joined().reduce(0) { $0 + $1 * $1 }.squareRoot()
+                #expect(abs(Double(adam.step()) - norm) < 1e-5 * norm)
+                let scale = norm > limit ? limit / norm : 1
+                for i in ps.indices {
+                    for j in g[i].indices {
+                        let gj = g[i][j] * scale
+                        m[i][j] = b1 * m[i][j] + (1 - b1) * gj
+                        v[i][j] = b2 * v[i][j] + (1 - b2) * gj * gj
+                        let mHat = m[i][j] / (1 - Foundation.pow(b1, Double(t))), vHat = v[i][j] / (1 - Foundation.pow(b2, Double(t)))
+                        w[i][j] -= S(lr * mHat / (vHat.squareRoot() + eps))
+                    }
+                }
+            }
+            for i in ps.indices {
+                for j in w[i].indices {
+                    #expect(abs(Double(ps[i].value[j] - w[i][j])) < 1e-5, "\(S.self) p\(i)[\(j)]: \(ps[i].value[j]) vs \(w[i][j])")
+                    #expect(abs(Double(adam.firstMoments[i][j]) - m[i][j]) < 1e-5 && abs(Double(adam.secondMoments[i][j]) - v[i][j]) < 1e-5)
+                    #expect(ps[i].gradient[j] == 0)
+                }
+            }
+        }
+        check(Float.self)
+        check(Double.self)
+    }
+
     /// A step on several threads, each parameter's second half of the gradient added by `reduce`
     /// on the thread that steps it, gives bit for bit the weights, moments and norm of one
     /// thread stepping the whole gradient (clipped, over three steps).
