@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Adam (Kingma & Ba 2015) over a fixed set of parameters, with optional
@@ -45,23 +46,18 @@ public final class Adam<S: Scalar> {
         return true
     }
 
-    /// Σ g², in Float64 (large Float32 gradients do not overflow the norm), eight lanes at a time,
-    /// then the lanes in a fixed order. The norm adds these per parameter, in parameter order, so
-    /// the same gradients give the same norm however many threads summed them.
+    /// Σ g², in Float64 (large Float32 gradients do not overflow the norm): Float32 in eight
+    /// lanes then the lanes in a fixed order (`oni_sum_of_squares`), Float64 (gradient checks) in
+    /// order. The norm adds these per parameter, in parameter order, so the same gradients give
+    /// the same norm however many threads summed them.
     private static func sumOfSquares(_ g: UnsafeBufferPointer<S>) -> Double {
         guard let base = g.baseAddress else { return 0 }
-        let raw = UnsafeRawPointer(base), stride = MemoryLayout<S>.stride
-        var lanes = SIMD8<Double>()
-        var rest = 0.0
-        let whole = g.count / 8 * 8
-        var i = 0
-        while i < whole {
-            let x = SIMD8<Double>(raw.loadUnaligned(fromByteOffset: i * stride, as: SIMD8<S>.self))
-            lanes.addProduct(x, x)
-            i += 8
+        if S.self == Float.self {
+            return oni_sum_of_squares(UnsafeRawPointer(base).assumingMemoryBound(to: Float.self), g.count)
         }
-        for j in whole..<g.count { rest += Double(g[j]) * Double(g[j]) }
-        return lanes.sum() + rest
+        var total = 0.0
+        for x in g { total += Double(x) * Double(x) }
+        return total
     }
 
     /// Clips, takes one step, zeroes the gradients; returns the norm before clipping.
@@ -144,31 +140,22 @@ public final class Adam<S: Scalar> {
         return owners
     }
 
-    /// One parameter's update over pointers, eight elements at a time, then the rest one by one
-    /// (the same operations on every element: no fused multiply-adds); zeroes its gradient.
+    /// One parameter's update over pointers; zeroes its gradient. Float32 goes to
+    /// `oni_adam_update` (the same operations, four elements at a time: Swift's square root of a
+    /// vector is a scalar call per lane); Float64 (gradient checks) is this loop.
     @inline(__always)
     private static func update(
         weights w: UnsafeMutablePointer<S>, gradients g: UnsafeMutablePointer<S>, first m: UnsafeMutablePointer<S>,
         second v: UnsafeMutablePointer<S>, count: Int, scale: S, beta1 b1: S, beta2 b2: S, stepSize: S, inverseCorrection2: S, epsilon: S
     ) {
-        typealias V = SIMD8<S>
-        let whole = count / 8 * 8
-        let (rw, rg, rm, rv) = (UnsafeMutableRawPointer(w), UnsafeMutableRawPointer(g), UnsafeMutableRawPointer(m), UnsafeMutableRawPointer(v))
-        let lane = MemoryLayout<S>.stride
-        var j = 0
-        while j < whole {
-            let at = j * lane
-            let gj = rg.loadUnaligned(fromByteOffset: at, as: V.self) * scale
-            let mj = b1 * rm.loadUnaligned(fromByteOffset: at, as: V.self) + (1 - b1) * gj
-            let vj = b2 * rv.loadUnaligned(fromByteOffset: at, as: V.self) + (1 - b2) * gj * gj
-            rm.storeBytes(of: mj, toByteOffset: at, as: V.self)
-            rv.storeBytes(of: vj, toByteOffset: at, as: V.self)
-            let wj = rw.loadUnaligned(fromByteOffset: at, as: V.self) - stepSize * mj / ((vj * inverseCorrection2).squareRoot() + epsilon)
-            rw.storeBytes(of: wj, toByteOffset: at, as: V.self)
-            rg.storeBytes(of: V(), toByteOffset: at, as: V.self)
-            j += 8
+        if S.self == Float.self {
+            func float(_ p: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
+            oni_adam_update(
+                float(w), float(g), float(m), float(v), count, Float(scale), Float(b1), Float(b2), Float(stepSize), Float(inverseCorrection2),
+                Float(epsilon))
+            return
         }
-        while j < count {
+        for j in 0..<count {
             let gj = g[j] * scale
             let mj = b1 * m[j] + (1 - b1) * gj
             let vj = b2 * v[j] + (1 - b2) * gj * gj
@@ -176,7 +163,6 @@ public final class Adam<S: Scalar> {
             v[j] = vj
             w[j] -= stepSize * mj / ((vj * inverseCorrection2).squareRoot() + epsilon)
             g[j] = 0
-            j += 1
         }
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 /// The element types the network runs in: Float32 in the product, Float64 in
 /// gradient checks. Matrix products go to OpenBLAS (sgemm / dgemm), except Float32 products with
 /// few rows, which go to `oni_narrow_gemm` where `Kernels.run` (see `MatMul.isNarrow`).
-public protocol Scalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable {
+public protocol Scalar: BinaryFloatingPoint, Sendable {
     /// C = alpha · op(A) · op(B) + beta · C, row-major; op(X) is X or Xᵀ.
     static func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Self,

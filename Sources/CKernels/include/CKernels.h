@@ -37,4 +37,16 @@ size_t oni_conv_workspace_bytes(int channels, int height, int width, int filters
 void oni_narrow_gemm(
     int transposeB, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
+/// Σ g² of `count` floats in float64, in eight lanes (element i in lane i mod 8), then the lanes
+/// in order, then the remainder: the same inputs give the same sum on every call and thread.
+double oni_sum_of_squares(const float *g, size_t count);
+
+/// Adam's update of `count` weights (SSE2, four at a time, then one by one; every operation
+/// separate, none fused, so an element's result does not depend on where it falls):
+/// g ← g·scale, m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g·g, w ← w − stepSize·m / (√(v·inverseCorrection2) + ε),
+/// then g ← 0. The arrays must not overlap.
+void oni_adam_update(
+    float *w, float *g, float *m, float *v, size_t count, float scale, float beta1, float beta2, float stepSize,
+    float inverseCorrection2, float epsilon);
+
 #endif
