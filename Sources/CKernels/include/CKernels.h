@@ -5,7 +5,8 @@
 
 // Our own vectorised kernels (AVX-512, or AVX2 with FMA), for the shapes OpenBLAS's API serves
 // badly. Swift cannot emit these instructions for a generic x86-64 build, so they are C with
-// per-function target attributes, the variant chosen by the CPU at run time.
+// per-function target attributes, the variant chosen by the CPU at run time. The optimiser's
+// two (last in this file) use only SSE2, which every x86-64 CPU has, and run everywhere.
 
 /// 2 if this CPU runs the kernels below with AVX-512F, 1 with AVX2 and FMA, else 0: callers then
 /// keep im2col and sgemm.
