@@ -68,7 +68,7 @@ public final class GRU<S: Scalar> {
         output.reuse(count: rows * h)
         state.reuse(count: batch * h)
         fromHidden.reuse(count: batch * 3 * h)
-        state.withUnsafeMutableBufferPointer { $0.update(fromContentsOf: initial) }
+        state.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: initial) }
         for t in 0..<steps {
             state.withUnsafeMutableBufferPointer { state in
                 for b in 0..<batch where resets[t * batch + b] != 0 { (state.baseAddress! + b * h).update(repeating: 0, count: h) }
