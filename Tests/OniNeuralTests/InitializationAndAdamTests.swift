@@ -128,7 +128,7 @@ import Testing
         #expect(zip(a.value + b.value, [-1.0, 0, -1]).allSatisfy { abs($0 - $1) < 1e-9 }, "\(a.value) \(b.value)")
     }
 
-    /// The step (eight elements at a time, then the rest) against Adam written out one element at
+    /// The step (Float32: four elements at a time in C, then the rest) against Adam written out one element at
     /// a time, over sizes with and without a remainder, clipped, in Float32 and Float64.
     @Test func stepsMatchAPlainLoopElementByElement() {
         func check<S: Scalar>(_: S.Type) {
