@@ -1,4 +1,3 @@
-import CKernels
 import Foundation
 
 /// Adam (Kingma & Ba 2015) over a fixed set of parameters, with optional
@@ -46,20 +45,6 @@ public final class Adam<S: Scalar> {
         return true
     }
 
-    /// Σ g², in Float64 (large Float32 gradients do not overflow the norm): Float32 in eight
-    /// lanes then the lanes in a fixed order (`oni_sum_of_squares`), Float64 (gradient checks) in
-    /// order. The norm adds these per parameter, in parameter order, so the same gradients give
-    /// the same norm however many threads summed them.
-    private static func sumOfSquares(_ g: UnsafeBufferPointer<S>) -> Double {
-        guard let base = g.baseAddress else { return 0 }
-        if S.self == Float.self {
-            return oni_sum_of_squares(UnsafeRawPointer(base).assumingMemoryBound(to: Float.self), g.count)
-        }
-        var total = 0.0
-        for x in g { total += Double(x) * Double(x) }
-        return total
-    }
-
     /// Clips, takes one step, zeroes the gradients; returns the norm before clipping.
     @discardableResult
     public func step() -> S { step(threads: 1) { _ in } }
@@ -67,7 +52,8 @@ public final class Adam<S: Scalar> {
     /// The same step on `threads` threads, each taking whole parameters (`owners`); on the
     /// thread that owns parameter i, `reduce(i)` runs first (a data-parallel update sums its
     /// replicas' gradients into the parameter there). Each weight's update is the same
-    /// arithmetic whatever the thread count, and so is the norm (`sumOfSquares`).
+    /// arithmetic whatever the thread count (`Scalar.adamUpdate`), and so is the norm: per-parameter
+    /// sums (`Scalar.sumOfSquares`, in Float64) added in parameter order.
     @discardableResult
     @_specialize(exported: true, where S == Float)
     @_specialize(exported: true, where S == Double)
@@ -79,7 +65,7 @@ public final class Adam<S: Scalar> {
             Parallel.forEach(owners.count) { k in
                 for i in owners[k] {
                     reduce(i)
-                    squares.value[i] = parameters[i].gradient.withUnsafeBufferPointer { Self.sumOfSquares($0) }
+                    squares.value[i] = parameters[i].gradient.withUnsafeBufferPointer { g in g.baseAddress.map { S.sumOfSquares($0, count: g.count) } ?? 0 }
                 }
             }
         }
@@ -111,7 +97,7 @@ public final class Adam<S: Scalar> {
                                     moments.value.1[i].withUnsafeMutableBufferPointer { v in
                                         let count = w.count
                                         guard let g = g.baseAddress, let w = w.baseAddress, let m = m.baseAddress, let v = v.baseAddress else { return }
-                                        Self.update(
+                                        S.adamUpdate(
                                             weights: w, gradients: g, first: m, second: v, count: count, scale: scale, beta1: b1, beta2: b2,
                                             stepSize: stepSize, inverseCorrection2: inverse2, epsilon: eps)
                                     }
@@ -138,31 +124,5 @@ public final class Adam<S: Scalar> {
         }
         ownersByThread = owners
         return owners
-    }
-
-    /// One parameter's update over pointers; zeroes its gradient. Float32 goes to
-    /// `oni_adam_update` (the same operations, four elements at a time: Swift's square root of a
-    /// vector is a scalar call per lane); Float64 (gradient checks) is this loop.
-    @inline(__always)
-    private static func update(
-        weights w: UnsafeMutablePointer<S>, gradients g: UnsafeMutablePointer<S>, first m: UnsafeMutablePointer<S>,
-        second v: UnsafeMutablePointer<S>, count: Int, scale: S, beta1 b1: S, beta2 b2: S, stepSize: S, inverseCorrection2: S, epsilon: S
-    ) {
-        if S.self == Float.self {
-            func float(_ p: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
-            oni_adam_update(
-                float(w), float(g), float(m), float(v), count, Float(scale), Float(b1), Float(b2), Float(stepSize), Float(inverseCorrection2),
-                Float(epsilon))
-            return
-        }
-        for j in 0..<count {
-            let gj = g[j] * scale
-            let mj = b1 * m[j] + (1 - b1) * gj
-            let vj = b2 * v[j] + (1 - b2) * gj * gj
-            m[j] = mj
-            v[j] = vj
-            w[j] -= stepSize * mj / ((vj * inverseCorrection2).squareRoot() + epsilon)
-            g[j] = 0
-        }
     }
 }

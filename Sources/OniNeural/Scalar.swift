@@ -22,6 +22,15 @@ public protocol Scalar: BinaryFloatingPoint, Sendable {
     static func floats(_ values: [Self]) -> [Float]
     /// Float32 `values` in this type.
     static func converting(_ values: [Float]) -> [Self]
+    /// Σ x² in Float64 (large Float32 values do not overflow it), in an order fixed by `count`
+    /// alone: the same values give the same sum on every call and thread.
+    static func sumOfSquares(_ x: UnsafePointer<Self>, count: Int) -> Double
+    /// Adam's update of `count` weights, each element by the same operations (none fused):
+    /// g ← g·scale, m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g·g, w ← w − stepSize·m / (√(v·inverseCorrection2) + ε), g ← 0.
+    static func adamUpdate(
+        weights w: UnsafeMutablePointer<Self>, gradients g: UnsafeMutablePointer<Self>, first m: UnsafeMutablePointer<Self>,
+        second v: UnsafeMutablePointer<Self>, count: Int, scale: Self, beta1: Self, beta2: Self, stepSize: Self,
+        inverseCorrection2: Self, epsilon: Self)
 }
 
 extension Float: Scalar {
@@ -85,6 +94,17 @@ extension Float: Scalar {
     @inline(__always) public static func log(_ x: Float) -> Float { Foundation.log(x) }
     public static func floats(_ values: [Float]) -> [Float] { values }
     public static func converting(_ values: [Float]) -> [Float] { values }
+    /// Eight lanes, then the lanes in order, then the remainder (`oni_sum_of_squares`).
+    @inline(__always) public static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double { oni_sum_of_squares(x, count) }
+    /// Four elements at a time in C (`oni_adam_update`, SSE2): Swift's square root of a vector is
+    /// a call per lane on Linux, and SIMD `addProduct` a libm `fma` call per lane.
+    @inline(__always) public static func adamUpdate(
+        weights w: UnsafeMutablePointer<Float>, gradients g: UnsafeMutablePointer<Float>, first m: UnsafeMutablePointer<Float>,
+        second v: UnsafeMutablePointer<Float>, count: Int, scale: Float, beta1: Float, beta2: Float, stepSize: Float,
+        inverseCorrection2: Float, epsilon: Float
+    ) {
+        oni_adam_update(w, g, m, v, count, scale, beta1, beta2, stepSize, inverseCorrection2, epsilon)
+    }
 }
 
 extension Double: Scalar {
@@ -105,6 +125,27 @@ extension Double: Scalar {
     @inline(__always) public static func sigmoid(_ x: Double) -> Double { 1 / (1 + Foundation.exp(-x)) }
     public static func floats(_ values: [Double]) -> [Float] { values.map { Float($0) } }
     public static func converting(_ values: [Float]) -> [Double] { values.map { Double($0) } }
+    /// In order (gradient checks: not a hot path).
+    public static func sumOfSquares(_ x: UnsafePointer<Double>, count: Int) -> Double {
+        var total = 0.0
+        for i in 0..<count { total += x[i] * x[i] }
+        return total
+    }
+    public static func adamUpdate(
+        weights w: UnsafeMutablePointer<Double>, gradients g: UnsafeMutablePointer<Double>, first m: UnsafeMutablePointer<Double>,
+        second v: UnsafeMutablePointer<Double>, count: Int, scale: Double, beta1 b1: Double, beta2 b2: Double, stepSize: Double,
+        inverseCorrection2: Double, epsilon: Double
+    ) {
+        for j in 0..<count {
+            let gj = g[j] * scale
+            let mj = b1 * m[j] + (1 - b1) * gj
+            let vj = b2 * v[j] + (1 - b2) * gj * gj
+            m[j] = mj
+            v[j] = vj
+            w[j] -= stepSize * mj / ((vj * inverseCorrection2).squareRoot() + epsilon)
+            g[j] = 0
+        }
+    }
 }
 
 /// Row-major matrix product helpers over Swift arrays.

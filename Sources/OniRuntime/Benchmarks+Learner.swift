@@ -58,7 +58,8 @@ extension Benchmarks {
                 line += "  [forward \(share(timing.forward))%, loss \(share(timing.loss))%, backward \(share(timing.backward))%, reduce+step \(share(timing.step))%]"
                 output(line + suffix)
             }
-            var single: [Int: APPOTrainer] = [:]
+            let largest = options.batchSizes.max() ?? 512
+            var oneThread: APPOTrainer?  // at the largest batch, for the pairs below
             for size in options.batchSizes {
                 let trainer = APPOTrainer(architecture: architecture, config: TrainingConfig(), seed: 1)
                 let parts = Array(batches[0..<max(1, size / 512)])
@@ -69,19 +70,18 @@ extension Benchmarks {
                     timing.add(trainer.lastTiming)
                 }
                 report(trainer, samples: parts.reduce(0) { $0 + $1.samples }, median: median(durations), timing: timing, suffix: "")
-                single[size] = trainer
+                if size == largest { oneThread = trainer }
             }
             // More threads at the largest batch, interleaved with one thread update by update (which
             // goes first alternates), so that both see the same neighbours on a shared machine: the
             // speed-up is the median of the pairs' ratios, not a ratio of two runs seconds apart.
-            let size = options.batchSizes.max() ?? 512
-            let parts = Array(batches[0..<max(1, size / 512)])
+            let parts = Array(batches[0..<max(1, largest / 512)])
+            let one = oneThread ?? APPOTrainer(architecture: architecture, config: TrainingConfig(), seed: 1)
+            one.update(parts)
             for threads in options.threads where threads != 1 {
-                let one = single[size] ?? APPOTrainer(architecture: architecture, config: TrainingConfig(), seed: 1)
                 let many = APPOTrainer(architecture: architecture, config: TrainingConfig(), seed: 1, threads: threads)
-                one.update(parts)
-                many.update(parts)
-                var timing = APPOTrainer.UpdateTiming(), durations: [Double] = [], ratios: [Double] = []
+                many.update(parts)  // warm up
+                var timing = APPOTrainer.UpdateTiming(), durations: [Double] = [], beside: [Double] = [], ratios: [Double] = []
                 var spent = 0.0
                 while ratios.count < 6 || (ratios.count < 60 && spent < 6) {
                     var t1 = 0.0, tn = 0.0
@@ -94,13 +94,15 @@ extension Benchmarks {
                     }
                     timing.add(many.lastTiming)
                     durations.append(tn)
+                    beside.append(t1)
                     ratios.append(t1 / tn)
                     spent += t1 + tn
                 }
                 let sorted = ratios.sorted()
                 let quartiles = (sorted[sorted.count / 4], sorted[(sorted.count * 3) / 4])
                 report(many, samples: parts.reduce(0) { $0 + $1.samples }, median: median(durations), timing: timing, suffix: String(
-                    format: "  %.2f× 1 thread (median of %d interleaved pairs; quartiles %.2f–%.2f×)", median(ratios), ratios.count, quartiles.0, quartiles.1))
+                    format: "  %.2f× 1 thread (median of %d interleaved pairs, 1 thread %.1f ms in them; quartiles %.2f–%.2f×)", median(ratios), ratios.count,
+                    median(beside) * 1000, quartiles.0, quartiles.1))
             }
             try inference(architecture, batch: batches[0], output: output)
         }
