@@ -93,7 +93,8 @@ let package = Package(
             name: "oni",
             dependencies: [
                 "CProcessControl", "OniCore", "OniOptions", "OniRuntime", "OniLearning", "OniRewards", "OniStorage", "OniAnnotation",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "OniTelemetry", "OniTransport",  // OniTransport: `oni keys` and `oni run --curve` (CURVE key files)
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -121,18 +122,25 @@ let package = Package(
         .target(name: "OniTestSupport", dependencies: ["OniCore", "OniWire"], path: "Tests/OniTestSupport"),
         .testTarget(name: "OniCoreTests", dependencies: ["OniCore"]),
         .testTarget(name: "OniWireTests", dependencies: ["OniWire", "OniCore", "OniTestSupport"]),
-        .testTarget(name: "OniTransportTests", dependencies: ["OniTransport", "OniWire", "OniCore", "OniTestSupport"]),
+        .testTarget(
+            name: "OniTransportTests",
+            dependencies: ["OniTransport", "OniWire", "OniCore", "OniTestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "OniEnvironmentsTests", dependencies: ["OniEnvironments", "OniCore"], exclude: ["Reference"]),
         .testTarget(name: "OniAnnotationTests", dependencies: ["OniAnnotation", "OniCore", "OniTestSupport"], exclude: ["LabelSet"]),
-        .testTarget(name: "OniStorageTests", dependencies: ["OniStorage", "OniWire", "OniCore", "OniTestSupport"]),
+        .testTarget(
+            name: "OniStorageTests",
+            dependencies: ["OniStorage", "OniWire", "OniCore", "OniTestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "OniRuntimeTests",
             dependencies: [
-                "OniRuntime", "OniLearning", "OniNeural", "OniRewards", "OniCore", "OniEnvironments", "OniStorage", "OniTransport", "OniAnnotation", "OniTestSupport",
+                "OniRuntime", "OniLearning", "OniNeural", "OniRewards", "OniCore", "OniEnvironments", "OniStorage", "OniTransport", "OniAnnotation", "OniWire",
+                "OniTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "OniOptionsTests", dependencies: ["OniOptions", "OniRuntime", "OniLearning", "OniRewards", "OniEnvironments", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "OniOptionsTests", dependencies: ["OniOptions", "OniRuntime", "OniLearning", "OniRewards", "OniEnvironments", "OniAnnotation", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "OniTelemetryTests", dependencies: ["OniTelemetry", "OniWire"]),
         .testTarget(name: "OniNeuralTests", dependencies: ["OniNeural", "OniCore", "CBLAS"]),
         .testTarget(name: "OniLearningTests", dependencies: ["OniLearning", "OniNeural", "OniCore"]),
@@ -140,7 +148,7 @@ let package = Package(
         .testTarget(
             name: "OniIntegrationTests",
             dependencies: [
-                "OniCore", "OniRuntime", "OniWire", "OniTransport", "OniStorage", "OniTelemetry", "OniTestSupport",
+                "OniCore", "OniRuntime", "OniWire", "OniTransport", "OniStorage", "OniTelemetry", "OniAnnotation", "OniTestSupport",
                 .product(name: "Logging", package: "swift-log"), "oni", "oni-learner", "oni-worker", "oni-annotator",
             ],
             exclude: ["Golden"]
